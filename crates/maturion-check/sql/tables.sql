@@ -1,0 +1,39 @@
+-- The tables the architecture governs: ordinary and partitioned tables outside the system
+-- schemas and the migration ledger. Children (partitions, inheritance children such as
+-- TimescaleDB chunks) are left out: they are reached through their parent, where RLS applies.
+-- Tables that belong to an extension are not ours to change.
+SELECT c.oid,
+       format('%I.%I', n.nspname, c.relname) AS name,
+       n.nspname = 'public' AND c.relname = 'organisations' AS is_tenant_root,
+       c.relkind = 'p' AS is_partitioned,
+       c.relrowsecurity AS rls_enabled,
+       c.relforcerowsecurity AS rls_forced,
+       coalesce(obj_description(c.oid, 'pg_class'), '') AS comment,
+       ARRAY(
+         SELECT a.attname::text FROM pg_attribute a
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         ORDER BY a.attnum
+       ) AS columns,
+       format_type(org.atttypid, org.atttypmod) AS organisation_id_type,
+       org.attnotnull AS organisation_id_not_null,
+       -- Expression parts of a partition key come out as NULL.
+       ARRAY(
+         SELECT a.attname::text
+         FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, position)
+         LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+         ORDER BY k.position
+       ) AS partition_key
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_attribute org
+  ON org.attrelid = c.oid AND org.attname = 'organisation_id' AND NOT org.attisdropped
+LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
+WHERE c.relkind IN ('r', 'p')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'maturion_migrations')
+  AND n.nspname !~ '^pg_(toast|temp_)'
+  AND NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = c.oid)
+  AND NOT EXISTS (
+    SELECT FROM pg_depend d
+    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+  )
+ORDER BY name

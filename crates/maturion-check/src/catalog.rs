@@ -1,0 +1,278 @@
+//! Loads what the rules look at from `pg_catalog`, in a few set-wise queries (one per kind of
+//! object, not one per table), into plain structs.
+
+use std::collections::HashMap;
+
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row};
+
+use crate::CheckError;
+
+/// Relation names are `schema.name`, quoted where PostgreSQL needs it, so they can be pasted
+/// into the SQL that a message suggests.
+#[derive(Debug, Default)]
+pub(crate) struct Catalog {
+    pub database: String,
+    pub tables: Vec<Table>,
+    pub views: Vec<View>,
+    pub security_definers: Vec<SecurityDefiner>,
+    pub app_role: AppRole,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    pub oid: u32,
+    pub name: String,
+    /// `public.organisations`: tenant key `id`, policed on itself.
+    pub is_tenant_root: bool,
+    pub is_partitioned: bool,
+    pub rls_enabled: bool,
+    pub rls_forced: bool,
+    pub comment: String,
+    pub columns: Vec<String>,
+    pub organisation_id: Option<OrganisationIdColumn>,
+    /// Column names; `None` for an expression.
+    pub partition_key: Vec<Option<String>>,
+    pub indexes: Vec<Index>,
+    pub foreign_keys: Vec<ForeignKey>,
+    pub policies: Vec<Policy>,
+    /// Descendants the app role holds privileges on (empty when the role does not exist).
+    pub accessible_partitions: Vec<AccessiblePartition>,
+}
+
+impl Table {
+    /// Tenant tables carry rows of one organisation each, so isolation rules apply to them.
+    pub fn is_tenant(&self) -> bool {
+        self.is_tenant_root || self.organisation_id.is_some()
+    }
+
+    pub fn has_column(&self, name: &str) -> bool {
+        self.columns.iter().any(|column| column == name)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct OrganisationIdColumn {
+    /// As `format_type` prints it, e.g. `uuid`.
+    pub type_name: String,
+    pub not_null: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Index {
+    pub is_unique: bool,
+    pub is_partial: bool,
+    /// Key columns in order (no INCLUDE columns); `None` for an expression.
+    pub key_columns: Vec<Option<String>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ForeignKey {
+    pub name: String,
+    pub referenced: String,
+    pub references_tenant_root: bool,
+    /// The referenced table has an `organisation_id` column.
+    pub references_tenant_table: bool,
+    pub columns: Vec<String>,
+    pub referenced_columns: Vec<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Policy {
+    pub name: String,
+    /// `pg_policy.polcmd`: `r` SELECT, `a` INSERT, `w` UPDATE, `d` DELETE, `*` ALL.
+    pub command: String,
+    pub is_permissive: bool,
+    pub using_expression: Option<String>,
+    pub check_expression: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct AccessiblePartition {
+    pub name: String,
+    /// Table-level privileges; empty when only column privileges are held.
+    pub privileges: Vec<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct View {
+    pub name: String,
+    pub is_materialized: bool,
+    /// `reloptions`, e.g. `security_invoker=true`.
+    pub options: Vec<String>,
+    /// For a materialized view: every relation it reads, through views too.
+    pub reads: Vec<u32>,
+}
+
+#[derive(Debug)]
+pub(crate) struct SecurityDefiner {
+    /// `function` or `procedure`.
+    pub kind: String,
+    /// `schema.name(argument types)`.
+    pub signature: String,
+    pub pins_search_path: bool,
+    pub public_can_execute: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct AppRole {
+    pub name: String,
+    /// `None` when no role of that name exists; the other fields are then empty.
+    pub attributes: Option<RoleAttributes>,
+    pub owned_objects: Vec<OwnedObject>,
+    /// Schemas (`schema x`) and the database (`database x`) where the role may CREATE.
+    pub creatable: Vec<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RoleAttributes {
+    pub is_superuser: bool,
+    pub bypasses_rls: bool,
+    /// Other roles with that attribute the role can SET ROLE to.
+    pub superuser_roles: Vec<String>,
+    pub bypassrls_roles: Vec<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct OwnedObject {
+    /// The word `ALTER … OWNER TO` takes: TABLE, VIEW, FUNCTION, SCHEMA, TYPE, DATABASE, …
+    pub kind: String,
+    pub name: String,
+    pub owner: String,
+}
+
+pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, CheckError> {
+    let database: String =
+        query(client, "the database name", "SELECT current_database()", &[]).await?[0].get(0);
+
+    let mut tables: Vec<Table> = query(client, "tables", include_str!("../sql/tables.sql"), &[])
+        .await?
+        .iter()
+        .map(table)
+        .collect();
+    let oids: Vec<u32> = tables.iter().map(|table| table.oid).collect();
+    let position: HashMap<u32, usize> =
+        oids.iter().enumerate().map(|(position, oid)| (*oid, position)).collect();
+    let table_of = |row: &Row| position[&row.get::<_, u32>("table_oid")];
+
+    for row in query(client, "indexes", include_str!("../sql/indexes.sql"), &[&oids]).await? {
+        tables[table_of(&row)].indexes.push(Index {
+            is_unique: row.get("is_unique"),
+            is_partial: row.get("is_partial"),
+            key_columns: row.get("key_columns"),
+        });
+    }
+    for row in query(client, "foreign keys", include_str!("../sql/foreign_keys.sql"), &[&oids]).await? {
+        tables[table_of(&row)].foreign_keys.push(ForeignKey {
+            name: row.get("name"),
+            referenced: row.get("referenced"),
+            references_tenant_root: row.get("references_tenant_root"),
+            references_tenant_table: row.get("references_tenant_table"),
+            columns: row.get("columns"),
+            referenced_columns: row.get("referenced_columns"),
+        });
+    }
+    for row in query(client, "policies", include_str!("../sql/policies.sql"), &[&oids]).await? {
+        tables[table_of(&row)].policies.push(Policy {
+            name: row.get("name"),
+            command: row.get("command"),
+            is_permissive: row.get("is_permissive"),
+            using_expression: row.get("using_expression"),
+            check_expression: row.get("check_expression"),
+        });
+    }
+
+    let views = query(client, "views", include_str!("../sql/views.sql"), &[])
+        .await?
+        .iter()
+        .map(|row| View {
+            name: row.get("name"),
+            is_materialized: row.get("is_materialized"),
+            options: row.get("options"),
+            reads: row.get("reads"),
+        })
+        .collect();
+    let security_definers =
+        query(client, "SECURITY DEFINER functions", include_str!("../sql/functions.sql"), &[])
+            .await?
+            .iter()
+            .map(|row| SecurityDefiner {
+                kind: row.get("kind"),
+                signature: row.get("signature"),
+                pins_search_path: row.get("pins_search_path"),
+                public_can_execute: row.get("public_can_execute"),
+            })
+            .collect();
+
+    let attributes = query(client, "the app role", include_str!("../sql/app_role.sql"), &[&app_role])
+        .await?
+        .first()
+        .map(|row| RoleAttributes {
+            is_superuser: row.get("is_superuser"),
+            bypasses_rls: row.get("bypasses_rls"),
+            superuser_roles: row.get("superuser_roles"),
+            bypassrls_roles: row.get("bypassrls_roles"),
+        });
+    let mut app_role = AppRole { name: app_role.to_owned(), ..AppRole::default() };
+    // The privilege functions raise for a role that does not exist.
+    if attributes.is_some() {
+        let role = app_role.name.as_str();
+        let owned = include_str!("../sql/owned_objects.sql");
+        app_role.owned_objects = query(client, "objects the app role owns", owned, &[&role])
+            .await?
+            .iter()
+            .map(|row| OwnedObject { kind: row.get("kind"), name: row.get("name"), owner: row.get("owner") })
+            .collect();
+        app_role.creatable = query(client, "where the app role may create", CREATABLE, &[&role])
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let partitions = include_str!("../sql/partitions.sql");
+        for row in query(client, "partitions the app role can reach", partitions, &[&oids, &role]).await? {
+            tables[position[&row.get::<_, u32>("parent_oid")]].accessible_partitions.push(AccessiblePartition {
+                name: row.get("name"),
+                privileges: row.get("table_privileges"),
+            });
+        }
+    }
+    app_role.attributes = attributes;
+
+    Ok(Catalog { database, tables, views, security_definers, app_role })
+}
+
+/// Schemas (temporary and TOAST ones aside) and the database where the role may create objects.
+const CREATABLE: &str = "
+SELECT 'schema ' || quote_ident(n.nspname)
+FROM pg_namespace n
+WHERE n.nspname !~ '^pg_(toast|temp_)' AND has_schema_privilege($1::name, n.oid, 'CREATE')
+UNION ALL
+SELECT 'database ' || quote_ident(current_database())
+WHERE has_database_privilege($1::name, current_database(), 'CREATE')";
+
+fn table(row: &Row) -> Table {
+    let type_name: Option<String> = row.get("organisation_id_type");
+    Table {
+        oid: row.get("oid"),
+        name: row.get("name"),
+        is_tenant_root: row.get("is_tenant_root"),
+        is_partitioned: row.get("is_partitioned"),
+        rls_enabled: row.get("rls_enabled"),
+        rls_forced: row.get("rls_forced"),
+        comment: row.get("comment"),
+        columns: row.get("columns"),
+        organisation_id: type_name
+            .map(|type_name| OrganisationIdColumn { type_name, not_null: row.get("organisation_id_not_null") }),
+        partition_key: row.get("partition_key"),
+        ..Table::default()
+    }
+}
+
+async fn query(
+    client: &Client,
+    what: &'static str,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, CheckError> {
+    client.query(sql, params).await.map_err(|source| CheckError::Catalog { what, source })
+}

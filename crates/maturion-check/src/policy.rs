@@ -1,0 +1,97 @@
+//! Recognises the one fail-closed tenant check a policy expression may be:
+//!
+//! ```sql
+//! organisation_id = (SELECT NULLIF(current_setting('app.current_organisation_id', true), '')::uuid)
+//! ```
+//!
+//! Expressions are compared as PostgreSQL prints them back (`pg_get_expr`), which spells out
+//! casts and adds parentheses and a column alias to the sub-select, so two spellings of the same
+//! expression print the same. Comparison is on tokens, ignoring case, whitespace, parentheses
+//! and the alias; the fixed arities of `current_setting` and `NULLIF` leave no other way to read
+//! what remains.
+
+/// The tenant setting as the fix messages spell it.
+pub(crate) const TENANT_SETTING: &str =
+    "(SELECT NULLIF(current_setting('app.current_organisation_id', true), '')::uuid)";
+
+/// How PostgreSQL 15 prints [`TENANT_SETTING`].
+const TENANT_SETTING_PRINTED: &str =
+    "( SELECT (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid AS \"nullif\")";
+
+/// Why `expression` (as printed by `pg_get_expr`) is not the fail-closed comparison of
+/// `column` with the tenant setting, or `None` when it is. Either operand order is accepted.
+pub(crate) fn defect(expression: &str, column: &str) -> Option<&'static str> {
+    let found = tokens(expression);
+    let setting = tokens(TENANT_SETTING_PRINTED);
+    let (column, equals) = (vec![column.to_owned()], vec!["=".to_owned()]);
+    if found == [&column[..], &equals, &setting].concat() || found == [&setting[..], &equals, &column].concat() {
+        return None;
+    }
+    let has = |token: &str| found.iter().any(|found| found == token);
+    Some(if !has("current_setting") {
+        "does not compare with the tenant setting at all, so it lets through rows of other organisations"
+    } else if !has("'app.current_organisation_id'") {
+        "reads a setting other than app.current_organisation_id"
+    } else if !has("true") {
+        "calls current_setting without missing_ok = true, so it raises an error instead of matching nothing when no tenant is set"
+    } else if !has("nullif") {
+        "does not turn an empty setting into NULL with NULLIF, so an empty tenant context raises an error instead of matching nothing"
+    } else if !has("select") {
+        "reads the setting once per row; wrapped in (SELECT …) it runs once per statement (about 20× faster)"
+    } else {
+        "is not the plain comparison with the tenant setting; permissive policies are ORed together, so any extra condition can open the table"
+    })
+}
+
+/// Lower-cased tokens of an SQL expression without whitespace, parentheses and `AS alias`.
+/// Quoted literals and identifiers are kept whole, quotes included.
+fn tokens(expression: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut chars = expression.chars().peekable();
+    while let Some(first) = chars.next() {
+        let mut token = String::from(first);
+        match first {
+            c if c.is_whitespace() || c == '(' || c == ')' => continue,
+            '\'' | '"' => {
+                // A doubled quote stands for one quote character and does not end the token.
+                while let Some(c) = chars.next() {
+                    token.push(c);
+                    if c == first {
+                        match chars.next_if_eq(&first) {
+                            Some(quote) => token.push(quote),
+                            None => break,
+                        }
+                    }
+                }
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                while let Some(c) = chars.next_if(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+                    token.push(c);
+                }
+                token = token.to_lowercase();
+            }
+            c if is_operator(c) => {
+                while let Some(c) = chars.next_if(|c| is_operator(*c)) {
+                    token.push(c);
+                }
+            }
+            _ => {}
+        }
+        tokens.push(token);
+    }
+    // `AS "nullif"`: the name PostgreSQL gives the sub-select's column means nothing here.
+    let mut kept = Vec::with_capacity(tokens.len());
+    let mut tokens = tokens.into_iter();
+    while let Some(token) = tokens.next() {
+        if token == "as" {
+            tokens.next();
+        } else {
+            kept.push(token);
+        }
+    }
+    kept
+}
+
+fn is_operator(c: char) -> bool {
+    "+-*/<>=~!@#%^&|`?:".contains(c)
+}

@@ -1,0 +1,186 @@
+//! Real clusters in temporary folders.
+
+use std::fs::Permissions;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::thread;
+
+use maturion_cluster::{Cluster, ClusterError, ClusterOptions, StartOutcome, StopMode};
+use tempfile::TempDir;
+use tokio_postgres::{Client, NoTls};
+
+/// Stops the cluster even when the test fails, so no server outlives it.
+struct StopOnDrop<'a>(&'a Cluster);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.stop(StopMode::Immediate);
+    }
+}
+
+/// Readable by all: as root the cluster runs as `postgres`, which must be able to enter it.
+fn temp_dir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("maturion-cluster-")
+        .permissions(Permissions::from_mode(0o755))
+        .tempdir()
+        .unwrap()
+}
+
+fn test_options() -> ClusterOptions {
+    ClusterOptions {
+        durable: false,
+        ..ClusterOptions::default()
+    }
+}
+
+async fn connect(cluster: &Cluster) -> Client {
+    let (client, connection) = cluster
+        .config(cluster.superuser(), "postgres")
+        .connect(NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test]
+async fn starts_reuses_stops_and_restarts_with_data_kept() {
+    let dir = temp_dir();
+    let cluster = Cluster::new(dir.path().join("home"), test_options()).unwrap();
+    let _stop = StopOnDrop(&cluster);
+
+    assert_eq!(cluster.start().unwrap(), StartOutcome::Initialised);
+    let first = cluster.status().unwrap();
+    assert!(first.initialised && first.running);
+    assert!(first.pid.is_some());
+    assert!(first.version.starts_with(|c: char| c.is_ascii_digit()));
+
+    let client = connect(&cluster).await;
+    let one: i32 = client.query_one("select 1", &[]).await.unwrap().get(0);
+    assert_eq!(one, 1);
+    client
+        .batch_execute("create table kept (n int); insert into kept values (42)")
+        .await
+        .unwrap();
+    drop(client);
+
+    assert_eq!(cluster.start().unwrap(), StartOutcome::AlreadyRunning);
+    let again = cluster.status().unwrap();
+    assert_eq!((again.port, again.pid), (first.port, first.pid));
+
+    assert!(cluster.stop(StopMode::Fast).unwrap());
+    let stopped = cluster.status().unwrap();
+    assert!(stopped.initialised && !stopped.running);
+    assert_eq!(stopped.pid, None);
+    assert!(!cluster.stop(StopMode::Fast).unwrap());
+
+    assert_eq!(cluster.start().unwrap(), StartOutcome::Started);
+    assert_eq!(cluster.status().unwrap().port, first.port);
+    let client = connect(&cluster).await;
+    let n: i32 = client.query_one("select n from kept", &[]).await.unwrap().get(0);
+    assert_eq!(n, 42);
+}
+
+#[tokio::test]
+async fn applies_options_and_listens_only_on_the_socket() {
+    let dir = temp_dir();
+    let options = ClusterOptions {
+        max_connections: 50,
+        ..test_options()
+    };
+    let cluster = Cluster::new(dir.path().join("home"), options).unwrap();
+    let _stop = StopOnDrop(&cluster);
+    cluster.start().unwrap();
+
+    let client = connect(&cluster).await;
+    for (setting, expected) in [
+        ("listen_addresses", ""),
+        ("unix_socket_permissions", "0700"),
+        ("max_connections", "50"),
+        ("fsync", "off"),
+        ("synchronous_commit", "off"),
+        ("full_page_writes", "off"),
+        ("server_encoding", "UTF8"),
+    ] {
+        let row = client.query_one(&format!("show {setting}"), &[]).await.unwrap();
+        assert_eq!(row.get::<_, String>(0), expected, "{setting}");
+    }
+}
+
+#[tokio::test]
+async fn url_works_with_psql() {
+    let dir = temp_dir();
+    let cluster = Cluster::new(dir.path().join("home"), test_options()).unwrap();
+    let _stop = StopOnDrop(&cluster);
+    cluster.start().unwrap();
+
+    let url = cluster.url("postgres", "postgres");
+    let output = match Command::new("psql").args([&url, "-Atc", "select 42"]).output() {
+        Ok(output) => output,
+        Err(error) => {
+            eprintln!("skipping the psql check: cannot run psql: {error}");
+            return;
+        }
+    };
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "42");
+}
+
+#[test]
+fn concurrent_starts_initialise_once() {
+    let dir = temp_dir();
+    let home = dir.path().join("home");
+    let cluster = Cluster::new(&home, test_options()).unwrap();
+    let _stop = StopOnDrop(&cluster);
+
+    let mut outcomes: Vec<StartOutcome> = thread::scope(|scope| {
+        let starts: Vec<_> = (0..2)
+            .map(|_| {
+                let home = &home;
+                scope.spawn(move || Cluster::new(home, test_options()).unwrap().start().unwrap())
+            })
+            .collect();
+        starts.into_iter().map(|start| start.join().unwrap()).collect()
+    });
+    outcomes.sort_by_key(|outcome| *outcome != StartOutcome::Initialised);
+    assert_eq!(
+        outcomes,
+        [StartOutcome::Initialised, StartOutcome::AlreadyRunning]
+    );
+}
+
+#[test]
+fn a_missing_cluster_is_neither_initialised_nor_running() {
+    let dir = temp_dir();
+    let home = dir.path().join("never-started");
+    let cluster = Cluster::new(&home, ClusterOptions::default()).unwrap();
+
+    let status = cluster.status().unwrap();
+    assert!(!status.initialised && !status.running);
+    assert_eq!(status.port, None);
+    assert!(!cluster.stop(StopMode::Fast).unwrap());
+    assert!(!home.exists());
+}
+
+#[test]
+fn as_root_a_home_postgres_cannot_reach_is_refused() {
+    if !running_as_root() {
+        eprintln!("skipping: only root hands the cluster to the postgres user");
+        return;
+    }
+    let dir = temp_dir();
+    let private = dir.path().join("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(&private, Permissions::from_mode(0o700)).unwrap();
+
+    let cluster = Cluster::new(private.join("home"), test_options()).unwrap();
+    match cluster.start() {
+        Err(ClusterError::NotTraversable { dir }) => assert_eq!(dir, private),
+        other => panic!("expected NotTraversable, got {other:?}"),
+    }
+}
+
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0)
+}

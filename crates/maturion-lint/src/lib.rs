@@ -1,0 +1,322 @@
+//! The zero-regression migration linter.
+//!
+//! Maturion's schema changes must stay backwards compatible: a MINOR or PATCH migration may
+//! only add things, so that code written against the previous schema (including the previous
+//! release, still serving during a rolling deploy) keeps working, and so that no migration
+//! blocks production traffic behind a long lock. Breaking changes need a MAJOR version
+//! (`X.0.0`) whose `up.sql` declares them with a `-- maturion:destructive` line at the top.
+//!
+//! This crate checks a migration script against those rules with the real PostgreSQL parser
+//! ([`pg_query`]). The migration engine runs it before applying a migration, and module
+//! authors run it as `maturion migrate lint [PATH…]`, so every [`Finding`] explains what would
+//! break and names the safe alternative.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use semver::Version;
+
+mod rules;
+mod source;
+
+/// What a migration's version number allows it to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// `X.0.0`: may break compatibility, when it declares `-- maturion:destructive`.
+    Major,
+    /// `X.Y.0`: additive only.
+    Minor,
+    /// `X.Y.Z`: additive only.
+    Patch,
+}
+
+impl ChangeKind {
+    pub fn of(version: &Version) -> Self {
+        match (version.minor, version.patch) {
+            (0, 0) => ChangeKind::Major,
+            (_, 0) => ChangeKind::Minor,
+            _ => ChangeKind::Patch,
+        }
+    }
+}
+
+impl fmt::Display for ChangeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChangeKind::Major => "MAJOR",
+            ChangeKind::Minor => "MINOR",
+            ChangeKind::Patch => "PATCH",
+        })
+    }
+}
+
+/// The `-- maturion:…` directive lines at the top of an `up.sql`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Directives {
+    /// `-- maturion:destructive`: this MAJOR migration breaks compatibility on purpose.
+    pub destructive: bool,
+    /// `-- maturion:no-transaction`: run the script outside a transaction, as
+    /// `CREATE INDEX CONCURRENTLY` requires.
+    pub no_transaction: bool,
+}
+
+const DESTRUCTIVE: &str = "destructive";
+const NO_TRANSACTION: &str = "no-transaction";
+
+/// Reads the directives among the leading comment lines of a script. A directive further down
+/// is ignored: directives change how the whole file is treated, so they belong where a reader
+/// sees them first.
+pub fn parse_directives(sql: &str) -> Directives {
+    let mut directives = Directives::default();
+    for (_, name) in leading_directives(sql) {
+        match name {
+            DESTRUCTIVE => directives.destructive = true,
+            NO_TRANSACTION => directives.no_transaction = true,
+            _ => {}
+        }
+    }
+    directives
+}
+
+/// `(line, name)` of each `-- maturion:name` line before the first statement.
+fn leading_directives(sql: &str) -> impl Iterator<Item = (usize, &str)> {
+    sql.lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, line.trim()))
+        .take_while(|(_, line)| line.is_empty() || line.starts_with("--"))
+        .filter_map(|(line, text)| {
+            let name = text.strip_prefix("--")?.trim().strip_prefix("maturion:")?;
+            // Allow a reason after the directive: `-- maturion:destructive drops legacy_risks`.
+            Some((line, name.split_whitespace().next().unwrap_or_default()))
+        })
+}
+
+/// One rule violation in a migration script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// 1-based line of the offending statement's first keyword.
+    pub line: usize,
+    /// The rule's kebab-case name, e.g. `ban-drop-column`.
+    pub rule: &'static str,
+    /// Why the statement breaks running code or blocks traffic, and the safe alternative.
+    pub message: String,
+}
+
+impl Finding {
+    /// `path:line: rule-name: message`, the format editors and CI logs link to.
+    pub fn render(&self, path: &Path) -> String {
+        format!("{}:{}: {}: {}", path.display(), self.line, self.rule, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LintError {
+    #[error("line {line}: {message}")]
+    Parse { line: usize, message: String },
+    #[error("cannot read {}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// Lints one `up.sql` script as a migration of the given kind. Findings are sorted by line.
+pub fn lint(sql: &str, kind: ChangeKind) -> Result<Vec<Finding>, LintError> {
+    let directives = parse_directives(sql);
+    let statements = source::statements(sql)?;
+    let breaking_allowed = kind == ChangeKind::Major && directives.destructive;
+
+    let mut findings = Vec::new();
+    if kind != ChangeKind::Major {
+        findings.extend(
+            leading_directives(sql)
+                .filter(|(_, name)| *name == DESTRUCTIVE)
+                .map(|(line, _)| Finding {
+                    line,
+                    rule: "destructive-directive-outside-major",
+                    message: format!(
+                        "`-- maturion:destructive` is only allowed in a MAJOR migration (X.0.0), \
+                         and this one is {kind}. Breaking changes need a new major version: \
+                         move this change to an X.0.0 migration, or make it additive \
+                         (expand/contract) and remove the directive."
+                    ),
+                }),
+        );
+    }
+
+    let mut checker = rules::Checker::new(directives.no_transaction);
+    for (line, statement) in &statements {
+        for violation in checker.check(statement) {
+            if violation.breaking && breaking_allowed {
+                continue;
+            }
+            let mut message = violation.message;
+            if violation.breaking {
+                message.push(' ');
+                message.push_str(policy_note(kind));
+            }
+            findings.push(Finding { line: *line, rule: violation.rule, message });
+        }
+    }
+    findings.sort_by_key(|f| f.line);
+    Ok(findings)
+}
+
+/// The closing sentence of a breaking finding: how the change could still be shipped.
+fn policy_note(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Major => {
+            "This is a MAJOR migration: if the break is intended, declare it with a \
+             `-- maturion:destructive` line at the top of up.sql."
+        }
+        ChangeKind::Minor | ChangeKind::Patch => {
+            "MINOR and PATCH migrations may neither break running code nor block it behind \
+             long locks; only a MAJOR migration (X.0.0) that declares `-- maturion:destructive` \
+             may do this."
+        }
+    }
+}
+
+/// Lints one file, inferring its kind from its folder: a file inside `1.2.0_add_x/` gets that
+/// version's kind, any other file is linted as MINOR (the strictest). Returns `Ok(None)` for
+/// `down.sql`, which undoes its up script and so is destructive by nature.
+pub fn lint_file(path: &Path) -> Result<Option<Vec<Finding>>, LintError> {
+    if path.file_name() == Some(OsStr::new("down.sql")) {
+        return Ok(None);
+    }
+    let sql = std::fs::read_to_string(path)
+        .map_err(|source| LintError::Io { path: path.to_path_buf(), source })?;
+    lint(&sql, kind_of_path(path)).map(Some)
+}
+
+fn kind_of_path(path: &Path) -> ChangeKind {
+    // A bare `up.sql` given from inside its migration folder still names that folder once
+    // made absolute.
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    path.parent()
+        .and_then(Path::file_name)
+        .and_then(OsStr::to_str)
+        .and_then(|folder| folder.split_once('_'))
+        .and_then(|(version, _)| Version::parse(version).ok())
+        .map_or(ChangeKind::Minor, |version| ChangeKind::of(&version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(sql: &str, kind: ChangeKind) -> Vec<(usize, &'static str)> {
+        lint(sql, kind).unwrap().into_iter().map(|f| (f.line, f.rule)).collect()
+    }
+
+    #[test]
+    fn change_kind_follows_semver() {
+        let kind = |v: &str| ChangeKind::of(&Version::parse(v).unwrap());
+        assert_eq!(kind("1.0.0"), ChangeKind::Major);
+        assert_eq!(kind("2.0.0"), ChangeKind::Major);
+        assert_eq!(kind("0.0.0"), ChangeKind::Major);
+        assert_eq!(kind("1.2.0"), ChangeKind::Minor);
+        assert_eq!(kind("0.1.0"), ChangeKind::Minor);
+        assert_eq!(kind("1.2.3"), ChangeKind::Patch);
+        assert_eq!(kind("1.0.1"), ChangeKind::Patch);
+    }
+
+    #[test]
+    fn directives_are_read_from_leading_comments_only() {
+        let both = "-- Drop the legacy table.\n\n--maturion:destructive\n  -- maturion:no-transaction   \nDROP TABLE t;";
+        assert_eq!(parse_directives(both), Directives { destructive: true, no_transaction: true });
+
+        let with_reason = "-- maturion:destructive legacy_risks is unused since 2.3\nDROP TABLE t;";
+        assert!(parse_directives(with_reason).destructive);
+
+        let too_late = "SELECT 1;\n-- maturion:destructive\nDROP TABLE t;";
+        assert_eq!(parse_directives(too_late), Directives::default());
+
+        let spaced = "-- maturion: no-transaction\nSELECT 1;";
+        assert!(parse_directives(spaced).no_transaction);
+
+        let misspelt = "-- maturion:destructiveness\nSELECT 1;";
+        assert_eq!(parse_directives(misspelt), Directives::default());
+    }
+
+    #[test]
+    fn lines_point_at_the_statement_keyword() {
+        let sql = "-- header comment\n\nCREATE TABLE a (id int);\n\n/* block\n   comment */\n  -- another\n  DROP TABLE b;\nALTER TABLE c DROP COLUMN x; TRUNCATE d;\n";
+        assert_eq!(
+            rules(sql, ChangeKind::Minor),
+            [(8, "ban-drop-table"), (9, "ban-drop-column"), (9, "ban-truncate")]
+        );
+    }
+
+    #[test]
+    fn tables_created_in_the_same_file_are_not_existing_tables() {
+        let sql = "CREATE TABLE \"public\".staging (id int);\n\
+                   CREATE INDEX staging_id ON staging (id);\n\
+                   ALTER TABLE public.staging ADD COLUMN name text NOT NULL;\n\
+                   ALTER TABLE staging ALTER COLUMN id SET NOT NULL;\n\
+                   DROP TABLE staging;\n\
+                   CREATE INDEX risks_id ON risks (id);\n\
+                   CREATE INDEX other_id ON audit.staging (id);";
+        assert_eq!(
+            rules(sql, ChangeKind::Minor),
+            [(6, "require-concurrent-index-creation"), (7, "require-concurrent-index-creation")]
+        );
+    }
+
+    #[test]
+    fn quoted_names_keep_their_case() {
+        let sql = "CREATE TABLE \"Risks\" (id int);\nCREATE INDEX ON risks (id);";
+        assert_eq!(rules(sql, ChangeKind::Minor), [(2, "require-concurrent-index-creation")]);
+    }
+
+    #[test]
+    fn major_with_directive_may_break() {
+        let sql = "-- maturion:destructive\nDROP TABLE legacy;\nALTER TABLE risks DROP COLUMN score;";
+        assert_eq!(rules(sql, ChangeKind::Major), []);
+    }
+
+    #[test]
+    fn major_without_directive_is_told_about_it() {
+        let findings = lint("DROP TABLE legacy;", ChangeKind::Major).unwrap();
+        assert_eq!(findings.len(), 1);
+        assert!(findings[0].message.contains("This is a MAJOR migration"), "{}", findings[0].message);
+        assert!(findings[0].message.contains("-- maturion:destructive"));
+    }
+
+    #[test]
+    fn destructive_directive_outside_major_is_always_a_finding() {
+        let sql = "-- why: cleanup\n-- maturion:destructive\nCOMMENT ON TABLE t IS 'x';";
+        assert_eq!(rules(sql, ChangeKind::Patch), [(2, "destructive-directive-outside-major")]);
+        let findings = lint(sql, ChangeKind::Minor).unwrap();
+        assert!(findings[0].message.contains("this one is MINOR"), "{}", findings[0].message);
+    }
+
+    #[test]
+    fn the_directive_does_not_silence_transaction_rules() {
+        let sql = "-- maturion:destructive\nDROP INDEX CONCURRENTLY risks_old;";
+        assert_eq!(rules(sql, ChangeKind::Major), [(2, "ban-concurrent-index-creation-in-transaction")]);
+    }
+
+    #[test]
+    fn findings_are_sorted_by_line() {
+        let sql = "DROP TABLE a;\n-- maturion:destructive\nDROP TABLE b;";
+        let lines: Vec<usize> = lint(sql, ChangeKind::Minor).unwrap().iter().map(|f| f.line).collect();
+        assert_eq!(lines, [1, 3]);
+    }
+
+    #[test]
+    fn render_is_path_line_rule_message() {
+        let finding = Finding { line: 7, rule: "ban-truncate", message: "no.".into() };
+        assert_eq!(
+            finding.render(Path::new("migrations/1.2.0_x/up.sql")),
+            "migrations/1.2.0_x/up.sql:7: ban-truncate: no."
+        );
+    }
+
+    #[test]
+    fn kind_comes_from_the_migration_folder() {
+        assert_eq!(kind_of_path(Path::new("m/2.0.0_split_risks/up.sql")), ChangeKind::Major);
+        assert_eq!(kind_of_path(Path::new("m/2.1.0_add_owner/up.sql")), ChangeKind::Minor);
+        assert_eq!(kind_of_path(Path::new("m/2.1.4_fix_index/up.sql")), ChangeKind::Patch);
+        assert_eq!(kind_of_path(Path::new("m/2.0_bad/up.sql")), ChangeKind::Minor);
+        assert_eq!(kind_of_path(Path::new("scratch.sql")), ChangeKind::Minor);
+    }
+}

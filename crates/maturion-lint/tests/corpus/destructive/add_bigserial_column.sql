@@ -1,0 +1,2 @@
+-- expect: adding-field-with-volatile-default
+ALTER TABLE evidence ADD COLUMN seq bigserial;

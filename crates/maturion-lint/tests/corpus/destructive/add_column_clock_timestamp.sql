@@ -1,0 +1,2 @@
+-- expect: adding-field-with-volatile-default
+ALTER TABLE findings ADD COLUMN imported_at timestamptz DEFAULT clock_timestamp();

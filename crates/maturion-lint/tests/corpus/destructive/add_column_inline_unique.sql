@@ -1,0 +1,2 @@
+-- expect: disallowed-unique-constraint
+ALTER TABLE tenants ADD COLUMN external_ref text UNIQUE;

@@ -1,0 +1,2 @@
+-- expect: adding-field-with-volatile-default
+ALTER TABLE findings ADD COLUMN finding_no bigint GENERATED ALWAYS AS IDENTITY;

@@ -1,0 +1,2 @@
+-- expect: adding-not-nullable-field
+ALTER TABLE evidence ADD COLUMN evidence_no integer PRIMARY KEY;

@@ -1,0 +1,2 @@
+-- expect: ban-drop-type
+DROP DOMAIN IF EXISTS email_address CASCADE;

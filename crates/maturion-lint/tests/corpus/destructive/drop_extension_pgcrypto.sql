@@ -1,0 +1,2 @@
+-- expect: ban-drop-extension
+DROP EXTENSION pgcrypto;

@@ -1,0 +1,2 @@
+-- expect: ban-drop-function
+DROP FUNCTION compute_risk_score(uuid, integer);

@@ -1,0 +1,2 @@
+-- expect: ban-concurrent-index-creation-in-transaction
+DROP INDEX CONCURRENTLY IF EXISTS findings_legacy_idx;

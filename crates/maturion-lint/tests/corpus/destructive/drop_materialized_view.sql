@@ -1,0 +1,3 @@
+-- expect: ban-drop-view
+-- The dashboard reads the live tables now.
+DROP MATERIALIZED VIEW reporting.control_coverage;

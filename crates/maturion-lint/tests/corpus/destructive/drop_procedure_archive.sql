@@ -1,0 +1,2 @@
+-- expect: ban-drop-function
+DROP PROCEDURE IF EXISTS archive_closed_findings();

@@ -1,0 +1,2 @@
+-- expect: ban-drop-sequence
+DROP SEQUENCE finding_number_seq;

@@ -1,0 +1,2 @@
+-- expect: ban-disable-rls
+ALTER TABLE controls NO FORCE ROW LEVEL SECURITY;

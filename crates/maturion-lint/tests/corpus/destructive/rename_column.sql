@@ -1,0 +1,2 @@
+-- expect: renaming-column
+ALTER TABLE controls RENAME COLUMN description TO summary;

@@ -1,0 +1,2 @@
+-- expect: renaming-table
+ALTER SCHEMA audit RENAME TO audit_log;

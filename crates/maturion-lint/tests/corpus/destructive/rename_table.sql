@@ -1,0 +1,2 @@
+-- expect: renaming-table
+ALTER TABLE findings RENAME TO issues;

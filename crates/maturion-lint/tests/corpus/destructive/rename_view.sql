@@ -1,0 +1,2 @@
+-- expect: renaming-table
+ALTER VIEW open_risks RENAME TO active_risks;

@@ -1,0 +1,66 @@
+use tokio_postgres::error::SqlState;
+
+/// Why a tenant-scoped operation failed. Messages never describe another tenant's rows: a
+/// duplicate key or a missing reference is reported without the database's detail, which
+/// could reveal that a row of another organisation exists.
+#[derive(Debug, thiserror::Error)]
+pub enum TenancyError {
+    #[error("no tenant context: {0}")]
+    MissingContext(String),
+
+    #[error("malformed tenant context: {0}")]
+    MalformedContext(String),
+
+    #[error("cross-tenant write refused: {0}")]
+    CrossTenant(String),
+
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+
+    #[error("conflict: a row with the same unique key already exists")]
+    Conflict { constraint: Option<String> },
+
+    #[error("reference not found: the referenced row does not exist in this organisation")]
+    ReferenceNotFound { constraint: Option<String> },
+
+    #[error("invalid value: {0}")]
+    InvalidValue(String),
+
+    #[error("cannot get a database connection: {0}")]
+    Pool(String),
+
+    #[error("database error: {0}")]
+    Database(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for TenancyError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        let Some(db) = error.as_db_error() else { return Self::Database(error) };
+        let message = db.message().to_owned();
+        let constraint = db.constraint().map(str::to_owned);
+        match db.code().code() {
+            "MT401" => Self::MissingContext(message),
+            "MT400" => Self::MalformedContext(message),
+            "MT403" => Self::CrossTenant(message),
+            _ if *db.code() == SqlState::INSUFFICIENT_PRIVILEGE && message.contains("row-level security") => {
+                Self::CrossTenant(message)
+            }
+            _ if *db.code() == SqlState::INSUFFICIENT_PRIVILEGE => Self::PermissionDenied(message),
+            _ if *db.code() == SqlState::UNIQUE_VIOLATION => Self::Conflict { constraint },
+            _ if *db.code() == SqlState::FOREIGN_KEY_VIOLATION => Self::ReferenceNotFound { constraint },
+            _ if *db.code() == SqlState::CHECK_VIOLATION || *db.code() == SqlState::NOT_NULL_VIOLATION => {
+                Self::InvalidValue(message)
+            }
+            _ => Self::Database(error),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for TenancyError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        match error {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => Self::Pool(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Tenant transactions against a real PostgreSQL, as the runtime role.
+
+use maturion_tenancy::{Database, OrganisationId, TenancyError, TenantContext, UserId};
+use maturion_testing::TestDatabase;
+
+struct Tenant {
+    context: TenantContext,
+}
+
+/// Provisions an organisation and its first user the way an application would: as the app
+/// role, under the new organisation's own context.
+async fn provision(database: &Database, name: &str) -> Tenant {
+    let organisation = OrganisationId::generate();
+    let user = UserId::generate();
+    let context = TenantContext::new(organisation).with_user(user);
+    let tx = database.transaction(&context).await.unwrap();
+    tx.execute("INSERT INTO organisations (id, name) VALUES ($1, $2)", &[&organisation, &name])
+        .await
+        .unwrap();
+    tx.execute(
+        "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
+         VALUES ($1, $2, $3, 'First User', 'admin', $1)",
+        &[&user, &organisation, &format!("first@{}.example", name.to_lowercase())],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    Tenant { context }
+}
+
+async fn app_database(db: &TestDatabase, connections: usize) -> Database {
+    Database::new(db.config(maturion_schema::APP_ROLE), connections).unwrap()
+}
+
+#[tokio::test]
+async fn a_transaction_sees_only_its_organisation() {
+    let db = maturion_testing::migrated_database().await;
+    let database = app_database(&db, 2).await;
+    let alpha = provision(&database, "Alpha").await;
+    let beta = provision(&database, "Beta").await;
+
+    let tx = database.transaction(&alpha.context).await.unwrap();
+    let names: Vec<String> = tx
+        .query("SELECT name FROM organisations", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(names, ["Alpha"]);
+    let users: i64 = tx.query_one("SELECT count(*) FROM users", &[]).await.unwrap().get(0);
+    assert_eq!(users, 1);
+    let settings: (String, String) = {
+        let row = tx
+            .query_one(
+                "SELECT current_setting('app.current_organisation_id'), current_setting('app.current_user_id')",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(settings.0, alpha.context.organisation_id.to_string());
+    assert_eq!(settings.1, alpha.context.user_id.unwrap().to_string());
+    tx.commit().await.unwrap();
+    drop(beta);
+}
+
+#[tokio::test]
+async fn context_is_transaction_local_on_a_reused_connection() {
+    let db = maturion_testing::migrated_database().await;
+    // One connection: every transaction below runs on the same server session.
+    let database = app_database(&db, 1).await;
+    let alpha = provision(&database, "Alpha").await;
+    let beta = provision(&database, "Beta").await;
+    for tenant in [&alpha, &beta, &alpha] {
+        let tx = database.transaction(&tenant.context).await.unwrap();
+        let name: String = tx.query_one("SELECT name FROM organisations", &[]).await.unwrap().get(0);
+        let expected = if std::ptr::eq(tenant, &alpha) { "Alpha" } else { "Beta" };
+        assert_eq!(name, expected);
+        tx.commit().await.unwrap();
+    }
+    // Outside a tenant transaction, the same session has no tenant left.
+    let raw = db.connect(maturion_schema::APP_ROLE).await;
+    let setting: Option<String> = raw
+        .query_one("SELECT nullif(current_setting('app.current_organisation_id', true), '')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(setting, None);
+}
+
+#[tokio::test]
+async fn a_dropped_transaction_rolls_back_and_poisons_nothing() {
+    let db = maturion_testing::migrated_database().await;
+    let database = app_database(&db, 1).await;
+    let alpha = provision(&database, "Alpha").await;
+    {
+        let tx = database.transaction(&alpha.context).await.unwrap();
+        tx.execute("UPDATE organisations SET name = 'Renamed'", &[]).await.unwrap();
+        // Dropped without commit, e.g. a handler returned early with `?`.
+    }
+    let tx = database.transaction(&alpha.context).await.unwrap();
+    let name: String = tx.query_one("SELECT name FROM organisations", &[]).await.unwrap().get(0);
+    assert_eq!(name, "Alpha", "the update of the dropped transaction is gone");
+    tx.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_write_for_another_organisation_is_a_clear_error() {
+    let db = maturion_testing::migrated_database().await;
+    let database = app_database(&db, 2).await;
+    let alpha = provision(&database, "Alpha").await;
+    let beta = provision(&database, "Beta").await;
+    let tx = database.transaction(&alpha.context).await.unwrap();
+    let error = tx
+        .execute(
+            "INSERT INTO organisation_settings (organisation_id, setting_key, setting_value) VALUES ($1, 'theme', '\"dark\"')",
+            &[&beta.context.organisation_id],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, TenancyError::CrossTenant(_)), "{error}");
+    assert!(error.to_string().contains("cross-tenant write refused"), "{error}");
+}
+
+#[tokio::test]
+async fn duplicates_and_dangling_references_say_nothing_about_other_tenants() {
+    let db = maturion_testing::migrated_database().await;
+    let database = app_database(&db, 2).await;
+    let alpha = provision(&database, "Alpha").await;
+    let beta = provision(&database, "Beta").await;
+
+    let tx = database.transaction(&alpha.context).await.unwrap();
+    let error = tx
+        .execute(
+            "INSERT INTO users (organisation_id, email, full_name, role) VALUES ($1, 'first@alpha.example', 'Dup', 'member')",
+            &[&alpha.context.organisation_id],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, TenancyError::Conflict { .. }), "{error}");
+    drop(tx);
+
+    // Beta's user exists, but not in Alpha: the composite key refuses it, generically.
+    let tx = database.transaction(&alpha.context).await.unwrap();
+    let error = tx
+        .execute(
+            "INSERT INTO user_permissions (organisation_id, user_id, module, permission) VALUES ($1, $2, 'risks', 'read')",
+            &[&alpha.context.organisation_id, &beta.context.user_id.unwrap()],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, TenancyError::ReferenceNotFound { .. }), "{error}");
+    assert!(!error.to_string().contains(&beta.context.user_id.unwrap().to_string()), "{error}");
+}
+
+#[tokio::test]
+async fn audit_fields_are_stamped_from_the_context() {
+    let db = maturion_testing::migrated_database().await;
+    let database = app_database(&db, 1).await;
+    let alpha = provision(&database, "Alpha").await;
+    let actor = alpha.context.user_id.unwrap();
+    let tx = database.transaction(&alpha.context).await.unwrap();
+    let row = tx
+        .query_one(
+            "INSERT INTO organisation_settings (organisation_id, setting_key, setting_value) \
+             VALUES ($1, 'theme', '\"dark\"') RETURNING created_by, updated_by",
+            &[&alpha.context.organisation_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, uuid::Uuid>(0), actor.as_uuid());
+    assert_eq!(row.get::<_, uuid::Uuid>(1), actor.as_uuid());
+    let row = tx
+        .query_one(
+            "UPDATE organisation_settings SET deleted_at = now() WHERE setting_key = 'theme' \
+             RETURNING deleted_by, updated_at >= created_at",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, uuid::Uuid>(0), actor.as_uuid());
+    assert!(row.get::<_, bool>(1));
+    tx.commit().await.unwrap();
+}

@@ -1,0 +1,136 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Maturion data platform: database lifecycle, migrations and conformance checks.
+///
+/// Without DATABASE_URL, commands use a private PostgreSQL cluster in MATURION_HOME
+/// (default ./.maturion), started with the PostgreSQL binaries on this machine.
+#[derive(Debug, Parser)]
+#[command(name = "maturion", version)]
+pub struct Cli {
+    /// Administrator connection URL of an existing server; unset = the embedded cluster.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Folder of the embedded cluster.
+    #[arg(long, env = "MATURION_HOME", global = true, default_value = ".maturion")]
+    pub home: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the database (embedded by default), apply all migrations, say where it is.
+    /// This is what `maturion` does with no command.
+    Up,
+    /// Manage the embedded PostgreSQL cluster.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Versioned schema migrations.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+    /// Check the live schema against the architecture (RLS, tenant keys, indexes, roles).
+    Check(CheckArgs),
+    /// Benchmarks that print figures and ratios measured in one run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Start the embedded cluster (initialising it on first use); reuses a running one.
+    Start,
+    /// Stop the embedded cluster.
+    Stop,
+    /// Say whether the database is running and where.
+    Status,
+    /// Print a connection URL.
+    Url {
+        /// Role to connect as.
+        #[arg(long, default_value = "postgres")]
+        role: String,
+    },
+}
+
+/// Which migrations: the platform's own (embedded), or a module's folder.
+#[derive(Debug, Args)]
+pub struct MigrationSource {
+    /// Folder of a module's migrations (`<MAJOR.MINOR.PATCH>_<name>/up.sql|down.sql`).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Scope recorded in schema_migrations for --dir (default: the folder's name).
+    #[arg(long, requires = "dir")]
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// List migrations and whether each is applied.
+    Status(MigrationSource),
+    /// Apply pending migrations (up to --to).
+    Up {
+        #[command(flatten)]
+        source: MigrationSource,
+        #[arg(long)]
+        to: Option<semver::Version>,
+    },
+    /// Revert applied migrations newer than --to (0.0.0 reverts all).
+    Down {
+        #[command(flatten)]
+        source: MigrationSource,
+        #[arg(long)]
+        to: semver::Version,
+    },
+    /// Create the next migration folder with empty up/down scripts.
+    New {
+        name: String,
+        /// Folder of the migrations.
+        #[arg(long, default_value = "migrations")]
+        dir: PathBuf,
+        /// Kind of change; MINOR unless said otherwise.
+        #[arg(long, value_enum, default_value_t = Bump::Minor)]
+        bump: Bump,
+    },
+    /// Run the zero-regression lint on .sql files or migration folders.
+    Lint {
+        /// Files or folders; default: the platform's own migrations.
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Bump {
+    Major,
+    Minor,
+    Patch,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// RLS overhead: PK lookup and tenant list as maturion_app under RLS vs explicit
+    /// WHERE organisation_id as a BYPASSRLS role.
+    Rls {
+        #[arg(long, default_value_t = 1_000)]
+        organisations: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        /// Timed repetitions of each query.
+        #[arg(long, default_value_t = 2_000)]
+        iterations: usize,
+    },
+}

@@ -1,0 +1,48 @@
+mod bench;
+mod check;
+mod db;
+mod migrate;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::configuration::Target;
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let target = Target::from_cli(&cli)?;
+    match cli.command.unwrap_or(Command::Up) {
+        Command::Up => up(&target).await,
+        Command::Db(command) => db::run(&target, command).await,
+        Command::Migrate(command) => migrate::run(&target, command).await,
+        Command::Check(args) => check::run(&target, args).await,
+        Command::Bench(command) => bench::run(&target, command).await,
+    }
+}
+
+/// The main job: database up, schema current, and where to find it.
+async fn up(target: &Target) -> Result<ExitCode> {
+    let mut admin = target.admin().await?;
+    let applied = maturion_schema::migrate_up(&mut admin).await?;
+    let version: String = admin
+        .query_one(
+            "SELECT coalesce(max(version COLLATE \"C\"), 'none') FROM maturion_migrations.schema_migrations WHERE scope = $1",
+            &[&maturion_schema::PLATFORM_SCOPE],
+        )
+        .await?
+        .get(0);
+    let latest = maturion_schema::platform_migrations()
+        .latest()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    println!("Maturion is up.");
+    if let Target::Embedded { cluster, .. } = target {
+        println!("  embedded cluster: {}", cluster.home().display());
+    }
+    println!("  schema version:   {latest} ({} migration(s) applied now; ledger max {version})", applied.len());
+    println!("  administrator:    {}", target.url("postgres"));
+    println!("  application role: {}", target.url(maturion_schema::APP_ROLE));
+    println!("Try: psql \"{}\" -c '\\dt'", target.url("postgres"));
+    Ok(ExitCode::SUCCESS)
+}
