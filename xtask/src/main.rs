@@ -40,7 +40,9 @@ fn test(args: &[String]) -> Result<ExitCode> {
         .status();
     clean_up(&cluster);
     let code = status.context("cannot run cargo test")?.code();
-    Ok(ExitCode::from(code.and_then(|code| u8::try_from(code).ok()).unwrap_or(1)))
+    Ok(ExitCode::from(
+        code.and_then(|code| u8::try_from(code).ok()).unwrap_or(1),
+    ))
 }
 
 /// Ctrl-C reaches cargo test and us alike, and we must outlive it to stop the
@@ -63,7 +65,9 @@ fn start_cluster() -> Result<Cluster> {
         .unwrap_or_else(|| workspace_root().join("target"));
     let home = target_dir.join(&name);
     let cluster = match start(&home) {
-        Err(error @ (ClusterError::NotTraversable { .. } | ClusterError::SocketPathTooLong { .. })) => {
+        Err(
+            error @ (ClusterError::NotTraversable { .. } | ClusterError::SocketPathTooLong { .. }),
+        ) => {
             eprintln!("xtask: {error}\nxtask: using the temp dir instead");
             start(&env::temp_dir().join(&name))
         }

@@ -1,7 +1,7 @@
 -- SECURITY DEFINER functions and procedures outside the system schemas (extension members
 -- excluded): whether they pin search_path, and whether PUBLIC may execute them.
 SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END AS kind,
-       format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS signature,
+       format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes)) AS signature,
        EXISTS (
          SELECT FROM unnest(p.proconfig) AS setting WHERE setting LIKE 'search\_path=%'
        ) AS pins_search_path,

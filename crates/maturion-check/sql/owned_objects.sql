@@ -14,7 +14,7 @@ objects(kind, name, owner) AS (
     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
   UNION ALL
   SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
-         format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+         format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes)),
          p.proowner
   FROM pg_proc p
   JOIN pg_namespace n ON n.oid = p.pronamespace

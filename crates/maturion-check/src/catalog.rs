@@ -36,7 +36,7 @@ pub(crate) struct Table {
     pub indexes: Vec<Index>,
     pub foreign_keys: Vec<ForeignKey>,
     pub policies: Vec<Policy>,
-    /// Descendants the app role holds privileges on (empty when the role does not exist).
+    /// Descendants the app role holds privileges on (not looked up for a missing or superuser role).
     pub accessible_partitions: Vec<AccessiblePartition>,
 }
 
@@ -117,11 +117,12 @@ pub(crate) struct SecurityDefiner {
 #[derive(Debug, Default)]
 pub(crate) struct AppRole {
     pub name: String,
-    /// `None` when no role of that name exists; the other fields are then empty.
+    /// `None` when no role of that name exists. For a missing or superuser role, the other fields
+    /// stay empty.
     pub attributes: Option<RoleAttributes>,
     pub owned_objects: Vec<OwnedObject>,
-    /// Schemas (`schema x`) and the database (`database x`) where the role may CREATE.
-    pub creatable: Vec<String>,
+    /// Schemas and the database where the role may CREATE.
+    pub creatable: Vec<CreatablePlace>,
 }
 
 #[derive(Debug)]
@@ -131,6 +132,13 @@ pub(crate) struct RoleAttributes {
     /// Other roles with that attribute the role can SET ROLE to.
     pub superuser_roles: Vec<String>,
     pub bypassrls_roles: Vec<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CreatablePlace {
+    /// `SCHEMA` or `DATABASE`.
+    pub kind: String,
+    pub name: String,
 }
 
 #[derive(Debug)]
@@ -214,8 +222,9 @@ pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, Che
             bypassrls_roles: row.get("bypassrls_roles"),
         });
     let mut app_role = AppRole { name: app_role.to_owned(), ..AppRole::default() };
-    // The privilege functions raise for a role that does not exist.
-    if attributes.is_some() {
+    // The privilege functions raise for a role that does not exist, and answer yes to everything
+    // for a superuser, which says nothing beyond `app-role-superuser`.
+    if attributes.as_ref().is_some_and(|attributes| !attributes.is_superuser) {
         let role = app_role.name.as_str();
         let owned = include_str!("../sql/owned_objects.sql");
         app_role.owned_objects = query(client, "objects the app role owns", owned, &[&role])
@@ -226,7 +235,7 @@ pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, Che
         app_role.creatable = query(client, "where the app role may create", CREATABLE, &[&role])
             .await?
             .iter()
-            .map(|row| row.get(0))
+            .map(|row| CreatablePlace { kind: row.get("kind"), name: row.get("name") })
             .collect();
         let partitions = include_str!("../sql/partitions.sql");
         for row in query(client, "partitions the app role can reach", partitions, &[&oids, &role]).await? {
@@ -243,11 +252,11 @@ pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, Che
 
 /// Schemas (temporary and TOAST ones aside) and the database where the role may create objects.
 const CREATABLE: &str = "
-SELECT 'schema ' || quote_ident(n.nspname)
+SELECT 'SCHEMA' AS kind, quote_ident(n.nspname) AS name
 FROM pg_namespace n
 WHERE n.nspname !~ '^pg_(toast|temp_)' AND has_schema_privilege($1::name, n.oid, 'CREATE')
 UNION ALL
-SELECT 'database ' || quote_ident(current_database())
+SELECT 'DATABASE', quote_ident(current_database())
 WHERE has_database_privilege($1::name, current_database(), 'CREATE')";
 
 fn table(row: &Row) -> Table {

@@ -65,7 +65,7 @@ fn tokens(expression: &str) -> Vec<String> {
                 }
             }
             c if c.is_alphanumeric() || c == '_' => {
-                while let Some(c) = chars.next_if(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+                while let Some(c) = chars.next_if(|c| c.is_alphanumeric() || *c == '_' || *c == '$') {
                     token.push(c);
                 }
                 token = token.to_lowercase();
@@ -94,4 +94,63 @@ fn tokens(expression: &str) -> Vec<String> {
 
 fn is_operator(c: char) -> bool {
     "+-*/<>=~!@#%^&|`?:".contains(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Expressions below are what PostgreSQL 15 prints back for policies written in various ways.
+    const CANONICAL: &str = "(organisation_id = ( SELECT (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid AS \"nullif\"))";
+
+    #[test]
+    fn accepts_the_fail_closed_form_as_printed() {
+        assert_eq!(defect(CANONICAL, "organisation_id"), None);
+        let root = "(id = ( SELECT (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid AS \"nullif\"))";
+        assert_eq!(defect(root, "id"), None);
+    }
+
+    #[test]
+    fn ignores_case_whitespace_parentheses_alias_and_operand_order() {
+        let spellings = [
+            "ORGANISATION_ID=(select nullif(current_setting('app.current_organisation_id'::text,true),''::text)::uuid)",
+            "(organisation_id = ( SELECT (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid AS org))",
+            "(( SELECT (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid AS \"nullif\") = organisation_id)",
+            // Cast outside the sub-select: still one evaluation per statement.
+            "(organisation_id = (( SELECT NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text) AS \"nullif\"))::uuid)",
+        ];
+        for spelling in spellings {
+            assert_eq!(defect(spelling, "organisation_id"), None, "{spelling}");
+        }
+    }
+
+    #[test]
+    fn the_column_must_be_the_tenant_column() {
+        assert!(defect(CANONICAL, "id").is_some());
+        let other = CANONICAL.replace("organisation_id =", "owner_id =");
+        assert!(defect(&other, "organisation_id").unwrap().contains("not the plain comparison"));
+    }
+
+    #[test]
+    fn names_what_a_leaky_or_slow_policy_gets_wrong() {
+        let cases = [
+            ("true", "does not compare with the tenant setting"),
+            ("(organisation_id = (current_setting('app.current_organisation_id'::text))::uuid)", "missing_ok"),
+            ("(organisation_id = ( SELECT (current_setting('app.current_organisation_id'::text, true))::uuid AS current_setting))", "NULLIF"),
+            ("(organisation_id = (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid)", "once per row"),
+            ("(organisation_id = ( SELECT (NULLIF(current_setting('app.tenant'::text, true), ''::text))::uuid AS \"nullif\"))", "another setting"),
+        ];
+        for (expression, expected) in cases {
+            let found = defect(expression, "organisation_id").unwrap_or_else(|| panic!("{expression} accepted"));
+            assert!(found.contains(expected), "{expression}: {found}");
+        }
+        let ored = format!("({CANONICAL} OR true)");
+        assert!(defect(&ored, "organisation_id").unwrap().contains("ORed"));
+    }
+
+    #[test]
+    fn quoted_text_stays_whole() {
+        assert_eq!(tokens("'It''s (x)' = \"A b\""), ["'It''s (x)'", "=", "\"A b\""]);
+        assert_eq!(tokens("a::uuid AS x, B"), ["a", "::", "uuid", ",", "b"]);
+    }
 }

@@ -1,5 +1,6 @@
 //! Finding the machine's PostgreSQL server binaries.
 
+use std::cmp::Reverse;
 use std::env;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -94,13 +95,18 @@ impl Binaries {
 fn parse_version(output: &str) -> Option<(String, u32)> {
     let (_, version) = output.lines().next()?.split_once("(PostgreSQL) ")?;
     let version = version.trim();
-    let digits = version.len() - version.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    let major = version[..digits].parse().ok()?;
+    let major = version
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
     Some((version.to_string(), major))
 }
 
 fn missing_program(dir: &Path) -> Option<&'static str> {
-    PROGRAMS.into_iter().find(|program| !is_executable(&dir.join(program)))
+    PROGRAMS
+        .into_iter()
+        .find(|program| !is_executable(&dir.join(program)))
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -134,7 +140,7 @@ fn debian_dirs() -> Vec<PathBuf> {
             Some((major, entry.path().join("bin")))
         })
         .collect();
-    versions.sort_by(|a, b| b.0.cmp(&a.0));
+    versions.sort_by_key(|(major, _)| Reverse(*major));
     versions.into_iter().map(|(_, dir)| dir).collect()
 }
 

@@ -78,7 +78,9 @@ pub enum ClusterError {
         output: String,
     },
 
-    #[error("PostgreSQL did not start ({status}):\n{output}\n--- last lines of {log} ---\n{log_tail}")]
+    #[error(
+        "PostgreSQL did not start ({status}):\n{output}\n--- last lines of {log} ---\n{log_tail}"
+    )]
     StartFailed {
         status: ExitStatus,
         output: String,

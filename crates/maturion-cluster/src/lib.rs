@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, info};
 
 use binaries::Binaries;
-pub use error::ClusterError;
 use error::io;
+pub use error::ClusterError;
 use owner::Owner;
 
 const SUPERUSER: &str = "postgres";
@@ -44,7 +44,8 @@ const LOG_TAIL_LINES: usize = 20;
 
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
-    /// `None`: pick a free port at first start and keep it.
+    /// `None`: pick a free port at the first start and keep it. A port given
+    /// here is remembered when the server starts; a running server keeps its own.
     pub port: Option<u16>,
     /// `false` trades crash safety for speed (`fsync`, `synchronous_commit` and
     /// `full_page_writes` off): for throwaway test clusters.
@@ -111,7 +112,7 @@ struct ClusterFile {
     bindir: PathBuf,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Cluster {
     home: PathBuf,
     options: ClusterOptions,
@@ -153,7 +154,11 @@ impl Cluster {
         if recorded.is_some() && self.running()? {
             return Ok(StartOutcome::AlreadyRunning);
         }
-        let port = match self.options.port.or(recorded.as_ref().map(|file| file.port)) {
+        let port = match self
+            .options
+            .port
+            .or(recorded.as_ref().map(|file| file.port))
+        {
             Some(port) => port,
             None => free_port()?,
         };
@@ -167,6 +172,7 @@ impl Cluster {
             self.init()?;
             StartOutcome::Initialised
         };
+        self.check_data_version()?;
         let file = ClusterFile {
             port,
             bindir: self.binaries.dir.clone(),
@@ -174,7 +180,6 @@ impl Cluster {
         if recorded.as_ref() != Some(&file) {
             self.write_cluster_file(&file)?;
         }
-        self.check_data_version()?;
         self.write_settings(port)?;
         self.pg_ctl_start()?;
         info!(home = %self.home.display(), port, "PostgreSQL cluster started");
@@ -191,11 +196,13 @@ impl Cluster {
             return Ok(false);
         }
         let mut pg_ctl = self.pg_command("pg_ctl");
-        pg_ctl
-            .arg("stop")
-            .arg("-D")
-            .arg(self.data_dir())
-            .args(["-m", mode.as_arg(), "-w", "-t", PG_CTL_TIMEOUT_SECS]);
+        pg_ctl.arg("stop").arg("-D").arg(self.data_dir()).args([
+            "-m",
+            mode.as_arg(),
+            "-w",
+            "-t",
+            PG_CTL_TIMEOUT_SECS,
+        ]);
         run(&mut pg_ctl)?;
         info!(home = %self.home.display(), "PostgreSQL cluster stopped");
         Ok(true)
@@ -290,7 +297,8 @@ impl Cluster {
             .write(true)
             .open(&path)
             .map_err(io(format!("open {}", path.display())))?;
-        file.lock().map_err(io(format!("lock {}", path.display())))?;
+        file.lock()
+            .map_err(io(format!("lock {}", path.display())))?;
         Ok(file)
     }
 
@@ -342,7 +350,8 @@ impl Cluster {
 
     fn check_data_version(&self) -> Result<(), ClusterError> {
         let path = self.data_dir().join("PG_VERSION");
-        let data_major = fs::read_to_string(&path).map_err(io(format!("read {}", path.display())))?;
+        let data_major =
+            fs::read_to_string(&path).map_err(io(format!("read {}", path.display())))?;
         let data_major = data_major.trim();
         if data_major != self.binaries.major.to_string() {
             return Err(ClusterError::VersionMismatch {
@@ -508,9 +517,7 @@ fn percent_encode(bytes: &[u8]) -> String {
 
 fn run(command: &mut Command) -> Result<Output, ClusterError> {
     debug!(?command, "running");
-    let output = command
-        .output()
-        .map_err(io(format!("run {command:?}")))?;
+    let output = command.output().map_err(io(format!("run {command:?}")))?;
     if output.status.success() {
         Ok(output)
     } else {

@@ -41,8 +41,10 @@ impl Owner {
     }
 
     pub fn give(&self, path: &Path) -> Result<(), ClusterError> {
-        chown(path, Some(self.uid), Some(self.gid))
-            .map_err(io(format!("give {} to the {SYSTEM_USER} user", path.display())))
+        chown(path, Some(self.uid), Some(self.gid)).map_err(io(format!(
+            "give {} to the {SYSTEM_USER} user",
+            path.display()
+        )))
     }
 
     /// Fails on the first folder, from `dir` up to `/`, that the user cannot enter.

@@ -78,7 +78,11 @@ async fn starts_reuses_stops_and_restarts_with_data_kept() {
     assert_eq!(cluster.start().unwrap(), StartOutcome::Started);
     assert_eq!(cluster.status().unwrap().port, first.port);
     let client = connect(&cluster).await;
-    let n: i32 = client.query_one("select n from kept", &[]).await.unwrap().get(0);
+    let n: i32 = client
+        .query_one("select n from kept", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 42);
 }
 
@@ -103,7 +107,10 @@ async fn applies_options_and_listens_only_on_the_socket() {
         ("full_page_writes", "off"),
         ("server_encoding", "UTF8"),
     ] {
-        let row = client.query_one(&format!("show {setting}"), &[]).await.unwrap();
+        let row = client
+            .query_one(&format!("show {setting}"), &[])
+            .await
+            .unwrap();
         assert_eq!(row.get::<_, String>(0), expected, "{setting}");
     }
 }
@@ -116,7 +123,10 @@ async fn url_works_with_psql() {
     cluster.start().unwrap();
 
     let url = cluster.url("postgres", "postgres");
-    let output = match Command::new("psql").args([&url, "-Atc", "select 42"]).output() {
+    let output = match Command::new("psql")
+        .args([&url, "-Atc", "select 42"])
+        .output()
+    {
         Ok(output) => output,
         Err(error) => {
             eprintln!("skipping the psql check: cannot run psql: {error}");
@@ -141,13 +151,35 @@ fn concurrent_starts_initialise_once() {
                 scope.spawn(move || Cluster::new(home, test_options()).unwrap().start().unwrap())
             })
             .collect();
-        starts.into_iter().map(|start| start.join().unwrap()).collect()
+        starts
+            .into_iter()
+            .map(|start| start.join().unwrap())
+            .collect()
     });
     outcomes.sort_by_key(|outcome| *outcome != StartOutcome::Initialised);
     assert_eq!(
         outcomes,
         [StartOutcome::Initialised, StartOutcome::AlreadyRunning]
     );
+}
+
+#[test]
+fn a_failed_start_reports_the_server_log() {
+    let dir = temp_dir();
+    let options = ClusterOptions {
+        max_connections: 0,
+        ..test_options()
+    };
+    let cluster = Cluster::new(dir.path().join("home"), options).unwrap();
+    let _stop = StopOnDrop(&cluster);
+
+    let error = cluster.start().unwrap_err();
+    assert!(
+        matches!(error, ClusterError::StartFailed { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("max_connections"), "{error}");
+    assert!(cluster.status().unwrap().initialised);
 }
 
 #[test]
@@ -182,5 +214,6 @@ fn as_root_a_home_postgres_cannot_reach_is_refused() {
 }
 
 fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0)
+    std::fs::metadata("/proc/self")
+        .is_ok_and(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0)
 }

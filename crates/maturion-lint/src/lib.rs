@@ -106,7 +106,13 @@ pub struct Finding {
 impl Finding {
     /// `path:line: rule-name: message`, the format editors and CI logs link to.
     pub fn render(&self, path: &Path) -> String {
-        format!("{}:{}: {}: {}", path.display(), self.line, self.rule, self.message)
+        format!(
+            "{}:{}: {}: {}",
+            path.display(),
+            self.line,
+            self.rule,
+            self.message
+        )
     }
 }
 
@@ -115,7 +121,10 @@ pub enum LintError {
     #[error("line {line}: {message}")]
     Parse { line: usize, message: String },
     #[error("cannot read {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Lints one `up.sql` script as a migration of the given kind. Findings are sorted by line.
@@ -153,7 +162,11 @@ pub fn lint(sql: &str, kind: ChangeKind) -> Result<Vec<Finding>, LintError> {
                 message.push(' ');
                 message.push_str(policy_note(kind));
             }
-            findings.push(Finding { line: *line, rule: violation.rule, message });
+            findings.push(Finding {
+                line: *line,
+                rule: violation.rule,
+                message,
+            });
         }
     }
     findings.sort_by_key(|f| f.line);
@@ -182,8 +195,10 @@ pub fn lint_file(path: &Path) -> Result<Option<Vec<Finding>>, LintError> {
     if path.file_name() == Some(OsStr::new("down.sql")) {
         return Ok(None);
     }
-    let sql = std::fs::read_to_string(path)
-        .map_err(|source| LintError::Io { path: path.to_path_buf(), source })?;
+    let sql = std::fs::read_to_string(path).map_err(|source| LintError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     lint(&sql, kind_of_path(path)).map(Some)
 }
 
@@ -204,7 +219,11 @@ mod tests {
     use super::*;
 
     fn rules(sql: &str, kind: ChangeKind) -> Vec<(usize, &'static str)> {
-        lint(sql, kind).unwrap().into_iter().map(|f| (f.line, f.rule)).collect()
+        lint(sql, kind)
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.line, f.rule))
+            .collect()
     }
 
     #[test]
@@ -222,7 +241,13 @@ mod tests {
     #[test]
     fn directives_are_read_from_leading_comments_only() {
         let both = "-- Drop the legacy table.\n\n--maturion:destructive\n  -- maturion:no-transaction   \nDROP TABLE t;";
-        assert_eq!(parse_directives(both), Directives { destructive: true, no_transaction: true });
+        assert_eq!(
+            parse_directives(both),
+            Directives {
+                destructive: true,
+                no_transaction: true
+            }
+        );
 
         let with_reason = "-- maturion:destructive legacy_risks is unused since 2.3\nDROP TABLE t;";
         assert!(parse_directives(with_reason).destructive);
@@ -242,7 +267,11 @@ mod tests {
         let sql = "-- header comment\n\nCREATE TABLE a (id int);\n\n/* block\n   comment */\n  -- another\n  DROP TABLE b;\nALTER TABLE c DROP COLUMN x; TRUNCATE d;\n";
         assert_eq!(
             rules(sql, ChangeKind::Minor),
-            [(8, "ban-drop-table"), (9, "ban-drop-column"), (9, "ban-truncate")]
+            [
+                (8, "ban-drop-table"),
+                (9, "ban-drop-column"),
+                (9, "ban-truncate")
+            ]
         );
     }
 
@@ -257,19 +286,26 @@ mod tests {
                    CREATE INDEX other_id ON audit.staging (id);";
         assert_eq!(
             rules(sql, ChangeKind::Minor),
-            [(6, "require-concurrent-index-creation"), (7, "require-concurrent-index-creation")]
+            [
+                (6, "require-concurrent-index-creation"),
+                (7, "require-concurrent-index-creation")
+            ]
         );
     }
 
     #[test]
     fn quoted_names_keep_their_case() {
         let sql = "CREATE TABLE \"Risks\" (id int);\nCREATE INDEX ON risks (id);";
-        assert_eq!(rules(sql, ChangeKind::Minor), [(2, "require-concurrent-index-creation")]);
+        assert_eq!(
+            rules(sql, ChangeKind::Minor),
+            [(2, "require-concurrent-index-creation")]
+        );
     }
 
     #[test]
     fn major_with_directive_may_break() {
-        let sql = "-- maturion:destructive\nDROP TABLE legacy;\nALTER TABLE risks DROP COLUMN score;";
+        let sql =
+            "-- maturion:destructive\nDROP TABLE legacy;\nALTER TABLE risks DROP COLUMN score;";
         assert_eq!(rules(sql, ChangeKind::Major), []);
     }
 
@@ -277,34 +313,56 @@ mod tests {
     fn major_without_directive_is_told_about_it() {
         let findings = lint("DROP TABLE legacy;", ChangeKind::Major).unwrap();
         assert_eq!(findings.len(), 1);
-        assert!(findings[0].message.contains("This is a MAJOR migration"), "{}", findings[0].message);
+        assert!(
+            findings[0].message.contains("This is a MAJOR migration"),
+            "{}",
+            findings[0].message
+        );
         assert!(findings[0].message.contains("-- maturion:destructive"));
     }
 
     #[test]
     fn destructive_directive_outside_major_is_always_a_finding() {
         let sql = "-- why: cleanup\n-- maturion:destructive\nCOMMENT ON TABLE t IS 'x';";
-        assert_eq!(rules(sql, ChangeKind::Patch), [(2, "destructive-directive-outside-major")]);
+        assert_eq!(
+            rules(sql, ChangeKind::Patch),
+            [(2, "destructive-directive-outside-major")]
+        );
         let findings = lint(sql, ChangeKind::Minor).unwrap();
-        assert!(findings[0].message.contains("this one is MINOR"), "{}", findings[0].message);
+        assert!(
+            findings[0].message.contains("this one is MINOR"),
+            "{}",
+            findings[0].message
+        );
     }
 
     #[test]
     fn the_directive_does_not_silence_transaction_rules() {
         let sql = "-- maturion:destructive\nDROP INDEX CONCURRENTLY risks_old;";
-        assert_eq!(rules(sql, ChangeKind::Major), [(2, "ban-concurrent-index-creation-in-transaction")]);
+        assert_eq!(
+            rules(sql, ChangeKind::Major),
+            [(2, "ban-concurrent-index-creation-in-transaction")]
+        );
     }
 
     #[test]
     fn findings_are_sorted_by_line() {
         let sql = "DROP TABLE a;\n-- maturion:destructive\nDROP TABLE b;";
-        let lines: Vec<usize> = lint(sql, ChangeKind::Minor).unwrap().iter().map(|f| f.line).collect();
+        let lines: Vec<usize> = lint(sql, ChangeKind::Minor)
+            .unwrap()
+            .iter()
+            .map(|f| f.line)
+            .collect();
         assert_eq!(lines, [1, 3]);
     }
 
     #[test]
     fn render_is_path_line_rule_message() {
-        let finding = Finding { line: 7, rule: "ban-truncate", message: "no.".into() };
+        let finding = Finding {
+            line: 7,
+            rule: "ban-truncate",
+            message: "no.".into(),
+        };
         assert_eq!(
             finding.render(Path::new("migrations/1.2.0_x/up.sql")),
             "migrations/1.2.0_x/up.sql:7: ban-truncate: no."
@@ -313,10 +371,22 @@ mod tests {
 
     #[test]
     fn kind_comes_from_the_migration_folder() {
-        assert_eq!(kind_of_path(Path::new("m/2.0.0_split_risks/up.sql")), ChangeKind::Major);
-        assert_eq!(kind_of_path(Path::new("m/2.1.0_add_owner/up.sql")), ChangeKind::Minor);
-        assert_eq!(kind_of_path(Path::new("m/2.1.4_fix_index/up.sql")), ChangeKind::Patch);
-        assert_eq!(kind_of_path(Path::new("m/2.0_bad/up.sql")), ChangeKind::Minor);
+        assert_eq!(
+            kind_of_path(Path::new("m/2.0.0_split_risks/up.sql")),
+            ChangeKind::Major
+        );
+        assert_eq!(
+            kind_of_path(Path::new("m/2.1.0_add_owner/up.sql")),
+            ChangeKind::Minor
+        );
+        assert_eq!(
+            kind_of_path(Path::new("m/2.1.4_fix_index/up.sql")),
+            ChangeKind::Patch
+        );
+        assert_eq!(
+            kind_of_path(Path::new("m/2.0_bad/up.sql")),
+            ChangeKind::Minor
+        );
         assert_eq!(kind_of_path(Path::new("scratch.sql")), ChangeKind::Minor);
     }
 }

@@ -19,11 +19,19 @@ pub(crate) struct Violation {
 }
 
 fn breaking(rule: &'static str, message: String) -> Violation {
-    Violation { rule, message, breaking: true }
+    Violation {
+        rule,
+        message,
+        breaking: true,
+    }
 }
 
 fn always(rule: &'static str, message: String) -> Violation {
-    Violation { rule, message, breaking: false }
+    Violation {
+        rule,
+        message,
+        breaking: false,
+    }
 }
 
 const NO_TRANSACTION_HINT: &str = "in its own migration whose up.sql starts with \
@@ -48,8 +56,14 @@ const VOLATILE_FUNCTIONS: &[&str] = &[
     "uuidv7",
 ];
 
-const SERIAL_TYPES: &[&str] =
-    &["serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"];
+const SERIAL_TYPES: &[&str] = &[
+    "serial",
+    "serial2",
+    "serial4",
+    "serial8",
+    "smallserial",
+    "bigserial",
+];
 
 /// Checks statements in file order, remembering the tables the file creates: nothing done to
 /// such a table can break running code, because no running code knows the table yet.
@@ -60,7 +74,10 @@ pub(crate) struct Checker {
 
 impl Checker {
     pub fn new(no_transaction: bool) -> Self {
-        Checker { no_transaction, created_tables: HashSet::new() }
+        Checker {
+            no_transaction,
+            created_tables: HashSet::new(),
+        }
     }
 
     pub fn check(&mut self, statement: &NodeEnum) -> Vec<Violation> {
@@ -129,8 +146,11 @@ impl Checker {
                 }
             }
             NodeEnum::TruncateStmt(s) => {
-                let existing: Vec<String> =
-                    s.relations.iter().filter_map(|r| self.existing(range_var(r))).collect();
+                let existing: Vec<String> = s
+                    .relations
+                    .iter()
+                    .filter_map(|r| self.existing(range_var(r)))
+                    .collect();
                 if !existing.is_empty() {
                     violations.push(breaking(
                         "ban-truncate",
@@ -182,14 +202,18 @@ impl Checker {
 
     fn remember(&mut self, relation: Option<&RangeVar>) {
         if let Some(r) = relation {
-            self.created_tables.insert(table_key(&r.schemaname, &r.relname));
+            self.created_tables
+                .insert(table_key(&r.schemaname, &r.relname));
         }
     }
 
     /// The display name of `relation` unless this file created it.
     fn existing(&self, relation: Option<&RangeVar>) -> Option<String> {
         let r = relation?;
-        if self.created_tables.contains(&table_key(&r.schemaname, &r.relname)) {
+        if self
+            .created_tables
+            .contains(&table_key(&r.schemaname, &r.relname))
+        {
             return None;
         }
         Some(display_name(r))
@@ -198,7 +222,11 @@ impl Checker {
     fn create_index(&self, s: &IndexStmt) -> Option<Violation> {
         let table = self.existing(s.relation.as_ref())?;
         let unique = if s.unique { "UNIQUE " } else { "" };
-        let name = if s.idxname.is_empty() { String::new() } else { format!("{} ", s.idxname) };
+        let name = if s.idxname.is_empty() {
+            String::new()
+        } else {
+            format!("{} ", s.idxname)
+        };
         Some(breaking(
             "require-concurrent-index-creation",
             format!(
@@ -213,7 +241,11 @@ impl Checker {
     fn drop(&self, s: &DropStmt) -> Option<Violation> {
         let object_type = ObjectType::try_from(s.remove_type).ok()?;
         let names: Vec<Vec<String>> = s.objects.iter().map(name_parts).collect();
-        let joined = names.iter().map(|parts| parts.join(".")).collect::<Vec<_>>().join(", ");
+        let joined = names
+            .iter()
+            .map(|parts| parts.join("."))
+            .collect::<Vec<_>>()
+            .join(", ");
         let is_created = |parts: &[String]| match parts {
             [schema, table] => self.created_tables.contains(&table_key(schema, table)),
             [table] => self.created_tables.contains(&table_key("", table)),
@@ -228,16 +260,19 @@ impl Checker {
             ObjectType::ObjectTable | ObjectType::ObjectForeignTable => {
                 names.iter().all(|parts| is_created(parts))
             }
-            ObjectType::ObjectTrigger | ObjectType::ObjectPolicy => names
-                .iter()
-                .all(|parts| parts.split_last().is_some_and(|(_, table)| is_created(table))),
+            ObjectType::ObjectTrigger | ObjectType::ObjectPolicy => names.iter().all(|parts| {
+                parts
+                    .split_last()
+                    .is_some_and(|(_, table)| is_created(table))
+            }),
             _ => false,
         };
         if created_here {
             return None;
         }
-        let (rule, message) = match object_type {
-            ObjectType::ObjectTable | ObjectType::ObjectForeignTable => (
+        let (rule, message) =
+            match object_type {
+                ObjectType::ObjectTable | ObjectType::ObjectForeignTable => (
                     "ban-drop-table",
                     format!(
                         "DROP TABLE {joined} deletes the table and all its rows: running code \
@@ -247,75 +282,80 @@ impl Checker {
                          no longer uses the table and leave the table in place; drop it only \
                          later, as a planned breaking change."
                     ),
-            ),
-            ObjectType::ObjectSchema => (
-                "ban-drop-schema",
-                format!(
-                    "DROP SCHEMA {joined} removes the schema (and, with CASCADE, every table, \
+                ),
+                ObjectType::ObjectSchema => (
+                    "ban-drop-schema",
+                    format!(
+                        "DROP SCHEMA {joined} removes the schema (and, with CASCADE, every table, \
                      view and function in it): every query of running code that names one of \
                      its objects fails. Safe alternative: first release code that no longer \
                      uses the schema and leave it in place."
+                    ),
                 ),
-            ),
-            ObjectType::ObjectView | ObjectType::ObjectMatview => {
-                let what = if object_type == ObjectType::ObjectView {
-                    "VIEW"
-                } else {
-                    "MATERIALIZED VIEW"
-                };
-                (
-                    "ban-drop-view",
-                    format!(
-                        "DROP {what} {joined} breaks every query of running code that reads \
+                ObjectType::ObjectView | ObjectType::ObjectMatview => {
+                    let what = if object_type == ObjectType::ObjectView {
+                        "VIEW"
+                    } else {
+                        "MATERIALIZED VIEW"
+                    };
+                    (
+                        "ban-drop-view",
+                        format!(
+                            "DROP {what} {joined} breaks every query of running code that reads \
                          from it. Safe alternative: keep it (CREATE OR REPLACE VIEW can change \
                          its query and add columns at the end), and create a new view beside \
                          it if the shape must change."
-                    ),
-                )
-            }
-            ObjectType::ObjectFunction
-            | ObjectType::ObjectProcedure
-            | ObjectType::ObjectRoutine
-            | ObjectType::ObjectAggregate => (
-                "ban-drop-function",
-                format!(
-                    "dropping {} {joined} breaks everything that calls it: running code, \
+                        ),
+                    )
+                }
+                ObjectType::ObjectFunction
+                | ObjectType::ObjectProcedure
+                | ObjectType::ObjectRoutine
+                | ObjectType::ObjectAggregate => (
+                    "ban-drop-function",
+                    format!(
+                        "dropping {} {joined} breaks everything that calls it: running code, \
                      triggers, policies, defaults and views. Safe alternative: keep it; change \
                      its body with CREATE OR REPLACE and the same signature, or add a new \
                      function beside it and move callers over.",
-                    routine_kind(object_type)
+                        routine_kind(object_type)
+                    ),
                 ),
-            ),
-            ObjectType::ObjectType | ObjectType::ObjectDomain => (
-                "ban-drop-type",
-                format!(
+                ObjectType::ObjectType | ObjectType::ObjectDomain => {
+                    (
+                        "ban-drop-type",
+                        format!(
                     "dropping {} {joined} breaks the columns, functions and casts that use \
                      it. Safe alternative: keep it; add a new type beside it and move its \
                      users over (an enum can grow with ALTER TYPE ... ADD VALUE).",
                     if object_type == ObjectType::ObjectDomain { "domain" } else { "type" }
                 ),
-            ),
-            ObjectType::ObjectSequence => (
-                "ban-drop-sequence",
-                format!(
-                    "DROP SEQUENCE {joined} breaks the column defaults and the code that call \
+                    )
+                }
+                ObjectType::ObjectSequence => (
+                    "ban-drop-sequence",
+                    format!(
+                        "DROP SEQUENCE {joined} breaks the column defaults and the code that call \
                      nextval() on it, so inserts start failing. Safe alternative: keep the \
                      sequence until nothing uses it any more."
+                    ),
                 ),
-            ),
-            ObjectType::ObjectTrigger => (
-                "ban-drop-trigger",
-                format!(
+                ObjectType::ObjectTrigger => {
+                    (
+                        "ban-drop-trigger",
+                        format!(
                     "DROP TRIGGER {} silently stops behaviour running code relies on (audit \
                      rows, derived columns, tenant checks). Safe alternative: change what it \
                      does with CREATE OR REPLACE FUNCTION on its trigger function, or when it \
                      fires with CREATE OR REPLACE TRIGGER.",
                     names.iter().map(|parts| on_table(parts)).collect::<Vec<_>>().join(", ")
                 ),
-            ),
-            ObjectType::ObjectPolicy => (
-                "ban-drop-policy",
-                format!(
+                    )
+                }
+                ObjectType::ObjectPolicy => {
+                    (
+                        "ban-drop-policy",
+                        format!(
                     "DROP POLICY {} changes who may see and change which rows: with row level \
                      security on, it either hides rows from running code or, if a broader \
                      permissive policy remains, opens rows across tenants. Safe alternative: \
@@ -323,31 +363,35 @@ impl Checker {
                      (...).",
                     names.iter().map(|parts| on_table(parts)).collect::<Vec<_>>().join(", ")
                 ),
-            ),
-            ObjectType::ObjectExtension => (
-                "ban-drop-extension",
-                format!(
-                    "DROP EXTENSION {joined} removes the functions, types and operators it \
+                    )
+                }
+                ObjectType::ObjectExtension => (
+                    "ban-drop-extension",
+                    format!(
+                        "DROP EXTENSION {joined} removes the functions, types and operators it \
                      provides, breaking every column, index and query that uses them. Safe \
                      alternative: keep the extension installed."
+                    ),
                 ),
-            ),
-            ObjectType::ObjectIndex if !s.concurrent => (
-                "require-concurrent-index-deletion",
-                format!(
+                ObjectType::ObjectIndex if !s.concurrent => (
+                    "require-concurrent-index-deletion",
+                    format!(
                     "DROP INDEX {joined} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on \
                      the index's table, blocking all reads and writes until it finishes. Safe \
                      alternative: DROP INDEX CONCURRENTLY {NO_TRANSACTION_HINT}."
                 ),
-            ),
-            _ => return None,
-        };
+                ),
+                _ => return None,
+            };
         Some(breaking(rule, message))
     }
 
     fn rename(&self, s: &RenameStmt) -> Option<Violation> {
         let rename_type = ObjectType::try_from(s.rename_type).ok()?;
-        if matches!(rename_type, ObjectType::ObjectColumn | ObjectType::ObjectAttribute) {
+        if matches!(
+            rename_type,
+            ObjectType::ObjectColumn | ObjectType::ObjectAttribute
+        ) {
             let table = self.existing(s.relation.as_ref())?;
             return Some(breaking(
                 "renaming-column",
@@ -369,7 +413,11 @@ impl Checker {
             let alternative = "keep the old name; if code should use a new one, add a view \
                                under the new name (CREATE VIEW new_name AS SELECT * FROM \
                                old_name) and move code over";
-            (relation_kind(s.rename_type)?, self.existing(s.relation.as_ref())?, alternative)
+            (
+                relation_kind(s.rename_type)?,
+                self.existing(s.relation.as_ref())?,
+                alternative,
+            )
         };
         Some(breaking(
             "renaming-table",
@@ -394,9 +442,9 @@ fn concurrent_index_statement(statement: &NodeEnum) -> Option<&'static str> {
             Some("DROP INDEX CONCURRENTLY")
         }
         NodeEnum::ReindexStmt(s)
-            if s.params.iter().any(|p| {
-                matches!(&p.node, Some(NodeEnum::DefElem(d)) if d.defname == "concurrently")
-            }) =>
+            if s.params.iter().any(
+                |p| matches!(&p.node, Some(NodeEnum::DefElem(d)) if d.defname == "concurrently"),
+            ) =>
         {
             Some("REINDEX CONCURRENTLY")
         }
@@ -509,7 +557,11 @@ fn add_column(table: &str, def: &ColumnDef) -> Option<Violation> {
             .find(|c| c.contype == ConstrType::ConstrDefault as i32)
             .and_then(|c| c.raw_expr.as_deref())
     });
-    let type_name = def.type_name.as_ref().and_then(|t| t.names.last()).map(string_value);
+    let type_name = def
+        .type_name
+        .as_ref()
+        .and_then(|t| t.names.last())
+        .map(string_value);
     let serial = type_name.filter(|t| SERIAL_TYPES.contains(t));
 
     // What fills each existing row with a value of its own, forcing a table rewrite.
@@ -520,7 +572,9 @@ fn add_column(table: &str, def: &ColumnDef) -> Option<Violation> {
     } else if has(ConstrType::ConstrGenerated) {
         Some("GENERATED ALWAYS AS (...) STORED".to_string())
     } else {
-        default.and_then(volatile_function).map(|f| format!("the volatile default {f}()"))
+        default
+            .and_then(volatile_function)
+            .map(|f| format!("the volatile default {f}()"))
     };
     if let Some(what) = per_row_value {
         return Some(breaking(
@@ -536,7 +590,8 @@ fn add_column(table: &str, def: &ColumnDef) -> Option<Violation> {
         ));
     }
 
-    let not_null = def.is_not_null || has(ConstrType::ConstrNotnull) || has(ConstrType::ConstrPrimary);
+    let not_null =
+        def.is_not_null || has(ConstrType::ConstrNotnull) || has(ConstrType::ConstrPrimary);
     if not_null && default.is_none() {
         return Some(breaking(
             "adding-not-nullable-field",
@@ -566,8 +621,16 @@ fn add_column(table: &str, def: &ColumnDef) -> Option<Violation> {
 }
 
 fn add_constraint(table: &str, c: &Constraint) -> Option<Violation> {
-    let name = if c.conname.is_empty() { String::new() } else { format!("{} ", c.conname) };
-    let validate = if c.conname.is_empty() { "<name>" } else { c.conname.as_str() };
+    let name = if c.conname.is_empty() {
+        String::new()
+    } else {
+        format!("{} ", c.conname)
+    };
+    let validate = if c.conname.is_empty() {
+        "<name>"
+    } else {
+        c.conname.as_str()
+    };
     let violation = match ConstrType::try_from(c.contype).ok()? {
         ConstrType::ConstrForeign if !c.skip_validation => {
             let referenced = c.pktable.as_ref().map_or_else(String::new, display_name);
@@ -594,7 +657,11 @@ fn add_constraint(table: &str, c: &Constraint) -> Option<Violation> {
             ),
         ),
         kind @ (ConstrType::ConstrUnique | ConstrType::ConstrPrimary) if c.indexname.is_empty() => {
-            let what = if kind == ConstrType::ConstrUnique { "UNIQUE" } else { "PRIMARY KEY" };
+            let what = if kind == ConstrType::ConstrUnique {
+                "UNIQUE"
+            } else {
+                "PRIMARY KEY"
+            };
             breaking(
                 "disallowed-unique-constraint",
                 format!(
@@ -613,13 +680,17 @@ fn add_constraint(table: &str, c: &Constraint) -> Option<Violation> {
 
 /// The first known volatile function called anywhere in `expr`.
 fn volatile_function(expr: &Node) -> Option<&'static str> {
-    expr.node.as_ref()?.nodes().into_iter().find_map(|(node, ..)| match node {
-        NodeRef::FuncCall(call) => {
-            let name = call.funcname.last().map(string_value)?.to_ascii_lowercase();
-            VOLATILE_FUNCTIONS.iter().find(|f| **f == name).copied()
-        }
-        _ => None,
-    })
+    expr.node
+        .as_ref()?
+        .nodes()
+        .into_iter()
+        .find_map(|(node, ..)| match node {
+            NodeRef::FuncCall(call) => {
+                let name = call.funcname.last().map(string_value)?.to_ascii_lowercase();
+                VOLATILE_FUNCTIONS.iter().find(|f| **f == name).copied()
+            }
+            _ => None,
+        })
 }
 
 fn routine_kind(object_type: ObjectType) -> &'static str {

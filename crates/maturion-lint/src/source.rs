@@ -18,7 +18,11 @@ pub(crate) fn statements(sql: &str) -> Result<Vec<(usize, NodeEnum)>, LintError>
             pg_query::Error::Parse(message) => message,
             other => other.to_string(),
         };
-        LintError::Parse { line: line_of(sql, skip_trivia(sql, error_offset(sql, &message))), message }
+        let line = line_of(sql, skip_trivia(sql, error_offset(sql, &message)));
+        LintError::Parse {
+            line,
+            message: first_line(&message),
+        }
     })?;
     Ok(parsed
         .protobuf
@@ -40,7 +44,9 @@ fn error_offset(sql: &str, message: &str) -> usize {
     let Ok(tokens) = pg_query::scan_tokens(sql) else {
         // The scanner fails on an unterminated quote or comment, which then runs to the end
         // of the file: the message quotes it, so it is the file's last occurrence of the quote.
-        return quoted_snippet(message).and_then(|snippet| sql.rfind(snippet)).unwrap_or(0);
+        return quoted_snippet(message)
+            .and_then(|snippet| sql.rfind(snippet))
+            .unwrap_or(0);
     };
     let offset = |position: i32| usize::try_from(position).unwrap_or(0);
     let fails_before_end = |token: &ScanToken| {
@@ -65,6 +71,15 @@ fn error_offset(sql: &str, message: &str) -> usize {
 fn quoted_snippet(message: &str) -> Option<&str> {
     let (_, rest) = message.split_once("at or near \"")?;
     rest.strip_suffix('"').filter(|snippet| !snippet.is_empty())
+}
+
+/// An unterminated quote makes PostgreSQL quote the rest of the file; keep findings and errors
+/// one line long.
+fn first_line(message: &str) -> String {
+    match message.split_once('\n') {
+        Some((first, _)) => format!("{first}…\""),
+        None => message.to_string(),
+    }
 }
 
 /// Moves `offset` past whitespace and comments, so that a statement's line is the line of its
@@ -130,13 +145,18 @@ mod tests {
     #[test]
     fn statement_lines_skip_comments_and_blank_lines() {
         let sql = "/* outer /* nested */ still comment */\n-- a\n\nSELECT 1;\n\n\n  -- b\n  UPDATE t SET x = 1 WHERE id = 2;";
-        let lines: Vec<usize> = statements(sql).unwrap().iter().map(|(line, _)| *line).collect();
+        let lines: Vec<usize> = statements(sql)
+            .unwrap()
+            .iter()
+            .map(|(line, _)| *line)
+            .collect();
         assert_eq!(lines, [4, 8]);
     }
 
     #[test]
     fn parse_error_points_at_the_bad_token() {
-        let sql = "CREATE TABLE a (id int);\n\nCREATE TABLE b (\n  id int,\n  name text,,\n  x int\n);";
+        let sql =
+            "CREATE TABLE a (id int);\n\nCREATE TABLE b (\n  id int,\n  name text,,\n  x int\n);";
         let (line, message) = parse_error(sql);
         assert_eq!(line, 5);
         assert!(message.contains("syntax error"), "{message}");
@@ -158,7 +178,13 @@ mod tests {
 
     #[test]
     fn unterminated_strings_and_comments_point_at_where_they_open() {
-        assert_eq!(parse_error("SELECT 1;\nSELECT 'it''s\n\n fine;\n").0, 2);
+        assert_eq!(
+            parse_error("SELECT 1;\nSELECT 'it''s\n\n fine;\n"),
+            (
+                2,
+                "unterminated quoted string at or near \"'it''s…\"".to_string()
+            )
+        );
         assert_eq!(parse_error("SELECT 1;\n\nSELECT 2; /* never\nclosed").0, 3);
     }
 

@@ -43,7 +43,9 @@ const RULES: &[&str] = &[
 ];
 
 fn corpus(kind: &str) -> Vec<(PathBuf, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(kind);
     let mut files: Vec<_> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
@@ -59,26 +61,39 @@ fn corpus(kind: &str) -> Vec<(PathBuf, String)> {
 
 /// The value of a `-- key: value` header line.
 fn header<'a>(sql: &'a str, key: &str) -> Option<&'a str> {
-    sql.lines().find_map(|line| line.strip_prefix(&format!("-- {key}:")).map(str::trim))
+    sql.lines()
+        .find_map(|line| line.strip_prefix(&format!("-- {key}:")).map(str::trim))
 }
 
 fn rendered(path: &Path, findings: &[Finding]) -> String {
-    findings.iter().map(|f| f.render(path)).collect::<Vec<_>>().join("\n")
+    findings
+        .iter()
+        .map(|f| f.render(path))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
 fn destructive_migrations_are_refused_with_the_expected_rule() {
     let files = corpus("destructive");
-    assert!(files.len() >= 35, "only {} destructive corpus files", files.len());
+    assert!(
+        files.len() >= 35,
+        "only {} destructive corpus files",
+        files.len()
+    );
 
     let mut checked_lines = 0;
     for (path, sql) in &files {
         let expected = header(sql, "expect")
             .unwrap_or_else(|| panic!("{} has no `-- expect: <rule>` line", path.display()));
-        assert!(RULES.contains(&expected), "{}: unknown rule {expected}", path.display());
+        assert!(
+            RULES.contains(&expected),
+            "{}: unknown rule {expected}",
+            path.display()
+        );
 
-        let findings = lint(sql, ChangeKind::Minor)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let findings =
+            lint(sql, ChangeKind::Minor).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let hits: Vec<&Finding> = findings.iter().filter(|f| f.rule == expected).collect();
         assert!(
             !hits.is_empty(),
@@ -98,15 +113,28 @@ fn destructive_migrations_are_refused_with_the_expected_rule() {
             checked_lines += 1;
         }
     }
-    assert!(checked_lines >= 5, "only {checked_lines} corpus files check a line number");
+    assert!(
+        checked_lines >= 5,
+        "only {checked_lines} corpus files check a line number"
+    );
 }
 
 #[test]
 fn every_rule_has_a_destructive_example() {
     let files = corpus("destructive");
-    let covered: BTreeSet<&str> = files.iter().filter_map(|(_, sql)| header(sql, "expect")).collect();
-    let missing: Vec<&str> = RULES.iter().copied().filter(|r| !covered.contains(r)).collect();
-    assert!(missing.is_empty(), "rules without a corpus example: {missing:?}");
+    let covered: BTreeSet<&str> = files
+        .iter()
+        .filter_map(|(_, sql)| header(sql, "expect"))
+        .collect();
+    let missing: Vec<&str> = RULES
+        .iter()
+        .copied()
+        .filter(|r| !covered.contains(r))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rules without a corpus example: {missing:?}"
+    );
 }
 
 #[test]
@@ -119,10 +147,20 @@ fn findings_explain_and_offer_an_alternative() {
                 path.display(),
                 finding.message
             );
-            let offers_alternative = ["Safe alternative", "Put the statement", "move this", "Remove the statement"]
-                .iter()
-                .any(|phrase| finding.message.contains(phrase));
-            assert!(offers_alternative, "{}: no alternative in: {}", path.display(), finding.message);
+            let offers_alternative = [
+                "Safe alternative",
+                "Put the statement",
+                "move this",
+                "Remove the statement",
+            ]
+            .iter()
+            .any(|phrase| finding.message.contains(phrase));
+            assert!(
+                offers_alternative,
+                "{}: no alternative in: {}",
+                path.display(),
+                finding.message
+            );
         }
     }
 }
@@ -130,7 +168,11 @@ fn findings_explain_and_offer_an_alternative() {
 #[test]
 fn additive_migrations_pass() {
     let files = corpus("additive");
-    assert!(files.len() >= 22, "only {} additive corpus files", files.len());
+    assert!(
+        files.len() >= 22,
+        "only {} additive corpus files",
+        files.len()
+    );
     for (path, sql) in &files {
         for kind in [ChangeKind::Minor, ChangeKind::Patch, ChangeKind::Major] {
             let findings = lint(sql, kind).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -167,24 +209,51 @@ fn a_minor_migration_may_not_declare_a_destructive_change() {
     let path = write_migration(root.path(), "1.1.0_drop_legacy", "up.sql", DECLARED_DROP);
     let findings = lint_file(&path).unwrap().unwrap();
     let rules: Vec<(usize, &str)> = findings.iter().map(|f| (f.line, f.rule)).collect();
-    assert_eq!(rules, [(1, "destructive-directive-outside-major"), (2, "ban-drop-table")]);
-    assert!(findings[0].render(&path).starts_with(&format!("{}:1: ", path.display())));
+    assert_eq!(
+        rules,
+        [
+            (1, "destructive-directive-outside-major"),
+            (2, "ban-drop-table")
+        ]
+    );
+    assert!(findings[0]
+        .render(&path)
+        .starts_with(&format!("{}:1: ", path.display())));
 }
 
 #[test]
 fn a_major_migration_without_the_directive_is_refused() {
     let root = tempfile::tempdir().unwrap();
-    let path = write_migration(root.path(), "3.0.0_drop_legacy", "up.sql", "DROP TABLE legacy_risks;");
+    let path = write_migration(
+        root.path(),
+        "3.0.0_drop_legacy",
+        "up.sql",
+        "DROP TABLE legacy_risks;",
+    );
     let findings = lint_file(&path).unwrap().unwrap();
     assert_eq!(findings.len(), 1);
-    assert!(findings[0].message.contains("`-- maturion:destructive`"), "{}", findings[0].message);
+    assert!(
+        findings[0].message.contains("`-- maturion:destructive`"),
+        "{}",
+        findings[0].message
+    );
 }
 
 #[test]
 fn patch_migrations_are_as_strict_as_minor_ones() {
     let root = tempfile::tempdir().unwrap();
-    let path = write_migration(root.path(), "1.1.3_fix", "up.sql", "ALTER TABLE risks DROP COLUMN x;");
-    let rules: Vec<&str> = lint_file(&path).unwrap().unwrap().iter().map(|f| f.rule).collect();
+    let path = write_migration(
+        root.path(),
+        "1.1.3_fix",
+        "up.sql",
+        "ALTER TABLE risks DROP COLUMN x;",
+    );
+    let rules: Vec<&str> = lint_file(&path)
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(|f| f.rule)
+        .collect();
     assert_eq!(rules, ["ban-drop-column"]);
 }
 
@@ -199,17 +268,33 @@ fn down_scripts_are_not_linted() {
 fn loose_files_are_linted_as_minor() {
     let root = tempfile::tempdir().unwrap();
     let path = write_migration(root.path(), "scratch", "change.sql", DECLARED_DROP);
-    let rules: Vec<&str> = lint_file(&path).unwrap().unwrap().iter().map(|f| f.rule).collect();
-    assert_eq!(rules, ["destructive-directive-outside-major", "ban-drop-table"]);
+    let rules: Vec<&str> = lint_file(&path)
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(|f| f.rule)
+        .collect();
+    assert_eq!(
+        rules,
+        ["destructive-directive-outside-major", "ban-drop-table"]
+    );
 }
 
 #[test]
 fn unreadable_and_invalid_files_are_errors() {
     let root = tempfile::tempdir().unwrap();
     let missing = root.path().join("1.1.0_x/up.sql");
-    assert!(matches!(lint_file(&missing), Err(maturion_lint::LintError::Io { .. })));
+    assert!(matches!(
+        lint_file(&missing),
+        Err(maturion_lint::LintError::Io { .. })
+    ));
 
-    let path = write_migration(root.path(), "1.2.0_typo", "up.sql", "SELECT 1;\n\nALTER TABEL risks ADD x int;");
+    let path = write_migration(
+        root.path(),
+        "1.2.0_typo",
+        "up.sql",
+        "SELECT 1;\n\nALTER TABEL risks ADD x int;",
+    );
     match lint_file(&path) {
         Err(maturion_lint::LintError::Parse { line, message }) => {
             assert_eq!(line, 3);

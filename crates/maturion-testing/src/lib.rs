@@ -80,6 +80,23 @@ impl TestDatabase {
     }
 }
 
+/// A database with the platform schema applied (roles, then every platform migration as
+/// `maturion_owner`), cloned from a template made once per migration set.
+pub async fn migrated_database() -> TestDatabase {
+    let fingerprint = format!("platform_{}", maturion_schema::platform_migrations().fingerprint());
+    let db = database_from_template(&fingerprint, async |config: Config| {
+        let (mut client, connection) = config.connect(NoTls).await?;
+        tokio::spawn(connection);
+        maturion_schema::migrate_up(&mut client).await?;
+        Ok(())
+    })
+    .await;
+    // A database's own grants (pg_database.datacl) are not copied from its template.
+    let admin = db.admin().await;
+    maturion_schema::bootstrap_roles(&admin).await.expect("database grants apply");
+    db
+}
+
 /// An empty database with nothing applied, e.g. for migration tests.
 pub async fn fresh_database() -> TestDatabase {
     create_database(None).await
@@ -227,11 +244,12 @@ fn open_cluster() -> Cluster {
     };
     if let Some(home) = env::var_os(CLUSTER_HOME_VAR) {
         let home = PathBuf::from(home);
-        let cluster = Cluster::new(&home, options)
-            .unwrap_or_else(|error| panic!("cannot use {CLUSTER_HOME_VAR}={}: {error}", home.display()));
-        let status = cluster
-            .status()
-            .unwrap_or_else(|error| panic!("cannot use {CLUSTER_HOME_VAR}={}: {error}", home.display()));
+        let cluster = Cluster::new(&home, options).unwrap_or_else(|error| {
+            panic!("cannot use {CLUSTER_HOME_VAR}={}: {error}", home.display())
+        });
+        let status = cluster.status().unwrap_or_else(|error| {
+            panic!("cannot use {CLUSTER_HOME_VAR}={}: {error}", home.display())
+        });
         assert!(
             status.running,
             "{CLUSTER_HOME_VAR}={} names a cluster that is not running",
@@ -243,7 +261,12 @@ fn open_cluster() -> Cluster {
     let home = env::temp_dir().join("maturion-test-cluster");
     let cluster = Cluster::new(&home, options)
         .and_then(|cluster| cluster.start().map(|_| cluster))
-        .unwrap_or_else(|error| panic!("cannot start the test cluster in {}: {error}", home.display()));
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot start the test cluster in {}: {error}",
+                home.display()
+            )
+        });
     eprintln!(
         "maturion-testing: using the PostgreSQL test cluster in {} ({}); it stays running for later runs",
         home.display(),

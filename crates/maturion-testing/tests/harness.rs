@@ -10,7 +10,11 @@ use tokio_postgres::{Client, NoTls};
 /// Unique per run, so the template is really built by this test even in a
 /// cluster that outlives test runs.
 fn unique_fingerprint(test: &str) -> String {
-    format!("{test}_{}_{:08x}", std::process::id(), rand::random::<u32>())
+    format!(
+        "{test}_{}_{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
 }
 
 async fn table_exists(client: &Client, table: &str) -> bool {
@@ -40,11 +44,17 @@ async fn fresh_databases_are_distinct_and_isolated() {
     assert_ne!(first.name(), second.name());
 
     let one = first.admin().await;
-    one.batch_execute("CREATE TABLE only_here (id int)").await.unwrap();
+    one.batch_execute("CREATE TABLE only_here (id int)")
+        .await
+        .unwrap();
     assert!(table_exists(&one, "only_here").await);
     assert!(!table_exists(&second.admin().await, "only_here").await);
 
-    let current: String = one.query_one("SELECT current_database()", &[]).await.unwrap().get(0);
+    let current: String = one
+        .query_one("SELECT current_database()", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(current, first.name());
 }
 
@@ -59,13 +69,27 @@ async fn roles_log_in_without_password_and_url_matches_config() {
         .unwrap();
 
     let client = db.connect(&role).await;
-    let user: String = client.query_one("SELECT current_user", &[]).await.unwrap().get(0);
+    let user: String = client
+        .query_one("SELECT current_user", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(user, role);
     drop(client);
 
-    let (client, connection) = db.url(&role).parse::<tokio_postgres::Config>().unwrap().connect(NoTls).await.unwrap();
+    let (client, connection) = db
+        .url(&role)
+        .parse::<tokio_postgres::Config>()
+        .unwrap()
+        .connect(NoTls)
+        .await
+        .unwrap();
     tokio::spawn(connection);
-    let name: String = client.query_one("SELECT current_database()", &[]).await.unwrap().get(0);
+    let name: String = client
+        .query_one("SELECT current_database()", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(name, db.name());
     drop(client);
 
@@ -107,7 +131,13 @@ async fn template_is_prepared_once_and_cloned() {
     names.dedup();
     assert_eq!(names.len(), 8);
     for db in &databases {
-        let n: i32 = db.admin().await.query_one("SELECT n FROM seeded", &[]).await.unwrap().get(0);
+        let n: i32 = db
+            .admin()
+            .await
+            .query_one("SELECT n FROM seeded", &[])
+            .await
+            .unwrap()
+            .get(0);
         assert_eq!(n, 7);
     }
     drop_template(&databases[0], &fingerprint).await;
@@ -123,7 +153,9 @@ async fn a_failed_preparation_is_never_used_and_is_retried() {
             database_from_template(&fingerprint, async |config| {
                 let (client, connection) = config.connect(NoTls).await?;
                 tokio::spawn(connection);
-                client.batch_execute("CREATE TABLE half_done (n int)").await?;
+                client
+                    .batch_execute("CREATE TABLE half_done (n int)")
+                    .await?;
                 anyhow::bail!("migration 2 is broken")
             })
             .await
@@ -145,4 +177,14 @@ async fn a_failed_preparation_is_never_used_and_is_retried() {
     assert!(table_exists(&admin, "done").await);
     assert!(!table_exists(&admin, "half_done").await);
     drop_template(&db, &fingerprint).await;
+}
+
+#[tokio::test]
+async fn uses_the_cluster_cargo_xtask_test_started_if_any() {
+    let db = fresh_database().await;
+    let expected = match std::env::var_os("MATURION_TEST_CLUSTER_HOME") {
+        Some(home) => std::path::PathBuf::from(home),
+        None => std::env::temp_dir().join("maturion-test-cluster"),
+    };
+    assert_eq!(db.cluster().home(), expected);
 }

@@ -71,7 +71,7 @@ async fn the_app_role_is_powerless_outside_rls() {
     assert_eq!(owned, 0);
     let app = db.connect(maturion_schema::APP_ROLE).await;
     for sql in ["CREATE TABLE public.sneaky (id int)", "CREATE SCHEMA sneaky", "CREATE TEMP TABLE sneaky (id int)"] {
-        let error = app.batch_execute(sql).await.unwrap_err();
+        let error = app.batch_execute(sql).await.expect_err(sql);
         assert_eq!(error.code().unwrap().code(), "42501", "{sql}: {error}");
     }
     // Everything the platform created is owned by the owner role.

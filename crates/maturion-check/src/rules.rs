@@ -1,0 +1,552 @@
+//! The rules, as plain functions from the loaded catalog to violations. Rule ids are a public
+//! contract (scripts match on them); each message says what is wrong and how to fix it.
+
+use std::collections::HashMap;
+
+use crate::catalog::{AppRole, Catalog, ForeignKey, Index, Policy, SecurityDefiner, Table};
+use crate::policy::{self, TENANT_SETTING};
+use crate::report::Violation;
+
+/// The role every object should belong to, named in ownership fixes.
+const OWNER_ROLE: &str = "maturion_owner";
+
+/// §5.1 audit fields with the definitions a fix adds.
+const AUDIT_FIELDS: [(&str, &str); 6] = [
+    ("created_at", "timestamptz NOT NULL DEFAULT now()"),
+    ("created_by", "uuid NOT NULL"),
+    ("updated_at", "timestamptz NOT NULL DEFAULT now()"),
+    ("updated_by", "uuid"),
+    ("deleted_at", "timestamptz"),
+    ("deleted_by", "uuid"),
+];
+
+/// In a table's COMMENT, marks a module's append-only table: rows are never updated or
+/// deleted, so only `created_at` is required.
+const APPEND_ONLY_MARKER: &str = "@append-only";
+
+/// The platform's append-only logs (§4.3, §4.4) carry their own time and actor columns.
+const AUDIT_FIELDS_EXEMPT: [&str; 2] = ["public.audit_log", "public.event_log"];
+
+pub(crate) fn evaluate(catalog: &Catalog) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for table in &catalog.tables {
+        check_table(table, &catalog.app_role.name, &mut violations);
+    }
+    check_views(catalog, &mut violations);
+    for function in &catalog.security_definers {
+        check_security_definer(function, &mut violations);
+    }
+    check_app_role(&catalog.app_role, &mut violations);
+    violations
+}
+
+fn check_table(table: &Table, app_role: &str, out: &mut Vec<Violation>) {
+    unindexed_foreign_keys(table, out);
+    if !table.is_tenant() {
+        // Without the tenant key no other tenant rule can be met; this is the one to fix first.
+        out.push(Violation::new(
+            "missing-organisation-id",
+            &table.name,
+            format!(
+                "has no organisation_id column, so its rows belong to no organisation and RLS cannot \
+                 isolate them (§3.3); ALTER TABLE {name} ADD COLUMN organisation_id uuid NOT NULL \
+                 REFERENCES public.organisations (id), then call SELECT \
+                 maturion.enable_tenant_isolation({literal}) in a migration",
+                name = table.name,
+                literal = literal(&table.name),
+            ),
+        ));
+        return;
+    }
+    organisation_id_column(table, out);
+    row_level_security(table, out);
+    audit_fields(table, out);
+    tenant_references(table, out);
+    tenant_unique_key(table, out);
+    partitions(table, app_role, out);
+}
+
+/// The column that names a row's organisation: `id` in the tenant root itself.
+fn tenant_column(table: &Table) -> &'static str {
+    if table.is_tenant_root {
+        "id"
+    } else {
+        "organisation_id"
+    }
+}
+
+fn organisation_id_column(table: &Table, out: &mut Vec<Violation>) {
+    let Some(column) = &table.organisation_id else { return };
+    let mut problems = Vec::new();
+    let mut fixes = Vec::new();
+    if column.type_name != "uuid" {
+        problems.push(format!("is {}, not uuid", column.type_name));
+        fixes.push("TYPE uuid USING organisation_id::uuid");
+    }
+    if !column.not_null {
+        problems.push("is nullable, and a row without an organisation matches no tenant".to_owned());
+        fixes.push("SET NOT NULL");
+    }
+    if !problems.is_empty() {
+        let fixes: Vec<String> =
+            fixes.iter().map(|fix| format!("ALTER TABLE {} ALTER COLUMN organisation_id {fix}", table.name)).collect();
+        out.push(Violation::new(
+            "nullable-organisation-id",
+            &table.name,
+            format!("organisation_id {}; {}", problems.join(" and "), fixes.join("; ")),
+        ));
+    }
+
+    let references_organisations = table.foreign_keys.iter().any(|fk| {
+        fk.references_tenant_root && fk.columns == ["organisation_id"] && fk.referenced_columns == ["id"]
+    });
+    if !references_organisations {
+        out.push(Violation::new(
+            "missing-organisation-fk",
+            &table.name,
+            format!(
+                "organisation_id has no foreign key to public.organisations (id), so rows can name an \
+                 organisation that does not exist; ALTER TABLE {} ADD FOREIGN KEY (organisation_id) \
+                 REFERENCES public.organisations (id)",
+                table.name
+            ),
+        ));
+    }
+}
+
+fn row_level_security(table: &Table, out: &mut Vec<Violation>) {
+    // For a table with no isolation at all yet, one call sets up everything.
+    let new_table_hint = if table.is_tenant_root {
+        String::new()
+    } else {
+        format!(
+            " (a table with none of the isolation yet gets all of it from SELECT \
+             maturion.enable_tenant_isolation({}) in a migration)",
+            literal(&table.name)
+        )
+    };
+    if !table.rls_enabled {
+        out.push(Violation::new(
+            "rls-not-enabled",
+            &table.name,
+            format!(
+                "row-level security is disabled, so every role with a grant sees every organisation's \
+                 rows; ALTER TABLE {} ENABLE ROW LEVEL SECURITY{new_table_hint}",
+                table.name
+            ),
+        ));
+    }
+    if !table.rls_forced {
+        out.push(Violation::new(
+            "rls-not-forced",
+            &table.name,
+            format!(
+                "row-level security is not forced, so the table owner (and every function running as \
+                 it) sees every organisation's rows; ALTER TABLE {} FORCE ROW LEVEL SECURITY",
+                table.name
+            ),
+        ));
+    }
+
+    let column = tenant_column(table);
+    // Restrictive policies can only narrow what permissive ones let through, so they cannot
+    // open a table; without any permissive policy, RLS lets no row through.
+    let permissive: Vec<&Policy> = table.policies.iter().filter(|policy| policy.is_permissive).collect();
+    if permissive.is_empty() {
+        out.push(Violation::new(
+            "missing-tenant-policy",
+            &table.name,
+            format!(
+                "has no permissive row-level security policy, so the application sees no row (or every \
+                 row while RLS is off); CREATE POLICY tenant_isolation ON {name} USING ({column} = \
+                 {TENANT_SETTING}) WITH CHECK ({column} = {TENANT_SETTING}){new_table_hint}",
+                name = table.name
+            ),
+        ));
+    }
+    for policy in permissive {
+        if let Some(message) = policy_defects(table, policy, column) {
+            out.push(Violation::new(
+                "policy-not-fail-closed",
+                format!("{}.policy {}", table.name, policy.name),
+                message,
+            ));
+        }
+    }
+}
+
+/// What is wrong with a permissive policy, or `None` when each of its expressions is the
+/// fail-closed tenant check.
+fn policy_defects(table: &Table, policy: &Policy, column: &str) -> Option<String> {
+    let check = format!("({column} = {TENANT_SETTING})");
+    // INSERT has only WITH CHECK; SELECT and DELETE only USING. UPDATE and ALL check new rows
+    // with USING when WITH CHECK is absent, as PostgreSQL does.
+    let (command, fix) = match policy.command.as_str() {
+        "a" => ("FOR INSERT", format!("WITH CHECK {check}")),
+        "r" => ("FOR SELECT", format!("USING {check}")),
+        "d" => ("FOR DELETE", format!("USING {check}")),
+        "w" => ("FOR UPDATE", format!("USING {check} WITH CHECK {check}")),
+        _ => ("FOR ALL", format!("USING {check} WITH CHECK {check}")),
+    };
+    let clauses = [
+        ("USING", &policy.using_expression, policy.command != "a"),
+        ("WITH CHECK", &policy.check_expression, policy.command == "a"),
+    ];
+    let mut defects = Vec::new();
+    for (clause, expression, required) in clauses {
+        match expression {
+            None if required => defects.push(format!("has no {clause} expression, so it lets no row through")),
+            None => {}
+            Some(expression) => {
+                if let Some(defect) = policy::defect(expression, column) {
+                    defects.push(format!("{clause} {expression} {defect}"));
+                }
+            }
+        }
+    }
+    (!defects.is_empty()).then(|| {
+        format!(
+            "{command} policy: {}; ALTER POLICY {} ON {} {fix}, or drop it if it is an extra policy \
+             (permissive policies are ORed together, so one loose policy opens the table)",
+            defects.join("; "),
+            ident(&policy.name),
+            table.name,
+        )
+    })
+}
+
+fn audit_fields(table: &Table, out: &mut Vec<Violation>) {
+    if table.is_tenant_root || AUDIT_FIELDS_EXEMPT.contains(&table.name.as_str()) {
+        return;
+    }
+    let append_only = table.comment.contains(APPEND_ONLY_MARKER);
+    let required = |name: &str| !append_only || name == "created_at";
+    let missing: Vec<(&str, &str)> = AUDIT_FIELDS
+        .into_iter()
+        .filter(|(name, _)| required(name) && !table.has_column(name))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = missing.iter().map(|(name, _)| *name).collect();
+    let additions: Vec<String> =
+        missing.iter().map(|(name, definition)| format!("ADD COLUMN {name} {definition}")).collect();
+    out.push(Violation::new(
+        "missing-audit-fields",
+        &table.name,
+        format!(
+            "lacks the audit fields of §5.1: {}; ALTER TABLE {} {} (the *_by columns referencing \
+             public.users (organisation_id, id)); an append-only table instead says {APPEND_ONLY_MARKER} \
+             in its COMMENT and needs only created_at",
+            names.join(", "),
+            table.name,
+            additions.join(", "),
+        ),
+    ));
+}
+
+fn tenant_references(table: &Table, out: &mut Vec<Violation>) {
+    let column = tenant_column(table);
+    for fk in &table.foreign_keys {
+        if fk.references_tenant_root || !fk.references_tenant_table {
+            continue;
+        }
+        let same_organisation = fk
+            .columns
+            .iter()
+            .zip(&fk.referenced_columns)
+            .any(|(from, to)| from == column && to == "organisation_id");
+        if same_organisation {
+            continue;
+        }
+        let pairs = fk.columns.iter().zip(&fk.referenced_columns).filter(|(from, to)| {
+            *from != column && *to != "organisation_id"
+        });
+        let (from, to): (Vec<&String>, Vec<&String>) = pairs.unzip();
+        out.push(Violation::new(
+            "non-composite-tenant-reference",
+            constraint_object(table, fk),
+            format!(
+                "foreign key ({}) REFERENCES {} ({}) does not include organisation_id, so a row can point \
+                 at another organisation's row (and the key check reveals that it exists); make it \
+                 FOREIGN KEY ({column}, {}) REFERENCES {} (organisation_id, {}), backed by a unique key \
+                 on (organisation_id, {}) there",
+                column_list(&fk.columns),
+                fk.referenced,
+                column_list(&fk.referenced_columns),
+                column_list(&from),
+                fk.referenced,
+                column_list(&to),
+                column_list(&to),
+            ),
+        ));
+    }
+}
+
+fn tenant_unique_key(table: &Table, out: &mut Vec<Violation>) {
+    // The root's primary key is its tenant key.
+    if table.is_tenant_root {
+        return;
+    }
+    // A unique index on a partitioned table must contain the partition key, so it may add it.
+    let partition_key: Vec<&str> = table.partition_key.iter().flatten().map(String::as_str).collect();
+    let allowed = |column: &str| column == "organisation_id" || column == "id" || partition_key.contains(&column);
+    let has_key = table.indexes.iter().any(|index| {
+        let Some(keys) = plain_key_columns(index) else { return false };
+        index.is_unique
+            && !index.is_partial
+            && keys.contains(&"organisation_id")
+            && keys.contains(&"id")
+            && keys.iter().all(|column| allowed(column))
+    });
+    if has_key {
+        return;
+    }
+    let mut key = vec!["organisation_id"];
+    key.extend(partition_key.iter().filter(|column| !["organisation_id", "id"].contains(column)));
+    key.push("id");
+    let id_hint = if table.has_column("id") { "" } else { " (after adding an id uuid column)" };
+    out.push(Violation::new(
+        "missing-tenant-unique-key",
+        &table.name,
+        format!(
+            "has no unique key on (organisation_id, id), so other tenant tables cannot reference it with \
+             a composite foreign key that stays inside one organisation; ALTER TABLE {} ADD UNIQUE ({}){id_hint}",
+            table.name,
+            column_list(&key),
+        ),
+    ));
+}
+
+fn unindexed_foreign_keys(table: &Table, out: &mut Vec<Violation>) {
+    for fk in &table.foreign_keys {
+        let mut wanted: Vec<&str> = fk.columns.iter().map(String::as_str).collect();
+        wanted.sort_unstable();
+        let covered = table.indexes.iter().any(|index| {
+            let Some(keys) = plain_key_columns(index) else { return false };
+            let Some(leading) = keys.get(..wanted.len()) else { return false };
+            let mut leading = leading.to_vec();
+            leading.sort_unstable();
+            leading == wanted
+        });
+        if covered {
+            continue;
+        }
+        // A partitioned table's index cannot be built concurrently.
+        let create = if table.is_partitioned { "CREATE INDEX ON" } else { "CREATE INDEX CONCURRENTLY ON" };
+        out.push(Violation::new(
+            "unindexed-foreign-key",
+            constraint_object(table, fk),
+            format!(
+                "foreign key ({}) REFERENCES {} has no index leading with its columns, so changes to the \
+                 referenced rows scan this table (§6.2); {create} {} ({})",
+                column_list(&fk.columns),
+                fk.referenced,
+                table.name,
+                column_list(&fk.columns),
+            ),
+        ));
+    }
+}
+
+/// An index's key columns, or `None` when one of them is an expression.
+fn plain_key_columns(index: &Index) -> Option<Vec<&str>> {
+    index.key_columns.iter().map(Option::as_deref).collect()
+}
+
+fn partitions(table: &Table, app_role: &str, out: &mut Vec<Violation>) {
+    for partition in &table.accessible_partitions {
+        let privileges = if partition.privileges.is_empty() {
+            "column privileges".to_owned()
+        } else {
+            partition.privileges.join(", ")
+        };
+        out.push(Violation::new(
+            "partition-directly-accessible",
+            &partition.name,
+            format!(
+                "{app_role} holds {privileges} on this partition of {parent}; a partition has its own \
+                 privileges and RLS, so direct access skips the parent's tenant policy; REVOKE ALL ON \
+                 {name} FROM {role} (and from PUBLIC if granted there), and grant on {parent} only",
+                parent = table.name,
+                name = partition.name,
+                role = ident(app_role),
+            ),
+        ));
+    }
+}
+
+fn check_views(catalog: &Catalog, out: &mut Vec<Violation>) {
+    let tenant_tables: HashMap<u32, &str> = catalog
+        .tables
+        .iter()
+        .filter(|table| table.is_tenant())
+        .map(|table| (table.oid, table.name.as_str()))
+        .collect();
+    for view in &catalog.views {
+        if view.is_materialized {
+            let mut read: Vec<&str> = view.reads.iter().filter_map(|oid| tenant_tables.get(oid).copied()).collect();
+            if read.is_empty() {
+                continue;
+            }
+            read.sort_unstable();
+            out.push(Violation::new(
+                "materialized-view-on-tenant-data",
+                &view.name,
+                format!(
+                    "stores rows of the tenant table(s) {}, and a materialized view has no row-level \
+                     security, so whoever may read it sees every organisation's rows; use a view WITH \
+                     (security_invoker = true) instead",
+                    read.join(", ")
+                ),
+            ));
+        } else if !view.options.iter().any(|option| is_security_invoker(option)) {
+            out.push(Violation::new(
+                "view-without-security-invoker",
+                &view.name,
+                format!(
+                    "runs with its owner's rights, so it reads its tables past their row-level security; \
+                     ALTER VIEW {} SET (security_invoker = true)",
+                    view.name
+                ),
+            ));
+        }
+    }
+}
+
+/// `security_invoker=<value>` with a value PostgreSQL reads as true.
+fn is_security_invoker(option: &str) -> bool {
+    let Some(("security_invoker", value)) = option.split_once('=') else { return false };
+    // PostgreSQL's parse_bool: on, 1, or any prefix of true or yes, in any case.
+    let value = value.to_ascii_lowercase();
+    value == "on" || value == "1" || (!value.is_empty() && ("true".starts_with(&value) || "yes".starts_with(&value)))
+}
+
+fn check_security_definer(function: &SecurityDefiner, out: &mut Vec<Violation>) {
+    let object = format!("{} {}", function.kind, function.signature);
+    let keyword = function.kind.to_uppercase();
+    if !function.pins_search_path {
+        out.push(Violation::new(
+            "security-definer-without-search-path",
+            &object,
+            format!(
+                "runs with its owner's rights but resolves names through the caller's search_path, so a \
+                 caller can slip in objects of their own; ALTER {keyword} {} SET search_path = pg_catalog, pg_temp",
+                function.signature
+            ),
+        ));
+    }
+    if function.public_can_execute {
+        out.push(Violation::new(
+            "security-definer-executable-by-public",
+            &object,
+            format!(
+                "runs with its owner's rights and every role may call it; REVOKE EXECUTE ON {keyword} {} \
+                 FROM PUBLIC, then GRANT EXECUTE to the roles that need it",
+                function.signature
+            ),
+        ));
+    }
+}
+
+fn check_app_role(role: &AppRole, out: &mut Vec<Violation>) {
+    let object = format!("role {}", role.name);
+    let name = ident(&role.name);
+    let Some(attributes) = &role.attributes else {
+        out.push(Violation::new(
+            "app-role-missing",
+            object,
+            "does not exist, so nothing here shows the application runs subject to row-level security; \
+             create the platform roles (maturion-schema's sql/roles.sql) or check the role name",
+        ));
+        return;
+    };
+    if attributes.is_superuser {
+        out.push(Violation::new(
+            "app-role-superuser",
+            &object,
+            format!("is a superuser, which skips row-level security and every privilege check; ALTER ROLE {name} NOSUPERUSER"),
+        ));
+    }
+    if attributes.bypasses_rls {
+        out.push(Violation::new(
+            "app-role-bypassrls",
+            &object,
+            format!("has BYPASSRLS, so row-level security never applies to it; ALTER ROLE {name} NOBYPASSRLS"),
+        ));
+    }
+    for (rule, roles, what) in [
+        ("app-role-superuser", &attributes.superuser_roles, "superuser"),
+        ("app-role-bypassrls", &attributes.bypassrls_roles, "BYPASSRLS"),
+    ] {
+        if !roles.is_empty() {
+            let roles: Vec<String> = roles.iter().map(|role| ident(role)).collect();
+            out.push(Violation::new(
+                rule,
+                &object,
+                format!(
+                    "is a member of the {what} role(s) {list}, so it can SET ROLE past row-level security; \
+                     REVOKE {list} FROM {name}",
+                    list = roles.join(", ")
+                ),
+            ));
+        }
+    }
+
+    for owned in &role.owned_objects {
+        let object = match owned.kind.as_str() {
+            "TABLE" | "VIEW" | "MATERIALIZED VIEW" | "SEQUENCE" | "FOREIGN TABLE" => owned.name.clone(),
+            kind => format!("{} {}", kind.to_lowercase(), owned.name),
+        };
+        let owner = if owned.owner == role.name {
+            format!("is owned by {}", role.name)
+        } else {
+            format!("is owned by {}, a role {} can SET ROLE to", owned.owner, role.name)
+        };
+        out.push(Violation::new(
+            "app-role-owns-objects",
+            object,
+            format!(
+                "{owner}; an owner skips row-level security unless it is forced, and can disable it or \
+                 grant itself anything; ALTER {} {} OWNER TO {OWNER_ROLE}",
+                owned.kind, owned.name
+            ),
+        ));
+    }
+    for place in &role.creatable {
+        out.push(Violation::new(
+            "app-role-can-create",
+            format!("{} {}", place.kind.to_lowercase(), place.name),
+            format!(
+                "{} may CREATE here, and would own (and so could open) what it creates; REVOKE CREATE ON \
+                 {} {} FROM {name}, PUBLIC",
+                role.name, place.kind, place.name
+            ),
+        ));
+    }
+}
+
+fn constraint_object(table: &Table, fk: &ForeignKey) -> String {
+    format!("{}.constraint {}", table.name, fk.name)
+}
+
+/// An SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// An SQL identifier, quoted unless it is plain lower case (keywords are left alone: the
+/// fixes only name columns in places where PostgreSQL accepts them bare).
+fn ident(name: &str) -> String {
+    let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+    if plain {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+fn column_list<S: AsRef<str>>(columns: &[S]) -> String {
+    columns.iter().map(|column| ident(column.as_ref())).collect::<Vec<_>>().join(", ")
+}
