@@ -149,107 +149,15 @@ pub(crate) struct OwnedObject {
     pub owner: String,
 }
 
-pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, CheckError> {
-    let database: String =
-        query(client, "the database name", "SELECT current_database()", &[]).await?[0].get(0);
-
-    let mut tables: Vec<Table> = query(client, "tables", include_str!("../sql/tables.sql"), &[])
-        .await?
-        .iter()
-        .map(table)
-        .collect();
-    let oids: Vec<u32> = tables.iter().map(|table| table.oid).collect();
-    let position: HashMap<u32, usize> =
-        oids.iter().enumerate().map(|(position, oid)| (*oid, position)).collect();
-    let table_of = |row: &Row| position[&row.get::<_, u32>("table_oid")];
-
-    for row in query(client, "indexes", include_str!("../sql/indexes.sql"), &[&oids]).await? {
-        tables[table_of(&row)].indexes.push(Index {
-            is_unique: row.get("is_unique"),
-            is_partial: row.get("is_partial"),
-            key_columns: row.get("key_columns"),
-        });
-    }
-    for row in query(client, "foreign keys", include_str!("../sql/foreign_keys.sql"), &[&oids]).await? {
-        tables[table_of(&row)].foreign_keys.push(ForeignKey {
-            name: row.get("name"),
-            referenced: row.get("referenced"),
-            references_tenant_root: row.get("references_tenant_root"),
-            references_tenant_table: row.get("references_tenant_table"),
-            columns: row.get("columns"),
-            referenced_columns: row.get("referenced_columns"),
-        });
-    }
-    for row in query(client, "policies", include_str!("../sql/policies.sql"), &[&oids]).await? {
-        tables[table_of(&row)].policies.push(Policy {
-            name: row.get("name"),
-            command: row.get("command"),
-            is_permissive: row.get("is_permissive"),
-            using_expression: row.get("using_expression"),
-            check_expression: row.get("check_expression"),
-        });
-    }
-
-    let views = query(client, "views", include_str!("../sql/views.sql"), &[])
-        .await?
-        .iter()
-        .map(|row| View {
-            name: row.get("name"),
-            is_materialized: row.get("is_materialized"),
-            options: row.get("options"),
-            reads: row.get("reads"),
-        })
-        .collect();
-    let security_definers =
-        query(client, "SECURITY DEFINER functions", include_str!("../sql/functions.sql"), &[])
-            .await?
-            .iter()
-            .map(|row| SecurityDefiner {
-                kind: row.get("kind"),
-                signature: row.get("signature"),
-                pins_search_path: row.get("pins_search_path"),
-                public_can_execute: row.get("public_can_execute"),
-            })
-            .collect();
-
-    let attributes = query(client, "the app role", include_str!("../sql/app_role.sql"), &[&app_role])
-        .await?
-        .first()
-        .map(|row| RoleAttributes {
-            is_superuser: row.get("is_superuser"),
-            bypasses_rls: row.get("bypasses_rls"),
-            superuser_roles: row.get("superuser_roles"),
-            bypassrls_roles: row.get("bypassrls_roles"),
-        });
-    let mut app_role = AppRole { name: app_role.to_owned(), ..AppRole::default() };
-    // The privilege functions raise for a role that does not exist, and answer yes to everything
-    // for a superuser, which says nothing beyond `app-role-superuser`.
-    if attributes.as_ref().is_some_and(|attributes| !attributes.is_superuser) {
-        let role = app_role.name.as_str();
-        let owned = include_str!("../sql/owned_objects.sql");
-        app_role.owned_objects = query(client, "objects the app role owns", owned, &[&role])
-            .await?
-            .iter()
-            .map(|row| OwnedObject { kind: row.get("kind"), name: row.get("name"), owner: row.get("owner") })
-            .collect();
-        app_role.creatable = query(client, "where the app role may create", CREATABLE, &[&role])
-            .await?
-            .iter()
-            .map(|row| CreatablePlace { kind: row.get("kind"), name: row.get("name") })
-            .collect();
-        let partitions = include_str!("../sql/partitions.sql");
-        for row in query(client, "partitions the app role can reach", partitions, &[&oids, &role]).await? {
-            tables[position[&row.get::<_, u32>("parent_oid")]].accessible_partitions.push(AccessiblePartition {
-                name: row.get("name"),
-                privileges: row.get("table_privileges"),
-            });
-        }
-    }
-    app_role.attributes = attributes;
-
-    Ok(Catalog { database, tables, views, security_definers, app_role })
-}
-
+const TABLES: &str = include_str!("../sql/tables.sql");
+const INDEXES: &str = include_str!("../sql/indexes.sql");
+const FOREIGN_KEYS: &str = include_str!("../sql/foreign_keys.sql");
+const POLICIES: &str = include_str!("../sql/policies.sql");
+const VIEWS: &str = include_str!("../sql/views.sql");
+const FUNCTIONS: &str = include_str!("../sql/functions.sql");
+const APP_ROLE: &str = include_str!("../sql/app_role.sql");
+const OWNED_OBJECTS: &str = include_str!("../sql/owned_objects.sql");
+const PARTITIONS: &str = include_str!("../sql/partitions.sql");
 /// Schemas (temporary and TOAST ones aside) and the database where the role may create objects.
 const CREATABLE: &str = "
 SELECT 'SCHEMA' AS kind, quote_ident(n.nspname) AS name
@@ -258,6 +166,146 @@ WHERE n.nspname !~ '^pg_(toast|temp_)' AND has_schema_privilege($1::name, n.oid,
 UNION ALL
 SELECT 'DATABASE', quote_ident(current_database())
 WHERE has_database_privilege($1::name, current_database(), 'CREATE')";
+
+pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, CheckError> {
+    let database = query(
+        client,
+        "the database name",
+        "SELECT current_database()",
+        &[],
+    )
+    .await?;
+    let database: String = database[0].get(0);
+
+    let tables = query(client, "tables", TABLES, &[]).await?;
+    let mut tables: Vec<Table> = tables.iter().map(table).collect();
+    let oids: Vec<u32> = tables.iter().map(|table| table.oid).collect();
+    let position: HashMap<u32, usize> = oids
+        .iter()
+        .enumerate()
+        .map(|(at, oid)| (*oid, at))
+        .collect();
+    let table_of = |row: &Row, column: &str| position[&row.get::<_, u32>(column)];
+
+    for row in query(client, "indexes", INDEXES, &[&oids]).await? {
+        tables[table_of(&row, "table_oid")].indexes.push(Index {
+            is_unique: row.get("is_unique"),
+            is_partial: row.get("is_partial"),
+            key_columns: row.get("key_columns"),
+        });
+    }
+    for row in query(client, "foreign keys", FOREIGN_KEYS, &[&oids]).await? {
+        tables[table_of(&row, "table_oid")]
+            .foreign_keys
+            .push(ForeignKey {
+                name: row.get("name"),
+                referenced: row.get("referenced"),
+                references_tenant_root: row.get("references_tenant_root"),
+                references_tenant_table: row.get("references_tenant_table"),
+                columns: row.get("columns"),
+                referenced_columns: row.get("referenced_columns"),
+            });
+    }
+    for row in query(client, "policies", POLICIES, &[&oids]).await? {
+        tables[table_of(&row, "table_oid")].policies.push(Policy {
+            name: row.get("name"),
+            command: row.get("command"),
+            is_permissive: row.get("is_permissive"),
+            using_expression: row.get("using_expression"),
+            check_expression: row.get("check_expression"),
+        });
+    }
+
+    let views = query(client, "views", VIEWS, &[]).await?;
+    let views = views
+        .iter()
+        .map(|row| View {
+            name: row.get("name"),
+            is_materialized: row.get("is_materialized"),
+            options: row.get("options"),
+            reads: row.get("reads"),
+        })
+        .collect();
+    let functions = query(client, "SECURITY DEFINER functions", FUNCTIONS, &[]).await?;
+    let security_definers = functions
+        .iter()
+        .map(|row| SecurityDefiner {
+            kind: row.get("kind"),
+            signature: row.get("signature"),
+            pins_search_path: row.get("pins_search_path"),
+            public_can_execute: row.get("public_can_execute"),
+        })
+        .collect();
+
+    let role = query(client, "the app role", APP_ROLE, &[&app_role]).await?;
+    let attributes = role.first().map(|row| RoleAttributes {
+        is_superuser: row.get("is_superuser"),
+        bypasses_rls: row.get("bypasses_rls"),
+        superuser_roles: row.get("superuser_roles"),
+        bypassrls_roles: row.get("bypassrls_roles"),
+    });
+    let mut owned_objects = Vec::new();
+    let mut creatable = Vec::new();
+    // The privilege functions raise for a role that does not exist, and answer yes to everything
+    // for a superuser, which says nothing beyond `app-role-superuser`.
+    if attributes
+        .as_ref()
+        .is_some_and(|attributes| !attributes.is_superuser)
+    {
+        let owned = query(
+            client,
+            "objects the app role owns",
+            OWNED_OBJECTS,
+            &[&app_role],
+        )
+        .await?;
+        owned_objects = owned
+            .iter()
+            .map(|row| OwnedObject {
+                kind: row.get("kind"),
+                name: row.get("name"),
+                owner: row.get("owner"),
+            })
+            .collect();
+        let places = query(
+            client,
+            "where the app role may create",
+            CREATABLE,
+            &[&app_role],
+        )
+        .await?;
+        creatable = places
+            .iter()
+            .map(|row| CreatablePlace {
+                kind: row.get("kind"),
+                name: row.get("name"),
+            })
+            .collect();
+        let what = "partitions the app role can reach";
+        for row in query(client, what, PARTITIONS, &[&oids, &app_role]).await? {
+            tables[table_of(&row, "parent_oid")]
+                .accessible_partitions
+                .push(AccessiblePartition {
+                    name: row.get("name"),
+                    privileges: row.get("table_privileges"),
+                });
+        }
+    }
+    let app_role = AppRole {
+        name: app_role.to_owned(),
+        attributes,
+        owned_objects,
+        creatable,
+    };
+
+    Ok(Catalog {
+        database,
+        tables,
+        views,
+        security_definers,
+        app_role,
+    })
+}
 
 fn table(row: &Row) -> Table {
     let type_name: Option<String> = row.get("organisation_id_type");
@@ -270,8 +318,10 @@ fn table(row: &Row) -> Table {
         rls_forced: row.get("rls_forced"),
         comment: row.get("comment"),
         columns: row.get("columns"),
-        organisation_id: type_name
-            .map(|type_name| OrganisationIdColumn { type_name, not_null: row.get("organisation_id_not_null") }),
+        organisation_id: type_name.map(|type_name| OrganisationIdColumn {
+            type_name,
+            not_null: row.get("organisation_id_not_null"),
+        }),
         partition_key: row.get("partition_key"),
         ..Table::default()
     }
@@ -283,5 +333,8 @@ async fn query(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<Row>, CheckError> {
-    client.query(sql, params).await.map_err(|source| CheckError::Catalog { what, source })
+    client
+        .query(sql, params)
+        .await
+        .map_err(|source| CheckError::Catalog { what, source })
 }

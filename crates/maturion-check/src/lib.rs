@@ -2,8 +2,8 @@
 //! reports every table, view, function and role setting that breaks the global database
 //! architecture (spec §3.3, §3.4, §5.1, §6.2, §7), including tables that modules add later.
 //!
-//! It only reads: loading the catalog ([`catalog`]) is kept apart from judging it ([`rules`]),
-//! so every rule sees one consistent picture and is a plain function of it.
+//! It only reads. Loading the catalog (`catalog`, a few set-wise queries) is kept apart from
+//! judging it (`rules`, plain functions of what was loaded).
 
 mod catalog;
 mod policy;
@@ -21,7 +21,9 @@ pub struct CheckOptions {
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        Self { app_role: "maturion_app".into() }
+        Self {
+            app_role: "maturion_app".into(),
+        }
     }
 }
 
@@ -35,9 +37,16 @@ pub enum CheckError {
     },
 }
 
-/// Checks the database `client` is connected to. It only reads the catalog, so any role can
-/// run it; `maturion check` uses its administrator connection.
-pub async fn check(client: &tokio_postgres::Client, options: &CheckOptions) -> Result<Report, CheckError> {
+/// Checks the database `client` is connected to, reading only its catalog.
+pub async fn check(
+    client: &tokio_postgres::Client,
+    options: &CheckOptions,
+) -> Result<Report, CheckError> {
     let catalog = catalog::load(client, &options.app_role).await?;
-    Ok(Report::new(catalog.database.clone(), catalog.tables.len(), rules::evaluate(&catalog)))
+    let violations = rules::evaluate(&catalog);
+    Ok(Report::new(
+        catalog.database,
+        catalog.tables.len(),
+        violations,
+    ))
 }

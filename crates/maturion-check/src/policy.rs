@@ -24,7 +24,9 @@ pub(crate) fn defect(expression: &str, column: &str) -> Option<&'static str> {
     let found = tokens(expression);
     let setting = tokens(TENANT_SETTING_PRINTED);
     let (column, equals) = (vec![column.to_owned()], vec!["=".to_owned()]);
-    if found == [&column[..], &equals, &setting].concat() || found == [&setting[..], &equals, &column].concat() {
+    if found == [&column[..], &equals, &setting].concat()
+        || found == [&setting[..], &equals, &column].concat()
+    {
         return None;
     }
     let has = |token: &str| found.iter().any(|found| found == token);
@@ -65,7 +67,8 @@ fn tokens(expression: &str) -> Vec<String> {
                 }
             }
             c if c.is_alphanumeric() || c == '_' => {
-                while let Some(c) = chars.next_if(|c| c.is_alphanumeric() || *c == '_' || *c == '$') {
+                while let Some(c) = chars.next_if(|c| c.is_alphanumeric() || *c == '_' || *c == '$')
+                {
                     token.push(c);
                 }
                 token = token.to_lowercase();
@@ -128,7 +131,9 @@ mod tests {
     fn the_column_must_be_the_tenant_column() {
         assert!(defect(CANONICAL, "id").is_some());
         let other = CANONICAL.replace("organisation_id =", "owner_id =");
-        assert!(defect(&other, "organisation_id").unwrap().contains("not the plain comparison"));
+        assert!(defect(&other, "organisation_id")
+            .unwrap()
+            .contains("not the plain comparison"));
     }
 
     #[test]
@@ -138,10 +143,11 @@ mod tests {
             ("(organisation_id = (current_setting('app.current_organisation_id'::text))::uuid)", "missing_ok"),
             ("(organisation_id = ( SELECT (current_setting('app.current_organisation_id'::text, true))::uuid AS current_setting))", "NULLIF"),
             ("(organisation_id = (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid)", "once per row"),
-            ("(organisation_id = ( SELECT (NULLIF(current_setting('app.tenant'::text, true), ''::text))::uuid AS \"nullif\"))", "another setting"),
+            ("(organisation_id = ( SELECT (NULLIF(current_setting('app.tenant'::text, true), ''::text))::uuid AS \"nullif\"))", "other than app.current_organisation_id"),
         ];
         for (expression, expected) in cases {
-            let found = defect(expression, "organisation_id").unwrap_or_else(|| panic!("{expression} accepted"));
+            let found = defect(expression, "organisation_id")
+                .unwrap_or_else(|| panic!("{expression} accepted"));
             assert!(found.contains(expected), "{expression}: {found}");
         }
         let ored = format!("({CANONICAL} OR true)");
@@ -150,7 +156,10 @@ mod tests {
 
     #[test]
     fn quoted_text_stays_whole() {
-        assert_eq!(tokens("'It''s (x)' = \"A b\""), ["'It''s (x)'", "=", "\"A b\""]);
+        assert_eq!(
+            tokens("'It''s (x)' = \"A b\""),
+            ["'It''s (x)'", "=", "\"A b\""]
+        );
         assert_eq!(tokens("a::uuid AS x, B"), ["a", "::", "uuid", ",", "b"]);
     }
 }

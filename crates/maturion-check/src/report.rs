@@ -17,8 +17,16 @@ pub struct Violation {
 }
 
 impl Violation {
-    pub(crate) fn new(rule: &'static str, object: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { rule, object: object.into(), message: message.into() }
+    pub(crate) fn new(
+        rule: &'static str,
+        object: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            rule,
+            object: object.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -34,9 +42,18 @@ pub struct Report {
 }
 
 impl Report {
-    pub(crate) fn new(database: String, tables_checked: usize, mut violations: Vec<Violation>) -> Self {
-        violations.sort_by(|a, b| (&a.object, a.rule, &a.message).cmp(&(&b.object, b.rule, &b.message)));
-        Self { database, tables_checked, violations }
+    pub(crate) fn new(
+        database: String,
+        tables_checked: usize,
+        mut violations: Vec<Violation>,
+    ) -> Self {
+        violations
+            .sort_by(|a, b| (&a.object, a.rule, &a.message).cmp(&(&b.object, b.rule, &b.message)));
+        Self {
+            database,
+            tables_checked,
+            violations,
+        }
     }
 
     pub fn is_clean(&self) -> bool {
@@ -47,7 +64,10 @@ impl Report {
     pub fn render_human(&self) -> String {
         // Writing to a String cannot fail.
         let mut out = String::new();
-        let groups: Vec<&[Violation]> = self.violations.chunk_by(|a, b| a.object == b.object).collect();
+        let groups: Vec<&[Violation]> = self
+            .violations
+            .chunk_by(|a, b| a.object == b.object)
+            .collect();
         for group in &groups {
             let _ = writeln!(out, "{}", group[0].object);
             for violation in *group {
@@ -61,7 +81,11 @@ impl Report {
         } else {
             let violations = plural(self.violations.len(), "violation");
             let objects = plural(groups.len(), "object");
-            writeln!(out, "{}: {tables} checked, {violations} on {objects}.", self.database)
+            writeln!(
+                out,
+                "{}: {tables} checked, {violations} on {objects}.",
+                self.database
+            )
         };
         out
     }
@@ -112,10 +136,19 @@ mod tests {
 
     #[test]
     fn violations_are_sorted_by_object_then_rule() {
-        let order: Vec<_> = report().violations.iter().map(|v| (v.object.as_str(), v.rule)).collect();
+        let report = report();
+        let order: Vec<_> = report
+            .violations
+            .iter()
+            .map(|v| (v.object.as_str(), v.rule))
+            .collect();
         assert_eq!(
             order,
-            [("public.a", "rls-not-enabled"), ("public.b", "missing-audit-fields"), ("public.b", "rls-not-forced")]
+            [
+                ("public.a", "rls-not-enabled"),
+                ("public.b", "missing-audit-fields"),
+                ("public.b", "rls-not-forced")
+            ]
         );
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::catalog::{AppRole, Catalog, ForeignKey, Index, Policy, SecurityDefiner, Table};
+use crate::catalog::{AppRole, Catalog, ForeignKey, Policy, SecurityDefiner, Table};
 use crate::policy::{self, TENANT_SETTING};
 use crate::report::Violation;
 
@@ -76,7 +76,9 @@ fn tenant_column(table: &Table) -> &'static str {
 }
 
 fn organisation_id_column(table: &Table, out: &mut Vec<Violation>) {
-    let Some(column) = &table.organisation_id else { return };
+    let Some(column) = &table.organisation_id else {
+        return;
+    };
     let mut problems = Vec::new();
     let mut fixes = Vec::new();
     if column.type_name != "uuid" {
@@ -84,21 +86,35 @@ fn organisation_id_column(table: &Table, out: &mut Vec<Violation>) {
         fixes.push("TYPE uuid USING organisation_id::uuid");
     }
     if !column.not_null {
-        problems.push("is nullable, and a row without an organisation matches no tenant".to_owned());
+        problems
+            .push("is nullable, and a row without an organisation matches no tenant".to_owned());
         fixes.push("SET NOT NULL");
     }
     if !problems.is_empty() {
-        let fixes: Vec<String> =
-            fixes.iter().map(|fix| format!("ALTER TABLE {} ALTER COLUMN organisation_id {fix}", table.name)).collect();
+        let fixes: Vec<String> = fixes
+            .iter()
+            .map(|fix| {
+                format!(
+                    "ALTER TABLE {} ALTER COLUMN organisation_id {fix}",
+                    table.name
+                )
+            })
+            .collect();
         out.push(Violation::new(
             "nullable-organisation-id",
             &table.name,
-            format!("organisation_id {}; {}", problems.join(" and "), fixes.join("; ")),
+            format!(
+                "organisation_id {}; {}",
+                problems.join(" and "),
+                fixes.join("; ")
+            ),
         ));
     }
 
     let references_organisations = table.foreign_keys.iter().any(|fk| {
-        fk.references_tenant_root && fk.columns == ["organisation_id"] && fk.referenced_columns == ["id"]
+        fk.references_tenant_root
+            && fk.columns == ["organisation_id"]
+            && fk.referenced_columns == ["id"]
     });
     if !references_organisations {
         out.push(Violation::new(
@@ -151,7 +167,11 @@ fn row_level_security(table: &Table, out: &mut Vec<Violation>) {
     let column = tenant_column(table);
     // Restrictive policies can only narrow what permissive ones let through, so they cannot
     // open a table; without any permissive policy, RLS lets no row through.
-    let permissive: Vec<&Policy> = table.policies.iter().filter(|policy| policy.is_permissive).collect();
+    let permissive: Vec<&Policy> = table
+        .policies
+        .iter()
+        .filter(|policy| policy.is_permissive)
+        .collect();
     if permissive.is_empty() {
         out.push(Violation::new(
             "missing-tenant-policy",
@@ -190,12 +210,18 @@ fn policy_defects(table: &Table, policy: &Policy, column: &str) -> Option<String
     };
     let clauses = [
         ("USING", &policy.using_expression, policy.command != "a"),
-        ("WITH CHECK", &policy.check_expression, policy.command == "a"),
+        (
+            "WITH CHECK",
+            &policy.check_expression,
+            policy.command == "a",
+        ),
     ];
     let mut defects = Vec::new();
     for (clause, expression, required) in clauses {
         match expression {
-            None if required => defects.push(format!("has no {clause} expression, so it lets no row through")),
+            None if required => defects.push(format!(
+                "has no {clause} expression, so it lets no row through"
+            )),
             None => {}
             Some(expression) => {
                 if let Some(defect) = policy::defect(expression, column) {
@@ -205,12 +231,11 @@ fn policy_defects(table: &Table, policy: &Policy, column: &str) -> Option<String
         }
     }
     (!defects.is_empty()).then(|| {
+        let (name, table) = (ident(&policy.name), &table.name);
         format!(
-            "{command} policy: {}; ALTER POLICY {} ON {} {fix}, or drop it if it is an extra policy \
-             (permissive policies are ORed together, so one loose policy opens the table)",
+            "{command} policy: {}; ALTER POLICY {name} ON {table} {fix} (or DROP POLICY {name} ON {table} \
+             if it is an extra policy: permissive policies are ORed together, so one loose policy opens the table)",
             defects.join("; "),
-            ident(&policy.name),
-            table.name,
         )
     })
 }
@@ -229,20 +254,26 @@ fn audit_fields(table: &Table, out: &mut Vec<Violation>) {
         return;
     }
     let names: Vec<&str> = missing.iter().map(|(name, _)| *name).collect();
-    let additions: Vec<String> =
-        missing.iter().map(|(name, definition)| format!("ADD COLUMN {name} {definition}")).collect();
-    out.push(Violation::new(
-        "missing-audit-fields",
-        &table.name,
+    let additions: Vec<String> = missing
+        .iter()
+        .map(|(name, definition)| format!("ADD COLUMN {name} {definition}"))
+        .collect();
+    let fix = format!("ALTER TABLE {} {}", table.name, additions.join(", "));
+    let message = if append_only {
+        format!("is marked {APPEND_ONLY_MARKER} but lacks created_at (§5.1); {fix}")
+    } else {
+        let actors = if names.iter().any(|name| name.ends_with("_by")) {
+            " (the *_by columns with composite foreign keys to public.users (organisation_id, id))"
+        } else {
+            ""
+        };
         format!(
-            "lacks the audit fields of §5.1: {}; ALTER TABLE {} {} (the *_by columns referencing \
-             public.users (organisation_id, id)); an append-only table instead says {APPEND_ONLY_MARKER} \
-             in its COMMENT and needs only created_at",
+            "lacks the audit fields of §5.1: {}; {fix}{actors}; a table whose rows are never updated \
+             says {APPEND_ONLY_MARKER} in its COMMENT and needs only created_at",
             names.join(", "),
-            table.name,
-            additions.join(", "),
-        ),
-    ));
+        )
+    };
+    out.push(Violation::new("missing-audit-fields", &table.name, message));
 }
 
 fn tenant_references(table: &Table, out: &mut Vec<Violation>) {
@@ -259,9 +290,11 @@ fn tenant_references(table: &Table, out: &mut Vec<Violation>) {
         if same_organisation {
             continue;
         }
-        let pairs = fk.columns.iter().zip(&fk.referenced_columns).filter(|(from, to)| {
-            *from != column && *to != "organisation_id"
-        });
+        let pairs = fk
+            .columns
+            .iter()
+            .zip(&fk.referenced_columns)
+            .filter(|(from, to)| *from != column && *to != "organisation_id");
         let (from, to): (Vec<&String>, Vec<&String>) = pairs.unzip();
         out.push(Violation::new(
             "non-composite-tenant-reference",
@@ -289,10 +322,19 @@ fn tenant_unique_key(table: &Table, out: &mut Vec<Violation>) {
         return;
     }
     // A unique index on a partitioned table must contain the partition key, so it may add it.
-    let partition_key: Vec<&str> = table.partition_key.iter().flatten().map(String::as_str).collect();
-    let allowed = |column: &str| column == "organisation_id" || column == "id" || partition_key.contains(&column);
+    let partition_key: Vec<&str> = table
+        .partition_key
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let allowed = |column: &str| {
+        column == "organisation_id" || column == "id" || partition_key.contains(&column)
+    };
     let has_key = table.indexes.iter().any(|index| {
-        let Some(keys) = plain_key_columns(index) else { return false };
+        let Some(keys) = plain_columns(&index.key_columns) else {
+            return false;
+        };
         index.is_unique
             && !index.is_partial
             && keys.contains(&"organisation_id")
@@ -303,9 +345,17 @@ fn tenant_unique_key(table: &Table, out: &mut Vec<Violation>) {
         return;
     }
     let mut key = vec!["organisation_id"];
-    key.extend(partition_key.iter().filter(|column| !["organisation_id", "id"].contains(column)));
+    key.extend(
+        partition_key
+            .iter()
+            .filter(|column| !["organisation_id", "id"].contains(column)),
+    );
     key.push("id");
-    let id_hint = if table.has_column("id") { "" } else { " (after adding an id uuid column)" };
+    let id_hint = if table.has_column("id") {
+        ""
+    } else {
+        " (after adding an id uuid column)"
+    };
     out.push(Violation::new(
         "missing-tenant-unique-key",
         &table.name,
@@ -322,18 +372,27 @@ fn unindexed_foreign_keys(table: &Table, out: &mut Vec<Violation>) {
     for fk in &table.foreign_keys {
         let mut wanted: Vec<&str> = fk.columns.iter().map(String::as_str).collect();
         wanted.sort_unstable();
+        // Only the leading columns matter: an expression after them does not stop the index
+        // from serving the key.
         let covered = table.indexes.iter().any(|index| {
-            let Some(keys) = plain_key_columns(index) else { return false };
-            let Some(leading) = keys.get(..wanted.len()) else { return false };
-            let mut leading = leading.to_vec();
-            leading.sort_unstable();
-            leading == wanted
+            let leading = index
+                .key_columns
+                .get(..wanted.len())
+                .and_then(plain_columns);
+            leading.is_some_and(|mut leading| {
+                leading.sort_unstable();
+                leading == wanted
+            })
         });
         if covered {
             continue;
         }
         // A partitioned table's index cannot be built concurrently.
-        let create = if table.is_partitioned { "CREATE INDEX ON" } else { "CREATE INDEX CONCURRENTLY ON" };
+        let create = if table.is_partitioned {
+            "CREATE INDEX ON"
+        } else {
+            "CREATE INDEX CONCURRENTLY ON"
+        };
         out.push(Violation::new(
             "unindexed-foreign-key",
             constraint_object(table, fk),
@@ -349,9 +408,9 @@ fn unindexed_foreign_keys(table: &Table, out: &mut Vec<Violation>) {
     }
 }
 
-/// An index's key columns, or `None` when one of them is an expression.
-fn plain_key_columns(index: &Index) -> Option<Vec<&str>> {
-    index.key_columns.iter().map(Option::as_deref).collect()
+/// Index columns by name, or `None` when one of them is an expression.
+fn plain_columns(columns: &[Option<String>]) -> Option<Vec<&str>> {
+    columns.iter().map(Option::as_deref).collect()
 }
 
 fn partitions(table: &Table, app_role: &str, out: &mut Vec<Violation>) {
@@ -385,7 +444,11 @@ fn check_views(catalog: &Catalog, out: &mut Vec<Violation>) {
         .collect();
     for view in &catalog.views {
         if view.is_materialized {
-            let mut read: Vec<&str> = view.reads.iter().filter_map(|oid| tenant_tables.get(oid).copied()).collect();
+            let mut read: Vec<&str> = view
+                .reads
+                .iter()
+                .filter_map(|oid| tenant_tables.get(oid).copied())
+                .collect();
             if read.is_empty() {
                 continue;
             }
@@ -400,7 +463,11 @@ fn check_views(catalog: &Catalog, out: &mut Vec<Violation>) {
                     read.join(", ")
                 ),
             ));
-        } else if !view.options.iter().any(|option| is_security_invoker(option)) {
+        } else if !view
+            .options
+            .iter()
+            .any(|option| is_security_invoker(option))
+        {
             out.push(Violation::new(
                 "view-without-security-invoker",
                 &view.name,
@@ -416,10 +483,14 @@ fn check_views(catalog: &Catalog, out: &mut Vec<Violation>) {
 
 /// `security_invoker=<value>` with a value PostgreSQL reads as true.
 fn is_security_invoker(option: &str) -> bool {
-    let Some(("security_invoker", value)) = option.split_once('=') else { return false };
+    let Some(("security_invoker", value)) = option.split_once('=') else {
+        return false;
+    };
     // PostgreSQL's parse_bool: on, 1, or any prefix of true or yes, in any case.
     let value = value.to_ascii_lowercase();
-    value == "on" || value == "1" || (!value.is_empty() && ("true".starts_with(&value) || "yes".starts_with(&value)))
+    value == "on"
+        || value == "1"
+        || (!value.is_empty() && ("true".starts_with(&value) || "yes".starts_with(&value)))
 }
 
 fn check_security_definer(function: &SecurityDefiner, out: &mut Vec<Violation>) {
@@ -476,8 +547,16 @@ fn check_app_role(role: &AppRole, out: &mut Vec<Violation>) {
         ));
     }
     for (rule, roles, what) in [
-        ("app-role-superuser", &attributes.superuser_roles, "superuser"),
-        ("app-role-bypassrls", &attributes.bypassrls_roles, "BYPASSRLS"),
+        (
+            "app-role-superuser",
+            &attributes.superuser_roles,
+            "superuser",
+        ),
+        (
+            "app-role-bypassrls",
+            &attributes.bypassrls_roles,
+            "BYPASSRLS",
+        ),
     ] {
         if !roles.is_empty() {
             let roles: Vec<String> = roles.iter().map(|role| ident(role)).collect();
@@ -495,13 +574,18 @@ fn check_app_role(role: &AppRole, out: &mut Vec<Violation>) {
 
     for owned in &role.owned_objects {
         let object = match owned.kind.as_str() {
-            "TABLE" | "VIEW" | "MATERIALIZED VIEW" | "SEQUENCE" | "FOREIGN TABLE" => owned.name.clone(),
+            "TABLE" | "VIEW" | "MATERIALIZED VIEW" | "SEQUENCE" | "FOREIGN TABLE" => {
+                owned.name.clone()
+            }
             kind => format!("{} {}", kind.to_lowercase(), owned.name),
         };
         let owner = if owned.owner == role.name {
             format!("is owned by {}", role.name)
         } else {
-            format!("is owned by {}, a role {} can SET ROLE to", owned.owner, role.name)
+            format!(
+                "is owned by {}, a role {} can SET ROLE to",
+                owned.owner, role.name
+            )
         };
         out.push(Violation::new(
             "app-role-owns-objects",
@@ -539,7 +623,9 @@ fn literal(text: &str) -> String {
 /// fixes only name columns in places where PostgreSQL accepts them bare).
 fn ident(name: &str) -> String {
     let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
     if plain {
         name.to_owned()
     } else {
@@ -548,5 +634,9 @@ fn ident(name: &str) -> String {
 }
 
 fn column_list<S: AsRef<str>>(columns: &[S]) -> String {
-    columns.iter().map(|column| ident(column.as_ref())).collect::<Vec<_>>().join(", ")
+    columns
+        .iter()
+        .map(|column| ident(column.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

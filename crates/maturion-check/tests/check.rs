@@ -2,14 +2,13 @@
 //! table are clean, and each rule reports exactly the object that was built to break it.
 
 use maturion_check::{check, CheckOptions, Report};
-use maturion_testing::{fresh_database, TestDatabase};
+use maturion_testing::{migrated_database, TestDatabase};
 use tokio_postgres::Client;
 
-/// A migrated database and a superuser connection to it.
+/// A database with the platform schema and a superuser connection to it.
 async fn migrated() -> (TestDatabase, Client) {
-    let database = fresh_database().await;
-    let mut admin = database.admin().await;
-    maturion_schema::migrate_up(&mut admin).await.expect("platform migrations apply");
+    let database = migrated_database().await;
+    let admin = database.admin().await;
     (database, admin)
 }
 
@@ -24,7 +23,11 @@ async fn findings(admin: &Client) -> Vec<String> {
 
 async fn findings_for(admin: &Client, options: &CheckOptions) -> Vec<String> {
     let report = report(admin, options).await;
-    report.violations.iter().map(|violation| format!("{}: {}", violation.rule, violation.object)).collect()
+    report
+        .violations
+        .iter()
+        .map(|violation| format!("{}: {}", violation.rule, violation.object))
+        .collect()
 }
 
 /// Runs `sql` as the owner role, the way a module migration does.
@@ -37,6 +40,8 @@ async fn as_owner(admin: &Client, sql: &str) {
 
 /// A module table that follows every rule.
 fn good_table(name: &str) -> String {
+    // Constraint names are per schema (their indexes are relations): prefix the table's name.
+    let short = name.rsplit('.').next().unwrap_or(name);
     format!(
         "CREATE TABLE {name} (
            id uuid PRIMARY KEY DEFAULT generate_uuidv7(),
@@ -49,8 +54,8 @@ fn good_table(name: &str) -> String {
            updated_by uuid,
            deleted_at timestamptz,
            deleted_by uuid,
-           CONSTRAINT tenant_key UNIQUE (organisation_id, id),
-           CONSTRAINT owner_fkey FOREIGN KEY (organisation_id, owner_id) REFERENCES public.users (organisation_id, id),
+           CONSTRAINT {short}_tenant_key UNIQUE (organisation_id, id),
+           CONSTRAINT {short}_owner_fkey FOREIGN KEY (organisation_id, owner_id) REFERENCES public.users (organisation_id, id),
            FOREIGN KEY (organisation_id, created_by) REFERENCES public.users (organisation_id, id),
            FOREIGN KEY (organisation_id, updated_by) REFERENCES public.users (organisation_id, id),
            FOREIGN KEY (organisation_id, deleted_by) REFERENCES public.users (organisation_id, id)
@@ -80,12 +85,17 @@ struct TestRole {
 impl TestRole {
     async fn create(admin: &Client, database: &TestDatabase, attributes: &str) -> Self {
         let name = format!("check_app_{}", database.name());
-        admin.batch_execute(&format!("CREATE ROLE {name} {attributes}")).await.expect("create role");
+        admin
+            .batch_execute(&format!("CREATE ROLE {name} {attributes}"))
+            .await
+            .expect("create role");
         Self { name }
     }
 
     fn options(&self) -> CheckOptions {
-        CheckOptions { app_role: self.name.clone() }
+        CheckOptions {
+            app_role: self.name.clone(),
+        }
     }
 
     async fn drop(self, admin: &Client) {
@@ -105,7 +115,9 @@ async fn the_platform_schema_is_clean() {
     // organisations, users, user_permissions, organisation_settings, audit_log, event_log.
     assert_eq!(report.tables_checked, 6);
     assert!(report.is_clean());
-    assert!(report.render_human().ends_with("6 tables checked, no violations.\n"));
+    assert!(report
+        .render_human()
+        .ends_with("6 tables checked, no violations.\n"));
 }
 
 #[tokio::test]
@@ -144,24 +156,45 @@ async fn well_built_module_tables_are_clean_in_any_schema() {
 #[tokio::test]
 async fn a_table_without_organisation_id_is_reported() {
     let (_database, admin) = migrated().await;
-    as_owner(&admin, "CREATE TABLE public.notes (id uuid PRIMARY KEY, body text)").await;
-    assert_eq!(findings(&admin).await, ["missing-organisation-id: public.notes"]);
+    as_owner(
+        &admin,
+        "CREATE TABLE public.notes (id uuid PRIMARY KEY, body text)",
+    )
+    .await;
+    assert_eq!(
+        findings(&admin).await,
+        ["missing-organisation-id: public.notes"]
+    );
 }
 
 #[tokio::test]
 async fn a_nullable_or_non_uuid_organisation_id_is_reported() {
     let (_database, admin) = migrated().await;
-    let nullable = variant(&good_table("public.nullable"), "organisation_id uuid NOT NULL", "organisation_id uuid");
+    let nullable = variant(
+        &good_table("public.nullable"),
+        "organisation_id uuid NOT NULL",
+        "organisation_id uuid",
+    );
     as_owner(&admin, &nullable).await;
-    assert_eq!(findings(&admin).await, ["nullable-organisation-id: public.nullable"]);
+    assert_eq!(
+        findings(&admin).await,
+        ["nullable-organisation-id: public.nullable"]
+    );
 }
 
 #[tokio::test]
 async fn an_organisation_id_without_a_key_to_organisations_is_reported() {
     let (_database, admin) = migrated().await;
-    let sql = variant(&good_table("public.unlinked"), " REFERENCES public.organisations (id)", "");
+    let sql = variant(
+        &good_table("public.unlinked"),
+        " REFERENCES public.organisations (id)",
+        "",
+    );
     as_owner(&admin, &sql).await;
-    assert_eq!(findings(&admin).await, ["missing-organisation-fk: public.unlinked"]);
+    assert_eq!(
+        findings(&admin).await,
+        ["missing-organisation-fk: public.unlinked"]
+    );
 }
 
 #[tokio::test]
@@ -170,8 +203,18 @@ async fn row_level_security_must_be_enabled_and_forced() {
     as_owner(&admin, &good_table("public.off")).await;
     as_owner(&admin, &good_table("public.unforced")).await;
     as_owner(&admin, "ALTER TABLE public.off DISABLE ROW LEVEL SECURITY").await;
-    as_owner(&admin, "ALTER TABLE public.unforced NO FORCE ROW LEVEL SECURITY").await;
-    assert_eq!(findings(&admin).await, ["rls-not-enabled: public.off", "rls-not-forced: public.unforced"]);
+    as_owner(
+        &admin,
+        "ALTER TABLE public.unforced NO FORCE ROW LEVEL SECURITY",
+    )
+    .await;
+    assert_eq!(
+        findings(&admin).await,
+        [
+            "rls-not-enabled: public.off",
+            "rls-not-forced: public.unforced"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -184,7 +227,10 @@ async fn a_tenant_table_without_a_permissive_policy_is_reported() {
          CREATE POLICY only_restrictive ON public.unpoliced AS RESTRICTIVE USING (true)",
     )
     .await;
-    assert_eq!(findings(&admin).await, ["missing-tenant-policy: public.unpoliced"]);
+    assert_eq!(
+        findings(&admin).await,
+        ["missing-tenant-policy: public.unpoliced"]
+    );
 }
 
 #[tokio::test]
@@ -206,23 +252,54 @@ async fn policies_that_are_not_the_fail_closed_check_are_reported() {
         ),
     ];
     for (name, policy) in policies {
-        as_owner(&admin, &format!("CREATE POLICY {name} ON public.policed {policy}")).await;
+        as_owner(
+            &admin,
+            &format!("CREATE POLICY {name} ON public.policed {policy}"),
+        )
+        .await;
     }
     let report = report(&admin, &CheckOptions::default()).await;
-    let found: Vec<String> =
-        report.violations.iter().map(|violation| format!("{}: {}", violation.rule, violation.object)).collect();
-    let mut expected: Vec<String> =
-        policies.iter().map(|(name, _)| format!("policy-not-fail-closed: public.policed.policy {name}")).collect();
+    let found: Vec<String> = report
+        .violations
+        .iter()
+        .map(|violation| format!("{}: {}", violation.rule, violation.object))
+        .collect();
+    let mut expected: Vec<String> = policies
+        .iter()
+        .map(|(name, _)| format!("policy-not-fail-closed: public.policed.policy {name}"))
+        .collect();
     expected.sort();
     assert_eq!(found, expected);
     let message = |name: &str| {
         let object = format!("public.policed.policy {name}");
-        report.violations.iter().find(|violation| violation.object == object).unwrap().message.clone()
+        report
+            .violations
+            .iter()
+            .find(|violation| violation.object == object)
+            .unwrap()
+            .message
+            .clone()
     };
-    assert!(message("bare").contains("missing_ok"), "{}", message("bare"));
-    assert!(message("no_nullif").contains("NULLIF"), "{}", message("no_nullif"));
-    assert!(message("insert_without_check").contains("has no WITH CHECK"), "{}", message("insert_without_check"));
-    assert!(message("loose_check").starts_with("FOR UPDATE policy: WITH CHECK true"), "{}", message("loose_check"));
+    assert!(
+        message("bare").contains("missing_ok"),
+        "{}",
+        message("bare")
+    );
+    assert!(
+        message("no_nullif").contains("NULLIF"),
+        "{}",
+        message("no_nullif")
+    );
+    assert!(
+        message("insert_without_check").contains("has no WITH CHECK"),
+        "{}",
+        message("insert_without_check")
+    );
+    assert!(
+        message("loose_check").starts_with("FOR UPDATE policy: WITH CHECK true"),
+        "{}",
+        message("loose_check")
+    );
 }
 
 #[tokio::test]
@@ -236,9 +313,21 @@ async fn a_foreign_key_without_a_leading_index_is_reported() {
     );
     as_owner(&admin, &sql).await;
     let report = report(&admin, &CheckOptions::default()).await;
-    let found: Vec<_> = report.violations.iter().map(|v| (v.rule, v.object.as_str())).collect();
-    assert_eq!(found, [("unindexed-foreign-key", "public.slow.constraint owner_fkey")]);
-    assert!(report.violations[0].message.ends_with("CREATE INDEX CONCURRENTLY ON public.slow (organisation_id, owner_id)"));
+    let found: Vec<_> = report
+        .violations
+        .iter()
+        .map(|v| (v.rule, v.object.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            "unindexed-foreign-key",
+            "public.slow.constraint slow_owner_fkey"
+        )]
+    );
+    assert!(report.violations[0]
+        .message
+        .ends_with("CREATE INDEX CONCURRENTLY ON public.slow (organisation_id, owner_id)"));
 }
 
 #[tokio::test]
@@ -259,6 +348,11 @@ async fn missing_audit_fields_are_reported_unless_the_table_is_append_only() {
         "CREATE INDEX ON public.undeletable (organisation_id, deleted_by) WHERE deleted_by IS NOT NULL;",
         "",
     );
+    let undeletable = variant(
+        &undeletable,
+        "(organisation_id, deleted_at)",
+        "(organisation_id, created_at)",
+    );
     as_owner(&admin, &undeletable).await;
     let log = |name: &str, created_at: &str| {
         format!(
@@ -274,16 +368,34 @@ async fn missing_audit_fields_are_reported_unless_the_table_is_append_only() {
              SELECT maturion.enable_tenant_isolation('{name}', audit_fields => false)"
         )
     };
-    as_owner(&admin, &log("public.module_log", "created_at timestamptz NOT NULL DEFAULT now(),")).await;
+    as_owner(
+        &admin,
+        &log(
+            "public.module_log",
+            "created_at timestamptz NOT NULL DEFAULT now(),",
+        ),
+    )
+    .await;
     as_owner(&admin, &log("public.timeless_log", "")).await;
     let report = report(&admin, &CheckOptions::default()).await;
-    let found: Vec<_> = report.violations.iter().map(|v| (v.rule, v.object.as_str())).collect();
+    let found: Vec<_> = report
+        .violations
+        .iter()
+        .map(|v| (v.rule, v.object.as_str()))
+        .collect();
     assert_eq!(
         found,
-        [("missing-audit-fields", "public.timeless_log"), ("missing-audit-fields", "public.undeletable")]
+        [
+            ("missing-audit-fields", "public.timeless_log"),
+            ("missing-audit-fields", "public.undeletable")
+        ]
     );
-    assert!(report.violations[0].message.starts_with("lacks the audit fields of §5.1: created_at;"));
-    assert!(report.violations[1].message.starts_with("lacks the audit fields of §5.1: deleted_at, deleted_by;"));
+    assert!(report.violations[0]
+        .message
+        .starts_with("is marked @append-only but lacks created_at"));
+    assert!(report.violations[1]
+        .message
+        .starts_with("lacks the audit fields of §5.1: deleted_at, deleted_by;"));
 }
 
 #[tokio::test]
@@ -291,17 +403,24 @@ async fn a_reference_to_a_tenant_table_must_carry_organisation_id() {
     let (_database, admin) = migrated().await;
     let sql = variant(
         &good_table("public.loose"),
-        "CONSTRAINT owner_fkey FOREIGN KEY (organisation_id, owner_id) REFERENCES public.users (organisation_id, id)",
-        "CONSTRAINT owner_fkey FOREIGN KEY (owner_id) REFERENCES public.users (id)",
+        "CONSTRAINT loose_owner_fkey FOREIGN KEY (organisation_id, owner_id) REFERENCES public.users (organisation_id, id)",
+        "CONSTRAINT loose_owner_fkey FOREIGN KEY (owner_id) REFERENCES public.users (id)",
     );
     as_owner(&admin, &sql).await;
-    assert_eq!(findings(&admin).await, ["non-composite-tenant-reference: public.loose.constraint owner_fkey"]);
+    assert_eq!(
+        findings(&admin).await,
+        ["non-composite-tenant-reference: public.loose.constraint loose_owner_fkey"]
+    );
 }
 
 #[tokio::test]
 async fn a_tenant_table_needs_a_unique_key_on_organisation_and_id() {
     let (_database, admin) = migrated().await;
-    let sql = variant(&good_table("public.unkeyed"), "CONSTRAINT tenant_key UNIQUE (organisation_id, id)", "CHECK (true)");
+    let sql = variant(
+        &good_table("public.unkeyed"),
+        "CONSTRAINT unkeyed_tenant_key UNIQUE (organisation_id, id)",
+        "CHECK (true)",
+    );
     as_owner(&admin, &sql).await;
     // A partitioned table's key may add the partition key; a partial unique index is no key.
     as_owner(
@@ -326,7 +445,10 @@ async fn a_tenant_table_needs_a_unique_key_on_organisation_and_id() {
     .await;
     assert_eq!(
         findings(&admin).await,
-        ["missing-tenant-unique-key: public.half_keyed", "missing-tenant-unique-key: public.unkeyed"]
+        [
+            "missing-tenant-unique-key: public.half_keyed",
+            "missing-tenant-unique-key: public.unkeyed"
+        ]
     );
 }
 
@@ -380,8 +502,13 @@ async fn security_definer_functions_must_pin_search_path_and_not_be_public() {
 #[tokio::test]
 async fn a_missing_app_role_is_reported() {
     let (_database, admin) = migrated().await;
-    let options = CheckOptions { app_role: "no_such_role".into() };
-    assert_eq!(findings_for(&admin, &options).await, ["app-role-missing: role no_such_role"]);
+    let options = CheckOptions {
+        app_role: "no_such_role".into(),
+    };
+    assert_eq!(
+        findings_for(&admin, &options).await,
+        ["app-role-missing: role no_such_role"]
+    );
 }
 
 #[tokio::test]
@@ -401,10 +528,18 @@ async fn an_app_role_that_skips_row_level_security_is_reported() {
     let name = format!("check_app_{}", database.name());
     assert_eq!(superuser, [format!("app-role-superuser: role {name}")]);
     assert_eq!(bypassrls, [format!("app-role-bypassrls: role {name}")]);
-    let found: Vec<_> = member.violations.iter().map(|v| (v.rule, v.message.as_str())).collect();
+    let found: Vec<_> = member
+        .violations
+        .iter()
+        .map(|v| (v.rule, v.message.as_str()))
+        .collect();
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].0, "app-role-bypassrls");
-    assert!(found[0].1.contains("REVOKE maturion_maintenance FROM"), "{}", found[0].1);
+    assert!(
+        found[0].1.contains("REVOKE maturion_maintenance FROM"),
+        "{}",
+        found[0].1
+    );
 }
 
 #[tokio::test]
@@ -447,7 +582,11 @@ async fn privileges_on_a_partition_or_chunk_of_a_tenant_table_are_reported() {
     )
     .await;
     let report = report(&admin, &CheckOptions::default()).await;
-    let found: Vec<_> = report.violations.iter().map(|v| (v.rule, v.object.as_str())).collect();
+    let found: Vec<_> = report
+        .violations
+        .iter()
+        .map(|v| (v.rule, v.object.as_str()))
+        .collect();
     assert_eq!(
         found,
         [
@@ -455,5 +594,7 @@ async fn privileges_on_a_partition_or_chunk_of_a_tenant_table_are_reported() {
             ("partition-directly-accessible", "public.hyper_chunk_1"),
         ]
     );
-    assert!(report.violations[0].message.starts_with("maturion_app holds INSERT on this partition of public.audit_log"));
+    assert!(report.violations[0]
+        .message
+        .starts_with("maturion_app holds INSERT on this partition of public.audit_log"));
 }

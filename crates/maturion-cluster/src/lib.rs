@@ -315,12 +315,15 @@ impl Cluster {
 
     fn init(&self) -> Result<(), ClusterError> {
         let data_dir = self.data_dir();
-        if data_dir.exists() {
+        let left_over = fs::read_dir(&data_dir).map(|mut entries| entries.next().is_some());
+        if left_over.unwrap_or(false) {
             return Err(ClusterError::IncompleteInit {
                 data_dir,
                 marker: self.home.join(CLUSTER_FILE),
             });
         }
+        // Made here, not by initdb: the postgres user may not write in a home that root owns.
+        self.create_private_dir(&data_dir)?;
         info!(data_dir = %data_dir.display(), version = %self.binaries.version, "initialising PostgreSQL cluster");
         let mut initdb = self.pg_command("initdb");
         initdb

@@ -55,7 +55,9 @@ async fn status(target: &Target) -> Result<ExitCode> {
             if let Some(pid) = status.pid {
                 println!("pid:         {pid}");
             }
-            println!("port:        {}", status.port);
+            if let Some(port) = status.port {
+                println!("port:        {port}");
+            }
             println!("data:        {}", status.data_dir.display());
             println!("socket dir:  {}", status.socket_dir.display());
             if status.running {

@@ -25,13 +25,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 async fn up(target: &Target) -> Result<ExitCode> {
     let mut admin = target.admin().await?;
     let applied = maturion_schema::migrate_up(&mut admin).await?;
-    let version: String = admin
-        .query_one(
-            "SELECT coalesce(max(version COLLATE \"C\"), 'none') FROM maturion_migrations.schema_migrations WHERE scope = $1",
-            &[&maturion_schema::PLATFORM_SCOPE],
-        )
-        .await?
-        .get(0);
     let latest = maturion_schema::platform_migrations()
         .latest()
         .map(ToString::to_string)
@@ -40,7 +33,7 @@ async fn up(target: &Target) -> Result<ExitCode> {
     if let Target::Embedded { cluster, .. } = target {
         println!("  embedded cluster: {}", cluster.home().display());
     }
-    println!("  schema version:   {latest} ({} migration(s) applied now; ledger max {version})", applied.len());
+    println!("  schema version:   {latest} ({} migration(s) applied now)", applied.len());
     println!("  administrator:    {}", target.url("postgres"));
     println!("  application role: {}", target.url(maturion_schema::APP_ROLE));
     println!("Try: psql \"{}\" -c '\\dt'", target.url("postgres"));
