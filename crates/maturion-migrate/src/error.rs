@@ -53,8 +53,8 @@ pub enum MigrateError {
     #[error("cannot split migration {version} ({name}) into statements: {reason}")]
     Split { version: Version, name: String, reason: String },
 
-    #[error(transparent)]
-    LintParse(#[from] maturion_lint::LintError),
+    #[error("migration {version} ({name}) cannot be linted: {source}")]
+    Unparsable { version: Version, name: String, source: maturion_lint::LintError },
 
     #[error("database error: {0}")]
     Database(#[from] tokio_postgres::Error),

@@ -338,7 +338,11 @@ async fn record(
 }
 
 fn lint(m: &Migration) -> Result<(), MigrateError> {
-    let findings = maturion_lint::lint(&m.up, m.kind())?;
+    let findings = maturion_lint::lint(&m.up, m.kind()).map_err(|source| MigrateError::Unparsable {
+        version: m.version.clone(),
+        name: m.name.clone(),
+        source,
+    })?;
     if findings.is_empty() {
         return Ok(());
     }

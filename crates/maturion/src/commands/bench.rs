@@ -157,8 +157,8 @@ async fn load(admin: &Client, organisations: usize, rows: usize) -> Result<()> {
     let insert = admin
         .prepare(
             "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
-             SELECT u.id, $1, 'user' || n || '@org' || $3 || '.example', 'User ' || n, 'member', u.id \
-             FROM generate_series(1, $2) n, LATERAL (SELECT generate_uuidv7() AS id) u",
+             SELECT u.id, $1, 'user' || u.n || '@org' || $3::int || '.example', 'User ' || u.n, 'member', u.id \
+             FROM (SELECT generate_uuidv7() AS id, n FROM generate_series(1, $2) n) u",
         )
         .await?;
     let progress = bar(rows as u64, "loading users");

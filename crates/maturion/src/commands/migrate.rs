@@ -103,30 +103,33 @@ async fn status(target: &Target, source: &MigrationSource) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Lints files and migration folders; exit status 1 when anything is found.
+/// Lints files and migration folders (default: the platform's own migrations, as embedded in
+/// this binary); exit status 1 when anything is found.
 fn lint(paths: Vec<PathBuf>) -> Result<ExitCode> {
-    let files = if paths.is_empty() {
-        platform_files()
+    let mut results = Vec::new();
+    if paths.is_empty() {
+        for m in maturion_schema::platform_migrations().migrations {
+            let path = Path::new(&m.folder_name()).join("up.sql");
+            results.push((path, Some(maturion_lint::lint(&m.up, m.kind())?)));
+        }
     } else {
         let mut files = Vec::new();
         for path in &paths {
             collect_sql(path, &mut files)?;
         }
-        files
-    };
+        for path in files {
+            let found = maturion_lint::lint_file(&path).with_context(|| format!("cannot lint {}", path.display()))?;
+            results.push((path, found));
+        }
+    }
     let mut findings = 0;
     let mut linted = 0;
-    for (path, sql) in &files {
-        let result = match sql {
-            Some(sql) => lint_text(path, sql),
-            None => maturion_lint::lint_file(path),
-        };
-        let Some(found) = result.with_context(|| format!("cannot lint {}", path.display()))? else {
-            continue;
-        };
+    for (path, found) in results {
+        // `None`: a down script, which is destructive by nature and not linted.
+        let Some(found) = found else { continue };
         linted += 1;
         for finding in &found {
-            println!("{}", finding.render(path));
+            println!("{}", finding.render(&path));
         }
         findings += found.len();
     }
@@ -134,27 +137,7 @@ fn lint(paths: Vec<PathBuf>) -> Result<ExitCode> {
     Ok(if findings == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// The embedded platform migrations, as (virtual path, text).
-fn platform_files() -> Vec<(PathBuf, Option<String>)> {
-    maturion_schema::platform_migrations()
-        .migrations
-        .into_iter()
-        .map(|m| (Path::new(&m.folder_name()).join("up.sql"), Some(m.up)))
-        .collect()
-}
-
-fn lint_text(path: &Path, sql: &str) -> Result<Option<Vec<maturion_lint::Finding>>, maturion_lint::LintError> {
-    let version = path
-        .parent()
-        .and_then(|p| p.file_name())
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.split_once('_'))
-        .and_then(|(v, _)| semver::Version::parse(v).ok());
-    let kind = version.as_ref().map(ChangeKind::of).unwrap_or(ChangeKind::Minor);
-    maturion_lint::lint(sql, kind).map(Some)
-}
-
-fn collect_sql(path: &Path, files: &mut Vec<(PathBuf, Option<String>)>) -> Result<()> {
+fn collect_sql(path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
     if path.is_dir() {
         let mut entries: Vec<_> = std::fs::read_dir(path)
             .with_context(|| format!("cannot read {}", path.display()))?
@@ -164,7 +147,7 @@ fn collect_sql(path: &Path, files: &mut Vec<(PathBuf, Option<String>)>) -> Resul
             collect_sql(&entry.path(), files)?;
         }
     } else if path.extension().is_some_and(|e| e == "sql") {
-        files.push((path.to_path_buf(), None));
+        files.push(path.to_path_buf());
     } else if !path.exists() {
         anyhow::bail!("no such file: {}", path.display());
     }
