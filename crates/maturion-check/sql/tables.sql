@@ -9,6 +9,14 @@ SELECT c.oid,
        c.relrowsecurity AS rls_enabled,
        c.relforcerowsecurity AS rls_forced,
        coalesce(obj_description(c.oid, 'pg_class'), '') AS comment,
+       -- Privileges granted on the table to the runtime role ($1) itself or to PUBLIC (membership
+       -- in other roles is judged by the role rules).
+       ARRAY(
+         SELECT DISTINCT acl.privilege_type
+         FROM aclexplode(c.relacl) acl
+         WHERE acl.grantee = 0 OR acl.grantee = coalesce(to_regrole($1)::oid, 0)
+         ORDER BY 1
+       ) AS app_privileges,
        ARRAY(
          SELECT a.attname::text FROM pg_attribute a
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

@@ -29,6 +29,8 @@ pub(crate) struct Table {
     pub rls_enabled: bool,
     pub rls_forced: bool,
     pub comment: String,
+    /// Privileges the runtime role holds on the table.
+    pub app_privileges: Vec<String>,
     pub columns: Vec<String>,
     pub organisation_id: Option<OrganisationIdColumn>,
     /// Column names; `None` for an expression.
@@ -177,7 +179,7 @@ pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, Che
     .await?;
     let database: String = database[0].get(0);
 
-    let tables = query(client, "tables", TABLES, &[]).await?;
+    let tables = query(client, "tables", TABLES, &[&app_role]).await?;
     let mut tables: Vec<Table> = tables.iter().map(table).collect();
     let oids: Vec<u32> = tables.iter().map(|table| table.oid).collect();
     let position: HashMap<u32, usize> = oids
@@ -317,6 +319,7 @@ fn table(row: &Row) -> Table {
         rls_enabled: row.get("rls_enabled"),
         rls_forced: row.get("rls_forced"),
         comment: row.get("comment"),
+        app_privileges: row.get("app_privileges"),
         columns: row.get("columns"),
         organisation_id: type_name.map(|type_name| OrganisationIdColumn {
             type_name,

@@ -24,6 +24,10 @@ const AUDIT_FIELDS: [(&str, &str); 6] = [
 /// deleted, so only `created_at` is required.
 const APPEND_ONLY_MARKER: &str = "@append-only";
 
+/// In a table's COMMENT, marks platform machinery that holds no tenant data (e.g. queues,
+/// invalidation logs). Tenant rules do not apply, but the runtime role must not reach it.
+const INTERNAL_MARKER: &str = "@internal";
+
 /// The platform's append-only logs (§4.3, §4.4) carry their own time and actor columns.
 const AUDIT_FIELDS_EXEMPT: [&str; 2] = ["public.audit_log", "public.event_log"];
 
@@ -42,6 +46,21 @@ pub(crate) fn evaluate(catalog: &Catalog) -> Vec<Violation> {
 
 fn check_table(table: &Table, app_role: &str, out: &mut Vec<Violation>) {
     unindexed_foreign_keys(table, out);
+    if table.comment.trim_start().starts_with(INTERNAL_MARKER) {
+        if !table.app_privileges.is_empty() {
+            out.push(Violation::new(
+                "internal-table-exposed",
+                &table.name,
+                format!(
+                    "is marked {INTERNAL_MARKER} (platform machinery, exempt from the tenant rules) but {app_role} or PUBLIC holds {} on it, without RLS; REVOKE ALL ON {name} FROM {role}, PUBLIC and reach it through a SECURITY DEFINER function that filters by organisation",
+                    table.app_privileges.join(", "),
+                    name = table.name,
+                    role = ident(app_role),
+                ),
+            ));
+        }
+        return;
+    }
     if !table.is_tenant() {
         // Without the tenant key no other tenant rule can be met; this is the one to fix first.
         out.push(Violation::new(

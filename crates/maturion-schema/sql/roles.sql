@@ -37,10 +37,15 @@ BEGIN
       EXECUTE format('ALTER ROLE %I %s', spec.name, spec.attributes);
     END IF;
   END LOOP;
-  -- An administrator without superuser (CREATEROLE only) must be a member to SET ROLE.
-  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-     AND NOT pg_has_role(current_user, 'maturion_owner', 'MEMBER') THEN
-    EXECUTE format('GRANT maturion_owner TO %I', current_user);
+  -- An administrator without superuser (CREATEROLE only) must be a member to SET ROLE: to the
+  -- owner for migrations and partition DDL, to maintenance for rollups and retention.
+  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    IF NOT pg_has_role(current_user, 'maturion_owner', 'MEMBER') THEN
+      EXECUTE format('GRANT maturion_owner TO %I', current_user);
+    END IF;
+    IF NOT pg_has_role(current_user, 'maturion_maintenance', 'MEMBER') THEN
+      EXECUTE format('GRANT maturion_maintenance TO %I', current_user);
+    END IF;
   END IF;
 END
 $roles$;

@@ -80,14 +80,14 @@ impl TestDatabase {
     }
 }
 
-/// A database with the platform schema applied (roles, then every platform migration as
-/// `maturion_owner`), cloned from a template made once per migration set.
+/// A database with the whole platform schema applied (roles, then every migration set as
+/// `maturion_owner`), cloned from a template made once per version of the migrations.
 pub async fn migrated_database() -> TestDatabase {
-    let fingerprint = format!("platform_{}", maturion_schema::platform_migrations().fingerprint());
+    let fingerprint = format!("platform_{}", maturion_platform::fingerprint());
     let db = database_from_template(&fingerprint, async |config: Config| {
         let (mut client, connection) = config.connect(NoTls).await?;
         tokio::spawn(connection);
-        maturion_schema::migrate_up(&mut client).await?;
+        maturion_platform::migrate_up(&mut client).await?;
         Ok(())
     })
     .await;

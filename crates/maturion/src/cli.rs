@@ -34,6 +34,8 @@ pub enum Command {
     Migrate(MigrateCommand),
     /// Check the live schema against the architecture (RLS, tenant keys, indexes, roles).
     Check(CheckArgs),
+    /// Keep the time-partitioned logs in shape: partitions ahead, retention, rollups.
+    Maintain(crate::commands::maintain::MaintainArgs),
     /// Benchmarks that print figures and ratios measured in one run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -61,8 +63,9 @@ pub struct MigrationSource {
     /// Folder of a module's migrations (`<MAJOR.MINOR.PATCH>_<name>/up.sql|down.sql`).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// Scope recorded in schema_migrations for --dir (default: the folder's name).
-    #[arg(long, requires = "dir")]
+    /// With --dir: the scope recorded in schema_migrations (default: the folder's name).
+    /// Without: one of the platform's sets (platform, maintenance, …); default all of them.
+    #[arg(long)]
     pub scope: Option<String>,
 }
 
@@ -133,4 +136,7 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2_000)]
         iterations: usize,
     },
+    /// Ingest: batched INSERTs into partitioned audit_log as maturion_app vs COPY into an
+    /// unpartitioned table without RLS.
+    Ingest(crate::commands::maintain::IngestArgs),
 }

@@ -6,8 +6,23 @@
 use tokio_postgres::Client;
 use uuid::Uuid;
 
-const TENANT_TABLES: [&str; 6] =
-    ["organisations", "organisation_settings", "users", "user_permissions", "audit_log", "event_log"];
+const TENANT_TABLES: [&str; 10] = [
+    "organisations",
+    "organisation_settings",
+    "users",
+    "user_permissions",
+    "audit_log",
+    "event_log",
+    "audit_log_hourly",
+    "audit_log_daily",
+    "event_log_hourly",
+    "event_log_daily",
+];
+
+/// Rollups: derived by the maintenance job, read-only for the application.
+fn is_read_only(table: &str) -> bool {
+    table.ends_with("_hourly") || table.ends_with("_daily")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Context {
@@ -95,6 +110,26 @@ async fn fixture(admin: &Client) -> Fixture {
             )
             .await
             .unwrap();
+        for table in ["audit_log_hourly", "audit_log_daily"] {
+            admin
+                .execute(
+                    &format!("INSERT INTO {table} (organisation_id, bucket, module, action, entries) \
+                              VALUES ($1, date_trunc('hour', now()), 'platform', 'created', 1)"),
+                    &[&organisation],
+                )
+                .await
+                .unwrap();
+        }
+        for table in ["event_log_hourly", "event_log_daily"] {
+            admin
+                .execute(
+                    &format!("INSERT INTO {table} (organisation_id, bucket, event_type, events) \
+                              VALUES ($1, date_trunc('hour', now()), 'user.created', 1)"),
+                    &[&organisation],
+                )
+                .await
+                .unwrap();
+        }
         tenants.push(Tenant { organisation, user });
     }
     Fixture { a: tenants[0], b: tenants[1] }
@@ -144,6 +179,14 @@ fn insert_sql(table: &str, tenant: Tenant) -> String {
         "event_log" => format!(
             "INSERT INTO event_log (organisation_id, event_type, source_module) VALUES ('{o}', 'user.viewed', 'platform')"
         ),
+        "audit_log_hourly" | "audit_log_daily" => format!(
+            "INSERT INTO {table} (organisation_id, bucket, module, action, entries) \
+             VALUES ('{o}', date_trunc('hour', now()) - interval '1 day', 'platform', 'viewed', 1)"
+        ),
+        "event_log_hourly" | "event_log_daily" => format!(
+            "INSERT INTO {table} (organisation_id, bucket, event_type, events) \
+             VALUES ('{o}', date_trunc('hour', now()) - interval '1 day', 'user.viewed', 1)"
+        ),
         other => panic!("no insert for {other}: add the table to the isolation matrix"),
     }
 }
@@ -157,6 +200,8 @@ fn update_sql(table: &str, aim: Option<Uuid>) -> String {
         "user_permissions" => "permission = permission",
         "audit_log" => "module = module",
         "event_log" => "processed_at = now()",
+        "audit_log_hourly" | "audit_log_daily" => "entries = entries",
+        "event_log_hourly" | "event_log_daily" => "events = events",
         other => panic!("no update for {other}"),
     };
     let key = if table == "organisations" { "id" } else { "organisation_id" };
@@ -199,6 +244,15 @@ async fn upsert_sql(admin: &Client, table: &str, acting: Tenant, victim: Tenant)
             };
             let set = if table == "audit_log" { "module = 'taken'" } else { "processed_at = now()" };
             format!("INSERT INTO {table} {columns} ON CONFLICT (timestamp, id) DO UPDATE SET {set}")
+        }
+        _ if is_read_only(table) => {
+            let count = if table.starts_with("audit") { "entries" } else { "events" };
+            format!(
+                "INSERT INTO {table} (id, organisation_id, bucket, {}, {count}) SELECT id, '{o}', bucket, {}, {count} \
+                 FROM {table} WHERE id = '{id}' ON CONFLICT (organisation_id, id) DO UPDATE SET {count} = 99",
+                if table.starts_with("audit") { "module, action" } else { "event_type" },
+                if table.starts_with("audit") { "module, action" } else { "event_type" },
+            )
         }
         other => panic!("no upsert for {other}"),
     }
@@ -321,8 +375,12 @@ fn expect(table: &str, operation: Operation, context: Context, outcome: &Result<
         }
         (Operation::Select, Context::Malformed) => assert_eq!(error, Some("22P02"), "{case}"),
         (Operation::Delete, _) => assert_eq!(error, Some(DENIED), "the app never hard-deletes: {case}"),
-        // Privileges are checked before any trigger runs: the audit log is append-only.
+        // Privileges are checked before any trigger runs: the audit log is append-only and the
+        // rollups are read-only for the application.
         (Operation::Update | Operation::Upsert, _) if table == "audit_log" => {
+            assert_eq!(error, Some(DENIED), "{case}")
+        }
+        (Operation::Insert | Operation::Update | Operation::Upsert, _) if is_read_only(table) => {
             assert_eq!(error, Some(DENIED), "{case}")
         }
         (_, Context::Unset | Context::Empty) => assert_eq!(error, Some(NO_CONTEXT), "{case}"),

@@ -22,6 +22,7 @@ pub async fn run(target: &Target, command: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Rls { organisations, rows, iterations } => {
             rls(target, organisations, rows, iterations).await?;
         }
+        BenchCommand::Ingest(args) => return super::maintain::bench_ingest(target, args).await,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -38,7 +39,7 @@ async fn rls(target: &Target, organisations: usize, rows: usize, iterations: usi
     server.batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE}")).await?;
     let bench = target.with_database(BENCH_DATABASE);
     let mut admin = bench.admin().await?;
-    maturion_schema::migrate_up(&mut admin).await?;
+    maturion_platform::migrate_up(&mut admin).await?;
 
     let loaded = Instant::now();
     load(&admin, organisations, rows).await?;

@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
 use maturion_lint::ChangeKind;
 use maturion_migrate::{MigrationSet, MigrationState, Migrator};
 
@@ -12,37 +12,45 @@ pub async fn run(target: &Target, command: MigrateCommand) -> Result<ExitCode> {
     match command {
         MigrateCommand::Status(source) => status(target, &source).await,
         MigrateCommand::Up { source, to } => {
-            let set = load(&source)?;
+            let sets = load(&source)?;
+            ensure!(to.is_none() || sets.len() == 1, "--to names a version of one set: add --scope");
             let mut admin = target.admin().await?;
             maturion_schema::bootstrap_roles(&admin).await?;
-            let migrator = Migrator::new(&set, maturion_schema::migration_options());
-            let progress = indicatif::ProgressBar::new_spinner().with_message(format!(
-                "applying {} migrations",
-                set.scope
-            ));
-            progress.enable_steady_tick(std::time::Duration::from_millis(120));
-            let applied = migrator.up(&mut admin, to.as_ref()).await;
+            let progress = indicatif::ProgressBar::new(sets.len() as u64)
+                .with_style(indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} sets")?);
+            for set in &sets {
+                progress.set_message(format!("migrating {}", set.scope));
+                let applied = Migrator::new(set, maturion_schema::migration_options()).up(&mut admin, to.as_ref()).await;
+                let applied = applied?;
+                progress.suspend(|| {
+                    if applied.is_empty() {
+                        println!("{}: already up to date", set.scope);
+                    }
+                    for m in applied {
+                        println!("{}: applied {} {} ({} ms)", set.scope, m.version, m.name, m.execution_ms);
+                    }
+                });
+                progress.inc(1);
+            }
             progress.finish_and_clear();
-            let applied = applied?;
-            if applied.is_empty() {
-                println!("{}: already up to date", set.scope);
-            }
-            for m in applied {
-                println!("applied {} {} ({} ms)", m.version, m.name, m.execution_ms);
-            }
             Ok(ExitCode::SUCCESS)
         }
         MigrateCommand::Down { source, to } => {
-            let set = load(&source)?;
+            let sets = load(&source)?;
+            ensure!(
+                to == semver::Version::new(0, 0, 0) || sets.len() == 1,
+                "--to {to} names a version of one set: add --scope (or revert everything with --to 0.0.0)"
+            );
             let mut admin = target.admin().await?;
-            let reverted = Migrator::new(&set, maturion_schema::migration_options())
-                .down(&mut admin, &to)
-                .await?;
-            if reverted.is_empty() {
-                println!("{}: nothing to revert above {to}", set.scope);
-            }
-            for m in reverted {
-                println!("reverted {} {} ({} ms)", m.version, m.name, m.execution_ms);
+            // Later sets build on earlier ones: revert them first.
+            for set in sets.iter().rev() {
+                let reverted = Migrator::new(set, maturion_schema::migration_options()).down(&mut admin, &to).await?;
+                if reverted.is_empty() {
+                    println!("{}: nothing to revert above {to}", set.scope);
+                }
+                for m in reverted {
+                    println!("{}: reverted {} {} ({} ms)", set.scope, m.version, m.name, m.execution_ms);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -60,42 +68,51 @@ pub async fn run(target: &Target, command: MigrateCommand) -> Result<ExitCode> {
     }
 }
 
-fn load(source: &MigrationSource) -> Result<MigrationSet> {
-    match &source.dir {
-        None => Ok(maturion_schema::platform_migrations()),
-        Some(dir) => {
-            let scope = match &source.scope {
-                Some(scope) => scope.clone(),
-                None => dir
-                    .canonicalize()
-                    .with_context(|| format!("no migration folder at {}", dir.display()))?
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .map(str::to_owned)
-                    .context("cannot name the scope after the folder; pass --scope")?,
-            };
-            Ok(MigrationSet::from_dir(&scope, dir)?)
-        }
-    }
+/// The sets a command works on: a module's folder, one platform set, or all platform sets.
+fn load(source: &MigrationSource) -> Result<Vec<MigrationSet>> {
+    let Some(dir) = &source.dir else {
+        let sets = maturion_platform::migration_sets();
+        return match &source.scope {
+            None => Ok(sets),
+            Some(scope) => {
+                let known: Vec<String> = sets.iter().map(|s| s.scope.clone()).collect();
+                let set = sets.into_iter().find(|s| s.scope == *scope);
+                set.map(|s| vec![s])
+                    .with_context(|| format!("no platform migration set '{scope}' (known: {})", known.join(", ")))
+            }
+        };
+    };
+    let scope = match &source.scope {
+        Some(scope) => scope.clone(),
+        None => dir
+            .canonicalize()
+            .with_context(|| format!("no migration folder at {}", dir.display()))?
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_owned)
+            .context("cannot name the scope after the folder; pass --scope")?,
+    };
+    Ok(vec![MigrationSet::from_dir(&scope, dir)?])
 }
 
 async fn status(target: &Target, source: &MigrationSource) -> Result<ExitCode> {
-    let set = load(source)?;
     let mut admin = target.admin().await?;
-    let statuses = Migrator::new(&set, maturion_schema::migration_options()).status(&mut admin).await?;
-    println!("scope {}", set.scope);
     let mut pending = 0;
-    for s in statuses {
-        match s.state {
-            MigrationState::Applied { applied_at, applied_by, execution_ms } => println!(
-                "  applied  {:<10} {:<32} {} by {applied_by} ({execution_ms} ms)",
-                s.version.to_string(),
-                s.name,
-                applied_at.format("%Y-%m-%d %H:%M:%S UTC")
-            ),
-            MigrationState::Pending => {
-                pending += 1;
-                println!("  pending  {:<10} {}", s.version.to_string(), s.name);
+    for set in load(source)? {
+        let statuses = Migrator::new(&set, maturion_schema::migration_options()).status(&mut admin).await?;
+        println!("scope {}", set.scope);
+        for s in statuses {
+            match s.state {
+                MigrationState::Applied { applied_at, applied_by, execution_ms } => println!(
+                    "  applied  {:<10} {:<32} {} by {applied_by} ({execution_ms} ms)",
+                    s.version.to_string(),
+                    s.name,
+                    applied_at.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+                MigrationState::Pending => {
+                    pending += 1;
+                    println!("  pending  {:<10} {}", s.version.to_string(), s.name);
+                }
             }
         }
     }
@@ -108,9 +125,11 @@ async fn status(target: &Target, source: &MigrationSource) -> Result<ExitCode> {
 fn lint(paths: Vec<PathBuf>) -> Result<ExitCode> {
     let mut results = Vec::new();
     if paths.is_empty() {
-        for m in maturion_schema::platform_migrations().migrations {
-            let path = Path::new(&m.folder_name()).join("up.sql");
-            results.push((path, Some(maturion_lint::lint(&m.up, m.kind())?)));
+        for set in maturion_platform::migration_sets() {
+            for m in set.migrations {
+                let path = Path::new(&set.scope).join(m.folder_name()).join("up.sql");
+                results.push((path, Some(maturion_lint::lint(&m.up, m.kind())?)));
+            }
         }
     } else {
         let mut files = Vec::new();

@@ -1,6 +1,7 @@
 mod bench;
 mod check;
 mod db;
+pub(crate) mod maintain;
 mod migrate;
 
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Db(command) => db::run(&target, command).await,
         Command::Migrate(command) => migrate::run(&target, command).await,
         Command::Check(args) => check::run(&target, args).await,
+        Command::Maintain(args) => maintain::run(&target, args).await,
         Command::Bench(command) => bench::run(&target, command).await,
     }
 }
@@ -24,16 +26,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 /// The main job: database up, schema current, and where to find it.
 async fn up(target: &Target) -> Result<ExitCode> {
     let mut admin = target.admin().await?;
-    let applied = maturion_schema::migrate_up(&mut admin).await?;
-    let latest = maturion_schema::platform_migrations()
-        .latest()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let applied = maturion_platform::migrate_up(&mut admin).await?;
+    let versions: Vec<String> = maturion_platform::migration_sets()
+        .iter()
+        .map(|set| format!("{} {}", set.scope, set.latest().map(ToString::to_string).unwrap_or_default()))
+        .collect();
     println!("Maturion is up.");
     if let Target::Embedded { cluster, .. } = target {
         println!("  embedded cluster: {}", cluster.home().display());
     }
-    println!("  schema version:   {latest} ({} migration(s) applied now)", applied.len());
+    println!("  schema:           {} ({} migration(s) applied now)", versions.join(", "), applied.len());
     println!("  administrator:    {}", target.url("postgres"));
     println!("  application role: {}", target.url(maturion_schema::APP_ROLE));
     println!("Try: psql \"{}\" -c '\\dt'", target.url("postgres"));

@@ -1,0 +1,237 @@
+//! Incremental refresh of the hourly and daily rollups.
+//!
+//! A statement trigger on each log records, in the writer's own transaction, which
+//! (organisation, UTC hour) buckets got rows (`maturion.rollup_invalidations`). A refresh
+//! claims the entries committed so far with one DELETE, recomputes exactly those hours from
+//! the log and then their days from the hours. An entry of a transaction that commits later
+//! is invisible to that DELETE and stays for the next refresh, so late commits are never
+//! missed; a bucket that is not named is not touched.
+//!
+//! Rollups outlive the log's retention: hours of months past retention are never recomputed
+//! (their rows are gone or about to go, so a recount would lose what was counted), hourly
+//! buckets there are pruned, and daily buckets are kept.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::{Client, Transaction};
+use uuid::Uuid;
+
+use crate::error::Context;
+use crate::plan::SESSION;
+use crate::{Log, MaintenanceError};
+
+/// Hours recomputed per statement, so that a first refresh over years of data stays bounded.
+const CHUNK: usize = 5_000;
+
+/// What one refresh of one log's rollups did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshStats {
+    pub log: Log,
+    /// Distinct (organisation, hour) buckets recomputed.
+    pub hours: usize,
+    /// Distinct (organisation, day) buckets recomputed.
+    pub days: usize,
+    /// Rollup rows inserted or changed (hourly + daily).
+    pub rows_written: u64,
+    /// Rollup rows removed because their group no longer has rows (hourly + daily).
+    pub rows_removed: u64,
+    /// Invalidations of hours past retention, dropped without a recount.
+    pub discarded: usize,
+    /// Hourly rollup rows past retention, deleted (the daily rows stay).
+    pub rows_pruned: u64,
+}
+
+impl fmt::Display for RefreshStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "refreshed the {} rollups: {} hours and {} days recomputed, {} rows written, {} removed",
+            self.log, self.hours, self.days, self.rows_written, self.rows_removed
+        )?;
+        if self.discarded > 0 || self.rows_pruned > 0 {
+            write!(
+                f,
+                "; past retention: {} invalidated hours ignored, {} hourly rows pruned",
+                self.discarded, self.rows_pruned
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Refreshes `log`'s rollups as the BYPASSRLS maintenance role, in one REPEATABLE READ
+/// transaction: the counts are exact for the snapshot the claim was made in.
+pub(crate) async fn refresh(
+    client: &mut Client,
+    log: Log,
+    keep_from: Option<DateTime<Utc>>,
+) -> Result<RefreshStats, MaintenanceError> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .await
+        .context("cannot begin the rollup refresh")?;
+    tx.batch_execute(&format!("SET LOCAL ROLE {}; {SESSION}", maturion_schema::MAINTENANCE_ROLE))
+        .await
+        .context(format!(
+            "cannot act as {} (the administrator running maintenance must be allowed to SET ROLE to it)",
+            maturion_schema::MAINTENANCE_ROLE
+        ))?;
+
+    let claimed = tx
+        .query(
+            "WITH claimed AS (
+               DELETE FROM maturion.rollup_invalidations WHERE log = $1 RETURNING organisation_id, hour
+             )
+             SELECT DISTINCT organisation_id, hour FROM claimed ORDER BY organisation_id, hour",
+            &[&log.table()],
+        )
+        .await
+        .context(format!("cannot claim the invalidations of {log}"))?;
+    let claimed: Vec<(Uuid, DateTime<Utc>)> =
+        claimed.iter().map(|row| (row.get(0), row.get(1))).collect();
+    let (hours, discarded): (Vec<_>, Vec<_>) = claimed
+        .into_iter()
+        .partition(|(_, hour)| keep_from.is_none_or(|start| *hour >= start));
+    let days: BTreeSet<(Uuid, DateTime<Utc>)> = hours
+        .iter()
+        .map(|(organisation, hour)| {
+            (
+                *organisation,
+                hour.date_naive()
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight")
+                    .and_utc(),
+            )
+        })
+        .collect();
+    let days: Vec<(Uuid, DateTime<Utc>)> = days.into_iter().collect();
+
+    let mut stats = RefreshStats {
+        log,
+        hours: hours.len(),
+        days: days.len(),
+        rows_written: 0,
+        rows_removed: 0,
+        discarded: discarded.len(),
+        rows_pruned: 0,
+    };
+    let hourly = recompute_sql(log, Granularity::Hour);
+    for chunk in hours.chunks(CHUNK) {
+        let (written, removed) = recompute(&tx, &hourly, chunk)
+            .await
+            .context(format!("cannot recompute {}", log.hourly_table()))?;
+        stats.rows_written += written;
+        stats.rows_removed += removed;
+    }
+    // The days read the hours just written (same transaction).
+    let daily = recompute_sql(log, Granularity::Day);
+    for chunk in days.chunks(CHUNK) {
+        let (written, removed) = recompute(&tx, &daily, chunk)
+            .await
+            .context(format!("cannot recompute {}", log.daily_table()))?;
+        stats.rows_written += written;
+        stats.rows_removed += removed;
+    }
+    if let Some(start) = keep_from {
+        stats.rows_pruned = tx
+            .execute(
+                &format!(
+                    "DELETE FROM public.{} WHERE bucket < $1",
+                    log.hourly_table()
+                ),
+                &[&start],
+            )
+            .await
+            .context(format!("cannot prune {}", log.hourly_table()))?;
+    }
+    tx.commit()
+        .await
+        .context(format!("cannot commit the {log} rollups"))?;
+    Ok(stats)
+}
+
+async fn recompute(
+    tx: &Transaction<'_>,
+    sql: &str,
+    buckets: &[(Uuid, DateTime<Utc>)],
+) -> Result<(u64, u64), tokio_postgres::Error> {
+    let organisations: Vec<Uuid> = buckets
+        .iter()
+        .map(|(organisation, _)| *organisation)
+        .collect();
+    let starts: Vec<DateTime<Utc>> = buckets.iter().map(|(_, start)| *start).collect();
+    let row = tx.query_one(sql, &[&organisations, &starts]).await?;
+    Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
+}
+
+#[derive(Clone, Copy)]
+enum Granularity {
+    Hour,
+    Day,
+}
+
+/// One statement that recomputes the given buckets ($1 organisations, $2 bucket starts,
+/// distinct pairs): counts them from the source, upserts the counts that changed, and removes
+/// the groups that have no row any more. Hours count the log; days sum the hours.
+fn recompute_sql(log: Log, granularity: Granularity) -> String {
+    let count = log.count_column();
+    let (target, source, width, aggregate, time) = match granularity {
+        Granularity::Hour => (
+            log.hourly_table(),
+            log.table(),
+            "1 hour",
+            "count(*)".to_owned(),
+            "\"timestamp\"",
+        ),
+        Granularity::Day => (
+            log.daily_table(),
+            log.hourly_table(),
+            "1 day",
+            format!("sum(s.{count})"),
+            "bucket",
+        ),
+    };
+    let dimensions = log.dimensions();
+    let list = dimensions.join(", ");
+    let source_list: Vec<String> = dimensions.iter().map(|d| format!("s.{d}")).collect();
+    let source_list = source_list.join(", ");
+    let same_group: Vec<String> = dimensions
+        .iter()
+        .map(|d| format!("f.{d} = r.{d}"))
+        .collect();
+    let same_group = same_group.join(" AND ");
+    format!(
+        "WITH buckets AS (
+           SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) AS b(organisation_id, start)
+         ),
+         fresh AS (
+           SELECT b.organisation_id, b.start AS bucket, {source_list}, {aggregate}::bigint AS n
+           FROM buckets b
+           JOIN public.{source} s ON s.organisation_id = b.organisation_id
+                                 AND s.{time} >= b.start AND s.{time} < b.start + interval '{width}'
+           GROUP BY b.organisation_id, b.start, {source_list}
+         ),
+         written AS (
+           INSERT INTO public.{target} AS r (organisation_id, bucket, {list}, {count})
+           SELECT organisation_id, bucket, {list}, n FROM fresh
+           ON CONFLICT (organisation_id, bucket, {list}) DO UPDATE
+             SET {count} = excluded.{count}, refreshed_at = now()
+             WHERE r.{count} <> excluded.{count}
+           RETURNING 1
+         ),
+         removed AS (
+           DELETE FROM public.{target} r USING buckets b
+           WHERE r.organisation_id = b.organisation_id AND r.bucket = b.start
+             AND NOT EXISTS (
+               SELECT FROM fresh f
+               WHERE f.organisation_id = r.organisation_id AND f.bucket = r.bucket AND {same_group}
+             )
+           RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM written), (SELECT count(*) FROM removed)"
+    )
+}

@@ -1,0 +1,35 @@
+//! Every migration set of the platform, in the order they apply: the global schema first,
+//! then the crates that build on it. The one place that knows this order.
+
+use maturion_migrate::{AppliedMigration, MigrateError, MigrationSet, Migrator};
+use sha2::{Digest, Sha256};
+use tokio_postgres::Client;
+
+/// The platform's migration sets, in dependency order.
+pub fn migration_sets() -> Vec<MigrationSet> {
+    vec![
+        maturion_schema::platform_migrations(),
+        maturion_maintenance::migrations(),
+    ]
+}
+
+/// Creates the roles (idempotent), then applies every pending migration of every set.
+/// `client` must be an administrator.
+pub async fn migrate_up(client: &mut Client) -> Result<Vec<AppliedMigration>, MigrateError> {
+    maturion_schema::bootstrap_roles(client).await?;
+    let mut applied = Vec::new();
+    for set in migration_sets() {
+        applied.extend(Migrator::new(&set, maturion_schema::migration_options()).up(client, None).await?);
+    }
+    Ok(applied)
+}
+
+/// A short digest of every set: equal digests mean an identical schema.
+pub fn fingerprint() -> String {
+    let mut hasher = Sha256::new();
+    for set in migration_sets() {
+        hasher.update(&set.scope);
+        hasher.update(set.fingerprint());
+    }
+    hex::encode(hasher.finalize())[..16].to_owned()
+}

@@ -1,0 +1,148 @@
+//! `maturion maintain` (partitions ahead, moves out of the default partitions, retention,
+//! rollups) and `maturion bench ingest`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use maturion_maintenance::bench::{run_ingest, IngestOptions};
+use maturion_maintenance::{maintain_with_progress, Outcome, Policy, Progress};
+
+use crate::configuration::Target;
+
+/// Keeps the time-partitioned logs (audit_log, event_log) in shape.
+#[derive(Debug, Args)]
+pub struct MaintainArgs {
+    /// Monthly partitions to create beyond the current (UTC) month.
+    #[arg(long, default_value_t = 3)]
+    pub months_ahead: u32,
+    /// Drop event_log partitions whose whole month is older than this; 0 keeps everything.
+    #[arg(long, default_value_t = 13)]
+    pub event_retention_months: u32,
+    /// Drop audit_log partitions whose whole month is older than this; 0 keeps everything.
+    #[arg(long, default_value_t = 7)]
+    pub audit_retention_years: u32,
+    /// Print what would be done and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Seconds a partition change may wait for its locks before it is left for the next run.
+    #[arg(long, default_value_t = 5)]
+    pub lock_timeout: u64,
+}
+
+impl MaintainArgs {
+    fn policy(&self) -> Policy {
+        let keep = |months: u32| (months > 0).then_some(months);
+        Policy {
+            months_ahead: self.months_ahead,
+            event_log_retention_months: keep(self.event_retention_months),
+            audit_log_retention_months: keep(self.audit_retention_years.saturating_mul(12)),
+            dry_run: self.dry_run,
+            lock_timeout: Duration::from_secs(self.lock_timeout.max(1)),
+        }
+    }
+}
+
+pub async fn run(target: &Target, args: MaintainArgs) -> Result<ExitCode> {
+    let policy = args.policy();
+    let mut admin = target.admin().await?;
+    let bar = ProgressBar::new(0).with_message("maintaining");
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} steps {elapsed}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let report = maintain_with_progress(&mut admin, &policy, |progress| match progress {
+        Progress::Planned(plan) if !policy.dry_run => bar.set_length(plan.steps.len() as u64),
+        Progress::Planned(_) => {}
+        Progress::Applied { outcomes, .. } => {
+            // Printed on stdout above the bar (also when stderr is not a terminal and the bar is hidden).
+            bar.suspend(|| outcomes.iter().for_each(|outcome| println!("  {outcome}")));
+            bar.inc(1);
+        }
+    })
+    .await
+    .context("maintenance failed (steps printed above were applied)")?;
+    bar.finish_and_clear();
+    if policy.dry_run {
+        print!("{report}");
+    } else {
+        for note in &report.notes {
+            println!("  note: {note}");
+        }
+        let skipped = report
+            .outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Skipped { .. }))
+            .count();
+        let partitions = report
+            .outcomes
+            .iter()
+            .filter(|o| !matches!(o, Outcome::Skipped { .. } | Outcome::Refreshed(_)))
+            .count();
+        println!("maintenance done: {partitions} partition change(s), rollups refreshed, {skipped} step(s) left for the next run");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+const INGEST_DATABASE: &str = "maturion_bench_ingest";
+
+/// Rows/s of batched inserts into the partitioned audit_log as maturion_app vs COPY into an
+/// unpartitioned table without RLS.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Rows each method writes per round.
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: usize,
+    /// Rows per INSERT statement (and per transaction) on the application side.
+    #[arg(long, default_value_t = 1_000)]
+    pub batch: usize,
+    /// Rounds; each figure is the median.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Single-row INSERT statements per round, timed with and without the rollup trigger.
+    #[arg(long, default_value_t = 2_000)]
+    pub single_rows: usize,
+    /// Application connections inserting at once (COPY stays one stream).
+    #[arg(long, default_value_t = 1)]
+    pub connections: usize,
+}
+
+pub async fn bench_ingest(target: &Target, args: IngestArgs) -> Result<ExitCode> {
+    let Target::Embedded { cluster, .. } = target else {
+        bail!("bench ingest logs in as maturion_app, which needs the embedded cluster (unset DATABASE_URL)");
+    };
+    let server = target.server_admin().await?;
+    server
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {INGEST_DATABASE} WITH (FORCE)"
+        ))
+        .await?;
+    server
+        .batch_execute(&format!("CREATE DATABASE {INGEST_DATABASE}"))
+        .await?;
+    let bench = target.with_database(INGEST_DATABASE);
+    let mut admin = bench.admin().await?;
+    maturion_platform::migrate_up(&mut admin).await?;
+    let app = maturion_tenancy::Database::new(
+        cluster.config(maturion_schema::APP_ROLE, INGEST_DATABASE),
+        args.connections.max(1),
+    )?;
+    let options = IngestOptions {
+        rows: args.rows,
+        batch: args.batch,
+        rounds: args.rounds,
+        single_rows: args.single_rows,
+        connections: args.connections,
+    };
+    run_ingest(&mut admin, &app, &options).await?;
+    drop((app, admin));
+    server
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {INGEST_DATABASE} WITH (FORCE)"
+        ))
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
