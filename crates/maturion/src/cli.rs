@@ -34,6 +34,9 @@ pub enum Command {
     Migrate(MigrateCommand),
     /// Check the live schema against the architecture (RLS, tenant keys, indexes, roles).
     Check(CheckArgs),
+    /// The event bus: follow events, inspect and replay dead letters.
+    #[command(subcommand)]
+    Events(crate::commands::events::EventsCommand),
     /// Keep the time-partitioned logs in shape: partitions ahead, retention, rollups.
     Maintain(crate::commands::maintain::MaintainArgs),
     /// Benchmarks that print figures and ratios measured in one run.
@@ -139,4 +142,7 @@ pub enum BenchCommand {
     /// Ingest: batched INSERTs into partitioned audit_log as maturion_app vs COPY into an
     /// unpartitioned table without RLS.
     Ingest(crate::commands::maintain::IngestArgs),
+    /// Event bus: publish→consume throughput and latency against graphile-worker (Node.js),
+    /// and what a NOTIFY per publishing transaction costs writers.
+    Events(crate::commands::events::EventsBenchArgs),
 }

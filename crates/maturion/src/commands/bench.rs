@@ -23,6 +23,7 @@ pub async fn run(target: &Target, command: BenchCommand) -> Result<ExitCode> {
             rls(target, organisations, rows, iterations).await?;
         }
         BenchCommand::Ingest(args) => return super::maintain::bench_ingest(target, args).await,
+        BenchCommand::Events(args) => return super::events::bench(target, args).await,
     }
     Ok(ExitCode::SUCCESS)
 }

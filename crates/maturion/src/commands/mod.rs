@@ -1,6 +1,7 @@
 mod bench;
 mod check;
 mod db;
+pub(crate) mod events;
 pub(crate) mod maintain;
 mod migrate;
 
@@ -19,6 +20,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Migrate(command) => migrate::run(&target, command).await,
         Command::Check(args) => check::run(&target, args).await,
         Command::Maintain(args) => maintain::run(&target, args).await,
+        Command::Events(command) => events::run(&target, command).await,
         Command::Bench(command) => bench::run(&target, command).await,
     }
 }

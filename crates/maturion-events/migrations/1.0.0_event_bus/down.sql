@@ -1,0 +1,24 @@
+-- Reverts 1.0.0 event bus: drops the bookkeeping and the publishing-transaction column.
+DROP TRIGGER IF EXISTS event_sequence_commit ON public.event_log;
+DROP FUNCTION IF EXISTS maturion.events_in_commit_order(text[]);
+DROP FUNCTION IF EXISTS maturion.event_prune_commits(timestamptz);
+DROP FUNCTION IF EXISTS maturion.event_replay(uuid);
+DROP FUNCTION IF EXISTS maturion.event_release(uuid, text, uuid);
+DROP FUNCTION IF EXISTS maturion.event_replay_finish(uuid, text);
+DROP FUNCTION IF EXISTS maturion.event_fail(uuid, text, uuid, bigint, uuid, bigint, bigint, timestamptz, uuid, text, text);
+DROP FUNCTION IF EXISTS maturion.event_acknowledge(uuid, text, uuid, bigint, uuid);
+DROP FUNCTION IF EXISTS maturion.event_acknowledge_all(uuid[], text, uuid[], bigint[], uuid[]);
+DROP FUNCTION IF EXISTS maturion.event_lease_visible(uuid);
+DROP FUNCTION IF EXISTS maturion.event_claim(text, integer, integer, interval, integer, boolean);
+DROP FUNCTION IF EXISTS maturion.event_unsubscribe(text);
+DROP FUNCTION IF EXISTS maturion.event_subscribe(text, text[], uuid, boolean, integer, interval, interval);
+DROP FUNCTION IF EXISTS maturion.event_sequence_commit();
+DROP TABLE IF EXISTS maturion.event_waiters;
+DROP TABLE IF EXISTS maturion.event_dead_letters;
+DROP TABLE IF EXISTS maturion.event_cursors;
+DROP TABLE IF EXISTS maturion.event_subscriptions;
+DROP TABLE IF EXISTS maturion.event_commits;
+DROP TABLE IF EXISTS maturion.event_streams;
+DROP SEQUENCE IF EXISTS maturion.event_commit_position;
+ALTER TABLE public.event_log_default RESET (fillfactor);
+ALTER TABLE public.event_log DROP COLUMN IF EXISTS transaction_id;

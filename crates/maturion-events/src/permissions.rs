@@ -1,0 +1,194 @@
+//! Event sourcing for a critical operation (spec §3.4): user permission grants and
+//! revocations.
+//!
+//! [`grant`] and [`revoke`] change `user_permissions` **and** publish `permission.granted` /
+//! `permission.revoked` in the caller's transaction, only when the state really changes. The
+//! event log is then a complete history: [`rebuild`] replays it in commit order and yields
+//! exactly the set of active permissions, which [`active`] reads from the table.
+//!
+//! Commit order matters: two transactions changing the same permission serialise on its row,
+//! and the commit positions of the bus order them as they committed, whatever the clocks of
+//! the application servers said.
+//!
+//! Limit: the rebuild is exact only while the events are retained (event_log keeps 13 months by
+//! default); a longer history needs these event types exempted from retention, or snapshots.
+
+use std::collections::BTreeMap;
+
+use maturion_tenancy::{TenantTransaction, UserId};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{publish, EventError, NewEvent};
+
+pub const PERMISSION_GRANTED: &str = "permission.granted";
+pub const PERMISSION_REVOKED: &str = "permission.revoked";
+const SOURCE_MODULE: &str = "platform";
+const ENTITY_TYPE: &str = "user_permission";
+
+/// A permission a user holds for a module.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PermissionKey {
+    pub user_id: Uuid,
+    pub module: String,
+    pub permission: String,
+}
+
+/// Active permissions and who granted each (the latest grant).
+pub type Permissions = BTreeMap<PermissionKey, Option<Uuid>>;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Payload {
+    user_id: Uuid,
+    module: String,
+    permission: String,
+    /// Who granted (granted events) or revoked (revoked events).
+    actor: Option<Uuid>,
+    permission_id: Uuid,
+}
+
+/// Grants `permission` on `module` to `user` in the transaction's organisation, as the
+/// transaction's user. Returns false, publishing nothing, when it is already active.
+pub async fn grant(
+    tx: &TenantTransaction,
+    user: UserId,
+    module: &str,
+    permission: &str,
+) -> Result<bool, EventError> {
+    let actor = tx
+        .context()
+        .user_id
+        .ok_or(EventError::MissingActor("a permission grant"))?;
+    // A revoked permission is a soft-deleted row that still holds the unique key: a re-grant
+    // revives it.
+    let row = tx
+        .query_opt(
+            "INSERT INTO user_permissions (organisation_id, user_id, module, permission, granted_by, granted_at) \
+             VALUES ($1, $2, $3, $4, $5, now()) \
+             ON CONFLICT (organisation_id, user_id, module, permission) DO UPDATE \
+             SET deleted_at = NULL, granted_by = EXCLUDED.granted_by, granted_at = EXCLUDED.granted_at \
+             WHERE user_permissions.deleted_at IS NOT NULL \
+             RETURNING id",
+            &[&tx.context().organisation_id, &user, &module, &permission, &actor],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let id: Uuid = row.get(0);
+    record(
+        tx,
+        PERMISSION_GRANTED,
+        user,
+        module,
+        permission,
+        Some(actor),
+        id,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Revokes it (a soft delete). Returns false, publishing nothing, when it is not active.
+pub async fn revoke(
+    tx: &TenantTransaction,
+    user: UserId,
+    module: &str,
+    permission: &str,
+) -> Result<bool, EventError> {
+    let actor = tx
+        .context()
+        .user_id
+        .ok_or(EventError::MissingActor("a permission revocation"))?;
+    let row = tx
+        .query_opt(
+            "UPDATE user_permissions SET deleted_at = now() \
+             WHERE organisation_id = $1 AND user_id = $2 AND module = $3 AND permission = $4 AND deleted_at IS NULL \
+             RETURNING id",
+            &[&tx.context().organisation_id, &user, &module, &permission],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let id: Uuid = row.get(0);
+    record(
+        tx,
+        PERMISSION_REVOKED,
+        user,
+        module,
+        permission,
+        Some(actor),
+        id,
+    )
+    .await?;
+    Ok(true)
+}
+
+async fn record(
+    tx: &TenantTransaction,
+    event_type: &str,
+    user: UserId,
+    module: &str,
+    permission: &str,
+    actor: Option<maturion_tenancy::UserId>,
+    permission_id: Uuid,
+) -> Result<(), EventError> {
+    let payload = Payload {
+        user_id: user.as_uuid(),
+        module: module.to_owned(),
+        permission: permission.to_owned(),
+        actor: actor.map(|a| a.as_uuid()),
+        permission_id,
+    };
+    let event = NewEvent::new(event_type, SOURCE_MODULE)
+        .source(ENTITY_TYPE, permission_id)
+        .target(SOURCE_MODULE, Some(("user".to_owned(), user.as_uuid())))
+        .payload(serde_json::to_value(&payload).map_err(|e| EventError::Malformed(e.to_string()))?);
+    publish(tx, &event).await?;
+    Ok(())
+}
+
+/// The organisation's active permissions as the table holds them.
+pub async fn active(tx: &TenantTransaction) -> Result<Permissions, EventError> {
+    let rows = tx
+        .query("SELECT user_id, module, permission, granted_by FROM user_permissions WHERE deleted_at IS NULL", &[])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            (
+                PermissionKey {
+                    user_id: row.get(0),
+                    module: row.get(1),
+                    permission: row.get(2),
+                },
+                row.get(3),
+            )
+        })
+        .collect())
+}
+
+/// The organisation's active permissions rebuilt from its event log alone, in commit order.
+pub async fn rebuild(tx: &TenantTransaction) -> Result<Permissions, EventError> {
+    let rows = tx
+        .query(
+            "SELECT event_type, payload FROM maturion.events_in_commit_order($1)",
+            &[&vec![PERMISSION_GRANTED, PERMISSION_REVOKED]],
+        )
+        .await?;
+    let mut permissions = Permissions::new();
+    for row in rows {
+        let event_type: String = row.get(0);
+        let payload: Option<serde_json::Value> = row.get(1);
+        let payload: Payload = serde_json::from_value(payload.unwrap_or_default())
+            .map_err(|e| EventError::Malformed(format!("{event_type} payload: {e}")))?;
+        let key = PermissionKey {
+            user_id: payload.user_id,
+            module: payload.module,
+            permission: payload.permission,
+        };
+        if event_type == PERMISSION_GRANTED {
+            permissions.insert(key, payload.actor);
+        } else {
+            permissions.remove(&key);
+        }
+    }
+    Ok(permissions)
+}

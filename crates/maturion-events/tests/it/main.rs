@@ -1,0 +1,11 @@
+//! The event bus against a real PostgreSQL: platform schema, then this crate's migrations.
+
+mod support;
+
+mod delivery;
+mod ordering;
+mod permissions;
+mod publishing;
+mod schema;
+mod tail;
+mod wakeups;

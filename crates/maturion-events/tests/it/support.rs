@@ -1,0 +1,210 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use maturion_events::{
+    Delivery, Event, Handler, HandlerError, Subscription, Worker, WorkerOptions,
+};
+use maturion_tenancy::{Database, OrganisationId, TenantContext, UserId};
+use maturion_testing::TestDatabase;
+use tokio_postgres::{Client, Config};
+use uuid::Uuid;
+
+/// A database with every platform migration set and the event bus applied (once the bus is
+/// in the platform's order, the second step finds nothing to do).
+pub async fn database() -> TestDatabase {
+    let fingerprint = format!(
+        "events_{}_{}",
+        maturion_platform::fingerprint(),
+        maturion_events::migrations().fingerprint()
+    );
+    let db = maturion_testing::database_from_template(&fingerprint, async |config: Config| {
+        let (mut client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        maturion_platform::migrate_up(&mut client).await?;
+        maturion_events::migrate_up(&mut client).await?;
+        Ok(())
+    })
+    .await;
+    // A database's own grants are not copied from its template.
+    maturion_schema::bootstrap_roles(&db.admin().await)
+        .await
+        .expect("database grants apply");
+    db
+}
+
+pub fn admin_config(db: &TestDatabase) -> Config {
+    db.config(db.cluster().superuser())
+}
+
+pub fn app(db: &TestDatabase, connections: usize) -> Database {
+    Database::new(db.config(maturion_schema::APP_ROLE), connections).unwrap()
+}
+
+/// An administrator connection that has become maturion_maintenance.
+pub async fn maintenance(db: &TestDatabase) -> Client {
+    let client = db.admin().await;
+    client
+        .batch_execute("SET ROLE maturion_maintenance")
+        .await
+        .unwrap();
+    client
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub organisation: OrganisationId,
+    pub user: UserId,
+}
+
+impl Tenant {
+    pub fn context(&self) -> TenantContext {
+        TenantContext::new(self.organisation).with_user(self.user)
+    }
+}
+
+/// An organisation and its first user, created as the app under the new organisation's context.
+pub async fn provision(app: &Database, name: &str) -> Tenant {
+    let organisation = OrganisationId::generate();
+    let user = UserId::generate();
+    let tx = app
+        .transaction(&TenantContext::new(organisation).with_user(user))
+        .await
+        .unwrap();
+    tx.execute(
+        "INSERT INTO organisations (id, name) VALUES ($1, $2)",
+        &[&organisation, &name],
+    )
+    .await
+    .unwrap();
+    tx.execute(
+        "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
+         VALUES ($1, $2, $3, 'First User', 'admin', $1)",
+        &[
+            &user,
+            &organisation,
+            &format!("first@{}.example", name.to_lowercase()),
+        ],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    Tenant { organisation, user }
+}
+
+pub async fn subscribe(db: &TestDatabase, subscription: &Subscription) {
+    let maintenance = maintenance(db).await;
+    maturion_events::subscribe(&maintenance, subscription)
+        .await
+        .unwrap();
+}
+
+/// Publishes one event of `event_type` with `{"n": n}` in its own committed transaction.
+pub async fn publish(app: &Database, tenant: &Tenant, event_type: &str, n: i64) -> Uuid {
+    let tx = app.transaction(&tenant.context()).await.unwrap();
+    let event =
+        maturion_events::NewEvent::new(event_type, "tests").payload(serde_json::json!({ "n": n }));
+    let published = maturion_events::publish(&tx, &event).await.unwrap();
+    tx.commit().await.unwrap();
+    published.id
+}
+
+/// Records what it handles; fails chosen events a given number of times first; optionally
+/// writes a setting per event through the tenant transaction.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub handled: Arc<Mutex<Vec<Event>>>,
+    /// event id → failures left.
+    pub failures: Arc<Mutex<HashMap<Uuid, u32>>>,
+    /// Writes `seen.<event id>` into organisation_settings, created by this user per organisation.
+    pub write_settings_as: Arc<Mutex<HashMap<Uuid, Uuid>>>,
+}
+
+impl Recorder {
+    pub fn handled(&self) -> Vec<Event> {
+        self.handled.lock().unwrap().clone()
+    }
+
+    pub fn fail(&self, event: Uuid, times: u32) {
+        self.failures.lock().unwrap().insert(event, times);
+    }
+}
+
+impl Handler for Recorder {
+    async fn handle(&self, delivery: &mut Delivery, event: &Event) -> Result<(), HandlerError> {
+        let writer = self
+            .write_settings_as
+            .lock()
+            .unwrap()
+            .get(&event.organisation_id)
+            .copied();
+        if let Some(user) = writer {
+            assert_eq!(delivery.organisation_id().as_uuid(), event.organisation_id);
+            delivery.transaction().await?.execute(
+                "INSERT INTO organisation_settings (organisation_id, setting_key, setting_value, created_by) \
+                 VALUES ($1, $2, $3, $4)",
+                &[
+                    &event.organisation_id,
+                    &format!("seen.e{}", event.id.simple()),
+                    &serde_json::json!(event.event_type),
+                    &user,
+                ],
+            )
+            .await?;
+        }
+        {
+            let mut failures = self.failures.lock().unwrap();
+            if let Some(left) = failures.get_mut(&event.id) {
+                if *left > 0 {
+                    *left -= 1;
+                    return Err(format!("planned failure of {}", event.id).into());
+                }
+            }
+        }
+        self.handled.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+}
+
+pub async fn worker(
+    db: &TestDatabase,
+    app: &Database,
+    subscription: &str,
+    recorder: &Recorder,
+    options: WorkerOptions,
+) -> Worker<Recorder> {
+    Worker::new(
+        &admin_config(db),
+        app.clone(),
+        subscription,
+        recorder.clone(),
+        options,
+    )
+    .await
+    .unwrap()
+}
+
+/// Runs rounds until one claims nothing.
+pub async fn drain(worker: &mut Worker<Recorder>) -> maturion_events::Round {
+    let mut total = maturion_events::Round::default();
+    for _ in 0..10_000 {
+        let round = worker.run_once().await.unwrap();
+        if !round.claimed_anything() {
+            return total;
+        }
+        total.leases += round.leases;
+        total.delivered += round.delivered;
+        total.retried += round.retried;
+        total.dead_lettered += round.dead_lettered;
+        total.replayed += round.replayed;
+        total.lost += round.lost;
+    }
+    panic!("the worker never ran dry");
+}
+
+pub fn payload_n(event: &Event) -> i64 {
+    event
+        .payload
+        .as_ref()
+        .and_then(|p| p["n"].as_i64())
+        .expect("payload n")
+}
