@@ -240,6 +240,22 @@ async fn move_from_default(
 ) -> Result<Vec<Outcome>, MaintenanceError> {
     let tx = owner_transaction(client, policy).await?;
     let parent = format!("public.{log}");
+    let audit_trail = log == Log::Audit
+        && audit_function_exists(&tx, "maturion.protect_audit_partition(regclass)").await?;
+    if audit_trail {
+        // The owner gave up these privileges on audit_log and its partitions (audit trail):
+        // take them back for this transaction only; protect_audit_partition and the REVOKE
+        // below give them up again before it commits.
+        tx.batch_execute(&format!(
+            "GRANT UPDATE, DELETE, TRUNCATE ON {parent} TO {owner}; \
+             DO $grant$ DECLARE p regclass; BEGIN \
+               FOR p IN SELECT inhrelid FROM pg_inherits WHERE inhparent = '{parent}'::regclass LOOP \
+                 EXECUTE format('GRANT DELETE ON %s TO {owner}', p); END LOOP; END $grant$;",
+            owner = maturion_schema::OWNER_ROLE
+        ))
+        .await
+        .context("cannot take back the privileges a move needs")?;
+    }
     tx.batch_execute(&format!("LOCK TABLE {parent} IN ACCESS EXCLUSIVE MODE"))
         .await
         .context(format!(
@@ -332,6 +348,17 @@ async fn move_from_default(
     ))
     .await
     .context(format!("cannot attach {default} again"))?;
+    if audit_trail {
+        tx.execute("SELECT maturion.protect_audit_partition($1::text::regclass)", &[&default])
+            .await
+            .context(format!("maturion.protect_audit_partition refused {default}"))?;
+        tx.batch_execute(&format!(
+            "REVOKE UPDATE, DELETE, TRUNCATE ON {parent} FROM {owner}",
+            owner = maturion_schema::OWNER_ROLE
+        ))
+        .await
+        .context("cannot give the move's privileges up again")?;
+    }
     tx.commit()
         .await
         .context(format!("cannot commit the move out of {default}"))?;
@@ -463,6 +490,10 @@ async fn drop_partition(
     let through_audit_function = log == Log::Audit
         && audit_function_exists(&tx, "maturion.drop_audit_partition(regclass)").await?;
     if through_audit_function {
+        // Sealing reads every organisation's rows: as the BYPASSRLS maintenance role.
+        tx.batch_execute(&format!("SET LOCAL ROLE {}", maturion_schema::MAINTENANCE_ROLE))
+            .await
+            .context("cannot act as the maintenance role")?;
         tx.execute(
             "SELECT maturion.drop_audit_partition($1::text::regclass)",
             &[&partition],

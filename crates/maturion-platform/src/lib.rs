@@ -10,6 +10,7 @@ pub fn migration_sets() -> Vec<MigrationSet> {
     vec![
         maturion_schema::platform_migrations(),
         maturion_maintenance::migrations(),
+        maturion_audit::migrations(),
         maturion_events::migrations(),
     ]
 }

@@ -34,6 +34,9 @@ pub enum Command {
     Migrate(MigrateCommand),
     /// Check the live schema against the architecture (RLS, tenant keys, indexes, roles).
     Check(CheckArgs),
+    /// The audit trail: seal it into the hash chain, verify the chain.
+    #[command(subcommand)]
+    Audit(crate::commands::audit::AuditCommand),
     /// The event bus: follow events, inspect and replay dead letters.
     #[command(subcommand)]
     Events(crate::commands::events::EventsCommand),
@@ -145,4 +148,7 @@ pub enum BenchCommand {
     /// Event bus: publish→consume throughput and latency against graphile-worker (Node.js),
     /// and what a NOTIFY per publishing transaction costs writers.
     Events(crate::commands::events::EventsBenchArgs),
+    /// Audit trigger overhead: the same insert and update workload with and without the
+    /// audit trigger, synchronous_commit on and off.
+    Audit(crate::commands::audit::AuditBenchArgs),
 }

@@ -24,6 +24,7 @@ pub async fn run(target: &Target, command: BenchCommand) -> Result<ExitCode> {
         }
         BenchCommand::Ingest(args) => return super::maintain::bench_ingest(target, args).await,
         BenchCommand::Events(args) => return super::events::bench(target, args).await,
+        BenchCommand::Audit(args) => return super::audit::bench(target, args).await,
     }
     Ok(ExitCode::SUCCESS)
 }

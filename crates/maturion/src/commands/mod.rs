@@ -1,3 +1,4 @@
+pub(crate) mod audit;
 mod bench;
 mod check;
 mod db;
@@ -21,6 +22,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check::run(&target, args).await,
         Command::Maintain(args) => maintain::run(&target, args).await,
         Command::Events(command) => events::run(&target, command).await,
+        Command::Audit(command) => audit::run(&target, command).await,
         Command::Bench(command) => bench::run(&target, command).await,
     }
 }

@@ -1,0 +1,10 @@
+//! The audit trail against a real PostgreSQL: the trigger, immutability, sealing, tamper
+//! detection and retention.
+
+mod immutability;
+mod migrations;
+mod retention;
+mod seal;
+mod support;
+mod tamper;
+mod trigger;

@@ -1,0 +1,101 @@
+//! A database with the platform and audit migrations, tenants made the way the application
+//! makes them, and the roles' connections.
+
+use maturion_tenancy::{Database, OrganisationId, TenantContext, UserId};
+use maturion_testing::TestDatabase;
+use tokio_postgres::{Client, NoTls};
+use uuid::Uuid;
+
+pub async fn database() -> TestDatabase {
+    let fingerprint = format!(
+        "audit_{}_{}",
+        maturion_schema::platform_migrations().fingerprint(),
+        maturion_audit::migrations().fingerprint()
+    );
+    let db = maturion_testing::database_from_template(&fingerprint, async |config| {
+        let (mut client, connection) = config.connect(NoTls).await?;
+        tokio::spawn(connection);
+        maturion_audit::migrate_up(&mut client).await?;
+        Ok(())
+    })
+    .await;
+    // A database's own grants are not copied from its template.
+    maturion_schema::bootstrap_roles(&db.admin().await).await.unwrap();
+    db
+}
+
+pub async fn app(db: &TestDatabase) -> Database {
+    Database::new(db.config(maturion_schema::APP_ROLE), 4).unwrap()
+}
+
+/// An administrator session acting as the maintenance role (BYPASSRLS), as jobs do.
+pub async fn maintenance(db: &TestDatabase) -> Client {
+    let client = db.admin().await;
+    client.batch_execute("SET ROLE maturion_maintenance").await.unwrap();
+    client
+}
+
+#[derive(Clone)]
+pub struct Tenant {
+    pub organisation: Uuid,
+    pub user: Uuid,
+    pub context: TenantContext,
+}
+
+/// An organisation and its first user, created by the app role under the new organisation's
+/// context, with a client address and user agent.
+pub async fn provision(database: &Database, name: &str) -> Tenant {
+    let organisation = OrganisationId::generate();
+    let user = UserId::generate();
+    let context = TenantContext::new(organisation)
+        .with_user(user)
+        .with_client(Some("203.0.113.7".parse().unwrap()), Some(format!("{name}-browser/1.0 (ü «q» \\ \"x\")")));
+    let tx = database.transaction(&context).await.unwrap();
+    tx.execute("INSERT INTO organisations (id, name) VALUES ($1, $2)", &[&organisation, &name])
+        .await
+        .unwrap();
+    tx.execute(
+        "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
+         VALUES ($1, $2, $3, 'First User', 'admin', $1)",
+        &[&user, &organisation, &format!("first@{}.example", name.to_lowercase())],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    Tenant { organisation: organisation.as_uuid(), user: user.as_uuid(), context }
+}
+
+/// Settings and permissions written in several transactions, so that seals have something to
+/// cover: `count` transactions of two rows each.
+pub async fn activity(database: &Database, tenant: &Tenant, count: usize) {
+    for n in 0..count {
+        let tx = database.transaction(&tenant.context).await.unwrap();
+        tx.execute(
+            "INSERT INTO organisation_settings (organisation_id, setting_key, setting_value, created_by) \
+             VALUES ($1, $2, $3, $4)",
+            &[&tenant.organisation, &format!("key.n{n}.{}", Uuid::now_v7().simple()), &serde_json::json!({"n": n, "text": "naïve | s3:x\u{1}"}), &tenant.user],
+        )
+        .await
+        .unwrap();
+        tx.execute(
+            "UPDATE users SET full_name = $2 WHERE id = $1",
+            &[&tenant.user, &format!("User after change {n}")],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+}
+
+pub async fn audit_rows(admin: &Client, organisation: Uuid) -> i64 {
+    admin
+        .query_one("SELECT count(*) FROM audit_log WHERE organisation_id = $1", &[&organisation])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The SQLSTATE of a failed statement.
+pub fn code(error: &tokio_postgres::Error) -> String {
+    error.code().map(|c| c.code().to_owned()).unwrap_or_else(|| error.to_string())
+}

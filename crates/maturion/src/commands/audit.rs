@@ -1,0 +1,136 @@
+//! `maturion audit seal | verify`, and `maturion bench audit` (the audit trigger's cost).
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use maturion_audit::bench::OverheadOptions;
+use maturion_tenancy::OrganisationId;
+use tokio_postgres::Client;
+
+use crate::cli::Format;
+use crate::configuration::Target;
+
+const BENCH_DATABASE: &str = "maturion_bench_audit";
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Seal every audit row written so far into the hash chain (the maintenance job and the
+    /// server run this too). Rows of transactions still running wait for the next seal.
+    Seal {
+        /// Rows per seal (whole transactions are never split).
+        #[arg(long, default_value_t = maturion_audit::DEFAULT_SEAL_ROWS)]
+        max_rows: i32,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Recompute every row hash and seal digest; report the first broken link and where it is.
+    /// Exit status 1 on any break.
+    Verify {
+        /// Check this organisation's rows only (and the chain's seal digests).
+        #[arg(long)]
+        organisation: Option<OrganisationId>,
+        /// A seal digest kept elsewhere, as SEQ:DIGEST (printed by `audit seal`); repeatable.
+        /// Catches a chain rewritten or cut by someone who could also recompute it.
+        #[arg(long = "anchor", value_name = "SEQ:DIGEST")]
+        anchors: Vec<maturion_audit::Anchor>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+}
+
+/// `maturion bench audit`: the same insert and update workload on a table with and without
+/// the audit trigger, synchronous_commit on and off.
+#[derive(Debug, Args)]
+pub struct AuditBenchArgs {
+    /// Concurrent sessions, each for its own organisation.
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+    /// Transactions per client and table in each phase (timed in alternating blocks of 50).
+    #[arg(long, default_value_t = 500)]
+    pub transactions: usize,
+    /// Rows each transaction inserts or updates (one statement per row).
+    #[arg(long, default_value_t = 1)]
+    pub rows_per_transaction: usize,
+    /// Repetitions of every phase (alternating which table goes first).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+}
+
+pub async fn run(target: &Target, command: AuditCommand) -> Result<ExitCode> {
+    let client = maintenance(target).await?;
+    match command {
+        AuditCommand::Seal { max_rows, format } => {
+            let report = maturion_audit::seal_with(&client, max_rows).await?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                Format::Human => {
+                    let range = match (report.seals.first(), report.seals.last()) {
+                        (Some(first), Some(last)) => format!(": seal {}..{}", first.seq, last.seq),
+                        _ => String::new(),
+                    };
+                    println!("sealed {} row(s) in {} seal(s){range}", report.rows, report.seals.len());
+                    if let Some(head) = &report.head {
+                        println!("head: seal {} digest {}", head.seq, head.digest);
+                        println!(
+                            "keep it elsewhere; `maturion audit verify --anchor {}:{}` then proves the chain up to it was not rewritten",
+                            head.seq, head.digest
+                        );
+                    }
+                    if report.pending_rows > 0 {
+                        println!("{} row(s) wait for transactions still running", report.pending_rows);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify { organisation, anchors, format } => {
+            let report = maturion_audit::verify_anchored(&client, organisation, &anchors).await?;
+            match format {
+                Format::Human => print!("{}", report.render_human()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+            Ok(if report.intact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+    }
+}
+
+/// Sealing and verifying read every organisation's rows: as the maintenance role (BYPASSRLS)
+/// when the administrator may become it, else as the administrator itself.
+async fn maintenance(target: &Target) -> Result<Client> {
+    let client = target.admin().await?;
+    if let Err(error) = client.batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE)).await {
+        tracing::warn!(%error, "cannot SET ROLE maturion_maintenance; going on as the administrator");
+    }
+    Ok(client)
+}
+
+/// Runs in a scratch database, created afresh and dropped afterwards.
+pub async fn bench(target: &Target, args: AuditBenchArgs) -> Result<ExitCode> {
+    let server = target.server_admin().await?;
+    server.batch_execute(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")).await?;
+    server.batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE}")).await?;
+    let bench = target.with_database(BENCH_DATABASE);
+    let mut admin = bench.admin().await?;
+    // The whole platform (the audit trigger's cost includes what other scopes hang on
+    // audit_log), then the audit scope in case the platform list does not name it yet.
+    maturion_platform::migrate_up(&mut admin).await.context("cannot migrate the benchmark database")?;
+    maturion_audit::migrate_up(&mut admin).await.context("cannot migrate the benchmark database")?;
+    let options = OverheadOptions {
+        clients: args.clients,
+        transactions: args.transactions,
+        rows_per_transaction: args.rows_per_transaction,
+        rounds: args.rounds,
+    };
+    let report = maturion_audit::bench::trigger_overhead(
+        &admin,
+        || bench.connect_as(maturion_schema::APP_ROLE),
+        &options,
+    )
+    .await?;
+    println!();
+    print!("{}", report.render());
+    drop(admin);
+    server.batch_execute(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")).await?;
+    Ok(ExitCode::SUCCESS)
+}
