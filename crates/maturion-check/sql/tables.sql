@@ -9,6 +9,12 @@ SELECT c.oid,
        c.relrowsecurity AS rls_enabled,
        c.relforcerowsecurity AS rls_forced,
        coalesce(obj_description(c.oid, 'pg_class'), '') AS comment,
+       -- The audit trail (maturion.audit_trail(), crate maturion-audit) is attached and enabled.
+       EXISTS (
+         SELECT FROM pg_trigger t
+         WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+           AND t.tgfoid = to_regprocedure('maturion.audit_trail()')
+       ) AS has_audit_trigger,
        -- Privileges granted on the table to the runtime role ($1) itself or to PUBLIC (membership
        -- in other roles is judged by the role rules).
        ARRAY(

@@ -29,6 +29,8 @@ pub(crate) struct Table {
     pub rls_enabled: bool,
     pub rls_forced: bool,
     pub comment: String,
+    /// Whether the audit trail trigger is attached and enabled.
+    pub has_audit_trigger: bool,
     /// Privileges the runtime role holds on the table.
     pub app_privileges: Vec<String>,
     pub columns: Vec<String>,
@@ -320,6 +322,7 @@ fn table(row: &Row) -> Table {
         rls_forced: row.get("rls_forced"),
         comment: row.get("comment"),
         app_privileges: row.get("app_privileges"),
+        has_audit_trigger: row.get("has_audit_trigger"),
         columns: row.get("columns"),
         organisation_id: type_name.map(|type_name| OrganisationIdColumn {
             type_name,

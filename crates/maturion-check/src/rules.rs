@@ -80,6 +80,7 @@ fn check_table(table: &Table, app_role: &str, out: &mut Vec<Violation>) {
     organisation_id_column(table, out);
     row_level_security(table, out);
     audit_fields(table, out);
+    audit_trail(table, out);
     tenant_references(table, out);
     tenant_unique_key(table, out);
     partitions(table, app_role, out);
@@ -257,6 +258,28 @@ fn policy_defects(table: &Table, policy: &Policy, column: &str) -> Option<String
             defects.join("; "),
         )
     })
+}
+
+/// In a table's COMMENT, marks rows derived from the logs by the maintenance job: auditing them
+/// would audit the audit trail.
+const ROLLUP_MARKER: &str = "@rollup";
+
+/// Every change to tenant data leaves an audit row (§3.4), module tables included.
+fn audit_trail(table: &Table, out: &mut Vec<Violation>) {
+    let exempt = AUDIT_FIELDS_EXEMPT.contains(&table.name.as_str()) || table.comment.contains(ROLLUP_MARKER);
+    if exempt || table.has_audit_trigger {
+        return;
+    }
+    out.push(Violation::new(
+        "missing-audit-trigger",
+        &table.name,
+        format!(
+            "changes to this tenant table leave no audit_log row (§3.4, §10.2): the trigger running \
+             maturion.audit_trail() is missing or disabled; call SELECT maturion.enable_audit_trail({}, \
+             '<module>') in a migration (maturion.enable_tenant_isolation attaches it for new tables)",
+            literal(&table.name)
+        ),
+    ));
 }
 
 fn audit_fields(table: &Table, out: &mut Vec<Violation>) {

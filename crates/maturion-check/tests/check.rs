@@ -185,6 +185,16 @@ async fn internal_tables_are_exempt_only_while_the_app_cannot_reach_them() {
 }
 
 #[tokio::test]
+async fn a_tenant_table_without_the_audit_trail_is_reported() {
+    let (_database, admin) = migrated().await;
+    as_owner(&admin, "ALTER TABLE public.organisation_settings DISABLE TRIGGER audit_trail").await;
+    assert_eq!(
+        findings(&admin).await,
+        ["missing-audit-trigger: public.organisation_settings"]
+    );
+}
+
+#[tokio::test]
 async fn a_nullable_or_non_uuid_organisation_id_is_reported() {
     let (_database, admin) = migrated().await;
     let nullable = variant(
