@@ -4,7 +4,7 @@
 //!   [`TRIGGER_NAME`] (function [`TRIGGER_FUNCTION`]) that writes one `audit_log` row per
 //!   changed row of every tenant table, make `audit_log` immutable for every role, and create
 //!   the seal chain.
-//! * [`record_view`] writes `viewed` entries, which no trigger can see.
+//! * [`record_view`] and [`record_views`] write `viewed` entries, which no trigger can see.
 //! * [`seal`] hashes committed audit rows into chained batch digests; [`verify`] recomputes
 //!   everything in Rust, without trusting the database's own functions, and locates the first
 //!   broken link.
@@ -20,9 +20,8 @@ mod seal;
 mod verify;
 
 use include_dir::{include_dir, Dir};
-use maturion_migrate::{AppliedMigration, MigrateError, MigrationSet, Migrator};
+use maturion_migrate::MigrationSet;
 use maturion_tenancy::{TenancyError, TenantTransaction};
-use tokio_postgres::Client;
 use uuid::Uuid;
 
 pub use error::AuditError;
@@ -49,18 +48,6 @@ pub fn migrations() -> MigrationSet {
         .expect("the embedded audit migrations are laid out correctly (checked by tests)")
 }
 
-/// The platform migrations, then the audit migrations. `client` must be an administrator.
-/// Until the lead folds this scope into `maturion_schema::migrate_up`, tests and tools use it.
-pub async fn migrate_up(client: &mut Client) -> Result<Vec<AppliedMigration>, MigrateError> {
-    let mut applied = maturion_schema::migrate_up(client).await?;
-    applied.extend(
-        Migrator::new(&migrations(), maturion_schema::migration_options())
-            .up(client, None)
-            .await?,
-    );
-    Ok(applied)
-}
-
 /// Records that the transaction's user viewed an entity: a `viewed` row in `audit_log` for the
 /// transaction's organisation, user, client address and user agent. `module` is lower case
 /// letters, digits and `_`.
@@ -74,4 +61,18 @@ pub async fn record_view(
         .execute("SELECT maturion.record_view($1, $2, $3)", &[&module, &entity_type, &entity_id])
         .await?;
     Ok(())
+}
+
+/// Records that the transaction's user viewed every entity of `entity_ids` (a list page, a
+/// report): one `viewed` row each, written in one statement. Returns the number written.
+pub async fn record_views(
+    transaction: &TenantTransaction,
+    module: &str,
+    entity_type: &str,
+    entity_ids: &[Uuid],
+) -> Result<u64, TenancyError> {
+    let row = transaction
+        .query_one("SELECT maturion.record_views($1, $2, $3)", &[&module, &entity_type, &entity_ids])
+        .await?;
+    Ok(row.get::<_, i64>(0) as u64)
 }

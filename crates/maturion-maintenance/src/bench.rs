@@ -1,8 +1,11 @@
 //! Ingest benchmark: rows/s of batched inserts into the partitioned `audit_log` as
-//! `maturion_app` in tenant transactions (RLS, guards, the rollup trigger), against `COPY`
-//! of the same rows into an unpartitioned table without RLS, measured in the same run.
-//! COPY is the fastest way into PostgreSQL, and it is refused for roles under RLS, so the
-//! application's bulk path is `INSERT … SELECT FROM unnest(…)`.
+//! `maturion_app` in tenant transactions, against `COPY` of the same rows into an
+//! unpartitioned table without RLS, measured in the same run. COPY is the fastest way into
+//! PostgreSQL, and it is refused for roles under RLS. The application cannot insert into
+//! `audit_log` itself (only the audit trigger and the audit functions write it), so its bulk
+//! path is `maturion.record_views` (audit scope): one call writes the `viewed` entries of a
+//! whole list in one `INSERT … SELECT FROM unnest(…)`, through the forced tenant policy, the
+//! guards and the foreign-key checks.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::pin::pin;
@@ -12,7 +15,7 @@ use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use maturion_tenancy::{Database, OrganisationId, TenancyError, TenantContext, UserId};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
@@ -34,13 +37,10 @@ pub enum BenchError {
 pub struct IngestOptions {
     /// Rows written by each method in each round.
     pub rows: usize,
-    /// Rows per INSERT statement (and per transaction) on the application side.
+    /// Rows per call (one statement and one transaction) on the application side.
     pub batch: usize,
     /// Rounds; each method's figure is its median over the rounds.
     pub rounds: usize,
-    /// Single-row INSERT statements per round, timed in one transaction with and without the
-    /// rollup trigger (0 skips them).
-    pub single_rows: usize,
     /// Application connections inserting at once (COPY stays one stream).
     pub connections: usize,
 }
@@ -51,7 +51,6 @@ impl Default for IngestOptions {
             rows: 100_000,
             batch: 1_000,
             rounds: 3,
-            single_rows: 2_000,
             connections: 1,
         }
     }
@@ -60,32 +59,30 @@ impl Default for IngestOptions {
 /// Medians over the rounds, in rows per second.
 #[derive(Debug, Clone)]
 pub struct IngestFigures {
-    /// Batched INSERT … SELECT FROM unnest into partitioned audit_log as maturion_app.
+    /// Batched record_views into partitioned audit_log as maturion_app.
     pub app_insert: f64,
-    /// The same with the rollup invalidation trigger disabled (to show its cost).
-    pub app_insert_without_rollup_trigger: f64,
     /// COPY into an unpartitioned table with the same columns and indexes, no RLS.
     pub copy_same_indexes: f64,
     /// COPY into an unpartitioned table with the same columns, no index, no RLS.
     pub copy_no_index: f64,
-    /// Diagnostic: the same with every trigger of audit_log off, foreign-key checks included.
+    /// Diagnostic: the app path with every trigger of audit_log off, the foreign-key checks
+    /// included.
     pub app_insert_without_triggers: f64,
-    /// Microseconds per single-row INSERT statement inside one tenant transaction (the shape
-    /// of the audit trigger's writes), with and without the rollup trigger.
-    pub statement_micros: f64,
-    pub statement_micros_without_rollup_trigger: f64,
 }
 
 const COLUMNS: &str =
     "id, organisation_id, \"timestamp\", user_id, module, entity_type, entity_id, action, changes, ip_address, user_agent";
 const BASELINE_INDEXED: &str = "ingest_baseline_indexed";
 const BASELINE_PLAIN: &str = "ingest_baseline_plain";
-const ACTIONS: [&str; 3] = ["created", "updated", "deleted"];
+const MODULE: &str = "policies";
+const ENTITY_TYPE: &str = "policy";
+const CLIENT_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) maturion-bench";
 
 /// Runs the benchmark and prints its figures. `admin` is an administrator connection to a
-/// database with the platform and maintenance migrations (a scratch database: the benchmark
-/// adds an organisation, audit rows and two baseline tables); `app` logs in as maturion_app
-/// to the same database.
+/// database with every platform migration set (a scratch database: the benchmark adds an
+/// organisation, audit rows and two baseline tables); `app` logs in as maturion_app to the
+/// same database.
 pub async fn run_ingest(
     admin: &mut Client,
     app: &Database,
@@ -99,7 +96,8 @@ pub async fn run_ingest(
     crate::maintain(admin, &Policy::default()).await?;
     let (organisation, user) = tenant(admin).await?;
     let context = TenantContext::new(OrganisationId::from_uuid(organisation))
-        .with_user(UserId::from_uuid(user));
+        .with_user(UserId::from_uuid(user))
+        .with_client(Some(IpAddr::V4(CLIENT_ADDRESS)), Some(USER_AGENT.to_owned()));
     admin
         .batch_execute(&format!(
             "DROP TABLE IF EXISTS {BASELINE_INDEXED}, {BASELINE_PLAIN};
@@ -113,19 +111,17 @@ pub async fn run_ingest(
         .await?
         .get(0);
 
-    let total =
-        (options.rows * 5 * options.rounds + options.single_rows * 2 * options.rounds) as u64;
+    let total = (options.rows * 4 * options.rounds) as u64;
     let progress = ProgressBar::new(total).with_message("ingesting");
     progress.set_style(
         ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} rows {eta}")
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let (mut app_insert, mut no_rollup, mut no_triggers) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut app_insert, mut no_triggers) = (Vec::new(), Vec::new());
     let (mut copy_indexed, mut copy_plain) = (Vec::new(), Vec::new());
-    let (mut statement, mut statement_no_rollup) = (Vec::new(), Vec::new());
     for round in 0..options.rounds {
-        let fresh = || AuditRows::generate(organisation, user, options.rows);
+        let fresh = || ViewedRows::generate(organisation, user, options.rows);
         // Alternate the order so that caching and checkpoints hit every method alike.
         let app_first = round % 2 == 0;
         if app_first {
@@ -137,54 +133,31 @@ pub async fn run_ingest(
         if !app_first {
             app_insert.push(insert_parallel(app, &context, &fresh(), options, &progress).await?);
         }
-        no_rollup.push(
-            with_triggers(
-                admin,
-                Triggers::AllButRollup,
-                insert_parallel(app, &context, &fresh(), options, &progress),
-            )
-            .await?,
-        );
         no_triggers.push(
-            with_triggers(
-                admin,
-                Triggers::None,
-                insert_parallel(app, &context, &fresh(), options, &progress),
-            )
-            .await?,
-        );
-        if options.single_rows > 0 {
-            let singles = AuditRows::generate(organisation, user, options.single_rows);
-            statement.push(statements(app, &context, &singles, &progress).await?);
-            let singles = AuditRows::generate(organisation, user, options.single_rows);
-            statement_no_rollup.push(
-                with_triggers(
-                    admin,
-                    Triggers::AllButRollup,
-                    statements(app, &context, &singles, &progress),
-                )
+            without_triggers(admin, insert_parallel(app, &context, &fresh(), options, &progress))
                 .await?,
-            );
-        }
+        );
     }
     progress.finish_and_clear();
 
+    let written: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE organisation_id = $1 AND action = 'viewed'",
+            &[&organisation],
+        )
+        .await?
+        .get(0);
+    let expected = (options.rows * 2 * options.rounds) as i64;
+    if written != expected {
+        return Err(BenchError::Invalid(format!(
+            "audit_log holds {written} viewed rows of the benchmark, expected {expected}"
+        )));
+    }
     let figures = IngestFigures {
         app_insert: median(&mut app_insert),
-        app_insert_without_rollup_trigger: median(&mut no_rollup),
         app_insert_without_triggers: median(&mut no_triggers),
         copy_same_indexes: median(&mut copy_indexed),
         copy_no_index: median(&mut copy_plain),
-        statement_micros: if statement.is_empty() {
-            f64::NAN
-        } else {
-            median(&mut statement)
-        },
-        statement_micros_without_rollup_trigger: if statement_no_rollup.is_empty() {
-            f64::NAN
-        } else {
-            median(&mut statement_no_rollup)
-        },
     };
     print(&figures, options, &synchronous_commit);
     admin
@@ -197,14 +170,13 @@ fn print(f: &IngestFigures, options: &IngestOptions, synchronous_commit: &str) {
     let verdict = |ratio: f64| if ratio >= 0.5 { "meets" } else { "misses" };
     let vs_indexed = f.app_insert / f.copy_same_indexes;
     let vs_plain = f.app_insert / f.copy_no_index;
-    let cost = |with: f64, without: f64| (without / with - 1.0) * 100.0;
     println!(
-        "Ingest ({} rows x {} rounds, medians; app: batches of {} rows per INSERT and transaction over {} connection(s); \
-         COPY: one stream; synchronous_commit={synchronous_commit})",
+        "Ingest ({} rows x {} rounds, medians; app: maturion.record_views, {} rows per call and transaction over {} \
+         connection(s); COPY: one stream of the same rows; synchronous_commit={synchronous_commit})",
         options.rows, options.rounds, options.batch, options.connections
     );
     println!(
-        "  app INSERT … unnest into partitioned audit_log (RLS)  {:>10.0} rows/s",
+        "  app record_views into partitioned audit_log (RLS)     {:>10.0} rows/s",
         f.app_insert
     );
     println!(
@@ -224,23 +196,10 @@ fn print(f: &IngestFigures, options: &IngestOptions, synchronous_commit: &str) {
         verdict(vs_plain)
     );
     println!(
-        "  where the app path goes: without the rollup trigger {:.0} rows/s ({:+.1}%), without any trigger \
-         (foreign-key checks included) {:.0} rows/s ({:+.1}%)",
-        f.app_insert_without_rollup_trigger,
-        cost(f.app_insert, f.app_insert_without_rollup_trigger),
+        "  where the app path goes: without any trigger of audit_log (foreign-key checks included) {:.0} rows/s ({:+.1}%)",
         f.app_insert_without_triggers,
-        cost(f.app_insert, f.app_insert_without_triggers),
+        (f.app_insert_without_triggers / f.app_insert - 1.0) * 100.0,
     );
-    if f.statement_micros.is_finite() {
-        println!(
-            "  single-row INSERT statements in one transaction ({} per round): {:.1} µs each with the rollup \
-             trigger, {:.1} µs without ({:+.1} µs per statement)",
-            options.single_rows,
-            f.statement_micros,
-            f.statement_micros_without_rollup_trigger,
-            f.statement_micros - f.statement_micros_without_rollup_trigger,
-        );
-    }
 }
 
 /// An organisation and a user for the audit rows, made as the administrator.
@@ -263,103 +222,57 @@ async fn tenant(admin: &Client) -> Result<(Uuid, Uuid), BenchError> {
     Ok((organisation, user))
 }
 
-#[derive(Clone, Copy)]
-enum Triggers {
-    AllButRollup,
-    /// Every trigger of audit_log off, the foreign-key checks included (superuser only).
-    None,
-}
-
-/// Awaits `work` with some triggers of audit_log disabled, then enables them again.
-async fn with_triggers<T>(
+/// Awaits `work` with every trigger of audit_log disabled (superuser only), then enables them
+/// again.
+async fn without_triggers<T>(
     admin: &Client,
-    triggers: Triggers,
     work: impl std::future::Future<Output = Result<T, BenchError>>,
 ) -> Result<T, BenchError> {
-    let which = match triggers {
-        Triggers::AllButRollup => "invalidate_rollups_on_insert",
-        Triggers::None => "ALL",
-    };
     admin
-        .batch_execute(&format!("ALTER TABLE audit_log DISABLE TRIGGER {which}"))
+        .batch_execute("ALTER TABLE audit_log DISABLE TRIGGER ALL")
         .await?;
     let result = work.await;
     admin
-        .batch_execute(&format!("ALTER TABLE audit_log ENABLE TRIGGER {which}"))
+        .batch_execute("ALTER TABLE audit_log ENABLE TRIGGER ALL")
         .await?;
     result
 }
 
-/// Column-wise rows, the shape `unnest` takes.
-struct AuditRows {
+/// The `viewed` rows one run writes, as `record_views` writes them: time-ordered ids and
+/// timestamps (now), one organisation, user, client and entity type.
+struct ViewedRows {
+    organisation: Uuid,
+    user: Uuid,
     ids: Vec<Uuid>,
-    organisation_ids: Vec<Uuid>,
     timestamps: Vec<DateTime<Utc>>,
-    user_ids: Vec<Uuid>,
-    modules: Vec<String>,
-    entity_types: Vec<String>,
     entity_ids: Vec<Uuid>,
-    actions: Vec<String>,
-    changes: Vec<serde_json::Value>,
-    ip_addresses: Vec<IpAddr>,
-    user_agents: Vec<String>,
 }
 
-impl AuditRows {
-    /// Rows as the audit trigger writes them: time-ordered ids and timestamps (now), small
-    /// JSON changes.
+impl ViewedRows {
     fn generate(organisation: Uuid, user: Uuid, count: usize) -> Self {
         let start = Utc::now();
-        let mut rows = AuditRows {
-            ids: Vec::with_capacity(count),
-            organisation_ids: vec![organisation; count],
-            timestamps: Vec::with_capacity(count),
-            user_ids: vec![user; count],
-            modules: Vec::with_capacity(count),
-            entity_types: Vec::with_capacity(count),
-            entity_ids: Vec::with_capacity(count),
-            actions: Vec::with_capacity(count),
-            changes: Vec::with_capacity(count),
-            ip_addresses: Vec::with_capacity(count),
-            user_agents: Vec::with_capacity(count),
-        };
-        for n in 0..count {
-            rows.ids.push(Uuid::now_v7());
-            rows.timestamps
-                .push(start + chrono::Duration::microseconds(n as i64));
-            rows.modules
-                .push(["risks", "policies", "incidents"][n % 3].to_owned());
-            rows.entity_types
-                .push(["risk", "policy", "incident"][n % 3].to_owned());
-            rows.entity_ids.push(Uuid::now_v7());
-            rows.actions.push(ACTIONS[n % ACTIONS.len()].to_owned());
-            rows.changes.push(serde_json::json!({
-                "title": {"old": format!("Item {n}"), "new": format!("Item {n} (revised)")},
-                "score": {"old": n % 5, "new": (n + 1) % 5},
-            }));
-            rows.ip_addresses.push(IpAddr::V4(Ipv4Addr::new(
-                10,
-                (n >> 16) as u8,
-                (n >> 8) as u8,
-                n as u8,
-            )));
-            rows.user_agents
-                .push("Mozilla/5.0 (X11; Linux x86_64) maturion-bench".to_owned());
+        ViewedRows {
+            organisation,
+            user,
+            ids: (0..count).map(|_| Uuid::now_v7()).collect(),
+            timestamps: (0..count)
+                .map(|n| start + chrono::Duration::microseconds(n as i64))
+                .collect(),
+            entity_ids: (0..count).map(|_| Uuid::now_v7()).collect(),
         }
-        rows
     }
 
     fn len(&self) -> usize {
-        self.ids.len()
+        self.entity_ids.len()
     }
 }
 
-/// Rows/s of [`insert_batches`] over `options.connections` connections at once, each taking
-/// a contiguous share of the rows.
+/// Rows/s of [`record_views`] over `options.connections` connections at once, each taking a
+/// contiguous share of the rows.
 async fn insert_parallel(
     app: &Database,
     context: &TenantContext,
-    rows: &AuditRows,
+    rows: &ViewedRows,
     options: &IngestOptions,
     progress: &ProgressBar,
 ) -> Result<f64, BenchError> {
@@ -367,7 +280,7 @@ async fn insert_parallel(
     let started = Instant::now();
     let writers = (0..options.connections).map(|k| {
         let range = (k * share).min(rows.len())..((k + 1) * share).min(rows.len());
-        insert_batches(app, context, rows, range, options.batch, progress)
+        record_views(app, context, &rows.entity_ids[range], options.batch, progress)
     });
     for result in futures_util::future::join_all(writers).await {
         result?;
@@ -375,99 +288,44 @@ async fn insert_parallel(
     Ok(rate(rows.len(), started.elapsed()))
 }
 
-/// Rows/s of `INSERT … SELECT FROM unnest(…)` of `rows[range]`, `batch` rows per statement
-/// and transaction.
-async fn insert_batches(
+/// `maturion.record_views` of `entity_ids`, `batch` per call and transaction.
+async fn record_views(
     app: &Database,
     context: &TenantContext,
-    rows: &AuditRows,
-    range: std::ops::Range<usize>,
+    entity_ids: &[Uuid],
     batch: usize,
     progress: &ProgressBar,
-) -> Result<f64, BenchError> {
-    let sql = format!(
-        "INSERT INTO audit_log ({COLUMNS}) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], \
-         $4::uuid[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::jsonb[], $10::inet[], $11::text[])"
-    );
-    let started = Instant::now();
-    let count = range.len();
-    let mut at = range.start;
-    while at < range.end {
-        let end = (at + batch).min(range.end);
-        let range = at..end;
-        let columns: [&(dyn ToSql + Sync); 11] = [
-            &&rows.ids[range.clone()],
-            &&rows.organisation_ids[range.clone()],
-            &&rows.timestamps[range.clone()],
-            &&rows.user_ids[range.clone()],
-            &&rows.modules[range.clone()],
-            &&rows.entity_types[range.clone()],
-            &&rows.entity_ids[range.clone()],
-            &&rows.actions[range.clone()],
-            &&rows.changes[range.clone()],
-            &&rows.ip_addresses[range.clone()],
-            &&rows.user_agents[range.clone()],
-        ];
+) -> Result<(), BenchError> {
+    for chunk in entity_ids.chunks(batch) {
         let tx = app.transaction(context).await?;
-        let statement = tx.prepare(&sql).await?;
-        let inserted = tx.execute(&statement, &columns).await?;
+        let written: i64 = tx
+            .query_one(
+                "SELECT maturion.record_views($1, $2, $3)",
+                &[&MODULE, &ENTITY_TYPE, &chunk],
+            )
+            .await?
+            .get(0);
         tx.commit().await?;
-        if inserted != (end - at) as u64 {
+        if written != chunk.len() as i64 {
             return Err(BenchError::Invalid(format!(
-                "inserted {inserted} of {} rows",
-                end - at
+                "record_views wrote {written} of {} rows",
+                chunk.len()
             )));
         }
-        progress.inc((end - at) as u64);
-        at = end;
+        progress.inc(chunk.len() as u64);
     }
-    Ok(rate(count, started.elapsed()))
-}
-
-/// Microseconds per single-row INSERT statement, all in one tenant transaction.
-async fn statements(
-    app: &Database,
-    context: &TenantContext,
-    rows: &AuditRows,
-    progress: &ProgressBar,
-) -> Result<f64, BenchError> {
-    let tx = app.transaction(context).await?;
-    let statement = tx
-        .prepare(&format!("INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
-        .await?;
-    let started = Instant::now();
-    for n in 0..rows.len() {
-        tx.execute(
-            &statement,
-            &[
-                &rows.ids[n],
-                &rows.organisation_ids[n],
-                &rows.timestamps[n],
-                &rows.user_ids[n],
-                &rows.modules[n],
-                &rows.entity_types[n],
-                &rows.entity_ids[n],
-                &rows.actions[n],
-                &rows.changes[n],
-                &rows.ip_addresses[n],
-                &rows.user_agents[n],
-            ],
-        )
-        .await?;
-    }
-    let elapsed = started.elapsed();
-    tx.commit().await?;
-    progress.inc(rows.len() as u64);
-    Ok(elapsed.as_secs_f64() * 1e6 / rows.len() as f64)
+    Ok(())
 }
 
 /// Rows/s of one binary COPY of all rows (autocommit).
 async fn copy(
     admin: &Client,
     table: &str,
-    rows: &AuditRows,
+    rows: &ViewedRows,
     progress: &ProgressBar,
 ) -> Result<f64, BenchError> {
+    let client_address = IpAddr::V4(CLIENT_ADDRESS);
+    let no_changes: Option<serde_json::Value> = None;
     let types = [
         Type::UUID,
         Type::UUID,
@@ -493,16 +351,16 @@ async fn copy(
             .as_mut()
             .write(&[
                 &rows.ids[n],
-                &rows.organisation_ids[n],
+                &rows.organisation,
                 &rows.timestamps[n],
-                &rows.user_ids[n],
-                &rows.modules[n],
-                &rows.entity_types[n],
+                &rows.user,
+                &MODULE,
+                &ENTITY_TYPE,
                 &rows.entity_ids[n],
-                &rows.actions[n],
-                &rows.changes[n],
-                &rows.ip_addresses[n],
-                &rows.user_agents[n],
+                &"viewed",
+                &no_changes,
+                &client_address,
+                &USER_AGENT,
             ])
             .await?;
         if n % 1_000 == 999 {

@@ -40,6 +40,9 @@ pub enum Step {
     RefreshRollups {
         log: Log,
         pending: i64,
+        /// The log is registered in `maturion.rollup_watermarks`: its new rows are found by
+        /// transaction id, not by invalidation.
+        watermarked: bool,
         keep_from: Option<DateTime<Utc>>,
     },
 }
@@ -98,11 +101,17 @@ impl fmt::Display for Step {
             Step::RefreshRollups {
                 log,
                 pending,
+                watermarked,
                 keep_from,
             } => {
                 write!(
                     f,
-                    "refresh the {log} rollups ({pending} pending invalidations)"
+                    "refresh the {log} rollups ({pending} pending invalidations{})",
+                    if *watermarked {
+                        ", and the rows written since the transaction-id watermark"
+                    } else {
+                        ""
+                    }
                 )?;
                 match keep_from {
                     Some(start) => write!(
@@ -231,19 +240,20 @@ pub(crate) async fn plan(client: &mut Client, policy: &Policy) -> Result<Plan, M
                 .map(|month| Step::DropPartition { log, month }),
         );
 
-        let pending: i64 = tx
+        let pending = tx
             .query_one(
-                "SELECT count(*) FROM maturion.rollup_invalidations WHERE log = $1",
+                "SELECT (SELECT count(*) FROM maturion.rollup_invalidations WHERE log = $1), \
+                        EXISTS (SELECT FROM maturion.rollup_watermarks WHERE log = $1)",
                 &[&log.table()],
             )
             .await
             .context(
                 "cannot count pending rollup invalidations (is the maintenance scope migrated?)",
-            )?
-            .get(0);
+            )?;
         refreshes.push(Step::RefreshRollups {
             log,
-            pending,
+            pending: pending.get(0),
+            watermarked: pending.get(1),
             keep_from,
         });
     }

@@ -1,11 +1,19 @@
 //! Incremental refresh of the hourly and daily rollups.
 //!
-//! A statement trigger on each log records, in the writer's own transaction, which
-//! (organisation, UTC hour) buckets got rows (`maturion.rollup_invalidations`). A refresh
-//! claims the entries committed so far with one DELETE, recomputes exactly those hours from
-//! the log and then their days from the hours. An entry of a transaction that commits later
-//! is invisible to that DELETE and stays for the next refresh, so late commits are never
-//! missed; a bucket that is not named is not touched.
+//! A refresh recomputes exactly the (organisation, UTC hour) buckets that got rows since the
+//! last one, from the log, and then their days from the hours. It learns them in one of two
+//! ways, per log:
+//! - a statement trigger records the buckets in the writer's own transaction
+//!   (`maturion.rollup_invalidations`), and the refresh claims the entries committed so far
+//!   with one DELETE; an entry of a transaction that commits later is invisible to that DELETE
+//!   and stays for the next refresh;
+//! - a log registered in `maturion.rollup_watermarks` (its rows carry their transaction id)
+//!   needs no trigger on insert: the refresh reads the horizon below which every transaction
+//!   has ended, before taking its snapshot, and recounts the buckets of the rows of the
+//!   transactions between the watermark and that horizon. A transaction still running stays
+//!   above the horizon for the next refresh.
+//!
+//! Either way late commits are never missed and a bucket that is not named is not touched.
 //!
 //! Rollups outlive the log's retention: hours of months past retention are never recomputed
 //! (their rows are gone or about to go, so a recount would lose what was counted), hourly
@@ -68,6 +76,7 @@ pub(crate) async fn refresh(
     log: Log,
     keep_from: Option<DateTime<Utc>>,
 ) -> Result<RefreshStats, MaintenanceError> {
+    let horizon = finished_transactions_horizon(client).await?;
     let tx = client
         .build_transaction()
         .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
@@ -91,8 +100,9 @@ pub(crate) async fn refresh(
         )
         .await
         .context(format!("cannot claim the invalidations of {log}"))?;
-    let claimed: Vec<(Uuid, DateTime<Utc>)> =
+    let mut claimed: BTreeSet<(Uuid, DateTime<Utc>)> =
         claimed.iter().map(|row| (row.get(0), row.get(1))).collect();
+    claimed.extend(follow_watermark(&tx, log, horizon).await?);
     let (hours, discarded): (Vec<_>, Vec<_>) = claimed
         .into_iter()
         .partition(|(_, hour)| keep_from.is_none_or(|start| *hour >= start));
@@ -152,6 +162,45 @@ pub(crate) async fn refresh(
         .await
         .context(format!("cannot commit the {log} rollups"))?;
     Ok(stats)
+}
+
+/// The transaction id below which every transaction has ended, read before the refresh's
+/// snapshot is taken, so that the snapshot sees every row below it.
+async fn finished_transactions_horizon(client: &mut Client) -> Result<i64, MaintenanceError> {
+    let tx = client
+        .transaction()
+        .await
+        .context("cannot begin reading the transaction horizon")?;
+    tx.batch_execute(&format!("SET LOCAL ROLE {}", maturion_schema::MAINTENANCE_ROLE))
+        .await
+        .context(format!("cannot act as {}", maturion_schema::MAINTENANCE_ROLE))?;
+    let horizon = tx
+        .query_one("SELECT maturion.finished_transactions_horizon()", &[])
+        .await
+        .context("cannot read the transaction horizon (is the maintenance scope migrated?)")?
+        .get(0);
+    tx.commit()
+        .await
+        .context("cannot end reading the transaction horizon")?;
+    Ok(horizon)
+}
+
+/// For a log registered in `maturion.rollup_watermarks`: the hours that got rows from the
+/// transactions between the watermark and `horizon`, and the watermark moved to `horizon`
+/// (in the refresh's transaction, so it moves only if the recount commits).
+async fn follow_watermark(
+    tx: &Transaction<'_>,
+    log: Log,
+    horizon: i64,
+) -> Result<Vec<(Uuid, DateTime<Utc>)>, MaintenanceError> {
+    let hours = tx
+        .query(
+            "SELECT organisation_id, hour FROM maturion.rollup_follow_watermark($1, $2)",
+            &[&log.table(), &horizon],
+        )
+        .await
+        .context(format!("cannot find the hours of {log} written since the watermark"))?;
+    Ok(hours.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
 async fn recompute(

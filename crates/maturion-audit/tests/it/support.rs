@@ -1,27 +1,13 @@
-//! A database with the platform and audit migrations, tenants made the way the application
+//! A database with every platform migration set, tenants made the way the application
 //! makes them, and the roles' connections.
 
 use maturion_tenancy::{Database, OrganisationId, TenantContext, UserId};
 use maturion_testing::TestDatabase;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 use uuid::Uuid;
 
 pub async fn database() -> TestDatabase {
-    let fingerprint = format!(
-        "audit_{}_{}",
-        maturion_schema::platform_migrations().fingerprint(),
-        maturion_audit::migrations().fingerprint()
-    );
-    let db = maturion_testing::database_from_template(&fingerprint, async |config| {
-        let (mut client, connection) = config.connect(NoTls).await?;
-        tokio::spawn(connection);
-        maturion_audit::migrate_up(&mut client).await?;
-        Ok(())
-    })
-    .await;
-    // A database's own grants are not copied from its template.
-    maturion_schema::bootstrap_roles(&db.admin().await).await.unwrap();
-    db
+    maturion_testing::migrated_database().await
 }
 
 pub async fn app(db: &TestDatabase) -> Database {

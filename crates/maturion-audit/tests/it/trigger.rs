@@ -316,3 +316,70 @@ async fn a_failed_transaction_leaves_no_audit_row() {
     tx.rollback().await.unwrap();
     assert_eq!(support::audit_rows(&admin, alpha.organisation).await, before);
 }
+
+#[tokio::test]
+async fn record_views_writes_one_viewed_entry_per_entity_in_one_call() {
+    let db = support::database().await;
+    let admin = db.admin().await;
+    let app = support::app(&db).await;
+    let alpha = provision(&app, "Alpha").await;
+    let beta = provision(&app, "Beta").await;
+    let listed: Vec<Uuid> = (0..250).map(|_| Uuid::now_v7()).collect();
+
+    let tx = app.transaction(&alpha.context).await.unwrap();
+    assert_eq!(maturion_audit::record_views(&tx, "policies", "policy", &listed).await.unwrap(), 250);
+    assert_eq!(maturion_audit::record_views(&tx, "policies", "policy", &[]).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    let rows = admin
+        .query(
+            "SELECT organisation_id, user_id, module, action, changes IS NULL, host(ip_address), user_agent, entity_id \
+             FROM audit_log WHERE entity_type = 'policy' ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 250);
+    for (row, entity) in rows.iter().zip(&listed) {
+        let (organisation, user): (Uuid, Option<Uuid>) = (row.get(0), row.get(1));
+        let (module, action, no_changes): (String, String, bool) = (row.get(2), row.get(3), row.get(4));
+        assert_eq!((organisation, user, module.as_str(), action.as_str(), no_changes), (alpha.organisation, Some(alpha.user), "policies", "viewed", true));
+        assert_eq!(row.get::<_, Option<String>>(5).as_deref(), Some("203.0.113.7"));
+        assert_eq!(row.get::<_, Uuid>(7), *entity, "one row per id, in the order given");
+    }
+    let beta_views: i64 = admin
+        .query_one("SELECT count(*) FROM audit_log WHERE organisation_id = $1 AND action = 'viewed'", &[&beta.organisation])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(beta_views, 0, "only the context's organisation");
+
+    // Bad input changes nothing.
+    let tx = app.transaction(&alpha.context).await.unwrap();
+    let error = maturion_audit::record_views(&tx, "Policies!", "policy", &listed).await.unwrap_err();
+    assert!(format!("{error:?}").contains("module name"), "{error}");
+    drop(tx);
+    let tx = app.transaction(&alpha.context).await.unwrap();
+    let error = tx
+        .execute("SELECT maturion.record_views('policies', 'policy', ARRAY[$1, NULL]::uuid[])", &[&alpha.user])
+        .await
+        .unwrap_err();
+    assert!(format!("{error:?}").contains("entity ids"), "{error}");
+    drop(tx);
+    let app_client = db.connect(maturion_schema::APP_ROLE).await;
+    let error = app_client
+        .execute("SELECT maturion.record_views('policies', 'policy', ARRAY[$1]::uuid[])", &[&alpha.user])
+        .await
+        .unwrap_err();
+    assert_eq!(code(&error), "MT401", "no tenant context, nobody to record");
+    app_client
+        .batch_execute("BEGIN; SELECT set_config('app.current_organisation_id', 'not-a-uuid', true)")
+        .await
+        .unwrap();
+    let error = app_client
+        .execute("SELECT maturion.record_views('policies', 'policy', ARRAY[$1]::uuid[])", &[&alpha.user])
+        .await
+        .unwrap_err();
+    assert_eq!(code(&error), "MT400", "a malformed context is refused by the guard");
+    let total: i64 = admin.query_one("SELECT count(*) FROM audit_log WHERE entity_type = 'policy'", &[]).await.unwrap().get(0);
+    assert_eq!(total, 250);
+}

@@ -298,3 +298,97 @@ async fn daily_rollups_outlive_the_partitions_retention_drops() {
     );
     assert_eq!(read(admin.query_one(sums, &[]).await.unwrap()), (0, 6, 0));
 }
+
+/// With the audit scope, audit_log has no insert trigger: the refresh finds new rows by their
+/// transaction id. A transaction still open at a refresh is counted by a later one, however
+/// long it stays open, and a refresh never counts a row twice.
+#[tokio::test]
+async fn audit_rollups_follow_transaction_ids_and_count_a_late_commit() {
+    let db = maturion_testing::migrated_database().await;
+    let mut admin = db.admin().await;
+    let triggers: Vec<String> = admin
+        .query(
+            "SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass AND NOT tgisinternal ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(
+        !triggers.contains(&"invalidate_rollups_on_insert".to_owned()),
+        "{triggers:?}"
+    );
+    maintain(&mut admin, &Policy::default()).await.unwrap();
+    let alpha = organisation(&admin, "Alpha").await;
+    let beta = organisation(&admin, "Beta").await;
+    insert_audit(&admin, alpha, 50, "now() - n * interval '13 minutes'").await;
+
+    let beta_before = rows_of(&admin, beta).await;
+    // A writer that started before the refresh and commits after it.
+    let late = db.admin().await;
+    late.batch_execute("BEGIN").await.unwrap();
+    insert_audit(&late, beta, 30, "now() - n * interval '7 minutes'").await;
+    let late_transaction: i64 = late
+        .query_one("SELECT txid_current()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    insert_audit(&admin, alpha, 20, "now() - n * interval '5 minutes'").await;
+
+    let first = maintain(&mut admin, &Policy::default()).await.unwrap();
+    assert!(refreshed(&first.outcomes, Log::Audit).hours > 0, "{first}");
+    let (rollup, truth) = rollup_and_truth(&admin, Log::Audit, false).await;
+    assert_eq!(rollup, truth, "the committed rows are counted, the open ones not yet");
+    let watermark: i64 = admin
+        .query_one(
+            "SELECT transaction_id FROM maturion.rollup_watermarks WHERE log = 'audit_log'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        watermark <= late_transaction,
+        "the watermark {watermark} passed the open transaction {late_transaction}"
+    );
+    let pending: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM maturion.rollup_invalidations WHERE log = 'audit_log'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(pending, 0, "inserts record no invalidation");
+
+    late.batch_execute("COMMIT").await.unwrap();
+    let second = maintain(&mut admin, &Policy::default()).await.unwrap();
+    assert!(refreshed(&second.outcomes, Log::Audit).hours > 0, "{second}");
+    for daily in [false, true] {
+        let (rollup, truth) = rollup_and_truth(&admin, Log::Audit, daily).await;
+        assert_eq!(rollup, truth, "after the late commit (daily: {daily})");
+    }
+    let beta_entries: i64 = admin
+        .query_one(
+            "SELECT sum(entries)::bigint FROM audit_log_daily WHERE organisation_id = $1",
+            &[&beta.organisation],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(beta_entries, beta_before + 30, "the late transaction's rows are counted once");
+
+    // Nothing new: the next refresh recounts nothing.
+    let third = maintain(&mut admin, &Policy::default()).await.unwrap();
+    assert_eq!(refreshed(&third.outcomes, Log::Audit).hours, 0, "{third}");
+}
+
+async fn rows_of(admin: &Client, tenant: crate::Tenant) -> i64 {
+    admin
+        .query_one("SELECT count(*) FROM audit_log WHERE organisation_id = $1", &[&tenant.organisation])
+        .await
+        .unwrap()
+        .get(0)
+}

@@ -112,10 +112,8 @@ pub async fn bench(target: &Target, args: AuditBenchArgs) -> Result<ExitCode> {
     server.batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE}")).await?;
     let bench = target.with_database(BENCH_DATABASE);
     let mut admin = bench.admin().await?;
-    // The whole platform (the audit trigger's cost includes what other scopes hang on
-    // audit_log), then the audit scope in case the platform list does not name it yet.
+    // The whole platform: the audit trigger's cost includes what other scopes hang on audit_log.
     maturion_platform::migrate_up(&mut admin).await.context("cannot migrate the benchmark database")?;
-    maturion_audit::migrate_up(&mut admin).await.context("cannot migrate the benchmark database")?;
     let options = OverheadOptions {
         clients: args.clients,
         transactions: args.transactions,

@@ -96,15 +96,12 @@ pub struct IngestArgs {
     /// Rows each method writes per round.
     #[arg(long, default_value_t = 100_000)]
     pub rows: usize,
-    /// Rows per INSERT statement (and per transaction) on the application side.
+    /// Rows per record_views call (and per transaction) on the application side.
     #[arg(long, default_value_t = 1_000)]
     pub batch: usize,
     /// Rounds; each figure is the median.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
-    /// Single-row INSERT statements per round, timed with and without the rollup trigger.
-    #[arg(long, default_value_t = 2_000)]
-    pub single_rows: usize,
     /// Application connections inserting at once (COPY stays one stream).
     #[arg(long, default_value_t = 1)]
     pub connections: usize,
@@ -134,7 +131,6 @@ pub async fn bench_ingest(target: &Target, args: IngestArgs) -> Result<ExitCode>
         rows: args.rows,
         batch: args.batch,
         rounds: args.rounds,
-        single_rows: args.single_rows,
         connections: args.connections,
     };
     run_ingest(&mut admin, &app, &options).await?;
