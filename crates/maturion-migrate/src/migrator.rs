@@ -226,7 +226,10 @@ impl<'a> Migrator<'a> {
         info!(scope = %self.set.scope, version = %m.version, name = %m.name, "applying migration");
         let started = Instant::now();
         if m.directives().no_transaction {
-            self.apply_without_transaction(client, m).await?;
+            self.run_without_transaction(client, m, &m.up).await?;
+            let tx = client.transaction().await?;
+            record(&tx, &self.set.scope, m, started).await?;
+            tx.commit().await?;
         } else {
             let tx = client.transaction().await?;
             let failed = |source| MigrateError::Failed {
@@ -245,11 +248,11 @@ impl<'a> Migrator<'a> {
         Ok(AppliedMigration { version: m.version.clone(), name: m.name.clone(), execution_ms })
     }
 
-    /// `CREATE INDEX CONCURRENTLY` and friends refuse to run in a transaction block, so such
-    /// migrations (declared with `-- maturion:no-transaction`) run statement by statement.
-    async fn apply_without_transaction(&self, client: &mut Client, m: &Migration) -> Result<(), MigrateError> {
-        let started = Instant::now();
-        let statements = pg_query::split_with_parser(&m.up).map_err(|e| MigrateError::Split {
+    /// `CREATE INDEX CONCURRENTLY` and friends refuse to run in a transaction block, so a
+    /// script declared with `-- maturion:no-transaction` (an up or a down script) runs
+    /// statement by statement.
+    async fn run_without_transaction(&self, client: &mut Client, m: &Migration, script: &str) -> Result<(), MigrateError> {
+        let statements = pg_query::split_with_parser(script).map_err(|e| MigrateError::Split {
             version: m.version.clone(),
             name: m.name.clone(),
             reason: e.to_string(),
@@ -267,9 +270,6 @@ impl<'a> Migrator<'a> {
             }
         }
         client.batch_execute("RESET ROLE; RESET lock_timeout; RESET search_path").await?;
-        let tx = client.transaction().await?;
-        record(&tx, &self.set.scope, m, started).await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -285,10 +285,16 @@ impl<'a> Migrator<'a> {
             name: m.name.clone(),
             source,
         };
+        let no_transaction = maturion_lint::parse_directives(down).no_transaction;
+        if no_transaction {
+            self.run_without_transaction(client, m, down).await?;
+        }
         let tx = client.transaction().await?;
-        tx.batch_execute(&self.session_setup(true)).await.map_err(failed)?;
-        tx.batch_execute(down).await.map_err(failed)?;
-        tx.batch_execute("RESET ROLE").await.map_err(failed)?;
+        if !no_transaction {
+            tx.batch_execute(&self.session_setup(true)).await.map_err(failed)?;
+            tx.batch_execute(down).await.map_err(failed)?;
+            tx.batch_execute("RESET ROLE").await.map_err(failed)?;
+        }
         tx.execute(
             "DELETE FROM maturion_migrations.schema_migrations WHERE scope = $1 AND version = $2",
             &[&self.set.scope, &m.version.to_string()],

@@ -27,7 +27,7 @@ async fn migrations_apply_after_the_platform_revert_and_reapply() {
             .unwrap()
             .get(0)
     };
-    assert_eq!(ledger(&admin).await, 1);
+    assert_eq!(ledger(&admin).await, 3);
 
     let options = maturion_migrate::Options {
         owner_role: Some("maturion_owner".into()),
@@ -52,7 +52,7 @@ async fn migrations_apply_after_the_platform_revert_and_reapply() {
     assert_eq!(left, 0, "down removes everything up made");
     assert_eq!(
         maturion_events::migrate_up(&mut admin).await.unwrap().len(),
-        1,
+        3,
         "and up applies again"
     );
 }

@@ -206,15 +206,23 @@ async fn no_transaction_migrations_run_concurrent_index_builds() {
         dir.path(),
         "1.1.0_index",
         "-- maturion:no-transaction\nCREATE INDEX CONCURRENTLY idx_a_v ON a (v);\nCREATE INDEX CONCURRENTLY idx_a_id ON a (id);",
-        Some("DROP INDEX CONCURRENTLY idx_a_v;"),
+        Some("-- maturion:no-transaction\nDROP INDEX CONCURRENTLY idx_a_v;\nDROP INDEX CONCURRENTLY idx_a_id;"),
     );
-    Migrator::new(&module(dir.path()), Options::default()).up(&mut admin, None).await.unwrap();
-    let indexes: i64 = admin
-        .query_one("SELECT count(*) FROM pg_indexes WHERE tablename = 'a' AND indexname LIKE 'idx_a_%'", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(indexes, 2);
+    let set = module(dir.path());
+    let migrator = Migrator::new(&set, Options::default());
+    migrator.up(&mut admin, None).await.unwrap();
+    let indexes = async |admin: &Client| -> i64 {
+        admin
+            .query_one("SELECT count(*) FROM pg_indexes WHERE tablename = 'a' AND indexname LIKE 'idx_a_%'", &[])
+            .await
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(indexes(&admin).await, 2);
+    // The down script declares it too, and reverts statement by statement.
+    let reverted = migrator.down(&mut admin, &Version::new(1, 0, 0)).await.unwrap();
+    assert_eq!(reverted.len(), 1);
+    assert_eq!(indexes(&admin).await, 0);
 }
 
 #[tokio::test]
