@@ -31,6 +31,11 @@ const INTERNAL_MARKER: &str = "@internal";
 /// The platform's append-only logs (§4.3, §4.4) carry their own time and actor columns.
 const AUDIT_FIELDS_EXEMPT: [&str; 2] = ["public.audit_log", "public.event_log"];
 
+/// The audit trail outlives the organisations and users it names: an erased user (§10.3) or a
+/// closed organisation keeps its history, which a foreign key from an immutable log would
+/// forbid. Its writers (the audit trigger, record_views) check organisation and actor instead.
+const ORGANISATION_FK_EXEMPT: [&str; 1] = ["public.audit_log"];
+
 pub(crate) fn evaluate(catalog: &Catalog) -> Vec<Violation> {
     let mut violations = Vec::new();
     for table in &catalog.tables {
@@ -136,7 +141,7 @@ fn organisation_id_column(table: &Table, out: &mut Vec<Violation>) {
             && fk.columns == ["organisation_id"]
             && fk.referenced_columns == ["id"]
     });
-    if !references_organisations {
+    if !references_organisations && !ORGANISATION_FK_EXEMPT.contains(&table.name.as_str()) {
         out.push(Violation::new(
             "missing-organisation-fk",
             &table.name,

@@ -80,4 +80,71 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION maturion.audit_trail() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  new_row jsonb;
+  old_row jsonb;
+  changed jsonb;
+  organisation uuid;
+  actor uuid := nullif(pg_catalog.current_setting('app.current_user_id', true), '')::uuid;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    new_row := pg_catalog.to_jsonb(NEW);
+    organisation := (new_row ->> TG_ARGV[1])::uuid;
+  ELSE
+    old_row := pg_catalog.to_jsonb(OLD);
+    organisation := (old_row ->> TG_ARGV[1])::uuid;
+    IF TG_OP = 'UPDATE' THEN
+      new_row := pg_catalog.to_jsonb(NEW);
+    END IF;
+  END IF;
+
+  -- audit_log.user_id references a user of the same organisation. A new organisation has no
+  -- user yet when it is created, so on the tenant root the actor is kept only if it belongs.
+  IF TG_ARGV[1] = 'id' AND actor IS NOT NULL THEN
+    actor := (SELECT u.id FROM public.users u WHERE u.organisation_id = organisation AND u.id = actor);
+  END IF;
+
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO public.audit_log
+      (organisation_id, user_id, module, entity_type, entity_id, action, changes, ip_address, user_agent)
+    VALUES
+      (organisation, actor, TG_ARGV[0], TG_ARGV[2], NEW.id, 'created', new_row,
+       nullif(pg_catalog.current_setting('app.ip_address', true), '')::inet,
+       nullif(pg_catalog.current_setting('app.user_agent', true), ''));
+  ELSIF TG_OP = 'UPDATE' THEN
+    -- Only the columns that changed, as {"column": {"old": …, "new": …}}; nothing when no
+    -- column changed. A soft delete (deleted_at set) is a deletion; a restore (deleted_at
+    -- cleared) is an update whose changes show deleted_at going back to null.
+    changed := (
+      SELECT pg_catalog.jsonb_object_agg(
+               n.key, pg_catalog.jsonb_build_object('old', old_row -> n.key, 'new', n.value))
+      FROM pg_catalog.jsonb_each(new_row) AS n
+      WHERE n.value IS DISTINCT FROM old_row -> n.key);
+    IF changed IS NULL THEN
+      RETURN NULL;
+    END IF;
+    INSERT INTO public.audit_log
+      (organisation_id, user_id, module, entity_type, entity_id, action, changes, ip_address, user_agent)
+    VALUES
+      (organisation, actor, TG_ARGV[0], TG_ARGV[2], NEW.id,
+       CASE WHEN old_row ->> 'deleted_at' IS NULL AND new_row ->> 'deleted_at' IS NOT NULL
+            THEN 'deleted' ELSE 'updated' END,
+       changed,
+       nullif(pg_catalog.current_setting('app.ip_address', true), '')::inet,
+       nullif(pg_catalog.current_setting('app.user_agent', true), ''));
+  ELSE
+    INSERT INTO public.audit_log
+      (organisation_id, user_id, module, entity_type, entity_id, action, changes, ip_address, user_agent)
+    VALUES
+      (organisation, actor, TG_ARGV[0], TG_ARGV[2], OLD.id, 'deleted', old_row,
+       nullif(pg_catalog.current_setting('app.ip_address', true), '')::inet,
+       nullif(pg_catalog.current_setting('app.user_agent', true), ''));
+  END IF;
+  RETURN NULL;
+END
+$$;
+
 DROP FUNCTION maturion.record_views(text, text, uuid[]);

@@ -15,6 +15,8 @@
 -- 3. The sealer's horizon is the maintenance scope's finished_transactions_horizon(): one
 --    definition of "every transaction below this id has ended".
 -- 4. record_views: one call writes the viewed entries of a whole list.
+-- 5. audit_log has no foreign keys any more (platform 2.0.0: the trail outlives the users and
+--    organisations it names), so its writers check the actor themselves.
 
 -- The hours of audit_log that got rows from the transactions in [from, to), through the BRIN
 -- index on transaction_id. Run by the maintenance job (BYPASSRLS), which reads every tenant.
@@ -37,6 +39,82 @@ DROP TRIGGER invalidate_rollups_on_insert ON audit_log;
 INSERT INTO maturion.rollup_watermarks (log, transaction_id, changed_hours)
 VALUES ('audit_log', pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
         'maturion.audit_log_changed_hours');
+
+CREATE OR REPLACE FUNCTION maturion.audit_trail() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  new_row jsonb;
+  old_row jsonb;
+  changed jsonb;
+  organisation uuid;
+  actor uuid := nullif(pg_catalog.current_setting('app.current_user_id', true), '')::uuid;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    new_row := pg_catalog.to_jsonb(NEW);
+    organisation := (new_row ->> TG_ARGV[1])::uuid;
+  ELSE
+    old_row := pg_catalog.to_jsonb(OLD);
+    organisation := (old_row ->> TG_ARGV[1])::uuid;
+    IF TG_OP = 'UPDATE' THEN
+      new_row := pg_catalog.to_jsonb(NEW);
+    END IF;
+  END IF;
+
+  -- The actor must be a user of the row's organisation: audit_log has no foreign keys (the
+  -- trail outlives its users), so this is what keeps an audit row from naming another
+  -- tenant's user. A new organisation has no user yet when it is created, so on the tenant
+  -- root an actor who does not belong is left out instead.
+  IF actor IS NOT NULL
+     AND NOT EXISTS (SELECT FROM public.users u WHERE u.organisation_id = organisation AND u.id = actor) THEN
+    IF TG_ARGV[1] = 'id' THEN
+      actor := NULL;
+    ELSE
+      RAISE EXCEPTION 'cross-tenant reference refused: the acting user % is not a user of organisation %',
+        actor, organisation
+        USING ERRCODE = 'MT403';
+    END IF;
+  END IF;
+
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO public.audit_log
+      (organisation_id, user_id, module, entity_type, entity_id, action, changes, ip_address, user_agent)
+    VALUES
+      (organisation, actor, TG_ARGV[0], TG_ARGV[2], NEW.id, 'created', new_row,
+       nullif(pg_catalog.current_setting('app.ip_address', true), '')::inet,
+       nullif(pg_catalog.current_setting('app.user_agent', true), ''));
+  ELSIF TG_OP = 'UPDATE' THEN
+    -- Only the columns that changed, as {"column": {"old": …, "new": …}}; nothing when no
+    -- column changed. A soft delete (deleted_at set) is a deletion; a restore (deleted_at
+    -- cleared) is an update whose changes show deleted_at going back to null.
+    changed := (
+      SELECT pg_catalog.jsonb_object_agg(
+               n.key, pg_catalog.jsonb_build_object('old', old_row -> n.key, 'new', n.value))
+      FROM pg_catalog.jsonb_each(new_row) AS n
+      WHERE n.value IS DISTINCT FROM old_row -> n.key);
+    IF changed IS NULL THEN
+      RETURN NULL;
+    END IF;
+    INSERT INTO public.audit_log
+      (organisation_id, user_id, module, entity_type, entity_id, action, changes, ip_address, user_agent)
+    VALUES
+      (organisation, actor, TG_ARGV[0], TG_ARGV[2], NEW.id,
+       CASE WHEN old_row ->> 'deleted_at' IS NULL AND new_row ->> 'deleted_at' IS NOT NULL
+            THEN 'deleted' ELSE 'updated' END,
+       changed,
+       nullif(pg_catalog.current_setting('app.ip_address', true), '')::inet,
+       nullif(pg_catalog.current_setting('app.user_agent', true), ''));
+  ELSE
+    INSERT INTO public.audit_log
+      (organisation_id, user_id, module, entity_type, entity_id, action, changes, ip_address, user_agent)
+    VALUES
+      (organisation, actor, TG_ARGV[0], TG_ARGV[2], OLD.id, 'deleted', old_row,
+       nullif(pg_catalog.current_setting('app.ip_address', true), '')::inet,
+       nullif(pg_catalog.current_setting('app.user_agent', true), ''));
+  END IF;
+  RETURN NULL;
+END
+$$;
 
 CREATE OR REPLACE TRIGGER require_tenant_context BEFORE INSERT OR UPDATE OR DELETE ON audit_log
   FOR EACH STATEMENT WHEN (pg_trigger_depth() = 0)
@@ -62,6 +140,9 @@ AS $$
 DECLARE
   context text := nullif(current_setting('app.current_organisation_id', true), '');
   organisation uuid;
+  actor uuid := nullif(current_setting('app.current_user_id', true), '')::uuid;
+  client_address inet := nullif(current_setting('app.ip_address', true), '')::inet;
+  client_agent text := nullif(current_setting('app.user_agent', true), '');
   written bigint;
 BEGIN
   IF context IS NULL THEN
@@ -83,13 +164,21 @@ BEGIN
      OR record_views.entity_ids IS NULL OR array_position(record_views.entity_ids, NULL) IS NOT NULL THEN
     RAISE EXCEPTION 'recording views needs an entity type and entity ids' USING ERRCODE = '22023';
   END IF;
+  -- Once for the whole call what a foreign key would check per row. The forced tenant policy
+  -- shows the owner only the context's organisation and its users.
+  IF NOT EXISTS (SELECT FROM public.organisations o WHERE o.id = organisation) THEN
+    RAISE EXCEPTION 'no organisation % to record views for', organisation USING ERRCODE = 'MT403';
+  END IF;
+  IF actor IS NOT NULL
+     AND NOT EXISTS (SELECT FROM public.users u WHERE u.organisation_id = organisation AND u.id = actor) THEN
+    RAISE EXCEPTION 'cross-tenant reference refused: the acting user % is not a user of organisation %',
+      actor, organisation
+      USING ERRCODE = 'MT403';
+  END IF;
   INSERT INTO public.audit_log
     (organisation_id, user_id, module, entity_type, entity_id, action, ip_address, user_agent)
-  SELECT organisation,
-         nullif(current_setting('app.current_user_id', true), '')::uuid,
-         record_views.module, record_views.entity_type, viewed.entity_id, 'viewed',
-         nullif(current_setting('app.ip_address', true), '')::inet,
-         nullif(current_setting('app.user_agent', true), '')
+  SELECT organisation, actor, record_views.module, record_views.entity_type, viewed.entity_id, 'viewed',
+         client_address, client_agent
   FROM unnest(record_views.entity_ids) AS viewed(entity_id);
   GET DIAGNOSTICS written = ROW_COUNT;
   RETURN written;

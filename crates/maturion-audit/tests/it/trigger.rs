@@ -383,3 +383,61 @@ async fn record_views_writes_one_viewed_entry_per_entity_in_one_call() {
     let total: i64 = admin.query_one("SELECT count(*) FROM audit_log WHERE entity_type = 'policy'", &[]).await.unwrap().get(0);
     assert_eq!(total, 250);
 }
+
+/// audit_log has no foreign keys (the trail outlives users and organisations), so the writers
+/// refuse an actor of another organisation themselves, and erasure of a user keeps the history.
+#[tokio::test]
+async fn an_actor_of_another_organisation_is_refused_and_an_erased_user_keeps_the_history() {
+    let db = support::database().await;
+    let admin = db.admin().await;
+    let app = support::app(&db).await;
+    let alpha = provision(&app, "Alpha").await;
+    let beta = provision(&app, "Beta").await;
+    admin
+        .batch_execute(
+            "SET ROLE maturion_owner;
+             CREATE TABLE readings (id uuid PRIMARY KEY DEFAULT generate_uuidv7(),
+                                    organisation_id uuid NOT NULL REFERENCES organisations (id),
+                                    value integer NOT NULL, UNIQUE (organisation_id, id));
+             SELECT maturion.enable_tenant_isolation('readings', 'sensors', audit_fields => false);
+             RESET ROLE;",
+        )
+        .await
+        .unwrap();
+    let impostor = maturion_tenancy::TenantContext::new(maturion_tenancy::OrganisationId::from_uuid(alpha.organisation))
+        .with_user(maturion_tenancy::UserId::from_uuid(beta.user));
+    let before = support::audit_rows(&admin, alpha.organisation).await;
+    let tx = app.transaction(&impostor).await.unwrap();
+    let error = tx.execute("INSERT INTO readings (organisation_id, value) VALUES ($1, 7)", &[&alpha.organisation]).await.unwrap_err();
+    assert!(format!("{error:?}").contains("is not a user of organisation"), "{error:?}");
+    drop(tx);
+    let tx = app.transaction(&impostor).await.unwrap();
+    let error = maturion_audit::record_views(&tx, "sensors", "reading", &[Uuid::now_v7()]).await.unwrap_err();
+    assert!(format!("{error:?}").contains("is not a user of organisation"), "{error:?}");
+    drop(tx);
+    assert_eq!(support::audit_rows(&admin, alpha.organisation).await, before, "nothing written");
+    let readings: i64 = admin.query_one("SELECT count(*) FROM readings", &[]).await.unwrap().get(0);
+    assert_eq!(readings, 0);
+
+    // GDPR/POPIA erasure: a maintenance job hard-deletes a user who acted; the trail stays.
+    let tx = app.transaction(&alpha.context).await.unwrap();
+    tx.execute("INSERT INTO readings (organisation_id, value) VALUES ($1, 8)", &[&alpha.organisation]).await.unwrap();
+    tx.commit().await.unwrap();
+    let acted: i64 = admin
+        .query_one("SELECT count(*) FROM audit_log WHERE user_id = $1", &[&alpha.user])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(acted > 0);
+    let maintenance = support::maintenance(&db).await;
+    maintenance
+        .execute("DELETE FROM users WHERE id = $1", &[&alpha.user])
+        .await
+        .unwrap_or_else(|error| panic!("{error:?}"));
+    let after: i64 = admin
+        .query_one("SELECT count(*) FROM audit_log WHERE user_id = $1", &[&alpha.user])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(after, acted, "the erased user's history is kept");
+}
