@@ -46,9 +46,13 @@ AS $$
 DECLARE
   new_row jsonb;
   old_row jsonb;
-  changed jsonb;
   organisation uuid;
   actor uuid := nullif(pg_catalog.current_setting('app.current_user_id', true), '')::uuid;
+  -- Read here, not in the INSERT: a plpgsql assignment is a cached simple expression, while
+  -- every function in the INSERT would be looked up and permission-checked on each execution.
+  client_address inet := nullif(pg_catalog.current_setting('app.ip_address', true), '')::inet;
+  client_agent text := nullif(pg_catalog.current_setting('app.user_agent', true), '');
+  action text;
 BEGIN
   IF TG_OP = 'INSERT' THEN
     new_row := pg_catalog.to_jsonb(NEW);
@@ -80,37 +84,27 @@ BEGIN
     INSERT INTO public.audit_log
       (organisation_id, user_id, module, entity_type, entity_id, action, changes, ip_address, user_agent)
     VALUES
-      (organisation, actor, TG_ARGV[0], TG_ARGV[2], NEW.id, 'created', new_row,
-       nullif(pg_catalog.current_setting('app.ip_address', true), '')::inet,
-       nullif(pg_catalog.current_setting('app.user_agent', true), ''));
+      (organisation, actor, TG_ARGV[0], TG_ARGV[2], NEW.id, 'created', new_row, client_address, client_agent);
   ELSIF TG_OP = 'UPDATE' THEN
-    -- Only the columns that changed, as {"column": {"old": …, "new": …}}; nothing when no
-    -- column changed. A soft delete (deleted_at set) is a deletion; a restore (deleted_at
-    -- cleared) is an update whose changes show deleted_at going back to null.
-    changed := (
-      SELECT pg_catalog.jsonb_object_agg(
-               n.key, pg_catalog.jsonb_build_object('old', old_row -> n.key, 'new', n.value))
-      FROM pg_catalog.jsonb_each(new_row) AS n
-      WHERE n.value IS DISTINCT FROM old_row -> n.key);
-    IF changed IS NULL THEN
-      RETURN NULL;
-    END IF;
+    -- A soft delete (deleted_at set) is a deletion; a restore (deleted_at cleared) is an update
+    -- whose changes show deleted_at going back to null.
+    action := CASE WHEN old_row ->> 'deleted_at' IS NULL AND new_row ->> 'deleted_at' IS NOT NULL
+                   THEN 'deleted' ELSE 'updated' END;
+    -- Only the columns that changed, as {"column": {"old": …, "new": …}}, computed in the
+    -- INSERT itself (one statement, not two); no row when no column changed.
     INSERT INTO public.audit_log
       (organisation_id, user_id, module, entity_type, entity_id, action, changes, ip_address, user_agent)
-    VALUES
-      (organisation, actor, TG_ARGV[0], TG_ARGV[2], NEW.id,
-       CASE WHEN old_row ->> 'deleted_at' IS NULL AND new_row ->> 'deleted_at' IS NOT NULL
-            THEN 'deleted' ELSE 'updated' END,
-       changed,
-       nullif(pg_catalog.current_setting('app.ip_address', true), '')::inet,
-       nullif(pg_catalog.current_setting('app.user_agent', true), ''));
+    SELECT organisation, actor, TG_ARGV[0], TG_ARGV[2], NEW.id, action, diff.changes, client_address, client_agent
+    FROM (SELECT pg_catalog.jsonb_object_agg(
+                   n.key, pg_catalog.jsonb_build_object('old', old_row -> n.key, 'new', n.value)) AS changes
+          FROM pg_catalog.jsonb_each(new_row) AS n
+          WHERE n.value IS DISTINCT FROM old_row -> n.key) AS diff
+    WHERE diff.changes IS NOT NULL;
   ELSE
     INSERT INTO public.audit_log
       (organisation_id, user_id, module, entity_type, entity_id, action, changes, ip_address, user_agent)
     VALUES
-      (organisation, actor, TG_ARGV[0], TG_ARGV[2], OLD.id, 'deleted', old_row,
-       nullif(pg_catalog.current_setting('app.ip_address', true), '')::inet,
-       nullif(pg_catalog.current_setting('app.user_agent', true), ''));
+      (organisation, actor, TG_ARGV[0], TG_ARGV[2], OLD.id, 'deleted', old_row, client_address, client_agent);
   END IF;
   RETURN NULL;
 END

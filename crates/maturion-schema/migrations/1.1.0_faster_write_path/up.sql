@@ -7,7 +7,7 @@
 --     into the owner's rights); these run with the caller's rights, name every catalog object
 --     with pg_catalog, and the roles that write have no CREATE anywhere to shadow an operator.
 --   * a BEGIN … EXCEPTION block opens a subtransaction on every call. The tenant context is
---     checked against the canonical UUID text first, and only other spellings go through the
+--     checked against the canonical UUID spelling first, and only other spellings go through the
 --     cast inside the block, so the refusal and its error code (MT400) are unchanged.
 
 CREATE OR REPLACE FUNCTION public.generate_uuidv7() RETURNS uuid
@@ -39,7 +39,10 @@ BEGIN
       USING ERRCODE = 'MT401',
             HINT = 'Open a tenant transaction; it sets app.current_organisation_id with set_config(..., true).';
   END IF;
-  IF raw !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+  -- The canonical spelling, checked without a regular expression (measured: a regex match
+  -- costs more than the rest of this function).
+  IF pg_catalog.translate(raw, '0123456789abcdef', '0000000000000000')
+     IS DISTINCT FROM '00000000-0000-0000-0000-000000000000' THEN
     BEGIN
       PERFORM raw::uuid;
     EXCEPTION WHEN invalid_text_representation THEN
