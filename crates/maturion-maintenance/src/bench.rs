@@ -65,9 +65,6 @@ pub struct IngestFigures {
     pub copy_same_indexes: f64,
     /// COPY into an unpartitioned table with the same columns, no index, no RLS.
     pub copy_no_index: f64,
-    /// Diagnostic: the app path with every trigger of audit_log off, the foreign-key checks
-    /// included.
-    pub app_insert_without_triggers: f64,
 }
 
 const COLUMNS: &str =
@@ -111,14 +108,14 @@ pub async fn run_ingest(
         .await?
         .get(0);
 
-    let total = (options.rows * 4 * options.rounds) as u64;
+    let total = (options.rows * 3 * options.rounds) as u64;
     let progress = ProgressBar::new(total).with_message("ingesting");
     progress.set_style(
         ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} rows {eta}")
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let (mut app_insert, mut no_triggers) = (Vec::new(), Vec::new());
+    let mut app_insert = Vec::new();
     let (mut copy_indexed, mut copy_plain) = (Vec::new(), Vec::new());
     for round in 0..options.rounds {
         let fresh = || ViewedRows::generate(organisation, user, options.rows);
@@ -133,10 +130,6 @@ pub async fn run_ingest(
         if !app_first {
             app_insert.push(insert_parallel(app, &context, &fresh(), options, &progress).await?);
         }
-        no_triggers.push(
-            without_triggers(admin, insert_parallel(app, &context, &fresh(), options, &progress))
-                .await?,
-        );
     }
     progress.finish_and_clear();
 
@@ -147,7 +140,7 @@ pub async fn run_ingest(
         )
         .await?
         .get(0);
-    let expected = (options.rows * 2 * options.rounds) as i64;
+    let expected = (options.rows * options.rounds) as i64;
     if written != expected {
         return Err(BenchError::Invalid(format!(
             "audit_log holds {written} viewed rows of the benchmark, expected {expected}"
@@ -155,7 +148,6 @@ pub async fn run_ingest(
     }
     let figures = IngestFigures {
         app_insert: median(&mut app_insert),
-        app_insert_without_triggers: median(&mut no_triggers),
         copy_same_indexes: median(&mut copy_indexed),
         copy_no_index: median(&mut copy_plain),
     };
@@ -195,11 +187,6 @@ fn print(f: &IngestFigures, options: &IngestOptions, synchronous_commit: &str) {
         "  ratio vs COPY (no index)      {vs_plain:.2}x ({} goal >=0.5x)",
         verdict(vs_plain)
     );
-    println!(
-        "  where the app path goes: without any trigger of audit_log (foreign-key checks included) {:.0} rows/s ({:+.1}%)",
-        f.app_insert_without_triggers,
-        (f.app_insert_without_triggers / f.app_insert - 1.0) * 100.0,
-    );
 }
 
 /// An organisation and a user for the audit rows, made as the administrator.
@@ -220,22 +207,6 @@ async fn tenant(admin: &Client) -> Result<(Uuid, Uuid), BenchError> {
         )
         .await?;
     Ok((organisation, user))
-}
-
-/// Awaits `work` with every trigger of audit_log disabled (superuser only), then enables them
-/// again.
-async fn without_triggers<T>(
-    admin: &Client,
-    work: impl std::future::Future<Output = Result<T, BenchError>>,
-) -> Result<T, BenchError> {
-    admin
-        .batch_execute("ALTER TABLE audit_log DISABLE TRIGGER ALL")
-        .await?;
-    let result = work.await;
-    admin
-        .batch_execute("ALTER TABLE audit_log ENABLE TRIGGER ALL")
-        .await?;
-    result
 }
 
 /// The `viewed` rows one run writes, as `record_views` writes them: time-ordered ids and
