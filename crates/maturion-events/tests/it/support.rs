@@ -9,27 +9,9 @@ use maturion_testing::TestDatabase;
 use tokio_postgres::{Client, Config};
 use uuid::Uuid;
 
-/// A database with every platform migration set and the event bus applied (once the bus is
-/// in the platform's order, the second step finds nothing to do).
+/// A database with every platform migration set, the event bus among them.
 pub async fn database() -> TestDatabase {
-    let fingerprint = format!(
-        "events_{}_{}",
-        maturion_platform::fingerprint(),
-        maturion_events::migrations().fingerprint()
-    );
-    let db = maturion_testing::database_from_template(&fingerprint, async |config: Config| {
-        let (mut client, connection) = config.connect(tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        maturion_platform::migrate_up(&mut client).await?;
-        maturion_events::migrate_up(&mut client).await?;
-        Ok(())
-    })
-    .await;
-    // A database's own grants are not copied from its template.
-    maturion_schema::bootstrap_roles(&db.admin().await)
-        .await
-        .expect("database grants apply");
-    db
+    maturion_testing::migrated_database().await
 }
 
 pub fn admin_config(db: &TestDatabase) -> Config {

@@ -267,7 +267,7 @@ async fn admin_config(target: &Target) -> Result<Config> {
     })
 }
 
-/// Creates a scratch database, applies the platform and bus migrations, runs the benchmark,
+/// Creates a scratch database, applies every platform migration set, runs the benchmark,
 /// drops the database.
 pub async fn bench(target: &Target, args: EventsBenchArgs) -> Result<ExitCode> {
     let server = target.server_admin().await?;
@@ -281,9 +281,7 @@ pub async fn bench(target: &Target, args: EventsBenchArgs) -> Result<ExitCode> {
         .await?;
     let bench = target.with_database(BENCH_DATABASE);
     let mut admin = bench.admin().await?;
-    // Every platform set; the bus's own is a no-op once it is in the platform's order.
     maturion_platform::migrate_up(&mut admin).await?;
-    maturion_events::migrate_up(&mut admin).await?;
 
     let (admin_url, app_url) = match &bench {
         Target::Embedded { cluster, database } => (
