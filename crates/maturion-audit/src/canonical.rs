@@ -42,7 +42,8 @@ pub const COLUMNS: [&str; 12] = [
 ];
 
 /// The select list that reads an [`AuditRow`] (see [`AuditRow::from_row`]).
-pub const ROW_SELECT: &str = "a.id, a.organisation_id, a.\"timestamp\", a.user_id, a.module, a.entity_type, \
+pub const ROW_SELECT: &str =
+    "a.id, a.organisation_id, a.\"timestamp\", a.user_id, a.module, a.entity_type, \
      a.entity_id, a.action, a.changes::text, a.ip_address::text, a.user_agent, a.transaction_id";
 
 /// One audit row, as the verifier reads it.
@@ -98,7 +99,10 @@ impl AuditRow {
         field(&mut text, self.changes.as_deref());
         field(&mut text, self.ip_address.as_deref());
         field(&mut text, self.user_agent.as_deref());
-        field(&mut text, self.transaction_id.map(|t| t.to_string()).as_deref());
+        field(
+            &mut text,
+            self.transaction_id.map(|t| t.to_string()).as_deref(),
+        );
         text
     }
 
@@ -246,7 +250,10 @@ mod tests {
     #[test]
     fn fields_are_length_prefixed_and_nulls_distinct() {
         let text = row().canonical_text();
-        assert!(text.starts_with("maturion.audit_log.v1s36:0190c3a0-5b1e-7c3d-8e4f-0000000000a1"), "{text}");
+        assert!(
+            text.starts_with("maturion.audit_log.v1s36:0190c3a0-5b1e-7c3d-8e4f-0000000000a1"),
+            "{text}"
+        );
         // user_id NULL, then module; é counts two bytes; the empty user agent is not NULL.
         assert!(text.contains("s16:1700000000123456ns8:platform"), "{text}");
         assert!(text.contains(r#"s16:{"a": "é|s3:x"}"#), "{text}");
@@ -297,7 +304,14 @@ mod tests {
         bytes.extend_from_slice(&r.timestamp.to_be_bytes());
         bytes.extend_from_slice(&r.hash());
         let entries = parse_index(&bytes).unwrap();
-        assert_eq!(entries, [IndexEntry { id: r.id, timestamp: r.timestamp, hash: r.hash() }]);
+        assert_eq!(
+            entries,
+            [IndexEntry {
+                id: r.id,
+                timestamp: r.timestamp,
+                hash: r.hash()
+            }]
+        );
         assert!(parse_index(&bytes[1..]).is_none());
     }
 
@@ -320,8 +334,14 @@ mod tests {
                 retention,
             })
         };
-        assert_eq!(seal(&[o(1, 1), o(2, 2)], None), seal(&[o(2, 2), o(1, 1)], None));
-        assert_ne!(seal(&[o(1, 1), o(2, 2)], None), seal(&[o(1, 2), o(2, 1)], None));
+        assert_eq!(
+            seal(&[o(1, 1), o(2, 2)], None),
+            seal(&[o(2, 2), o(1, 1)], None)
+        );
+        assert_ne!(
+            seal(&[o(1, 1), o(2, 2)], None),
+            seal(&[o(1, 2), o(2, 1)], None)
+        );
         assert_ne!(seal(&[], None), seal(&[], Some("")));
     }
 }

@@ -58,7 +58,10 @@ pub async fn record_view(
     entity_id: Uuid,
 ) -> Result<(), TenancyError> {
     transaction
-        .execute("SELECT maturion.record_view($1, $2, $3)", &[&module, &entity_type, &entity_id])
+        .execute(
+            "SELECT maturion.record_view($1, $2, $3)",
+            &[&module, &entity_type, &entity_id],
+        )
         .await?;
     Ok(())
 }
@@ -72,7 +75,10 @@ pub async fn record_views(
     entity_ids: &[Uuid],
 ) -> Result<u64, TenancyError> {
     let row = transaction
-        .query_one("SELECT maturion.record_views($1, $2, $3)", &[&module, &entity_type, &entity_ids])
+        .query_one(
+            "SELECT maturion.record_views($1, $2, $3)",
+            &[&module, &entity_type, &entity_ids],
+        )
         .await?;
     Ok(row.get::<_, i64>(0) as u64)
 }

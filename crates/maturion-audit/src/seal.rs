@@ -74,8 +74,18 @@ pub async fn seal_with(client: &Client, max_rows: i32) -> Result<SealReport, Aud
         )
         .await?
         .get(0);
-    tracing::info!(seals = seals.len(), rows = sealed, pending_rows, "sealed audit rows");
-    Ok(SealReport { seals, rows: sealed, head, pending_rows })
+    tracing::info!(
+        seals = seals.len(),
+        rows = sealed,
+        pending_rows,
+        "sealed audit rows"
+    );
+    Ok(SealReport {
+        seals,
+        rows: sealed,
+        head,
+        pending_rows,
+    })
 }
 
 pub(crate) async fn head(client: &Client) -> Result<Option<ChainHead>, AuditError> {
@@ -109,15 +119,26 @@ pub(crate) async fn require_bypass(client: &Client, what: &str) -> Result<(), Au
     if bypass {
         Ok(())
     } else {
-        let user: String = client.query_one("SELECT current_user::text", &[]).await?.get(0);
-        Err(AuditError::NotPrivileged(format!("{what} (running as {user})")))
+        let user: String = client
+            .query_one("SELECT current_user::text", &[])
+            .await?
+            .get(0);
+        Err(AuditError::NotPrivileged(format!(
+            "{what} (running as {user})"
+        )))
     }
 }
 
 pub(crate) fn not_installed(error: tokio_postgres::Error) -> AuditError {
     match error.code() {
-        Some(code) if *code == SqlState::UNDEFINED_TABLE || *code == SqlState::UNDEFINED_FUNCTION => {
-            AuditError::NotInstalled(error.as_db_error().map_or_else(|| error.to_string(), |e| e.message().to_owned()))
+        Some(code)
+            if *code == SqlState::UNDEFINED_TABLE || *code == SqlState::UNDEFINED_FUNCTION =>
+        {
+            AuditError::NotInstalled(
+                error
+                    .as_db_error()
+                    .map_or_else(|| error.to_string(), |e| e.message().to_owned()),
+            )
         }
         _ => AuditError::Database(error),
     }

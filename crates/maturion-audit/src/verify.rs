@@ -11,8 +11,8 @@ use tokio_postgres::Client;
 use uuid::Uuid;
 
 use crate::canonical::{
-    self, parse_index, retention_text, seal_digest, AuditRow, Hash, OrganisationDigest, SealFields, GENESIS,
-    ROW_SELECT,
+    self, parse_index, retention_text, seal_digest, AuditRow, Hash, OrganisationDigest, SealFields,
+    GENESIS, ROW_SELECT,
 };
 use crate::seal::{head, not_installed, require_bypass, ChainHead};
 use crate::AuditError;
@@ -69,9 +69,14 @@ impl std::str::FromStr for Anchor {
         let parse = || {
             let (seq, digest) = text.trim().split_once(':')?;
             let digest = hex::decode(digest).ok().filter(|d| d.len() == 32)?;
-            Some(Anchor { seq: seq.parse().ok().filter(|s| *s > 0)?, digest })
+            Some(Anchor {
+                seq: seq.parse().ok().filter(|s| *s > 0)?,
+                digest,
+            })
         };
-        parse().ok_or_else(|| format!("anchor {text:?} is not SEQ:DIGEST (a seal number and 64 hex digits)"))
+        parse().ok_or_else(|| {
+            format!("anchor {text:?} is not SEQ:DIGEST (a seal number and 64 hex digits)")
+        })
     }
 }
 
@@ -132,7 +137,11 @@ impl VerifyReport {
             self.seals, self.rows_verified, self.rows_expired, self.rows_unsealed
         );
         if let Some(head) = &self.head {
-            let _ = writeln!(out, "head: seal {} digest {} sealed at {}", head.seq, head.digest, head.sealed_at);
+            let _ = writeln!(
+                out,
+                "head: seal {} digest {} sealed at {}",
+                head.seq, head.digest, head.sealed_at
+            );
         }
         for warning in &self.warnings {
             let _ = writeln!(out, "warning: {warning}");
@@ -154,14 +163,18 @@ impl VerifyReport {
 }
 
 fn describe(b: &Break) -> String {
-    let seal = b.seal.map_or_else(|| "after the last seal".to_owned(), |s| format!("seal {s}"));
+    let seal = b
+        .seal
+        .map_or_else(|| "after the last seal".to_owned(), |s| format!("seal {s}"));
     match &b.row {
         Some(row) => format!(
             "{seal}, row {} at {} (organisation {}{}): {}",
             row.id,
             row.timestamp,
             row.organisation_id,
-            row.transaction_id.map(|t| format!(", transaction {t}")).unwrap_or_default(),
+            row.transaction_id
+                .map(|t| format!(", transaction {t}"))
+                .unwrap_or_default(),
             b.message
         ),
         None => format!("{seal}: {}", b.message),
@@ -198,7 +211,10 @@ struct Expected {
 /// Checks the whole chain, or (with `organisation`) the chain's seal digests plus every row of
 /// that organisation. `client` must read every organisation's rows (superuser, or after
 /// `SET ROLE maturion_maintenance`) and must not be inside a transaction.
-pub async fn verify(client: &Client, organisation: Option<OrganisationId>) -> Result<VerifyReport, AuditError> {
+pub async fn verify(
+    client: &Client,
+    organisation: Option<OrganisationId>,
+) -> Result<VerifyReport, AuditError> {
     verify_anchored(client, organisation, &[]).await
 }
 
@@ -209,9 +225,17 @@ pub async fn verify_anchored(
     anchors: &[Anchor],
 ) -> Result<VerifyReport, AuditError> {
     require_bypass(client, "the verifier").await?;
-    client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?;
     let outcome = verify_in_snapshot(client, organisation.map(|o| o.as_uuid()), anchors).await;
-    client.batch_execute(if outcome.is_ok() { "COMMIT" } else { "ROLLBACK" }).await?;
+    client
+        .batch_execute(if outcome.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        })
+        .await?;
     outcome
 }
 
@@ -265,7 +289,14 @@ async fn verify_in_snapshot(
             let removed_by: String = r.get(6);
             Retention {
                 seal_seq: r.get(0),
-                text: retention_text(&partition_name, range_from, range_to, row_count, &last, &removed_by),
+                text: retention_text(
+                    &partition_name,
+                    range_from,
+                    range_to,
+                    row_count,
+                    &last,
+                    &removed_by,
+                ),
                 range_from,
                 range_to,
                 row_count,
@@ -281,7 +312,10 @@ async fn verify_in_snapshot(
 
     for anchor in anchors {
         let message = match seals.iter().find(|s| s.seq == anchor.seq) {
-            None => Some(format!("the anchored seal {} is gone: the chain was cut or rewritten", anchor.seq)),
+            None => Some(format!(
+                "the anchored seal {} is gone: the chain was cut or rewritten",
+                anchor.seq
+            )),
             Some(seal) if seal.digest != anchor.digest => Some(format!(
                 "digest {} differs from the anchored {}: the chain was rewritten",
                 short(&seal.digest),
@@ -290,7 +324,12 @@ async fn verify_in_snapshot(
             Some(_) => None,
         };
         if let Some(message) = message {
-            breaks.push(Break { kind: BreakKind::AnchorMismatch, seal: Some(anchor.seq), row: None, message });
+            breaks.push(Break {
+                kind: BreakKind::AnchorMismatch,
+                seal: Some(anchor.seq),
+                row: None,
+                message,
+            });
         }
     }
 
@@ -301,7 +340,10 @@ async fn verify_in_snapshot(
                 kind: BreakKind::RetentionMismatch,
                 seal: Some(r.seal_seq),
                 row: None,
-                message: format!("retention record of {} names seal {}, which does not exist", r.partition_name, r.seal_seq),
+                message: format!(
+                    "retention record of {} names seal {}, which does not exist",
+                    r.partition_name, r.seal_seq
+                ),
             });
         }
     }
@@ -324,7 +366,13 @@ async fn verify_in_snapshot(
         start = end;
     }
 
-    let rows_unsealed = check_unsealed(client, seals.last().map_or(0, |s| s.xid_to), organisation, &mut breaks).await?;
+    let rows_unsealed = check_unsealed(
+        client,
+        seals.last().map_or(0, |s| s.xid_to),
+        organisation,
+        &mut breaks,
+    )
+    .await?;
 
     if organisation.is_none() {
         for r in &retentions {
@@ -385,10 +433,18 @@ async fn check_columns(client: &Client, warnings: &mut Vec<String>) -> Result<()
         .iter()
         .map(|r| r.get(0))
         .collect();
-    if let Some(missing) = canonical::COLUMNS.iter().find(|c| !columns.iter().any(|have| have == *c)) {
-        return Err(AuditError::NotInstalled(format!("audit_log has no column {missing}")));
+    if let Some(missing) = canonical::COLUMNS
+        .iter()
+        .find(|c| !columns.iter().any(|have| have == *c))
+    {
+        return Err(AuditError::NotInstalled(format!(
+            "audit_log has no column {missing}"
+        )));
     }
-    for extra in columns.iter().filter(|c| !canonical::COLUMNS.contains(&c.as_str())) {
+    for extra in columns
+        .iter()
+        .filter(|c| !canonical::COLUMNS.contains(&c.as_str()))
+    {
         warnings.push(format!(
             "audit_log.{extra} is not covered by the seal format (v1): changes to it are not detected"
         ));
@@ -433,14 +489,28 @@ async fn check_window(
 
     // The seals themselves, in chain order.
     for seal in window {
-        let organisations = summaries.get(&seal.seq).map(Vec::as_slice).unwrap_or_default();
-        let retention = retentions.iter().find(|r| r.seal_seq == seal.seq).map(|r| r.text.as_str());
+        let organisations = summaries
+            .get(&seal.seq)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let retention = retentions
+            .iter()
+            .find(|r| r.seal_seq == seal.seq)
+            .map(|r| r.text.as_str());
         let mut structural = |kind, message: String| {
-            outcome.breaks.push(Break { kind, seal: Some(seal.seq), row: None, message })
+            outcome.breaks.push(Break {
+                kind,
+                seal: Some(seal.seq),
+                row: None,
+                message,
+            })
         };
         let expected_seq = previous.map_or(1, |p| p.seq + 1);
         if seal.seq != expected_seq {
-            structural(BreakKind::SequenceGap, format!("expected seal {expected_seq} here, found seal {}", seal.seq));
+            structural(
+                BreakKind::SequenceGap,
+                format!("expected seal {expected_seq} here, found seal {}", seal.seq),
+            );
         }
         let expected_previous = previous.map_or(&GENESIS[..], |p| &p.digest[..]);
         if seal.previous_digest != expected_previous {
@@ -457,7 +527,10 @@ async fn check_window(
             if seal.xid_from != p.xid_to {
                 structural(
                     BreakKind::RangeGap,
-                    format!("covers transactions from {} but the seal before ended at {}", seal.xid_from, p.xid_to),
+                    format!(
+                        "covers transactions from {} but the seal before ended at {}",
+                        seal.xid_from, p.xid_to
+                    ),
                 );
             }
         }
@@ -486,7 +559,10 @@ async fn check_window(
         if listed != seal.row_count {
             structural(
                 BreakKind::SealDigest,
-                format!("seal counts {} rows but its organisations list {listed}", seal.row_count),
+                format!(
+                    "seal counts {} rows but its organisations list {listed}",
+                    seal.row_count
+                ),
             );
         }
         previous = Some(seal);
@@ -515,7 +591,8 @@ async fn check_window(
     };
     let mut expected: HashMap<(Uuid, i64), Expected> = HashMap::new();
     for row in index_rows {
-        let (seal, organisation_id, row_count): (i64, Uuid, i64) = (row.get(0), row.get(1), row.get(2));
+        let (seal, organisation_id, row_count): (i64, Uuid, i64) =
+            (row.get(0), row.get(1), row.get(2));
         let index: Vec<u8> = row.get(3);
         let digest: Vec<u8> = row.get(4);
         let entries = parse_index(&index).filter(|e| e.len() as i64 == row_count);
@@ -531,7 +608,14 @@ async fn check_window(
             });
         }
         for entry in entries.unwrap_or_default() {
-            expected.insert((entry.id, entry.timestamp), Expected { seal, organisation_id, hash: entry.hash });
+            expected.insert(
+                (entry.id, entry.timestamp),
+                Expected {
+                    seal,
+                    organisation_id,
+                    hash: entry.hash,
+                },
+            );
         }
     }
 
@@ -550,7 +634,10 @@ async fn check_window(
         let txid = row.transaction_id.expect("selected by transaction_id");
         // Ranges ascend along the chain (where they do not, a break is reported already).
         let candidate = window.partition_point(|s| s.xid_to <= txid);
-        let sealing = window.get(candidate).filter(|s| s.xid_from <= txid).map(|s| s.seq);
+        let sealing = window
+            .get(candidate)
+            .filter(|s| s.xid_from <= txid)
+            .map(|s| s.seq);
         let location = RowLocation {
             id: row.id,
             timestamp: rfc3339(row.timestamp),
@@ -564,7 +651,10 @@ async fn check_window(
                 row: Some(location),
                 message: format!(
                     "not sealed, yet its transaction {txid} lies in {}: inserted after sealing",
-                    sealing.map_or_else(|| "a sealed range".to_owned(), |s| format!("the range of seal {s}"))
+                    sealing.map_or_else(
+                        || "a sealed range".to_owned(),
+                        |s| format!("the range of seal {s}")
+                    )
                 ),
             }),
             Some(sealed) => {
@@ -575,7 +665,10 @@ async fn check_window(
                         seal: Some(sealed.seal),
                         row: Some(location),
                         message: if sealed.organisation_id != row.organisation_id {
-                            format!("sealed under organisation {}, now under another", sealed.organisation_id)
+                            format!(
+                                "sealed under organisation {}, now under another",
+                                sealed.organisation_id
+                            )
                         } else {
                             format!(
                                 "content changed since sealing (sealed hash {}, now {})",
@@ -593,9 +686,9 @@ async fn check_window(
 
     // Listed but gone: removed by retention on the record, or deleted.
     for ((id, timestamp), sealed) in expected {
-        let covering = retentions
-            .iter_mut()
-            .find(|r| r.seal_seq > sealed.seal && r.range_from <= timestamp && timestamp < r.range_to);
+        let covering = retentions.iter_mut().find(|r| {
+            r.seal_seq > sealed.seal && r.range_from <= timestamp && timestamp < r.range_to
+        });
         match covering {
             Some(retention) => {
                 retention.expired += 1;
@@ -626,7 +719,10 @@ async fn check_unsealed(
     breaks: &mut Vec<Break>,
 ) -> Result<i64, AuditError> {
     let next_xid: i64 = client
-        .query_one("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint", &[])
+        .query_one(
+            "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+            &[],
+        )
         .await?
         .get(0);
     let (count, suspects) = match organisation {
@@ -694,7 +790,9 @@ async fn check_unsealed(
 /// SQL for a timestamptz column as microseconds since the Unix epoch, whatever the session's
 /// time zone (the same arithmetic as maturion.audit_micros, written out so as not to call it).
 fn micros(column: &str) -> String {
-    format!("(extract(epoch FROM {column} - timestamptz '1970-01-01 00:00:00+00') * 1000000)::bigint")
+    format!(
+        "(extract(epoch FROM {column} - timestamptz '1970-01-01 00:00:00+00') * 1000000)::bigint"
+    )
 }
 
 fn short(bytes: &[u8]) -> String {
@@ -704,6 +802,8 @@ fn short(bytes: &[u8]) -> String {
 }
 
 fn rfc3339(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map_or_else(|| format!("{micros} µs"), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    chrono::DateTime::from_timestamp_micros(micros).map_or_else(
+        || format!("{micros} µs"),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    )
 }

@@ -271,7 +271,8 @@ const ROLLUP_MARKER: &str = "@rollup";
 
 /// Every change to tenant data leaves an audit row (§3.4), module tables included.
 fn audit_trail(table: &Table, out: &mut Vec<Violation>) {
-    let exempt = AUDIT_FIELDS_EXEMPT.contains(&table.name.as_str()) || table.comment.contains(ROLLUP_MARKER);
+    let exempt =
+        AUDIT_FIELDS_EXEMPT.contains(&table.name.as_str()) || table.comment.contains(ROLLUP_MARKER);
     if exempt || table.has_audit_trigger {
         return;
     }

@@ -149,7 +149,9 @@ async fn well_built_module_tables_are_clean_in_any_schema() {
     .await;
     let report = report(&admin, &CheckOptions::default()).await;
     assert_eq!(report.violations, [], "{}", report.render_human());
-    let platform = self::report(&migrated().await.1, &CheckOptions::default()).await.tables_checked;
+    let platform = self::report(&migrated().await.1, &CheckOptions::default())
+        .await
+        .tables_checked;
     assert_eq!(report.tables_checked, platform + 2);
 }
 
@@ -177,7 +179,11 @@ async fn internal_tables_are_exempt_only_while_the_app_cannot_reach_them() {
     )
     .await;
     assert!(findings(&admin).await.is_empty());
-    as_owner(&admin, "GRANT SELECT ON maturion.work_queue TO maturion_app").await;
+    as_owner(
+        &admin,
+        "GRANT SELECT ON maturion.work_queue TO maturion_app",
+    )
+    .await;
     assert_eq!(
         findings(&admin).await,
         ["internal-table-exposed: maturion.work_queue"]
@@ -187,7 +193,11 @@ async fn internal_tables_are_exempt_only_while_the_app_cannot_reach_them() {
 #[tokio::test]
 async fn a_tenant_table_without_the_audit_trail_is_reported() {
     let (_database, admin) = migrated().await;
-    as_owner(&admin, "ALTER TABLE public.organisation_settings DISABLE TRIGGER audit_trail").await;
+    as_owner(
+        &admin,
+        "ALTER TABLE public.organisation_settings DISABLE TRIGGER audit_trail",
+    )
+    .await;
     assert_eq!(
         findings(&admin).await,
         ["missing-audit-trigger: public.organisation_settings"]

@@ -94,7 +94,10 @@ pub async fn run_ingest(
     let (organisation, user) = tenant(admin).await?;
     let context = TenantContext::new(OrganisationId::from_uuid(organisation))
         .with_user(UserId::from_uuid(user))
-        .with_client(Some(IpAddr::V4(CLIENT_ADDRESS)), Some(USER_AGENT.to_owned()));
+        .with_client(
+            Some(IpAddr::V4(CLIENT_ADDRESS)),
+            Some(USER_AGENT.to_owned()),
+        );
     admin
         .batch_execute(&format!(
             "DROP TABLE IF EXISTS {BASELINE_INDEXED}, {BASELINE_PLAIN};
@@ -251,7 +254,13 @@ async fn insert_parallel(
     let started = Instant::now();
     let writers = (0..options.connections).map(|k| {
         let range = (k * share).min(rows.len())..((k + 1) * share).min(rows.len());
-        record_views(app, context, &rows.entity_ids[range], options.batch, progress)
+        record_views(
+            app,
+            context,
+            &rows.entity_ids[range],
+            options.batch,
+            progress,
+        )
     });
     for result in futures_util::future::join_all(writers).await {
         result?;

@@ -171,9 +171,15 @@ async fn finished_transactions_horizon(client: &mut Client) -> Result<i64, Maint
         .transaction()
         .await
         .context("cannot begin reading the transaction horizon")?;
-    tx.batch_execute(&format!("SET LOCAL ROLE {}", maturion_schema::MAINTENANCE_ROLE))
-        .await
-        .context(format!("cannot act as {}", maturion_schema::MAINTENANCE_ROLE))?;
+    tx.batch_execute(&format!(
+        "SET LOCAL ROLE {}",
+        maturion_schema::MAINTENANCE_ROLE
+    ))
+    .await
+    .context(format!(
+        "cannot act as {}",
+        maturion_schema::MAINTENANCE_ROLE
+    ))?;
     let horizon = tx
         .query_one("SELECT maturion.finished_transactions_horizon()", &[])
         .await
@@ -199,7 +205,9 @@ async fn follow_watermark(
             &[&log.table(), &horizon],
         )
         .await
-        .context(format!("cannot find the hours of {log} written since the watermark"))?;
+        .context(format!(
+            "cannot find the hours of {log} written since the watermark"
+        ))?;
     Ok(hours.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 

@@ -349,9 +349,14 @@ async fn move_from_default(
     .await
     .context(format!("cannot attach {default} again"))?;
     if audit_trail {
-        tx.execute("SELECT maturion.protect_audit_partition($1::text::regclass)", &[&default])
-            .await
-            .context(format!("maturion.protect_audit_partition refused {default}"))?;
+        tx.execute(
+            "SELECT maturion.protect_audit_partition($1::text::regclass)",
+            &[&default],
+        )
+        .await
+        .context(format!(
+            "maturion.protect_audit_partition refused {default}"
+        ))?;
         tx.batch_execute(&format!(
             "REVOKE UPDATE, DELETE, TRUNCATE ON {parent} FROM {owner}",
             owner = maturion_schema::OWNER_ROLE
@@ -491,9 +496,12 @@ async fn drop_partition(
         && audit_function_exists(&tx, "maturion.drop_audit_partition(regclass)").await?;
     if through_audit_function {
         // Sealing reads every organisation's rows: as the BYPASSRLS maintenance role.
-        tx.batch_execute(&format!("SET LOCAL ROLE {}", maturion_schema::MAINTENANCE_ROLE))
-            .await
-            .context("cannot act as the maintenance role")?;
+        tx.batch_execute(&format!(
+            "SET LOCAL ROLE {}",
+            maturion_schema::MAINTENANCE_ROLE
+        ))
+        .await
+        .context("cannot act as the maintenance role")?;
         tx.execute(
             "SELECT maturion.drop_audit_partition($1::text::regclass)",
             &[&partition],

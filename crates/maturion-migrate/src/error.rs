@@ -6,29 +6,50 @@ use semver::Version;
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error("cannot read migrations in {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("{path}: {reason}")]
     Layout { path: PathBuf, reason: String },
 
     #[error("two migrations share version {version}: {first} and {second}")]
-    DuplicateVersion { version: Version, first: String, second: String },
+    DuplicateVersion {
+        version: Version,
+        first: String,
+        second: String,
+    },
 
     #[error(
         "migration {version} ({name}) of scope '{scope}' was edited after it was applied \
          (checksum {applied} in the database, {current} on disk); \
          applied migrations are immutable: restore the file and add a new migration instead"
     )]
-    Drift { scope: String, version: Version, name: String, applied: String, current: String },
+    Drift {
+        scope: String,
+        version: Version,
+        name: String,
+        applied: String,
+        current: String,
+    },
 
     #[error(
         "the database has migration {version} ({name}) of scope '{scope}' which this migration set \
          does not contain; is this binary older than the database?"
     )]
-    UnknownApplied { scope: String, version: Version, name: String },
+    UnknownApplied {
+        scope: String,
+        version: Version,
+        name: String,
+    },
 
     #[error("migration {version} ({name}) is refused by the zero-regression lint:\n{findings}")]
-    Lint { version: Version, name: String, findings: String },
+    Lint {
+        version: Version,
+        name: String,
+        findings: String,
+    },
 
     #[error("migration {version} ({name}) has no down script; it cannot be reverted")]
     NoDownScript { version: Version, name: String },
@@ -37,7 +58,11 @@ pub enum MigrateError {
     NoSuchVersion(Version),
 
     #[error("migration {version} ({name}) failed, nothing of it was applied: {source}")]
-    Failed { version: Version, name: String, source: tokio_postgres::Error },
+    Failed {
+        version: Version,
+        name: String,
+        source: tokio_postgres::Error,
+    },
 
     #[error(
         "migration {version} ({name}) runs outside a transaction and failed at statement {statement}; \
@@ -51,10 +76,18 @@ pub enum MigrateError {
     },
 
     #[error("cannot split migration {version} ({name}) into statements: {reason}")]
-    Split { version: Version, name: String, reason: String },
+    Split {
+        version: Version,
+        name: String,
+        reason: String,
+    },
 
     #[error("migration {version} ({name}) cannot be linted: {source}")]
-    Unparsable { version: Version, name: String, source: maturion_lint::LintError },
+    Unparsable {
+        version: Version,
+        name: String,
+        source: maturion_lint::LintError,
+    },
 
     #[error("database error: {0}")]
     Database(#[from] tokio_postgres::Error),

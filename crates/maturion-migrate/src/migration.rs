@@ -48,31 +48,46 @@ pub struct MigrationSet {
 impl MigrationSet {
     /// Reads `<version>_<name>/{up,down}.sql` folders from a directory on disk.
     pub fn from_dir(scope: &str, dir: &Path) -> Result<Self, MigrateError> {
-        let io = |source| MigrateError::Io { path: dir.to_path_buf(), source };
+        let io = |source| MigrateError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
         let mut migrations = Vec::new();
         for entry in fs::read_dir(dir).map_err(io)? {
             let path = entry.map_err(io)?.path();
             if !path.is_dir() {
                 continue;
             }
-            let folder = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            let (version, name) = parse_folder_name(folder).map_err(|reason| MigrateError::Layout {
-                path: path.clone(),
-                reason,
-            })?;
+            let folder = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let (version, name) =
+                parse_folder_name(folder).map_err(|reason| MigrateError::Layout {
+                    path: path.clone(),
+                    reason,
+                })?;
             let read = |file: &str| -> Result<Option<String>, MigrateError> {
                 let file_path = path.join(file);
                 match fs::read_to_string(&file_path) {
                     Ok(text) => Ok(Some(text)),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(source) => Err(MigrateError::Io { path: file_path, source }),
+                    Err(source) => Err(MigrateError::Io {
+                        path: file_path,
+                        source,
+                    }),
                 }
             };
             let up = read("up.sql")?.ok_or_else(|| MigrateError::Layout {
                 path: path.clone(),
                 reason: "missing up.sql".into(),
             })?;
-            migrations.push(Migration { version, name, up, down: read("down.sql")? });
+            migrations.push(Migration {
+                version,
+                name,
+                up,
+                down: read("down.sql")?,
+            });
         }
         Self::new(scope, migrations, dir)
     }
@@ -82,9 +97,15 @@ impl MigrationSet {
         let mut migrations = Vec::new();
         for folder in dir.dirs() {
             let path = folder.path().to_path_buf();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            let (version, name) = parse_folder_name(name)
-                .map_err(|reason| MigrateError::Layout { path: path.clone(), reason })?;
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let (version, name) =
+                parse_folder_name(name).map_err(|reason| MigrateError::Layout {
+                    path: path.clone(),
+                    reason,
+                })?;
             let text = |file: &str| {
                 folder
                     .get_file(folder.path().join(file))
@@ -95,12 +116,21 @@ impl MigrationSet {
                 path: path.clone(),
                 reason: "missing up.sql".into(),
             })?;
-            migrations.push(Migration { version, name, up, down: text("down.sql") });
+            migrations.push(Migration {
+                version,
+                name,
+                up,
+                down: text("down.sql"),
+            });
         }
         Self::new(scope, migrations, dir.path())
     }
 
-    fn new(scope: &str, mut migrations: Vec<Migration>, origin: &Path) -> Result<Self, MigrateError> {
+    fn new(
+        scope: &str,
+        mut migrations: Vec<Migration>,
+        origin: &Path,
+    ) -> Result<Self, MigrateError> {
         migrations.sort_by(|a, b| a.version.cmp(&b.version));
         for pair in migrations.windows(2) {
             if pair[0].version == pair[1].version {
@@ -117,7 +147,10 @@ impl MigrationSet {
                 reason: "a migration set needs a scope name".into(),
             });
         }
-        Ok(Self { scope: scope.to_owned(), migrations })
+        Ok(Self {
+            scope: scope.to_owned(),
+            migrations,
+        })
     }
 
     pub fn latest(&self) -> Option<&Version> {
@@ -149,7 +182,9 @@ fn parse_folder_name(folder: &str) -> Result<(Version, String), String> {
         return Err(format!("'{folder}': use a plain MAJOR.MINOR.PATCH version"));
     }
     let valid_name = !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !valid_name {
         return Err(format!("'{folder}': the name must be lower_snake_case"));
     }
@@ -167,8 +202,10 @@ pub fn scaffold(dir: &Path, name: &str, kind: ChangeKind) -> Result<PathBuf, Mig
     let set = MigrationSet::from_dir("scaffold", dir)?;
     let version = next_version(set.latest(), kind);
     let folder = dir.join(format!("{version}_{name}"));
-    parse_folder_name(&format!("{version}_{name}"))
-        .map_err(|reason| MigrateError::Layout { path: folder.clone(), reason })?;
+    parse_folder_name(&format!("{version}_{name}")).map_err(|reason| MigrateError::Layout {
+        path: folder.clone(),
+        reason,
+    })?;
     fs::create_dir(&folder).map_err(io(&folder))?;
     let up = format!(
         "-- {version} {name}: {kind:?} change.\n\
@@ -176,14 +213,19 @@ pub fn scaffold(dir: &Path, name: &str, kind: ChangeKind) -> Result<PathBuf, Mig
          -- SELECT maturion.enable_tenant_isolation('my_table');\n"
     );
     fs::write(folder.join("up.sql"), up).map_err(io(&folder))?;
-    fs::write(folder.join("down.sql"), format!("-- Reverts {version} {name}.\n"))
-        .map_err(io(&folder))?;
+    fs::write(
+        folder.join("down.sql"),
+        format!("-- Reverts {version} {name}.\n"),
+    )
+    .map_err(io(&folder))?;
     Ok(folder)
 }
 
 /// The next version for a new migration after `latest`, bumped as `kind` says.
 fn next_version(latest: Option<&Version>, kind: ChangeKind) -> Version {
-    let Some(v) = latest else { return Version::new(1, 0, 0) };
+    let Some(v) = latest else {
+        return Version::new(1, 0, 0);
+    };
     match kind {
         ChangeKind::Major => Version::new(v.major + 1, 0, 0),
         ChangeKind::Minor => Version::new(v.major, v.minor + 1, 0),
@@ -210,9 +252,18 @@ mod tests {
     fn next_versions_bump() {
         let v = Version::new(1, 4, 2);
         assert_eq!(next_version(None, ChangeKind::Minor), Version::new(1, 0, 0));
-        assert_eq!(next_version(Some(&v), ChangeKind::Major), Version::new(2, 0, 0));
-        assert_eq!(next_version(Some(&v), ChangeKind::Minor), Version::new(1, 5, 0));
-        assert_eq!(next_version(Some(&v), ChangeKind::Patch), Version::new(1, 4, 3));
+        assert_eq!(
+            next_version(Some(&v), ChangeKind::Major),
+            Version::new(2, 0, 0)
+        );
+        assert_eq!(
+            next_version(Some(&v), ChangeKind::Minor),
+            Version::new(1, 5, 0)
+        );
+        assert_eq!(
+            next_version(Some(&v), ChangeKind::Patch),
+            Version::new(1, 4, 3)
+        );
     }
 
     #[test]
@@ -223,13 +274,20 @@ mod tests {
             std::fs::write(dir.path().join(folder).join("up.sql"), "select 1;").unwrap();
         }
         let set = MigrationSet::from_dir("m", dir.path()).unwrap();
-        let versions: Vec<_> = set.migrations.iter().map(|m| m.version.to_string()).collect();
+        let versions: Vec<_> = set
+            .migrations
+            .iter()
+            .map(|m| m.version.to_string())
+            .collect();
         assert_eq!(versions, ["1.0.0", "1.1.0"]);
         assert!(set.migrations[0].down.is_none());
 
         std::fs::create_dir(dir.path().join("1.1.0_c")).unwrap();
         std::fs::write(dir.path().join("1.1.0_c").join("up.sql"), "select 1;").unwrap();
         let err = MigrationSet::from_dir("m", dir.path()).unwrap_err();
-        assert!(matches!(err, MigrateError::DuplicateVersion { .. }), "{err}");
+        assert!(
+            matches!(err, MigrateError::DuplicateVersion { .. }),
+            "{err}"
+        );
     }
 }

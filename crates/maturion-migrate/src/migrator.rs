@@ -7,7 +7,7 @@ use semver::Version;
 use tokio_postgres::Client;
 use tracing::info;
 
-use crate::{Migration, MigrateError, MigrationSet};
+use crate::{MigrateError, Migration, MigrationSet};
 
 const LEDGER_SQL: &str = include_str!("../sql/ledger.sql");
 
@@ -27,13 +27,20 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { owner_role: None, lock_timeout: "10s".into() }
+        Self {
+            owner_role: None,
+            lock_timeout: "10s".into(),
+        }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum MigrationState {
-    Applied { applied_at: DateTime<Utc>, applied_by: String, execution_ms: i64 },
+    Applied {
+        applied_at: DateTime<Utc>,
+        applied_by: String,
+        execution_ms: i64,
+    },
     Pending,
 }
 
@@ -222,7 +229,11 @@ impl<'a> Migrator<'a> {
         Ok(ledger)
     }
 
-    async fn apply(&self, client: &mut Client, m: &Migration) -> Result<AppliedMigration, MigrateError> {
+    async fn apply(
+        &self,
+        client: &mut Client,
+        m: &Migration,
+    ) -> Result<AppliedMigration, MigrateError> {
         info!(scope = %self.set.scope, version = %m.version, name = %m.name, "applying migration");
         let started = Instant::now();
         if m.directives().no_transaction {
@@ -237,21 +248,34 @@ impl<'a> Migrator<'a> {
                 name: m.name.clone(),
                 source,
             };
-            tx.batch_execute(&self.session_setup(true)).await.map_err(failed)?;
+            tx.batch_execute(&self.session_setup(true))
+                .await
+                .map_err(failed)?;
             tx.batch_execute(&m.up).await.map_err(failed)?;
             tx.batch_execute("RESET ROLE").await.map_err(failed)?;
-            record(&tx, &self.set.scope, m, started).await.map_err(failed)?;
+            record(&tx, &self.set.scope, m, started)
+                .await
+                .map_err(failed)?;
             tx.commit().await.map_err(failed)?;
         }
         let execution_ms = started.elapsed().as_millis() as i64;
         info!(version = %m.version, execution_ms, "applied migration");
-        Ok(AppliedMigration { version: m.version.clone(), name: m.name.clone(), execution_ms })
+        Ok(AppliedMigration {
+            version: m.version.clone(),
+            name: m.name.clone(),
+            execution_ms,
+        })
     }
 
     /// `CREATE INDEX CONCURRENTLY` and friends refuse to run in a transaction block, so a
     /// script declared with `-- maturion:no-transaction` (an up or a down script) runs
     /// statement by statement.
-    async fn run_without_transaction(&self, client: &mut Client, m: &Migration, script: &str) -> Result<(), MigrateError> {
+    async fn run_without_transaction(
+        &self,
+        client: &mut Client,
+        m: &Migration,
+        script: &str,
+    ) -> Result<(), MigrateError> {
         let statements = pg_query::split_with_parser(script).map_err(|e| MigrateError::Split {
             version: m.version.clone(),
             name: m.name.clone(),
@@ -260,7 +284,9 @@ impl<'a> Migrator<'a> {
         client.batch_execute(&self.session_setup(false)).await?;
         for (index, statement) in statements.iter().enumerate() {
             if let Err(source) = client.batch_execute(statement).await {
-                client.batch_execute("RESET ROLE; RESET lock_timeout; RESET search_path").await?;
+                client
+                    .batch_execute("RESET ROLE; RESET lock_timeout; RESET search_path")
+                    .await?;
                 return Err(MigrateError::FailedWithoutTransaction {
                     version: m.version.clone(),
                     name: m.name.clone(),
@@ -269,15 +295,24 @@ impl<'a> Migrator<'a> {
                 });
             }
         }
-        client.batch_execute("RESET ROLE; RESET lock_timeout; RESET search_path").await?;
+        client
+            .batch_execute("RESET ROLE; RESET lock_timeout; RESET search_path")
+            .await?;
         Ok(())
     }
 
-    async fn revert(&self, client: &mut Client, m: &Migration) -> Result<AppliedMigration, MigrateError> {
-        let down = m.down.as_deref().ok_or_else(|| MigrateError::NoDownScript {
-            version: m.version.clone(),
-            name: m.name.clone(),
-        })?;
+    async fn revert(
+        &self,
+        client: &mut Client,
+        m: &Migration,
+    ) -> Result<AppliedMigration, MigrateError> {
+        let down = m
+            .down
+            .as_deref()
+            .ok_or_else(|| MigrateError::NoDownScript {
+                version: m.version.clone(),
+                name: m.name.clone(),
+            })?;
         info!(scope = %self.set.scope, version = %m.version, name = %m.name, "reverting migration");
         let started = Instant::now();
         let failed = |source| MigrateError::Failed {
@@ -291,7 +326,9 @@ impl<'a> Migrator<'a> {
         }
         let tx = client.transaction().await?;
         if !no_transaction {
-            tx.batch_execute(&self.session_setup(true)).await.map_err(failed)?;
+            tx.batch_execute(&self.session_setup(true))
+                .await
+                .map_err(failed)?;
             tx.batch_execute(down).await.map_err(failed)?;
             tx.batch_execute("RESET ROLE").await.map_err(failed)?;
         }
@@ -316,7 +353,10 @@ impl<'a> Migrator<'a> {
             self.options.lock_timeout.replace('\'', "''")
         );
         if let Some(role) = &self.options.owner_role {
-            sql.push_str(&format!(" SET {scope}ROLE \"{}\";", role.replace('"', "\"\"")));
+            sql.push_str(&format!(
+                " SET {scope}ROLE \"{}\";",
+                role.replace('"', "\"\"")
+            ));
         }
         sql
     }
@@ -344,11 +384,12 @@ async fn record(
 }
 
 fn lint(m: &Migration) -> Result<(), MigrateError> {
-    let findings = maturion_lint::lint(&m.up, m.kind()).map_err(|source| MigrateError::Unparsable {
-        version: m.version.clone(),
-        name: m.name.clone(),
-        source,
-    })?;
+    let findings =
+        maturion_lint::lint(&m.up, m.kind()).map_err(|source| MigrateError::Unparsable {
+            version: m.version.clone(),
+            name: m.name.clone(),
+            source,
+        })?;
     if findings.is_empty() {
         return Ok(());
     }
@@ -356,14 +397,20 @@ fn lint(m: &Migration) -> Result<(), MigrateError> {
     Err(MigrateError::Lint {
         version: m.version.clone(),
         name: m.name.clone(),
-        findings: findings.iter().map(|f| f.render(&path)).collect::<Vec<_>>().join("\n"),
+        findings: findings
+            .iter()
+            .map(|f| f.render(&path))
+            .collect::<Vec<_>>()
+            .join("\n"),
     })
 }
 
 /// Takes the migration lock (waiting for another migrator to finish) and makes sure the
 /// ledger table exists.
 async fn lock(client: &Client) -> Result<(), MigrateError> {
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
     if let Err(e) = client.batch_execute(LEDGER_SQL).await {
         unlock(client).await?;
         return Err(e.into());
@@ -372,6 +419,8 @@ async fn lock(client: &Client) -> Result<(), MigrateError> {
 }
 
 async fn unlock(client: &Client) -> Result<(), MigrateError> {
-    client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
     Ok(())
 }

@@ -21,7 +21,11 @@ pub async fn migrate_up(client: &mut Client) -> Result<Vec<AppliedMigration>, Mi
     maturion_schema::bootstrap_roles(client).await?;
     let mut applied = Vec::new();
     for set in migration_sets() {
-        applied.extend(Migrator::new(&set, maturion_schema::migration_options()).up(client, None).await?);
+        applied.extend(
+            Migrator::new(&set, maturion_schema::migration_options())
+                .up(client, None)
+                .await?,
+        );
     }
     Ok(applied)
 }

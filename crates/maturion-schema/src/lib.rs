@@ -30,14 +30,19 @@ pub fn platform_migrations() -> MigrationSet {
 
 /// Options every platform or module migration runs with: as the owner role.
 pub fn migration_options() -> Options {
-    Options { owner_role: Some(OWNER_ROLE.into()), ..Options::default() }
+    Options {
+        owner_role: Some(OWNER_ROLE.into()),
+        ..Options::default()
+    }
 }
 
 /// Creates the roles (idempotent), then applies every pending platform migration.
 /// `client` must be an administrator (superuser, or CREATEROLE and database owner).
 pub async fn migrate_up(client: &mut Client) -> Result<Vec<AppliedMigration>, MigrateError> {
     bootstrap_roles(client).await?;
-    Migrator::new(&platform_migrations(), migration_options()).up(client, None).await
+    Migrator::new(&platform_migrations(), migration_options())
+        .up(client, None)
+        .await
 }
 
 /// Creates the platform roles and database grants if they are missing.

@@ -17,7 +17,12 @@ pub struct TenantContext {
 
 impl TenantContext {
     pub fn new(organisation_id: OrganisationId) -> Self {
-        Self { organisation_id, user_id: None, ip_address: None, user_agent: None }
+        Self {
+            organisation_id,
+            user_id: None,
+            ip_address: None,
+            user_agent: None,
+        }
     }
 
     pub fn with_user(mut self, user_id: UserId) -> Self {
@@ -39,13 +44,18 @@ pub struct Database {
 }
 
 impl Database {
-    pub fn new(config: tokio_postgres::Config, max_connections: usize) -> Result<Self, TenancyError> {
+    pub fn new(
+        config: tokio_postgres::Config,
+        max_connections: usize,
+    ) -> Result<Self, TenancyError> {
         // Fast recycling is safe because tenant settings are transaction-local: a returned
         // connection carries no tenant state.
         let manager = Manager::from_config(
             config,
             NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
         );
         let pool = Pool::builder(manager)
             .max_size(max_connections)
@@ -55,9 +65,15 @@ impl Database {
     }
 
     /// Opens a transaction for `context`. This is the only place that sets tenant context.
-    pub async fn transaction(&self, context: &TenantContext) -> Result<TenantTransaction, TenancyError> {
+    pub async fn transaction(
+        &self,
+        context: &TenantContext,
+    ) -> Result<TenantTransaction, TenancyError> {
         let client = self.pool.get().await?;
-        let mut transaction = TenantTransaction { client: Some(client), context: context.clone() };
+        let mut transaction = TenantTransaction {
+            client: Some(client),
+            context: context.clone(),
+        };
         transaction.begin().await?;
         Ok(transaction)
     }
@@ -75,8 +91,16 @@ impl TenantTransaction {
     async fn begin(&mut self) -> Result<(), TenancyError> {
         let client = self.client();
         let organisation = self.context.organisation_id.to_string();
-        let user = self.context.user_id.map(|u| u.to_string()).unwrap_or_default();
-        let ip = self.context.ip_address.map(|a| a.to_string()).unwrap_or_default();
+        let user = self
+            .context
+            .user_id
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        let ip = self
+            .context
+            .ip_address
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let agent = self.context.user_agent.clone().unwrap_or_default();
         let set = client
             .prepare_cached(
@@ -102,7 +126,9 @@ impl TenantTransaction {
     }
 
     fn client(&self) -> &Object {
-        self.client.as_ref().expect("a tenant transaction is used only while open")
+        self.client
+            .as_ref()
+            .expect("a tenant transaction is used only while open")
     }
 
     pub async fn query<T: ?Sized + ToStatement>(

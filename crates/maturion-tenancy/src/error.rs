@@ -35,20 +35,28 @@ pub enum TenancyError {
 
 impl From<tokio_postgres::Error> for TenancyError {
     fn from(error: tokio_postgres::Error) -> Self {
-        let Some(db) = error.as_db_error() else { return Self::Database(error) };
+        let Some(db) = error.as_db_error() else {
+            return Self::Database(error);
+        };
         let message = db.message().to_owned();
         let constraint = db.constraint().map(str::to_owned);
         match db.code().code() {
             "MT401" => Self::MissingContext(message),
             "MT400" => Self::MalformedContext(message),
             "MT403" => Self::CrossTenant(message),
-            _ if *db.code() == SqlState::INSUFFICIENT_PRIVILEGE && message.contains("row-level security") => {
+            _ if *db.code() == SqlState::INSUFFICIENT_PRIVILEGE
+                && message.contains("row-level security") =>
+            {
                 Self::CrossTenant(message)
             }
             _ if *db.code() == SqlState::INSUFFICIENT_PRIVILEGE => Self::PermissionDenied(message),
             _ if *db.code() == SqlState::UNIQUE_VIOLATION => Self::Conflict { constraint },
-            _ if *db.code() == SqlState::FOREIGN_KEY_VIOLATION => Self::ReferenceNotFound { constraint },
-            _ if *db.code() == SqlState::CHECK_VIOLATION || *db.code() == SqlState::NOT_NULL_VIOLATION => {
+            _ if *db.code() == SqlState::FOREIGN_KEY_VIOLATION => {
+                Self::ReferenceNotFound { constraint }
+            }
+            _ if *db.code() == SqlState::CHECK_VIOLATION
+                || *db.code() == SqlState::NOT_NULL_VIOLATION =>
+            {
                 Self::InvalidValue(message)
             }
             _ => Self::Database(error),

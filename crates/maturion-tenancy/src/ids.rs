@@ -6,7 +6,9 @@ use uuid::Uuid;
 
 /// A malformed id, with what it was meant to be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("malformed {kind} id {input:?}: expected a UUID such as 0190c3a0-5b1e-7c3d-8e4f-0123456789ab")]
+#[error(
+    "malformed {kind} id {input:?}: expected a UUID such as 0190c3a0-5b1e-7c3d-8e4f-0123456789ab"
+)]
 pub struct IdError {
     pub kind: &'static str,
     pub input: String,
@@ -94,9 +96,14 @@ mod tests {
     fn malformed_ids_are_named() {
         let err = "not-a-uuid".parse::<UserId>().unwrap_err();
         assert_eq!(err.kind, "user");
-        assert!(err.to_string().contains("malformed user id \"not-a-uuid\""), "{err}");
+        assert!(
+            err.to_string().contains("malformed user id \"not-a-uuid\""),
+            "{err}"
+        );
         assert!("".parse::<OrganisationId>().is_err());
-        assert!("0190c3a0-5b1e-7c3d-8e4f-0123456789ab'; --".parse::<OrganisationId>().is_err());
+        assert!("0190c3a0-5b1e-7c3d-8e4f-0123456789ab'; --"
+            .parse::<OrganisationId>()
+            .is_err());
     }
 
     #[test]

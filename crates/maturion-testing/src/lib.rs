@@ -93,7 +93,9 @@ pub async fn migrated_database() -> TestDatabase {
     .await;
     // A database's own grants (pg_database.datacl) are not copied from its template.
     let admin = db.admin().await;
-    maturion_schema::bootstrap_roles(&admin).await.expect("database grants apply");
+    maturion_schema::bootstrap_roles(&admin)
+        .await
+        .expect("database grants apply");
     db
 }
 

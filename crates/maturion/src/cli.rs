@@ -14,7 +14,12 @@ pub struct Cli {
     pub database_url: Option<String>,
 
     /// Folder of the embedded cluster.
-    #[arg(long, env = "MATURION_HOME", global = true, default_value = ".maturion")]
+    #[arg(
+        long,
+        env = "MATURION_HOME",
+        global = true,
+        default_value = ".maturion"
+    )]
     pub home: PathBuf,
 
     #[command(subcommand)]

@@ -13,19 +13,29 @@ pub const EMBEDDED_DATABASE: &str = "maturion";
 
 pub enum Target {
     /// A server managed elsewhere; `url` connects as an administrator.
-    External { url: String, config: Config },
-    Embedded { cluster: Cluster, database: String },
+    External {
+        url: String,
+        config: Config,
+    },
+    Embedded {
+        cluster: Cluster,
+        database: String,
+    },
 }
 
 impl Target {
     pub fn from_cli(cli: &Cli) -> Result<Self> {
         match &cli.database_url {
             Some(url) => {
-                let config = Config::from_str(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+                let config =
+                    Config::from_str(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
                 if config.get_dbname().is_none() {
                     bail!("DATABASE_URL must name a database");
                 }
-                Ok(Target::External { url: url.clone(), config })
+                Ok(Target::External {
+                    url: url.clone(),
+                    config,
+                })
             }
             None => Ok(Target::Embedded {
                 cluster: Cluster::new(&cli.home, ClusterOptions::default())?,
@@ -37,7 +47,9 @@ impl Target {
     /// Makes sure the database can be reached: starts the embedded cluster (once initialised
     /// it is reused) and creates its database.
     pub async fn ensure_running(&self) -> Result<()> {
-        let Target::Embedded { cluster, database } = self else { return Ok(()) };
+        let Target::Embedded { cluster, database } = self else {
+            return Ok(());
+        };
         let cluster_for_start = cluster.clone();
         let outcome = tokio::task::spawn_blocking(move || cluster_for_start.start()).await??;
         tracing::info!(?outcome, home = %cluster.home().display(), "embedded cluster");
@@ -47,7 +59,9 @@ impl Target {
             .await?
             .is_some();
         if !exists {
-            admin.batch_execute(&format!("CREATE DATABASE \"{database}\"")).await?;
+            admin
+                .batch_execute(&format!("CREATE DATABASE \"{database}\""))
+                .await?;
         }
         Ok(())
     }
@@ -70,10 +84,14 @@ impl Target {
     pub async fn connect_as(&self, role: &str) -> Result<Client> {
         self.ensure_running().await?;
         match self {
-            Target::Embedded { cluster, database } => connect(&cluster.config(role, database)).await,
+            Target::Embedded { cluster, database } => {
+                connect(&cluster.config(role, database)).await
+            }
             Target::External { config, .. } => {
                 let client = connect(config).await?;
-                client.batch_execute(&format!("SET ROLE \"{}\"", role.replace('"', "\"\""))).await?;
+                client
+                    .batch_execute(&format!("SET ROLE \"{}\"", role.replace('"', "\"\"")))
+                    .await?;
                 Ok(client)
             }
         }
@@ -85,11 +103,15 @@ impl Target {
             Target::External { url, config } => {
                 let mut config = config.clone();
                 config.dbname(name);
-                Target::External { url: url.clone(), config }
+                Target::External {
+                    url: url.clone(),
+                    config,
+                }
             }
-            Target::Embedded { cluster, .. } => {
-                Target::Embedded { cluster: cluster.clone(), database: name.to_owned() }
-            }
+            Target::Embedded { cluster, .. } => Target::Embedded {
+                cluster: cluster.clone(),
+                database: name.to_owned(),
+            },
         }
     }
 
@@ -108,7 +130,10 @@ impl Target {
 }
 
 pub async fn connect(config: &Config) -> Result<Client> {
-    let (client, connection) = config.connect(NoTls).await.context("cannot connect to PostgreSQL")?;
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .context("cannot connect to PostgreSQL")?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::warn!(%error, "database connection closed");

@@ -4,7 +4,11 @@ use tokio_postgres::Client;
 
 use crate::support::{self, code, provision};
 
-const CHANGES: [&str; 3] = ["UPDATE audit_log SET module = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"];
+const CHANGES: [&str; 3] = [
+    "UPDATE audit_log SET module = 'x'",
+    "DELETE FROM audit_log",
+    "TRUNCATE audit_log",
+];
 
 async fn refused(client: &Client, sql: &str) -> String {
     client.batch_execute("BEGIN").await.unwrap();
@@ -24,11 +28,22 @@ async fn no_role_may_change_or_remove_audit_rows() {
     for sql in CHANGES {
         assert_eq!(refused(&admin, sql).await, "MT405", "superuser: {sql}");
         let partition = sql.replace("audit_log", "audit_log_default");
-        assert_eq!(refused(&admin, &partition).await, "MT405", "superuser: {partition}");
+        assert_eq!(
+            refused(&admin, &partition).await,
+            "MT405",
+            "superuser: {partition}"
+        );
     }
     // The owner gave its own privileges up; maintenance never had them.
-    for role in ["maturion_owner", "maturion_maintenance", "maturion_readonly"] {
-        admin.batch_execute(&format!("SET ROLE {role}")).await.unwrap();
+    for role in [
+        "maturion_owner",
+        "maturion_maintenance",
+        "maturion_readonly",
+    ] {
+        admin
+            .batch_execute(&format!("SET ROLE {role}"))
+            .await
+            .unwrap();
         for sql in CHANGES {
             assert_eq!(refused(&admin, sql).await, "42501", "{role}: {sql}");
         }
@@ -45,9 +60,16 @@ async fn no_role_may_change_or_remove_audit_rows() {
         .await
         .unwrap();
     for sql in CHANGES {
-        assert_eq!(refused(&admin, sql).await, "MT405", "owner with privileges: {sql}");
+        assert_eq!(
+            refused(&admin, sql).await,
+            "MT405",
+            "owner with privileges: {sql}"
+        );
     }
-    admin.batch_execute("RESET ROLE; RESET app.current_organisation_id").await.unwrap();
+    admin
+        .batch_execute("RESET ROLE; RESET app.current_organisation_id")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -55,7 +77,9 @@ async fn replica_mode_does_not_switch_the_guards_off() {
     let db = support::database().await;
     let app = support::app(&db).await;
     provision(&app, "Alpha").await;
-    maturion_audit::seal(&support::maintenance(&db).await).await.unwrap();
+    maturion_audit::seal(&support::maintenance(&db).await)
+        .await
+        .unwrap();
     let admin = db.admin().await;
     // One removal on the record, so that every seal table has a row to refuse.
     admin
@@ -71,13 +95,28 @@ async fn replica_mode_does_not_switch_the_guards_off() {
         )
         .await
         .unwrap();
-    admin.batch_execute("SET session_replication_role = replica").await.unwrap();
+    admin
+        .batch_execute("SET session_replication_role = replica")
+        .await
+        .unwrap();
     for sql in CHANGES {
         assert_eq!(refused(&admin, sql).await, "MT405", "{sql}");
     }
-    for table in ["maturion.audit_seals", "maturion.audit_seal_organisations", "maturion.audit_retention_log"] {
-        assert_eq!(refused(&admin, &format!("DELETE FROM {table}")).await, "MT405", "{table}");
-        assert_eq!(refused(&admin, &format!("TRUNCATE {table}")).await, "MT405", "{table}");
+    for table in [
+        "maturion.audit_seals",
+        "maturion.audit_seal_organisations",
+        "maturion.audit_retention_log",
+    ] {
+        assert_eq!(
+            refused(&admin, &format!("DELETE FROM {table}")).await,
+            "MT405",
+            "{table}"
+        );
+        assert_eq!(
+            refused(&admin, &format!("TRUNCATE {table}")).await,
+            "MT405",
+            "{table}"
+        );
     }
 }
 
@@ -105,16 +144,43 @@ async fn a_new_partition_is_protected_once_protect_audit_partition_ran() {
         .await
         .unwrap();
     // The row guard is cloned to the new partition at once; TRUNCATE is not inherited.
-    assert_eq!(refused(&admin, "DELETE FROM audit_log_2020_01").await, "MT405");
-    admin.batch_execute("BEGIN; TRUNCATE audit_log_2020_01; ROLLBACK").await.unwrap();
+    assert_eq!(
+        refused(&admin, "DELETE FROM audit_log_2020_01").await,
+        "MT405"
+    );
+    admin
+        .batch_execute("BEGIN; TRUNCATE audit_log_2020_01; ROLLBACK")
+        .await
+        .unwrap();
 
     let maintenance = support::maintenance(&db).await;
-    maintenance.execute("SELECT maturion.protect_audit_partition('audit_log_2020_01')", &[]).await.unwrap();
-    maintenance.execute("SELECT maturion.protect_audit_partition('audit_log_2020_01')", &[]).await.unwrap();
+    maintenance
+        .execute(
+            "SELECT maturion.protect_audit_partition('audit_log_2020_01')",
+            &[],
+        )
+        .await
+        .unwrap();
+    maintenance
+        .execute(
+            "SELECT maturion.protect_audit_partition('audit_log_2020_01')",
+            &[],
+        )
+        .await
+        .unwrap();
     assert_eq!(refused(&admin, "TRUNCATE audit_log_2020_01").await, "MT405");
-    admin.batch_execute("SET session_replication_role = replica").await.unwrap();
-    assert_eq!(refused(&admin, "DELETE FROM audit_log_2020_01").await, "MT405");
-    admin.batch_execute("RESET session_replication_role").await.unwrap();
+    admin
+        .batch_execute("SET session_replication_role = replica")
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(&admin, "DELETE FROM audit_log_2020_01").await,
+        "MT405"
+    );
+    admin
+        .batch_execute("RESET session_replication_role")
+        .await
+        .unwrap();
     let owner_privileges: bool = admin
         .query_one(
             "SELECT has_table_privilege('maturion_owner', 'audit_log_2020_01', 'UPDATE, DELETE, TRUNCATE')",
@@ -125,6 +191,12 @@ async fn a_new_partition_is_protected_once_protect_audit_partition_ran() {
         .get(0);
     assert!(!owner_privileges);
 
-    let error = maintenance.execute("SELECT maturion.protect_audit_partition('users')", &[]).await.unwrap_err();
-    assert!(format!("{error:?}").contains("not a partition of audit_log"), "{error}");
+    let error = maintenance
+        .execute("SELECT maturion.protect_audit_partition('users')", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{error:?}").contains("not a partition of audit_log"),
+        "{error}"
+    );
 }

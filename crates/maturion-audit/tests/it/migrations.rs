@@ -30,14 +30,28 @@ async fn the_audit_migrations_revert_and_apply_again() {
 
     let set = maturion_audit::migrations();
     let migrator = Migrator::new(&set, maturion_schema::migration_options());
-    let reverted = migrator.down(&mut admin, &Version::new(0, 0, 0)).await.unwrap();
+    let reverted = migrator
+        .down(&mut admin, &Version::new(0, 0, 0))
+        .await
+        .unwrap();
     assert_eq!(reverted.len(), 2);
-    assert_eq!(count(&admin, AUDIT_TRIGGERS).await, 0, "the module table's trigger goes too");
+    assert_eq!(
+        count(&admin, AUDIT_TRIGGERS).await,
+        0,
+        "the module table's trigger goes too"
+    );
     assert_eq!(
         count(&admin, "SELECT count(*) FROM pg_attribute WHERE attrelid = 'audit_log'::regclass AND attname = 'transaction_id'").await,
         0
     );
-    assert_eq!(count(&admin, "SELECT count(*) FROM pg_proc WHERE proname = 'enable_tenant_isolation'").await, 1);
+    assert_eq!(
+        count(
+            &admin,
+            "SELECT count(*) FROM pg_proc WHERE proname = 'enable_tenant_isolation'"
+        )
+        .await,
+        1
+    );
     assert_eq!(
         count(
             &admin,
@@ -48,7 +62,10 @@ async fn the_audit_migrations_revert_and_apply_again() {
         0
     );
     let owner_may_update: bool = admin
-        .query_one("SELECT has_table_privilege('maturion_owner', 'audit_log', 'UPDATE')", &[])
+        .query_one(
+            "SELECT has_table_privilege('maturion_owner', 'audit_log', 'UPDATE')",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -56,5 +73,9 @@ async fn the_audit_migrations_revert_and_apply_again() {
 
     let applied = migrator.up(&mut admin, None).await.unwrap();
     assert_eq!(applied.len(), 2);
-    assert_eq!(count(&admin, AUDIT_TRIGGERS).await, 4, "the platform tables again (module tables re-run their own migrations)");
+    assert_eq!(
+        count(&admin, AUDIT_TRIGGERS).await,
+        4,
+        "the platform tables again (module tables re-run their own migrations)"
+    );
 }

@@ -6,7 +6,14 @@ use tokio_postgres::Client;
 use crate::support::{self, activity, code, provision, Tenant};
 
 /// An old monthly partition, protected as the partition job does, with `rows` rows dated in it.
-async fn old_partition(admin: &Client, name: &str, month: &str, next: &str, tenant: &Tenant, rows: i64) {
+async fn old_partition(
+    admin: &Client,
+    name: &str,
+    month: &str,
+    next: &str,
+    tenant: &Tenant,
+    rows: i64,
+) {
     admin
         .batch_execute(&format!(
             "SET ROLE maturion_owner;
@@ -33,17 +40,32 @@ async fn an_expired_partition_is_removed_on_the_record_and_the_chain_stays_intac
     let app = support::app(&db).await;
     let alpha = provision(&app, "Alpha").await;
     let admin = db.admin().await;
-    old_partition(&admin, "audit_log_2020_01", "2020-01-01 00:00:00+00", "2020-02-01 00:00:00+00", &alpha, 5).await;
+    old_partition(
+        &admin,
+        "audit_log_2020_01",
+        "2020-01-01 00:00:00+00",
+        "2020-02-01 00:00:00+00",
+        &alpha,
+        5,
+    )
+    .await;
     activity(&app, &alpha, 2).await;
 
     // The retention job: as maintenance, seal and drop in one call.
     let maintenance = support::maintenance(&db).await;
     let seal: i64 = maintenance
-        .query_one("SELECT maturion.drop_audit_partition('audit_log_2020_01')", &[])
+        .query_one(
+            "SELECT maturion.drop_audit_partition('audit_log_2020_01')",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
-    let gone: bool = admin.query_one("SELECT to_regclass('audit_log_2020_01') IS NULL", &[]).await.unwrap().get(0);
+    let gone: bool = admin
+        .query_one("SELECT to_regclass('audit_log_2020_01') IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert!(gone);
     let (rows, name, range_from): (i64, String, String) = {
         let r = admin
@@ -56,7 +78,10 @@ async fn an_expired_partition_is_removed_on_the_record_and_the_chain_stays_intac
             .unwrap();
         (r.get(0), r.get(1), r.get(2))
     };
-    assert_eq!((rows, name.as_str(), range_from.as_str()), (5, "public.audit_log_2020_01", "2020-01-01"));
+    assert_eq!(
+        (rows, name.as_str(), range_from.as_str()),
+        (5, "public.audit_log_2020_01", "2020-01-01")
+    );
 
     let report = maturion_audit::verify(&maintenance, None).await.unwrap();
     assert!(report.intact, "{}", report.render_human());
@@ -75,15 +100,29 @@ async fn a_partition_dropped_behind_the_retention_job_is_caught() {
     let app = support::app(&db).await;
     let alpha = provision(&app, "Alpha").await;
     let admin = db.admin().await;
-    old_partition(&admin, "audit_log_2020_02", "2020-02-01 00:00:00+00", "2020-03-01 00:00:00+00", &alpha, 3).await;
+    old_partition(
+        &admin,
+        "audit_log_2020_02",
+        "2020-02-01 00:00:00+00",
+        "2020-03-01 00:00:00+00",
+        &alpha,
+        3,
+    )
+    .await;
     let maintenance = support::maintenance(&db).await;
     maturion_audit::seal(&maintenance).await.unwrap();
 
     // The owner can drop its table; the chain shows every row that went with it.
-    admin.batch_execute("SET ROLE maturion_owner; DROP TABLE audit_log_2020_02; RESET ROLE;").await.unwrap();
+    admin
+        .batch_execute("SET ROLE maturion_owner; DROP TABLE audit_log_2020_02; RESET ROLE;")
+        .await
+        .unwrap();
     let report = maturion_audit::verify(&maintenance, None).await.unwrap();
     assert_eq!(report.break_count, 3, "{}", report.render_human());
-    assert!(report.breaks.iter().all(|b| b.kind == maturion_audit::BreakKind::RowMissing));
+    assert!(report
+        .breaks
+        .iter()
+        .all(|b| b.kind == maturion_audit::BreakKind::RowMissing));
 }
 
 #[tokio::test]
@@ -92,27 +131,65 @@ async fn only_sealed_bounded_partitions_can_be_removed() {
     let app = support::app(&db).await;
     let alpha = provision(&app, "Alpha").await;
     let admin = db.admin().await;
-    old_partition(&admin, "audit_log_2020_03", "2020-03-01 00:00:00+00", "2020-04-01 00:00:00+00", &alpha, 2).await;
+    old_partition(
+        &admin,
+        "audit_log_2020_03",
+        "2020-03-01 00:00:00+00",
+        "2020-04-01 00:00:00+00",
+        &alpha,
+        2,
+    )
+    .await;
     let maintenance = support::maintenance(&db).await;
 
     let error = maintenance
-        .execute("SELECT maturion.remove_sealed_audit_partition('audit_log_2020_03')", &[])
+        .execute(
+            "SELECT maturion.remove_sealed_audit_partition('audit_log_2020_03')",
+            &[],
+        )
         .await
         .unwrap_err();
-    assert!(format!("{error:?}").contains("unsealed audit rows"), "{error}");
+    assert!(
+        format!("{error:?}").contains("unsealed audit rows"),
+        "{error}"
+    );
     let error = maintenance
-        .execute("SELECT maturion.drop_audit_partition('audit_log_default')", &[])
+        .execute(
+            "SELECT maturion.drop_audit_partition('audit_log_default')",
+            &[],
+        )
         .await
         .unwrap_err();
-    assert!(format!("{error:?}").contains("only a bounded range partition"), "{error}");
-    let error = maintenance.execute("SELECT maturion.drop_audit_partition('users')", &[]).await.unwrap_err();
-    assert!(format!("{error:?}").contains("not a partition of audit_log"), "{error}");
+    assert!(
+        format!("{error:?}").contains("only a bounded range partition"),
+        "{error}"
+    );
+    let error = maintenance
+        .execute("SELECT maturion.drop_audit_partition('users')", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{error:?}").contains("not a partition of audit_log"),
+        "{error}"
+    );
 
     // The owner, blinded by the forced RLS, would seal a range as if it were empty: refused.
     let owner = db.admin().await;
-    owner.batch_execute("SET ROLE maturion_owner").await.unwrap();
-    let error = owner.execute("SELECT maturion.drop_audit_partition('audit_log_2020_03')", &[]).await.unwrap_err();
-    assert!(format!("{error:?}").contains("must run as a role that bypasses row-level security"), "{error:?}");
+    owner
+        .batch_execute("SET ROLE maturion_owner")
+        .await
+        .unwrap();
+    let error = owner
+        .execute(
+            "SELECT maturion.drop_audit_partition('audit_log_2020_03')",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{error:?}").contains("must run as a role that bypasses row-level security"),
+        "{error:?}"
+    );
 
     // The application may not call any of it.
     let app_client = db.connect(maturion_schema::APP_ROLE).await;
@@ -152,5 +229,10 @@ async fn a_forged_retention_record_is_caught() {
         .unwrap();
     let report = maturion_audit::verify(&maintenance, None).await.unwrap();
     assert!(!report.intact);
-    assert_eq!(report.first_break().unwrap().kind, maturion_audit::BreakKind::SealDigest, "{}", report.render_human());
+    assert_eq!(
+        report.first_break().unwrap().kind,
+        maturion_audit::BreakKind::SealDigest,
+        "{}",
+        report.render_human()
+    );
 }

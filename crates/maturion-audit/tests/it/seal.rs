@@ -27,10 +27,17 @@ async fn a_clean_chain_verifies_and_grows_seal_after_seal() {
 
     let report = maturion_audit::verify(&maintenance, None).await.unwrap();
     assert!(report.intact, "{}", report.render_human());
-    assert_eq!((report.seals, report.rows_verified, report.rows_unsealed), (1, first.rows, 0));
+    assert_eq!(
+        (report.seals, report.rows_verified, report.rows_unsealed),
+        (1, first.rows, 0)
+    );
 
     // Nothing new: nothing to seal.
-    assert!(maturion_audit::seal(&maintenance).await.unwrap().seals.is_empty());
+    assert!(maturion_audit::seal(&maintenance)
+        .await
+        .unwrap()
+        .seals
+        .is_empty());
 
     // Rows written afterwards wait for the next seal, which continues the chain.
     activity(&app, &alpha, 2).await;
@@ -39,13 +46,24 @@ async fn a_clean_chain_verifies_and_grows_seal_after_seal() {
     assert_eq!(report.rows_unsealed, 4);
     let second = maturion_audit::seal(&maintenance).await.unwrap();
     assert_eq!((second.rows, second.seals[0].seq), (4, 2));
-    assert_eq!(second.seals[0].xid_from, first.seals[0].xid_to, "ranges are contiguous");
+    assert_eq!(
+        second.seals[0].xid_from, first.seals[0].xid_to,
+        "ranges are contiguous"
+    );
     let report = maturion_audit::verify(&maintenance, None).await.unwrap();
     assert!(report.intact, "{}", report.render_human());
-    assert_eq!((report.seals, report.rows_verified, report.rows_unsealed), (2, first.rows + 4, 0));
+    assert_eq!(
+        (report.seals, report.rows_verified, report.rows_unsealed),
+        (2, first.rows + 4, 0)
+    );
 
     // One organisation alone.
-    let alpha_only = maturion_audit::verify(&maintenance, Some(OrganisationId::from_uuid(alpha.organisation))).await.unwrap();
+    let alpha_only = maturion_audit::verify(
+        &maintenance,
+        Some(OrganisationId::from_uuid(alpha.organisation)),
+    )
+    .await
+    .unwrap();
     assert!(alpha_only.intact, "{}", alpha_only.render_human());
     assert_eq!(alpha_only.rows_verified, 2 + 2 * 7);
 }
@@ -111,9 +129,16 @@ async fn a_transaction_in_another_database_does_not_hold_sealing_back() {
     let app = support::app(&db).await;
     let alpha = provision(&app, "Alpha").await;
 
-    let (elsewhere, connection) = other.config(&superuser(&other)).connect(NoTls).await.unwrap();
+    let (elsewhere, connection) = other
+        .config(&superuser(&other))
+        .connect(NoTls)
+        .await
+        .unwrap();
     tokio::spawn(connection);
-    elsewhere.batch_execute("BEGIN; SELECT txid_current();").await.unwrap();
+    elsewhere
+        .batch_execute("BEGIN; SELECT txid_current();")
+        .await
+        .unwrap();
 
     activity(&app, &alpha, 1).await;
     let maintenance = support::maintenance(&db).await;
@@ -137,7 +162,10 @@ async fn writers_never_wait_for_the_sealer() {
     let sealer = support::maintenance(&db).await;
     sealer.batch_execute("BEGIN").await.unwrap();
     let sealed: i64 = sealer
-        .query_one("SELECT coalesce(sum(sealed_rows), 0)::bigint FROM maturion.seal_audit_log()", &[])
+        .query_one(
+            "SELECT coalesce(sum(sealed_rows), 0)::bigint FROM maturion.seal_audit_log()",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -166,7 +194,13 @@ async fn sealing_and_verifying_need_to_see_every_organisation() {
     let db = support::database().await;
     let app_client = db.connect(maturion_schema::APP_ROLE).await;
     let error = maturion_audit::seal(&app_client).await.unwrap_err();
-    assert!(matches!(error, maturion_audit::AuditError::NotPrivileged(_)), "{error}");
+    assert!(
+        matches!(error, maturion_audit::AuditError::NotPrivileged(_)),
+        "{error}"
+    );
     let error = maturion_audit::verify(&app_client, None).await.unwrap_err();
-    assert!(matches!(error, maturion_audit::AuditError::NotPrivileged(_)), "{error}");
+    assert!(
+        matches!(error, maturion_audit::AuditError::NotPrivileged(_)),
+        "{error}"
+    );
 }

@@ -17,7 +17,10 @@ pub async fn app(db: &TestDatabase) -> Database {
 /// An administrator session acting as the maintenance role (BYPASSRLS), as jobs do.
 pub async fn maintenance(db: &TestDatabase) -> Client {
     let client = db.admin().await;
-    client.batch_execute("SET ROLE maturion_maintenance").await.unwrap();
+    client
+        .batch_execute("SET ROLE maturion_maintenance")
+        .await
+        .unwrap();
     client
 }
 
@@ -35,20 +38,34 @@ pub async fn provision(database: &Database, name: &str) -> Tenant {
     let user = UserId::generate();
     let context = TenantContext::new(organisation)
         .with_user(user)
-        .with_client(Some("203.0.113.7".parse().unwrap()), Some(format!("{name}-browser/1.0 (ü «q» \\ \"x\")")));
+        .with_client(
+            Some("203.0.113.7".parse().unwrap()),
+            Some(format!("{name}-browser/1.0 (ü «q» \\ \"x\")")),
+        );
     let tx = database.transaction(&context).await.unwrap();
-    tx.execute("INSERT INTO organisations (id, name) VALUES ($1, $2)", &[&organisation, &name])
-        .await
-        .unwrap();
+    tx.execute(
+        "INSERT INTO organisations (id, name) VALUES ($1, $2)",
+        &[&organisation, &name],
+    )
+    .await
+    .unwrap();
     tx.execute(
         "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
          VALUES ($1, $2, $3, 'First User', 'admin', $1)",
-        &[&user, &organisation, &format!("first@{}.example", name.to_lowercase())],
+        &[
+            &user,
+            &organisation,
+            &format!("first@{}.example", name.to_lowercase()),
+        ],
     )
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    Tenant { organisation: organisation.as_uuid(), user: user.as_uuid(), context }
+    Tenant {
+        organisation: organisation.as_uuid(),
+        user: user.as_uuid(),
+        context,
+    }
 }
 
 /// Settings and permissions written in several transactions, so that seals have something to
@@ -75,7 +92,10 @@ pub async fn activity(database: &Database, tenant: &Tenant, count: usize) {
 
 pub async fn audit_rows(admin: &Client, organisation: Uuid) -> i64 {
     admin
-        .query_one("SELECT count(*) FROM audit_log WHERE organisation_id = $1", &[&organisation])
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE organisation_id = $1",
+            &[&organisation],
+        )
         .await
         .unwrap()
         .get(0)
@@ -83,5 +103,8 @@ pub async fn audit_rows(admin: &Client, organisation: Uuid) -> i64 {
 
 /// The SQLSTATE of a failed statement.
 pub fn code(error: &tokio_postgres::Error) -> String {
-    error.code().map(|c| c.code().to_owned()).unwrap_or_else(|| error.to_string())
+    error
+        .code()
+        .map(|c| c.code().to_owned())
+        .unwrap_or_else(|| error.to_string())
 }

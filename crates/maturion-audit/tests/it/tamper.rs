@@ -15,9 +15,14 @@ async fn tamper(admin: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) {
         .batch_execute("BEGIN; ALTER TABLE audit_log_default DISABLE TRIGGER audit_log_append_only")
         .await
         .unwrap();
-    admin.execute(sql, params).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     admin
-        .batch_execute("ALTER TABLE audit_log_default ENABLE ALWAYS TRIGGER audit_log_append_only; COMMIT")
+        .execute(sql, params)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    admin
+        .batch_execute(
+            "ALTER TABLE audit_log_default ENABLE ALWAYS TRIGGER audit_log_append_only; COMMIT",
+        )
         .await
         .unwrap();
 }
@@ -41,7 +46,9 @@ async fn fixture() -> Fixture {
     activity(&app, &alpha, 6).await;
     activity(&app, &beta, 2).await;
     let tx = app.transaction(&alpha.context).await.unwrap();
-    maturion_audit::record_view(&tx, "platform", "users", alpha.user).await.unwrap();
+    maturion_audit::record_view(&tx, "platform", "users", alpha.user)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let maintenance = support::maintenance(&db).await;
     let sealed = maturion_audit::seal_with(&maintenance, 5).await.unwrap();
@@ -59,7 +66,14 @@ async fn fixture() -> Fixture {
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
-    let fixture = Fixture { db, admin, maintenance, alpha, beta, sealed };
+    let fixture = Fixture {
+        db,
+        admin,
+        maintenance,
+        alpha,
+        beta,
+        sealed,
+    };
     let report = verify(&fixture, None).await;
     assert!(report.intact, "{}", report.render_human());
     assert_eq!(report.rows_unsealed, 2);
@@ -67,7 +81,12 @@ async fn fixture() -> Fixture {
 }
 
 async fn verify(fixture: &Fixture, organisation: Option<Uuid>) -> VerifyReport {
-    maturion_audit::verify(&fixture.maintenance, organisation.map(OrganisationId::from_uuid)).await.unwrap()
+    maturion_audit::verify(
+        &fixture.maintenance,
+        organisation.map(OrganisationId::from_uuid),
+    )
+    .await
+    .unwrap()
 }
 
 /// Exactly one break, of `kind`, at row `id`.
@@ -76,7 +95,12 @@ fn assert_caught(report: &VerifyReport, kind: BreakKind, id: Uuid, what: &str) {
     assert_eq!(report.break_count, 1, "{what}: {}", report.render_human());
     let first = report.first_break().unwrap();
     assert_eq!(first.kind, kind, "{what}: {}", report.render_human());
-    assert_eq!(first.row.as_ref().map(|r| r.id), Some(id), "{what}: {}", report.render_human());
+    assert_eq!(
+        first.row.as_ref().map(|r| r.id),
+        Some(id),
+        "{what}: {}",
+        report.render_human()
+    );
     assert!(first.seal.is_some(), "{what}: the break names its seal");
 }
 
@@ -101,11 +125,28 @@ async fn every_change_deletion_and_insertion_of_a_sealed_row_is_caught() {
             &[&id],
         )
         .await;
-        assert_caught(&verify(&f, None).await, BreakKind::RowChanged, id, "flipped byte");
+        assert_caught(
+            &verify(&f, None).await,
+            BreakKind::RowChanged,
+            id,
+            "flipped byte",
+        );
         let own = verify(&f, Some(organisation)).await;
-        assert_caught(&own, BreakKind::RowChanged, id, "flipped byte, own organisation");
-        let other = if organisation == f.alpha.organisation { f.beta.organisation } else { f.alpha.organisation };
-        assert!(verify(&f, Some(other)).await.intact, "another organisation's rows are untouched");
+        assert_caught(
+            &own,
+            BreakKind::RowChanged,
+            id,
+            "flipped byte, own organisation",
+        );
+        let other = if organisation == f.alpha.organisation {
+            f.beta.organisation
+        } else {
+            f.alpha.organisation
+        };
+        assert!(
+            verify(&f, Some(other)).await.intact,
+            "another organisation's rows are untouched"
+        );
         tamper(
             &f.admin,
             "UPDATE audit_log SET \
@@ -118,20 +159,39 @@ async fn every_change_deletion_and_insertion_of_a_sealed_row_is_caught() {
             &[&id],
         )
         .await;
-        assert!(verify(&f, None).await.intact, "flipping back restores the row");
+        assert!(
+            verify(&f, None).await.intact,
+            "flipping back restores the row"
+        );
         caught += 1;
 
         // Delete it (keeping a copy to put back).
         f.admin
-            .execute("CREATE TEMP TABLE saved AS SELECT * FROM audit_log WHERE id = $1", &[&id])
+            .execute(
+                "CREATE TEMP TABLE saved AS SELECT * FROM audit_log WHERE id = $1",
+                &[&id],
+            )
             .await
             .unwrap();
         tamper(&f.admin, "DELETE FROM audit_log WHERE id = $1", &[&id]).await;
-        assert_caught(&verify(&f, None).await, BreakKind::RowMissing, id, "deleted row");
-        assert_caught(&verify(&f, Some(organisation)).await, BreakKind::RowMissing, id, "deleted row, own organisation");
+        assert_caught(
+            &verify(&f, None).await,
+            BreakKind::RowMissing,
+            id,
+            "deleted row",
+        );
+        assert_caught(
+            &verify(&f, Some(organisation)).await,
+            BreakKind::RowMissing,
+            id,
+            "deleted row, own organisation",
+        );
         tamper(&f.admin, "INSERT INTO audit_log SELECT * FROM saved", &[]).await;
         f.admin.batch_execute("DROP TABLE saved").await.unwrap();
-        assert!(verify(&f, None).await.intact, "putting the row back restores the chain");
+        assert!(
+            verify(&f, None).await.intact,
+            "putting the row back restores the chain"
+        );
         caught += 1;
 
         // Forge a row in the same transaction (so inside the same seal's range).
@@ -143,8 +203,18 @@ async fn every_change_deletion_and_insertion_of_a_sealed_row_is_caught() {
             &[&forged, &organisation, &transaction],
         )
         .await;
-        assert_caught(&verify(&f, None).await, BreakKind::RowInserted, forged, "forged row");
-        assert_caught(&verify(&f, Some(organisation)).await, BreakKind::RowInserted, forged, "forged row, own organisation");
+        assert_caught(
+            &verify(&f, None).await,
+            BreakKind::RowInserted,
+            forged,
+            "forged row",
+        );
+        assert_caught(
+            &verify(&f, Some(organisation)).await,
+            BreakKind::RowInserted,
+            forged,
+            "forged row, own organisation",
+        );
         tamper(&f.admin, "DELETE FROM audit_log WHERE id = $1", &[&forged]).await;
         assert!(verify(&f, None).await.intact);
         caught += 1;
@@ -159,12 +229,24 @@ async fn a_break_report_names_the_first_broken_link_and_counts_the_rest() {
     let (early, _, _) = f.sealed[1];
     let (late, _, _) = f.sealed[f.sealed.len() - 1];
     tamper(&f.admin, "DELETE FROM audit_log WHERE id = $1", &[&late]).await;
-    tamper(&f.admin, "UPDATE audit_log SET user_agent = 'forged agent' WHERE id = $1", &[&early]).await;
+    tamper(
+        &f.admin,
+        "UPDATE audit_log SET user_agent = 'forged agent' WHERE id = $1",
+        &[&early],
+    )
+    .await;
     let report = verify(&f, None).await;
     assert_eq!(report.break_count, 2, "{}", report.render_human());
-    assert_eq!(report.first_break().unwrap().row.as_ref().unwrap().id, early, "chain order: the earlier seal first");
+    assert_eq!(
+        report.first_break().unwrap().row.as_ref().unwrap().id,
+        early,
+        "chain order: the earlier seal first"
+    );
     let text = report.render_human();
-    assert!(text.contains("BROKEN: 2 break(s)") && text.contains("first broken link: seal 1"), "{text}");
+    assert!(
+        text.contains("BROKEN: 2 break(s)") && text.contains("first broken link: seal 1"),
+        "{text}"
+    );
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["breaks"][0]["kind"], "row-changed");
     assert_eq!(json["breaks"][1]["kind"], "row-missing");
@@ -186,11 +268,20 @@ async fn rows_no_seal_can_cover_are_breaks() {
         .await;
     }
     let report = verify(&f, None).await;
-    let kinds: Vec<(BreakKind, Uuid)> =
-        report.breaks.iter().map(|b| (b.kind, b.row.as_ref().unwrap().id)).collect();
+    let kinds: Vec<(BreakKind, Uuid)> = report
+        .breaks
+        .iter()
+        .map(|b| (b.kind, b.row.as_ref().unwrap().id))
+        .collect();
     assert_eq!(kinds.len(), 2, "{}", report.render_human());
-    assert!(kinds.contains(&(BreakKind::FutureTransaction, future)), "{kinds:?}");
-    assert!(kinds.contains(&(BreakKind::UnsealableRow, unsealable)), "{kinds:?}");
+    assert!(
+        kinds.contains(&(BreakKind::FutureTransaction, future)),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(BreakKind::UnsealableRow, unsealable)),
+        "{kinds:?}"
+    );
 }
 
 #[tokio::test]
@@ -206,12 +297,19 @@ async fn tampering_with_the_seals_themselves_is_caught() {
     };
     let attack = |sql: &'static str| {
         let admin = &f.admin;
-        let (off, on) = (switch("maturion.audit_seals", false), switch("maturion.audit_seals", true));
-        let (org_off, org_on) =
-            (switch("maturion.audit_seal_organisations", false), switch("maturion.audit_seal_organisations", true));
+        let (off, on) = (
+            switch("maturion.audit_seals", false),
+            switch("maturion.audit_seals", true),
+        );
+        let (org_off, org_on) = (
+            switch("maturion.audit_seal_organisations", false),
+            switch("maturion.audit_seal_organisations", true),
+        );
         async move {
             admin
-                .batch_execute(&format!("BEGIN; {off}; {org_off}; {sql}; {org_on}; {on}; COMMIT"))
+                .batch_execute(&format!(
+                    "BEGIN; {off}; {org_off}; {sql}; {org_on}; {on}; COMMIT"
+                ))
                 .await
                 .unwrap();
         }
@@ -220,7 +318,12 @@ async fn tampering_with_the_seals_themselves_is_caught() {
     // A seal's row count changed: its digest no longer matches.
     attack("UPDATE maturion.audit_seals SET row_count = row_count + 1 WHERE seq = 2").await;
     let report = verify(&f, None).await;
-    assert_eq!(report.first_break().map(|b| (b.kind, b.seal)), Some((BreakKind::SealDigest, Some(2))), "{}", report.render_human());
+    assert_eq!(
+        report.first_break().map(|b| (b.kind, b.seal)),
+        Some((BreakKind::SealDigest, Some(2))),
+        "{}",
+        report.render_human()
+    );
     attack("UPDATE maturion.audit_seals SET row_count = row_count - 1 WHERE seq = 2").await;
     assert!(verify(&f, None).await.intact);
 
@@ -230,30 +333,57 @@ async fn tampering_with_the_seals_themselves_is_caught() {
                   (SELECT organisation_id FROM maturion.audit_seal_organisations WHERE seal_seq = 1 ORDER BY 1 LIMIT 1)";
     attack(flip).await;
     let report = verify(&f, None).await;
-    assert_eq!(report.first_break().map(|b| (b.kind, b.seal)), Some((BreakKind::OrganisationIndex, Some(1))), "{}", report.render_human());
+    assert_eq!(
+        report.first_break().map(|b| (b.kind, b.seal)),
+        Some((BreakKind::OrganisationIndex, Some(1))),
+        "{}",
+        report.render_human()
+    );
     attack(flip).await;
     assert!(verify(&f, None).await.intact);
 
     // The last seal removed: the rows it covered show as unsealed, and nothing else breaks,
     // which is why the head digest should be kept elsewhere too.
-    let head = maturion_audit::verify(&f.maintenance, None).await.unwrap().head.unwrap();
+    let head = maturion_audit::verify(&f.maintenance, None)
+        .await
+        .unwrap()
+        .head
+        .unwrap();
     attack("DELETE FROM maturion.audit_seal_organisations WHERE seal_seq = (SELECT max(seq) FROM maturion.audit_seals)").await;
-    attack("DELETE FROM maturion.audit_seals WHERE seq = (SELECT max(seq) FROM maturion.audit_seals)").await;
+    attack(
+        "DELETE FROM maturion.audit_seals WHERE seq = (SELECT max(seq) FROM maturion.audit_seals)",
+    )
+    .await;
     let report = verify(&f, None).await;
     assert!(report.intact, "{}", report.render_human());
     assert!(report.rows_unsealed > 2);
     // Only a digest kept elsewhere shows the cut.
     let anchor: maturion_audit::Anchor = format!("{}:{}", head.seq, head.digest).parse().unwrap();
-    let report = maturion_audit::verify_anchored(&f.maintenance, None, &[anchor]).await.unwrap();
-    assert_eq!(report.first_break().map(|b| (b.kind, b.seal)), Some((BreakKind::AnchorMismatch, Some(head.seq))));
-    let kept: maturion_audit::Anchor = format!("1:{}", hex_digest_of_seal(&f.admin, 1).await).parse().unwrap();
-    assert!(maturion_audit::verify_anchored(&f.maintenance, None, &[kept]).await.unwrap().intact);
+    let report = maturion_audit::verify_anchored(&f.maintenance, None, &[anchor])
+        .await
+        .unwrap();
+    assert_eq!(
+        report.first_break().map(|b| (b.kind, b.seal)),
+        Some((BreakKind::AnchorMismatch, Some(head.seq)))
+    );
+    let kept: maturion_audit::Anchor = format!("1:{}", hex_digest_of_seal(&f.admin, 1).await)
+        .parse()
+        .unwrap();
+    assert!(
+        maturion_audit::verify_anchored(&f.maintenance, None, &[kept])
+            .await
+            .unwrap()
+            .intact
+    );
     assert!("1:abc".parse::<maturion_audit::Anchor>().is_err());
 }
 
 async fn hex_digest_of_seal(admin: &Client, seq: i64) -> String {
     admin
-        .query_one("SELECT encode(digest, 'hex') FROM maturion.audit_seals WHERE seq = $1", &[&seq])
+        .query_one(
+            "SELECT encode(digest, 'hex') FROM maturion.audit_seals WHERE seq = $1",
+            &[&seq],
+        )
         .await
         .unwrap()
         .get(0)
@@ -274,7 +404,19 @@ async fn a_seal_removed_from_the_middle_breaks_the_chain() {
         .unwrap();
     let report = verify(&f, None).await;
     let first = report.first_break().unwrap();
-    assert_eq!((first.kind, first.seal), (BreakKind::SequenceGap, Some(3)), "{}", report.render_human());
-    assert!(report.breaks.iter().any(|b| b.kind == BreakKind::BrokenLink), "{}", report.render_human());
+    assert_eq!(
+        (first.kind, first.seal),
+        (BreakKind::SequenceGap, Some(3)),
+        "{}",
+        report.render_human()
+    );
+    assert!(
+        report
+            .breaks
+            .iter()
+            .any(|b| b.kind == BreakKind::BrokenLink),
+        "{}",
+        report.render_human()
+    );
     drop(f.db);
 }

@@ -8,7 +8,17 @@ use crate::support::{self, code, provision};
 
 /// action, user_id, module, entity_type, entity_id, changes, ip, agent, transaction id; in
 /// insertion order.
-type Entry = (String, Option<Uuid>, String, String, Uuid, Option<Value>, Option<String>, Option<String>, i64);
+type Entry = (
+    String,
+    Option<Uuid>,
+    String,
+    String,
+    Uuid,
+    Option<Value>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
 
 async fn entries(admin: &Client, entity_type: &str, entity_id: Uuid) -> Vec<Entry> {
     admin
@@ -37,19 +47,40 @@ async fn every_write_leaves_one_entry_with_who_where_and_what() {
     assert_eq!(organisation.len(), 1);
     assert_eq!(user.len(), 1);
     let (action, actor, module, _, _, changes, ip, agent, provisioning) = &user[0];
-    assert_eq!((action.as_str(), *actor, module.as_str()), ("created", Some(alpha.user), "platform"));
-    assert_eq!(changes.as_ref().unwrap()["email"], json!("first@alpha.example"));
-    assert_eq!((ip.as_deref(), agent.as_deref()), (Some("203.0.113.7"), Some("Alpha-browser/1.0 (ü «q» \\ \"x\")")));
-    assert_eq!(organisation[0].8, *provisioning, "one transaction id groups one operation");
+    assert_eq!(
+        (action.as_str(), *actor, module.as_str()),
+        ("created", Some(alpha.user), "platform")
+    );
+    assert_eq!(
+        changes.as_ref().unwrap()["email"],
+        json!("first@alpha.example")
+    );
+    assert_eq!(
+        (ip.as_deref(), agent.as_deref()),
+        (
+            Some("203.0.113.7"),
+            Some("Alpha-browser/1.0 (ü «q» \\ \"x\")")
+        )
+    );
+    assert_eq!(
+        organisation[0].8, *provisioning,
+        "one transaction id groups one operation"
+    );
     // The new organisation had no user when it was created: the actor cannot be its user yet.
-    assert_eq!((organisation[0].0.as_str(), organisation[0].1), ("created", None));
+    assert_eq!(
+        (organisation[0].0.as_str(), organisation[0].1),
+        ("created", None)
+    );
     assert_eq!(organisation[0].5.as_ref().unwrap()["name"], json!("Alpha"));
 
     // Update: only the changed columns, old and new.
     let tx = app.transaction(&alpha.context).await.unwrap();
-    tx.execute("UPDATE users SET full_name = 'Renamed', role = 'auditor' WHERE id = $1", &[&alpha.user])
-        .await
-        .unwrap();
+    tx.execute(
+        "UPDATE users SET full_name = 'Renamed', role = 'auditor' WHERE id = $1",
+        &[&alpha.user],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     // Soft delete, then restore.
     for sql in [
@@ -65,24 +96,37 @@ async fn every_write_leaves_one_entry_with_who_where_and_what() {
 
     let user = entries(&admin, "users", alpha.user).await;
     let actions: Vec<&str> = user.iter().map(|e| e.0.as_str()).collect();
-    assert_eq!(actions, ["created", "updated", "deleted", "updated", "updated"]);
+    assert_eq!(
+        actions,
+        ["created", "updated", "deleted", "updated", "updated"]
+    );
     let changes: Vec<&Value> = user.iter().map(|e| e.5.as_ref().unwrap()).collect();
 
     let update = changes[1].as_object().unwrap();
     let mut columns: Vec<&str> = update.keys().map(String::as_str).collect();
     columns.sort();
     assert_eq!(columns, ["full_name", "role", "updated_at"], "{update:?}");
-    assert_eq!(update["full_name"], json!({"old": "First User", "new": "Renamed"}));
+    assert_eq!(
+        update["full_name"],
+        json!({"old": "First User", "new": "Renamed"})
+    );
     assert_eq!(update["role"], json!({"old": "admin", "new": "auditor"}));
 
     let soft_delete = changes[2].as_object().unwrap();
     assert_eq!(soft_delete["deleted_at"]["old"], Value::Null);
     assert!(soft_delete["deleted_at"]["new"].is_string());
-    assert_eq!(soft_delete["deleted_by"], json!({"old": null, "new": alpha.user}));
+    assert_eq!(
+        soft_delete["deleted_by"],
+        json!({"old": null, "new": alpha.user})
+    );
 
     let restore = changes[3].as_object().unwrap();
     assert!(restore["deleted_at"]["old"].is_string());
-    assert_eq!(restore["deleted_at"]["new"], Value::Null, "a restore shows deleted_at going back to null");
+    assert_eq!(
+        restore["deleted_at"]["new"],
+        Value::Null,
+        "a restore shows deleted_at going back to null"
+    );
 
     let stamp_only = changes[4].as_object().unwrap();
     assert_eq!(stamp_only.keys().collect::<Vec<_>>(), ["updated_at"]);
@@ -101,10 +145,24 @@ async fn an_update_that_changes_nothing_leaves_nothing() {
     let alpha = provision(&app, "Alpha").await;
     // In one transaction now() does not move, so the stamp changes nothing either.
     let tx = app.transaction(&alpha.context).await.unwrap();
-    tx.execute("UPDATE users SET full_name = 'Renamed' WHERE id = $1", &[&alpha.user]).await.unwrap();
-    tx.execute("UPDATE users SET full_name = 'Renamed' WHERE id = $1", &[&alpha.user]).await.unwrap();
+    tx.execute(
+        "UPDATE users SET full_name = 'Renamed' WHERE id = $1",
+        &[&alpha.user],
+    )
+    .await
+    .unwrap();
+    tx.execute(
+        "UPDATE users SET full_name = 'Renamed' WHERE id = $1",
+        &[&alpha.user],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
-    let actions: Vec<String> = entries(&admin, "users", alpha.user).await.into_iter().map(|e| e.0).collect();
+    let actions: Vec<String> = entries(&admin, "users", alpha.user)
+        .await
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
     assert_eq!(actions, ["created", "updated"]);
 }
 
@@ -127,19 +185,42 @@ async fn a_hard_delete_by_maintenance_keeps_the_old_row() {
     tx.commit().await.unwrap();
     // The app never hard-deletes.
     let tx = app.transaction(&alpha.context).await.unwrap();
-    let error = tx.execute("DELETE FROM organisation_settings WHERE id = $1", &[&setting]).await.unwrap_err();
+    let error = tx
+        .execute(
+            "DELETE FROM organisation_settings WHERE id = $1",
+            &[&setting],
+        )
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("permission denied"), "{error}");
     drop(tx);
 
     // A maintenance job (BYPASSRLS, no tenant context) may; it is audited like anyone.
     let maintenance = support::maintenance(&db).await;
-    assert_eq!(maintenance.execute("DELETE FROM organisation_settings WHERE id = $1", &[&setting]).await.unwrap(), 1);
+    assert_eq!(
+        maintenance
+            .execute(
+                "DELETE FROM organisation_settings WHERE id = $1",
+                &[&setting]
+            )
+            .await
+            .unwrap(),
+        1
+    );
     let log = entries(&admin, "organisation_settings", setting).await;
     let actions: Vec<&str> = log.iter().map(|e| e.0.as_str()).collect();
     assert_eq!(actions, ["created", "deleted"]);
     let deleted = &log[1];
-    assert_eq!((deleted.1, deleted.6.as_deref()), (None, None), "no user or client in a job");
-    assert_eq!(deleted.5.as_ref().unwrap()["setting_key"], json!("locale"), "the old row");
+    assert_eq!(
+        (deleted.1, deleted.6.as_deref()),
+        (None, None),
+        "no user or client in a job"
+    );
+    assert_eq!(
+        deleted.5.as_ref().unwrap()["setting_key"],
+        json!("locale"),
+        "the old row"
+    );
 }
 
 #[tokio::test]
@@ -190,10 +271,20 @@ async fn module_tables_are_audited_under_their_module() {
         ids.push(tx.query_one(sql, &[&alpha.organisation, &alpha.user]).await.unwrap().get::<_, Uuid>(0));
     }
     tx.commit().await.unwrap();
-    for ((table, module), id) in [("risks", "risks"), ("policies", "policies"), ("incidents", "incidents")].iter().zip(ids) {
+    for ((table, module), id) in [
+        ("risks", "risks"),
+        ("policies", "policies"),
+        ("incidents", "incidents"),
+    ]
+    .iter()
+    .zip(ids)
+    {
         let log = entries(&admin, table, id).await;
         assert_eq!(log.len(), 1, "{table}");
-        assert_eq!((log[0].0.as_str(), log[0].2.as_str(), log[0].3.as_str()), ("created", *module, *table));
+        assert_eq!(
+            (log[0].0.as_str(), log[0].2.as_str(), log[0].3.as_str()),
+            ("created", *module, *table)
+        );
     }
     let triggers: i64 = admin
         .query_one(
@@ -214,7 +305,10 @@ async fn module_tables_are_audited_under_their_module() {
         )
         .await
         .unwrap_err();
-    assert!(format!("{error:?}").contains("needs uuid columns id and organisation_id"), "{error}");
+    assert!(
+        format!("{error:?}").contains("needs uuid columns id and organisation_id"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -232,8 +326,19 @@ async fn the_platform_tables_carry_the_trigger_and_the_logs_do_not() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(audited, ["organisation_settings", "organisations", "user_permissions", "users"]);
-    let error = admin.batch_execute("SELECT maturion.enable_audit_trail('event_log', 'platform')").await.unwrap_err();
+    assert_eq!(
+        audited,
+        [
+            "organisation_settings",
+            "organisations",
+            "user_permissions",
+            "users"
+        ]
+    );
+    let error = admin
+        .batch_execute("SELECT maturion.enable_audit_trail('event_log', 'platform')")
+        .await
+        .unwrap_err();
     assert!(format!("{error:?}").contains("is a log"), "{error}");
 }
 
@@ -253,13 +358,23 @@ async fn the_app_writes_audit_rows_only_through_the_trigger_and_reads_only_its_o
         )
         .await
         .unwrap_err();
-    assert!(error.to_string().contains("audit_log_written_by_triggers"), "{error}");
+    assert!(
+        error.to_string().contains("audit_log_written_by_triggers"),
+        "{error}"
+    );
     drop(tx);
 
-    for sql in ["UPDATE audit_log SET module = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
+    for sql in [
+        "UPDATE audit_log SET module = 'x'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
         let tx = app.transaction(&alpha.context).await.unwrap();
         let error = tx.execute(sql, &[]).await.unwrap_err();
-        assert!(error.to_string().contains("permission denied"), "{sql}: {error}");
+        assert!(
+            error.to_string().contains("permission denied"),
+            "{sql}: {error}"
+        );
     }
 
     let tx = app.transaction(&alpha.context).await.unwrap();
@@ -281,24 +396,42 @@ async fn record_view_writes_a_viewed_entry_for_the_context() {
     let app = support::app(&db).await;
     let alpha = provision(&app, "Alpha").await;
     let tx = app.transaction(&alpha.context).await.unwrap();
-    maturion_audit::record_view(&tx, "platform", "users", alpha.user).await.unwrap();
-    let error = maturion_audit::record_view(&tx, "Not A Module", "users", alpha.user).await.unwrap_err();
+    maturion_audit::record_view(&tx, "platform", "users", alpha.user)
+        .await
+        .unwrap();
+    let error = maturion_audit::record_view(&tx, "Not A Module", "users", alpha.user)
+        .await
+        .unwrap_err();
     assert!(format!("{error:?}").contains("module name"), "{error}");
     drop(tx);
     let tx = app.transaction(&alpha.context).await.unwrap();
-    maturion_audit::record_view(&tx, "risks", "risks", alpha.organisation).await.unwrap();
+    maturion_audit::record_view(&tx, "risks", "risks", alpha.organisation)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let viewed = entries(&admin, "risks", alpha.organisation).await;
     assert_eq!(viewed.len(), 1);
     let (action, user, module, _, _, changes, ip, agent, _) = &viewed[0];
-    assert_eq!((action.as_str(), *user, module.as_str(), changes), ("viewed", Some(alpha.user), "risks", &None));
-    assert_eq!((ip.as_deref(), agent.as_deref()), (Some("203.0.113.7"), Some("Alpha-browser/1.0 (ü «q» \\ \"x\")")));
+    assert_eq!(
+        (action.as_str(), *user, module.as_str(), changes),
+        ("viewed", Some(alpha.user), "risks", &None)
+    );
+    assert_eq!(
+        (ip.as_deref(), agent.as_deref()),
+        (
+            Some("203.0.113.7"),
+            Some("Alpha-browser/1.0 (ü «q» \\ \"x\")")
+        )
+    );
 
     // Without a tenant context there is nobody to record.
     let app_client = db.connect(maturion_schema::APP_ROLE).await;
     let error = app_client
-        .execute("SELECT maturion.record_view('risks', 'risks', $1)", &[&alpha.organisation])
+        .execute(
+            "SELECT maturion.record_view('risks', 'risks', $1)",
+            &[&alpha.organisation],
+        )
         .await
         .unwrap_err();
     assert_eq!(code(&error), "MT401");
@@ -312,9 +445,17 @@ async fn a_failed_transaction_leaves_no_audit_row() {
     let alpha = provision(&app, "Alpha").await;
     let before = support::audit_rows(&admin, alpha.organisation).await;
     let tx = app.transaction(&alpha.context).await.unwrap();
-    tx.execute("UPDATE users SET full_name = 'Gone' WHERE id = $1", &[&alpha.user]).await.unwrap();
+    tx.execute(
+        "UPDATE users SET full_name = 'Gone' WHERE id = $1",
+        &[&alpha.user],
+    )
+    .await
+    .unwrap();
     tx.rollback().await.unwrap();
-    assert_eq!(support::audit_rows(&admin, alpha.organisation).await, before);
+    assert_eq!(
+        support::audit_rows(&admin, alpha.organisation).await,
+        before
+    );
 }
 
 #[tokio::test]
@@ -327,8 +468,18 @@ async fn record_views_writes_one_viewed_entry_per_entity_in_one_call() {
     let listed: Vec<Uuid> = (0..250).map(|_| Uuid::now_v7()).collect();
 
     let tx = app.transaction(&alpha.context).await.unwrap();
-    assert_eq!(maturion_audit::record_views(&tx, "policies", "policy", &listed).await.unwrap(), 250);
-    assert_eq!(maturion_audit::record_views(&tx, "policies", "policy", &[]).await.unwrap(), 0);
+    assert_eq!(
+        maturion_audit::record_views(&tx, "policies", "policy", &listed)
+            .await
+            .unwrap(),
+        250
+    );
+    assert_eq!(
+        maturion_audit::record_views(&tx, "policies", "policy", &[])
+            .await
+            .unwrap(),
+        0
+    );
     tx.commit().await.unwrap();
     let rows = admin
         .query(
@@ -341,13 +492,39 @@ async fn record_views_writes_one_viewed_entry_per_entity_in_one_call() {
     assert_eq!(rows.len(), 250);
     for (row, entity) in rows.iter().zip(&listed) {
         let (organisation, user): (Uuid, Option<Uuid>) = (row.get(0), row.get(1));
-        let (module, action, no_changes): (String, String, bool) = (row.get(2), row.get(3), row.get(4));
-        assert_eq!((organisation, user, module.as_str(), action.as_str(), no_changes), (alpha.organisation, Some(alpha.user), "policies", "viewed", true));
-        assert_eq!(row.get::<_, Option<String>>(5).as_deref(), Some("203.0.113.7"));
-        assert_eq!(row.get::<_, Uuid>(7), *entity, "one row per id, in the order given");
+        let (module, action, no_changes): (String, String, bool) =
+            (row.get(2), row.get(3), row.get(4));
+        assert_eq!(
+            (
+                organisation,
+                user,
+                module.as_str(),
+                action.as_str(),
+                no_changes
+            ),
+            (
+                alpha.organisation,
+                Some(alpha.user),
+                "policies",
+                "viewed",
+                true
+            )
+        );
+        assert_eq!(
+            row.get::<_, Option<String>>(5).as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(
+            row.get::<_, Uuid>(7),
+            *entity,
+            "one row per id, in the order given"
+        );
     }
     let beta_views: i64 = admin
-        .query_one("SELECT count(*) FROM audit_log WHERE organisation_id = $1 AND action = 'viewed'", &[&beta.organisation])
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE organisation_id = $1 AND action = 'viewed'",
+            &[&beta.organisation],
+        )
         .await
         .unwrap()
         .get(0);
@@ -355,32 +532,56 @@ async fn record_views_writes_one_viewed_entry_per_entity_in_one_call() {
 
     // Bad input changes nothing.
     let tx = app.transaction(&alpha.context).await.unwrap();
-    let error = maturion_audit::record_views(&tx, "Policies!", "policy", &listed).await.unwrap_err();
+    let error = maturion_audit::record_views(&tx, "Policies!", "policy", &listed)
+        .await
+        .unwrap_err();
     assert!(format!("{error:?}").contains("module name"), "{error}");
     drop(tx);
     let tx = app.transaction(&alpha.context).await.unwrap();
     let error = tx
-        .execute("SELECT maturion.record_views('policies', 'policy', ARRAY[$1, NULL]::uuid[])", &[&alpha.user])
+        .execute(
+            "SELECT maturion.record_views('policies', 'policy', ARRAY[$1, NULL]::uuid[])",
+            &[&alpha.user],
+        )
         .await
         .unwrap_err();
     assert!(format!("{error:?}").contains("entity ids"), "{error}");
     drop(tx);
     let app_client = db.connect(maturion_schema::APP_ROLE).await;
     let error = app_client
-        .execute("SELECT maturion.record_views('policies', 'policy', ARRAY[$1]::uuid[])", &[&alpha.user])
+        .execute(
+            "SELECT maturion.record_views('policies', 'policy', ARRAY[$1]::uuid[])",
+            &[&alpha.user],
+        )
         .await
         .unwrap_err();
     assert_eq!(code(&error), "MT401", "no tenant context, nobody to record");
     app_client
-        .batch_execute("BEGIN; SELECT set_config('app.current_organisation_id', 'not-a-uuid', true)")
+        .batch_execute(
+            "BEGIN; SELECT set_config('app.current_organisation_id', 'not-a-uuid', true)",
+        )
         .await
         .unwrap();
     let error = app_client
-        .execute("SELECT maturion.record_views('policies', 'policy', ARRAY[$1]::uuid[])", &[&alpha.user])
+        .execute(
+            "SELECT maturion.record_views('policies', 'policy', ARRAY[$1]::uuid[])",
+            &[&alpha.user],
+        )
         .await
         .unwrap_err();
-    assert_eq!(code(&error), "MT400", "a malformed context is refused by the guard");
-    let total: i64 = admin.query_one("SELECT count(*) FROM audit_log WHERE entity_type = 'policy'", &[]).await.unwrap().get(0);
+    assert_eq!(
+        code(&error),
+        "MT400",
+        "a malformed context is refused by the guard"
+    );
+    let total: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE entity_type = 'policy'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(total, 250);
 }
 
@@ -404,27 +605,59 @@ async fn an_actor_of_another_organisation_is_refused_and_an_erased_user_keeps_th
         )
         .await
         .unwrap();
-    let impostor = maturion_tenancy::TenantContext::new(maturion_tenancy::OrganisationId::from_uuid(alpha.organisation))
-        .with_user(maturion_tenancy::UserId::from_uuid(beta.user));
+    let impostor = maturion_tenancy::TenantContext::new(
+        maturion_tenancy::OrganisationId::from_uuid(alpha.organisation),
+    )
+    .with_user(maturion_tenancy::UserId::from_uuid(beta.user));
     let before = support::audit_rows(&admin, alpha.organisation).await;
     let tx = app.transaction(&impostor).await.unwrap();
-    let error = tx.execute("INSERT INTO readings (organisation_id, value) VALUES ($1, 7)", &[&alpha.organisation]).await.unwrap_err();
-    assert!(format!("{error:?}").contains("is not a user of organisation"), "{error:?}");
+    let error = tx
+        .execute(
+            "INSERT INTO readings (organisation_id, value) VALUES ($1, 7)",
+            &[&alpha.organisation],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{error:?}").contains("is not a user of organisation"),
+        "{error:?}"
+    );
     drop(tx);
     let tx = app.transaction(&impostor).await.unwrap();
-    let error = maturion_audit::record_views(&tx, "sensors", "reading", &[Uuid::now_v7()]).await.unwrap_err();
-    assert!(format!("{error:?}").contains("is not a user of organisation"), "{error:?}");
+    let error = maturion_audit::record_views(&tx, "sensors", "reading", &[Uuid::now_v7()])
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{error:?}").contains("is not a user of organisation"),
+        "{error:?}"
+    );
     drop(tx);
-    assert_eq!(support::audit_rows(&admin, alpha.organisation).await, before, "nothing written");
-    let readings: i64 = admin.query_one("SELECT count(*) FROM readings", &[]).await.unwrap().get(0);
+    assert_eq!(
+        support::audit_rows(&admin, alpha.organisation).await,
+        before,
+        "nothing written"
+    );
+    let readings: i64 = admin
+        .query_one("SELECT count(*) FROM readings", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(readings, 0);
 
     // GDPR/POPIA erasure: a maintenance job hard-deletes a user who acted; the trail stays.
     let tx = app.transaction(&alpha.context).await.unwrap();
-    tx.execute("INSERT INTO readings (organisation_id, value) VALUES ($1, 8)", &[&alpha.organisation]).await.unwrap();
+    tx.execute(
+        "INSERT INTO readings (organisation_id, value) VALUES ($1, 8)",
+        &[&alpha.organisation],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let acted: i64 = admin
-        .query_one("SELECT count(*) FROM audit_log WHERE user_id = $1", &[&alpha.user])
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE user_id = $1",
+            &[&alpha.user],
+        )
         .await
         .unwrap()
         .get(0);
@@ -435,7 +668,10 @@ async fn an_actor_of_another_organisation_is_refused_and_an_erased_user_keeps_th
         .await
         .unwrap_or_else(|error| panic!("{error:?}"));
     let after: i64 = admin
-        .query_one("SELECT count(*) FROM audit_log WHERE user_id = $1", &[&alpha.user])
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE user_id = $1",
+            &[&alpha.user],
+        )
         .await
         .unwrap()
         .get(0);

@@ -112,12 +112,9 @@ async fn rollups_equal_group_by_and_a_refresh_touches_only_changed_buckets() {
         .get(0);
     for (tenant, at, rows) in [(alpha, &alpha_hour, 3_i32), (beta, &beta_hour, 2)] {
         let tx = app.transaction(&tenant.context()).await.unwrap();
-        tx.execute(
-            insert,
-            &[&tenant.organisation, &tenant.user, at, &rows],
-        )
-        .await
-        .unwrap();
+        tx.execute(insert, &[&tenant.organisation, &tenant.user, at, &rows])
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
     }
 
@@ -340,7 +337,10 @@ async fn audit_rollups_follow_transaction_ids_and_count_a_late_commit() {
     let first = maintain(&mut admin, &Policy::default()).await.unwrap();
     assert!(refreshed(&first.outcomes, Log::Audit).hours > 0, "{first}");
     let (rollup, truth) = rollup_and_truth(&admin, Log::Audit, false).await;
-    assert_eq!(rollup, truth, "the committed rows are counted, the open ones not yet");
+    assert_eq!(
+        rollup, truth,
+        "the committed rows are counted, the open ones not yet"
+    );
     let watermark: i64 = admin
         .query_one(
             "SELECT transaction_id FROM maturion.rollup_watermarks WHERE log = 'audit_log'",
@@ -365,7 +365,10 @@ async fn audit_rollups_follow_transaction_ids_and_count_a_late_commit() {
 
     late.batch_execute("COMMIT").await.unwrap();
     let second = maintain(&mut admin, &Policy::default()).await.unwrap();
-    assert!(refreshed(&second.outcomes, Log::Audit).hours > 0, "{second}");
+    assert!(
+        refreshed(&second.outcomes, Log::Audit).hours > 0,
+        "{second}"
+    );
     for daily in [false, true] {
         let (rollup, truth) = rollup_and_truth(&admin, Log::Audit, daily).await;
         assert_eq!(rollup, truth, "after the late commit (daily: {daily})");
@@ -378,7 +381,11 @@ async fn audit_rollups_follow_transaction_ids_and_count_a_late_commit() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(beta_entries, beta_before + 30, "the late transaction's rows are counted once");
+    assert_eq!(
+        beta_entries,
+        beta_before + 30,
+        "the late transaction's rows are counted once"
+    );
 
     // Nothing new: the next refresh recounts nothing.
     let third = maintain(&mut admin, &Policy::default()).await.unwrap();
@@ -387,7 +394,10 @@ async fn audit_rollups_follow_transaction_ids_and_count_a_late_commit() {
 
 async fn rows_of(admin: &Client, tenant: crate::Tenant) -> i64 {
     admin
-        .query_one("SELECT count(*) FROM audit_log WHERE organisation_id = $1", &[&tenant.organisation])
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE organisation_id = $1",
+            &[&tenant.organisation],
+        )
         .await
         .unwrap()
         .get(0)

@@ -45,11 +45,20 @@ async fn platform_round_trip_up_down_up() {
     let schema_after_first_up = tables(&admin).await;
     assert!(schema_after_first_up.contains(&"organisations".to_string()));
 
-    let reverted = migrator.down(&mut admin, &Version::new(0, 0, 0)).await.unwrap();
+    let reverted = migrator
+        .down(&mut admin, &Version::new(0, 0, 0))
+        .await
+        .unwrap();
     assert_eq!(reverted.len(), set.migrations.len());
-    assert!(tables(&admin).await.is_empty(), "down to 0.0.0 leaves an empty schema");
+    assert!(
+        tables(&admin).await.is_empty(),
+        "down to 0.0.0 leaves an empty schema"
+    );
     let functions: i64 = admin
-        .query_one("SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -57,7 +66,10 @@ async fn platform_round_trip_up_down_up() {
 
     migrator.up(&mut admin, None).await.unwrap();
     assert_eq!(tables(&admin).await, schema_after_first_up);
-    assert!(migrator.up(&mut admin, None).await.unwrap().is_empty(), "a second up applies nothing");
+    assert!(
+        migrator.up(&mut admin, None).await.unwrap().is_empty(),
+        "a second up applies nothing"
+    );
 }
 
 #[tokio::test]
@@ -65,12 +77,25 @@ async fn the_ledger_records_each_migration() {
     let db = maturion_testing::fresh_database().await;
     let mut admin = db.admin().await;
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "1.0.0_create", "CREATE TABLE a (id int);", Some("DROP TABLE a;"));
-    write(dir.path(), "1.1.0_more", "CREATE TABLE b (id int);", Some("DROP TABLE b;"));
+    write(
+        dir.path(),
+        "1.0.0_create",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+    );
+    write(
+        dir.path(),
+        "1.1.0_more",
+        "CREATE TABLE b (id int);",
+        Some("DROP TABLE b;"),
+    );
     let set = module(dir.path());
     let migrator = Migrator::new(&set, Options::default());
 
-    let applied = migrator.up(&mut admin, Some(&Version::new(1, 0, 0))).await.unwrap();
+    let applied = migrator
+        .up(&mut admin, Some(&Version::new(1, 0, 0)))
+        .await
+        .unwrap();
     assert_eq!(applied.len(), 1);
     let status = migrator.status(&mut admin).await.unwrap();
     assert!(matches!(status[0].state, MigrationState::Applied { .. }));
@@ -93,7 +118,10 @@ async fn the_ledger_records_each_migration() {
 
     migrator.up(&mut admin, None).await.unwrap();
     assert_eq!(tables(&admin).await, ["a", "b"]);
-    migrator.down(&mut admin, &Version::new(1, 0, 0)).await.unwrap();
+    migrator
+        .down(&mut admin, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
     assert_eq!(tables(&admin).await, ["a"]);
 }
 
@@ -103,16 +131,30 @@ async fn an_edited_applied_migration_is_refused_as_drift() {
     let mut admin = db.admin().await;
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "1.0.0_create", "CREATE TABLE a (id int);", None);
-    Migrator::new(&module(dir.path()), Options::default()).up(&mut admin, None).await.unwrap();
+    Migrator::new(&module(dir.path()), Options::default())
+        .up(&mut admin, None)
+        .await
+        .unwrap();
 
-    write(dir.path(), "1.0.0_create", "CREATE TABLE a (id bigint);", None);
+    write(
+        dir.path(),
+        "1.0.0_create",
+        "CREATE TABLE a (id bigint);",
+        None,
+    );
     write(dir.path(), "1.1.0_more", "CREATE TABLE b (id int);", None);
     let edited = module(dir.path());
-    let error = Migrator::new(&edited, Options::default()).up(&mut admin, None).await.unwrap_err();
+    let error = Migrator::new(&edited, Options::default())
+        .up(&mut admin, None)
+        .await
+        .unwrap_err();
     assert!(matches!(error, MigrateError::Drift { .. }), "{error}");
     assert!(error.to_string().contains("1.0.0 (create)"), "{error}");
     assert_eq!(tables(&admin).await, ["a"], "nothing applied after drift");
-    let status = Migrator::new(&edited, Options::default()).status(&mut admin).await.unwrap_err();
+    let status = Migrator::new(&edited, Options::default())
+        .status(&mut admin)
+        .await
+        .unwrap_err();
     assert!(matches!(status, MigrateError::Drift { .. }));
 }
 
@@ -123,10 +165,19 @@ async fn a_database_newer_than_the_migration_set_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "1.0.0_create", "CREATE TABLE a (id int);", None);
     write(dir.path(), "1.1.0_more", "CREATE TABLE b (id int);", None);
-    Migrator::new(&module(dir.path()), Options::default()).up(&mut admin, None).await.unwrap();
+    Migrator::new(&module(dir.path()), Options::default())
+        .up(&mut admin, None)
+        .await
+        .unwrap();
     std::fs::remove_dir_all(dir.path().join("1.1.0_more")).unwrap();
-    let error = Migrator::new(&module(dir.path()), Options::default()).up(&mut admin, None).await.unwrap_err();
-    assert!(matches!(error, MigrateError::UnknownApplied { .. }), "{error}");
+    let error = Migrator::new(&module(dir.path()), Options::default())
+        .up(&mut admin, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, MigrateError::UnknownApplied { .. }),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -135,20 +186,37 @@ async fn a_failing_migration_leaves_nothing_behind() {
     let mut admin = db.admin().await;
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "1.0.0_create", "CREATE TABLE a (id int);", None);
-    write(dir.path(), "1.1.0_broken", "CREATE TABLE b (id int);\nINSERT INTO b VALUES ('not a number');", None);
+    write(
+        dir.path(),
+        "1.1.0_broken",
+        "CREATE TABLE b (id int);\nINSERT INTO b VALUES ('not a number');",
+        None,
+    );
     let set = module(dir.path());
-    let error = Migrator::new(&set, Options::default()).up(&mut admin, None).await.unwrap_err();
-    assert!(matches!(error, MigrateError::Failed { ref version, .. } if *version == Version::new(1, 1, 0)), "{error}");
+    let error = Migrator::new(&set, Options::default())
+        .up(&mut admin, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, MigrateError::Failed { ref version, .. } if *version == Version::new(1, 1, 0)),
+        "{error}"
+    );
     assert_eq!(tables(&admin).await, ["a"], "1.0.0 stays, nothing of 1.1.0");
     let recorded: i64 = admin
-        .query_one("SELECT count(*) FROM maturion_migrations.schema_migrations", &[])
+        .query_one(
+            "SELECT count(*) FROM maturion_migrations.schema_migrations",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
     assert_eq!(recorded, 1);
     // The connection is usable again and the lock was released: a fixed file applies.
     write(dir.path(), "1.1.0_broken", "CREATE TABLE b (id int);", None);
-    Migrator::new(&module(dir.path()), Options::default()).up(&mut admin, None).await.unwrap();
+    Migrator::new(&module(dir.path()), Options::default())
+        .up(&mut admin, None)
+        .await
+        .unwrap();
     assert_eq!(tables(&admin).await, ["a", "b"]);
 }
 
@@ -157,19 +225,46 @@ async fn destructive_minor_migrations_are_refused_before_anything_runs() {
     let db = maturion_testing::fresh_database().await;
     let mut admin = db.admin().await;
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "1.0.0_create", "CREATE TABLE a (id int, note text);", None);
+    write(
+        dir.path(),
+        "1.0.0_create",
+        "CREATE TABLE a (id int, note text);",
+        None,
+    );
     write(dir.path(), "1.1.0_add", "CREATE TABLE b (id int);", None);
-    write(dir.path(), "1.2.0_drop", "ALTER TABLE a DROP COLUMN note;", None);
-    let error = Migrator::new(&module(dir.path()), Options::default()).up(&mut admin, None).await.unwrap_err();
+    write(
+        dir.path(),
+        "1.2.0_drop",
+        "ALTER TABLE a DROP COLUMN note;",
+        None,
+    );
+    let error = Migrator::new(&module(dir.path()), Options::default())
+        .up(&mut admin, None)
+        .await
+        .unwrap_err();
     let text = error.to_string();
     assert!(matches!(error, MigrateError::Lint { .. }), "{text}");
-    assert!(text.contains("1.2.0_drop/up.sql:1: ban-drop-column"), "{text}");
-    assert!(tables(&admin).await.is_empty(), "lint runs before the first pending migration");
+    assert!(
+        text.contains("1.2.0_drop/up.sql:1: ban-drop-column"),
+        "{text}"
+    );
+    assert!(
+        tables(&admin).await.is_empty(),
+        "lint runs before the first pending migration"
+    );
 
     // The same change as a declared MAJOR version is allowed.
     std::fs::remove_dir_all(dir.path().join("1.2.0_drop")).unwrap();
-    write(dir.path(), "2.0.0_drop", "-- maturion:destructive\nALTER TABLE a DROP COLUMN note;", None);
-    Migrator::new(&module(dir.path()), Options::default()).up(&mut admin, None).await.unwrap();
+    write(
+        dir.path(),
+        "2.0.0_drop",
+        "-- maturion:destructive\nALTER TABLE a DROP COLUMN note;",
+        None,
+    );
+    Migrator::new(&module(dir.path()), Options::default())
+        .up(&mut admin, None)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -177,7 +272,12 @@ async fn concurrent_migrators_serialise() {
     let db = maturion_testing::fresh_database().await;
     let dir = tempfile::tempdir().unwrap();
     // Slow enough that the runs overlap if the lock did not serialise them.
-    write(dir.path(), "1.0.0_slow", "SELECT pg_sleep(0.3); CREATE TABLE a (id int);", None);
+    write(
+        dir.path(),
+        "1.0.0_slow",
+        "SELECT pg_sleep(0.3); CREATE TABLE a (id int);",
+        None,
+    );
     write(dir.path(), "1.1.0_next", "CREATE TABLE b (id int);", None);
     let set = module(dir.path());
     let mut runs = Vec::new();
@@ -185,7 +285,10 @@ async fn concurrent_migrators_serialise() {
         let mut client = db.admin().await;
         let set = set.clone();
         runs.push(tokio::spawn(async move {
-            Migrator::new(&set, Options::default()).up(&mut client, None).await.map(|a| a.len())
+            Migrator::new(&set, Options::default())
+                .up(&mut client, None)
+                .await
+                .map(|a| a.len())
         }));
     }
     let mut applied_counts = Vec::new();
@@ -193,7 +296,11 @@ async fn concurrent_migrators_serialise() {
         applied_counts.push(run.await.unwrap().expect("no migrator fails"));
     }
     applied_counts.sort();
-    assert_eq!(applied_counts, [0, 0, 0, 2], "exactly one migrator applies everything");
+    assert_eq!(
+        applied_counts,
+        [0, 0, 0, 2],
+        "exactly one migrator applies everything"
+    );
 }
 
 #[tokio::test]
@@ -201,7 +308,12 @@ async fn no_transaction_migrations_run_concurrent_index_builds() {
     let db = maturion_testing::fresh_database().await;
     let mut admin = db.admin().await;
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "1.0.0_create", "CREATE TABLE a (id int, v int);", None);
+    write(
+        dir.path(),
+        "1.0.0_create",
+        "CREATE TABLE a (id int, v int);",
+        None,
+    );
     write(
         dir.path(),
         "1.1.0_index",
@@ -220,7 +332,10 @@ async fn no_transaction_migrations_run_concurrent_index_builds() {
     };
     assert_eq!(indexes(&admin).await, 2);
     // The down script declares it too, and reverts statement by statement.
-    let reverted = migrator.down(&mut admin, &Version::new(1, 0, 0)).await.unwrap();
+    let reverted = migrator
+        .down(&mut admin, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
     assert_eq!(reverted.len(), 1);
     assert_eq!(indexes(&admin).await, 0);
 }
@@ -231,15 +346,30 @@ async fn migrations_run_as_the_owner_role() {
     let mut admin = db.admin().await;
     maturion_schema::bootstrap_roles(&admin).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "1.0.0_create", "CREATE TABLE owned (id int);", None);
-    Migrator::new(&module(dir.path()), maturion_schema::migration_options()).up(&mut admin, None).await.unwrap();
+    write(
+        dir.path(),
+        "1.0.0_create",
+        "CREATE TABLE owned (id int);",
+        None,
+    );
+    Migrator::new(&module(dir.path()), maturion_schema::migration_options())
+        .up(&mut admin, None)
+        .await
+        .unwrap();
     let owner: String = admin
-        .query_one("SELECT relowner::regrole::text FROM pg_class WHERE relname = 'owned'", &[])
+        .query_one(
+            "SELECT relowner::regrole::text FROM pg_class WHERE relname = 'owned'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
     assert_eq!(owner, "maturion_owner");
-    let current: String = admin.query_one("SELECT current_user::text", &[]).await.unwrap().get(0);
+    let current: String = admin
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(current, "postgres", "the role is reset after the migration");
 }
 
@@ -250,8 +380,17 @@ async fn reverting_without_a_down_script_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "1.0.0_create", "CREATE TABLE a (id int);", None);
     let set = module(dir.path());
-    Migrator::new(&set, Options::default()).up(&mut admin, None).await.unwrap();
-    let error = Migrator::new(&set, Options::default()).down(&mut admin, &Version::new(0, 0, 0)).await.unwrap_err();
-    assert!(matches!(error, MigrateError::NoDownScript { .. }), "{error}");
+    Migrator::new(&set, Options::default())
+        .up(&mut admin, None)
+        .await
+        .unwrap();
+    let error = Migrator::new(&set, Options::default())
+        .down(&mut admin, &Version::new(0, 0, 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, MigrateError::NoDownScript { .. }),
+        "{error}"
+    );
     assert_eq!(tables(&admin).await, ["a"]);
 }

@@ -35,7 +35,13 @@ enum Context {
     Malformed,
 }
 
-const CONTEXTS: [Context; 5] = [Context::Own, Context::Other, Context::Unset, Context::Empty, Context::Malformed];
+const CONTEXTS: [Context; 5] = [
+    Context::Own,
+    Context::Other,
+    Context::Unset,
+    Context::Empty,
+    Context::Malformed,
+];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Operation {
@@ -46,8 +52,13 @@ enum Operation {
     Upsert,
 }
 
-const OPERATIONS: [Operation; 5] =
-    [Operation::Select, Operation::Insert, Operation::Update, Operation::Delete, Operation::Upsert];
+const OPERATIONS: [Operation; 5] = [
+    Operation::Select,
+    Operation::Insert,
+    Operation::Update,
+    Operation::Delete,
+    Operation::Upsert,
+];
 
 /// Two organisations, each with a user, a setting, a permission, an audit and an event row.
 struct Fixture {
@@ -65,7 +76,10 @@ async fn fixture(admin: &Client) -> Fixture {
     let mut tenants = Vec::new();
     for name in ["Alpha", "Beta"] {
         let organisation: Uuid = admin
-            .query_one("INSERT INTO organisations (name) VALUES ($1) RETURNING id", &[&name])
+            .query_one(
+                "INSERT INTO organisations (name) VALUES ($1) RETURNING id",
+                &[&name],
+            )
             .await
             .unwrap()
             .get(0);
@@ -113,8 +127,10 @@ async fn fixture(admin: &Client) -> Fixture {
         for table in ["audit_log_hourly", "audit_log_daily"] {
             admin
                 .execute(
-                    &format!("INSERT INTO {table} (organisation_id, bucket, module, action, entries) \
-                              VALUES ($1, date_trunc('hour', now()), 'platform', 'created', 1)"),
+                    &format!(
+                        "INSERT INTO {table} (organisation_id, bucket, module, action, entries) \
+                              VALUES ($1, date_trunc('hour', now()), 'platform', 'created', 1)"
+                    ),
                     &[&organisation],
                 )
                 .await
@@ -123,8 +139,10 @@ async fn fixture(admin: &Client) -> Fixture {
         for table in ["event_log_hourly", "event_log_daily"] {
             admin
                 .execute(
-                    &format!("INSERT INTO {table} (organisation_id, bucket, event_type, events) \
-                              VALUES ($1, date_trunc('hour', now()), 'user.created', 1)"),
+                    &format!(
+                        "INSERT INTO {table} (organisation_id, bucket, event_type, events) \
+                              VALUES ($1, date_trunc('hour', now()), 'user.created', 1)"
+                    ),
                     &[&organisation],
                 )
                 .await
@@ -132,12 +150,19 @@ async fn fixture(admin: &Client) -> Fixture {
         }
         tenants.push(Tenant { organisation, user });
     }
-    Fixture { a: tenants[0], b: tenants[1] }
+    Fixture {
+        a: tenants[0],
+        b: tenants[1],
+    }
 }
 
 /// A fingerprint of every row organisation B has in `table`, read as the superuser.
 async fn snapshot(admin: &Client, table: &str, b: Uuid) -> (i64, String) {
-    let key = if table == "organisations" { "id" } else { "organisation_id" };
+    let key = if table == "organisations" {
+        "id"
+    } else {
+        "organisation_id"
+    };
     let row = admin
         .query_one(
             &format!(
@@ -204,7 +229,11 @@ fn update_sql(table: &str, aim: Option<Uuid>) -> String {
         "event_log_hourly" | "event_log_daily" => "events = events",
         other => panic!("no update for {other}"),
     };
-    let key = if table == "organisations" { "id" } else { "organisation_id" };
+    let key = if table == "organisations" {
+        "id"
+    } else {
+        "organisation_id"
+    };
     match aim {
         Some(organisation) => format!("UPDATE {table} SET {set} WHERE {key} = '{organisation}'"),
         None => format!("UPDATE {table} SET {set}"),
@@ -213,9 +242,16 @@ fn update_sql(table: &str, aim: Option<Uuid>) -> String {
 
 /// An INSERT whose key collides with one of `victim`'s rows, resolved with DO UPDATE.
 async fn upsert_sql(admin: &Client, table: &str, acting: Tenant, victim: Tenant) -> String {
-    let key = if table == "organisations" { "id" } else { "organisation_id" };
+    let key = if table == "organisations" {
+        "id"
+    } else {
+        "organisation_id"
+    };
     let row = admin
-        .query_one(&format!("SELECT to_jsonb(t) FROM {table} t WHERE {key} = $1 LIMIT 1"), &[&victim.organisation])
+        .query_one(
+            &format!("SELECT to_jsonb(t) FROM {table} t WHERE {key} = $1 LIMIT 1"),
+            &[&victim.organisation],
+        )
         .await
         .unwrap();
     let victim_row: serde_json::Value = row.get(0);
@@ -263,9 +299,12 @@ async fn upsert_sql(admin: &Client, table: &str, acting: Tenant, victim: Tenant)
 async fn run_as_app(app: &Client, setting: Option<&str>, sql: &str) -> Result<Vec<String>, String> {
     app.batch_execute("BEGIN").await.unwrap();
     if let Some(value) = setting {
-        app.execute("SELECT set_config('app.current_organisation_id', $1, true)", &[&value])
-            .await
-            .unwrap();
+        app.execute(
+            "SELECT set_config('app.current_organisation_id', $1, true)",
+            &[&value],
+        )
+        .await
+        .unwrap();
     }
     let result = app.simple_query(sql).await;
     app.batch_execute("ROLLBACK").await.unwrap();
@@ -273,11 +312,16 @@ async fn run_as_app(app: &Client, setting: Option<&str>, sql: &str) -> Result<Ve
         Ok(messages) => Ok(messages
             .into_iter()
             .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).unwrap_or_default().to_owned()),
+                tokio_postgres::SimpleQueryMessage::Row(row) => {
+                    Some(row.get(0).unwrap_or_default().to_owned())
+                }
                 _ => None,
             })
             .collect()),
-        Err(e) => Err(e.code().map(|c| c.code().to_owned()).unwrap_or_else(|| e.to_string())),
+        Err(e) => Err(e
+            .code()
+            .map(|c| c.code().to_owned())
+            .unwrap_or_else(|| e.to_string())),
     }
 }
 
@@ -298,7 +342,10 @@ async fn matrix_covers_every_tenant_table() {
         .collect();
     let mut expected: Vec<&str> = TENANT_TABLES.to_vec();
     expected.sort();
-    assert_eq!(tables, expected, "a new platform table needs its row in the isolation matrix");
+    assert_eq!(
+        tables, expected,
+        "a new platform table needs its row in the isolation matrix"
+    );
 }
 
 #[tokio::test]
@@ -311,7 +358,11 @@ async fn isolation_matrix() {
     let mut cases = 0;
 
     for table in TENANT_TABLES {
-        let key = if table == "organisations" { "id" } else { "organisation_id" };
+        let key = if table == "organisations" {
+            "id"
+        } else {
+            "organisation_id"
+        };
         let before = snapshot(&admin, table, b.organisation).await;
         for context in CONTEXTS {
             let setting = match context {
@@ -324,7 +375,10 @@ async fn isolation_matrix() {
             for operation in OPERATIONS {
                 let sql = match operation {
                     Operation::Select => match context {
-                        Context::Other => format!("SELECT {key}::text FROM {table} WHERE {key} = '{}'", b.organisation),
+                        Context::Other => format!(
+                            "SELECT {key}::text FROM {table} WHERE {key} = '{}'",
+                            b.organisation
+                        ),
                         _ => format!("SELECT {key}::text FROM {table}"),
                     },
                     Operation::Insert => insert_sql(table, aimed),
@@ -333,7 +387,9 @@ async fn isolation_matrix() {
                         _ => update_sql(table, None),
                     },
                     Operation::Delete => match context {
-                        Context::Other => format!("DELETE FROM {table} WHERE {key} = '{}'", b.organisation),
+                        Context::Other => {
+                            format!("DELETE FROM {table} WHERE {key} = '{}'", b.organisation)
+                        }
                         _ => format!("DELETE FROM {table}"),
                     },
                     Operation::Upsert => upsert_sql(&admin, table, a, b).await,
@@ -350,17 +406,30 @@ async fn isolation_matrix() {
                     );
                 }
                 // Nothing of B is ever changed or created.
-                assert_eq!(snapshot(&admin, table, b.organisation).await, before, "changed B's rows: {case}");
+                assert_eq!(
+                    snapshot(&admin, table, b.organisation).await,
+                    before,
+                    "changed B's rows: {case}"
+                );
 
                 expect(table, operation, context, &outcome, &case);
             }
         }
     }
-    assert_eq!(cases, TENANT_TABLES.len() * CONTEXTS.len() * OPERATIONS.len());
+    assert_eq!(
+        cases,
+        TENANT_TABLES.len() * CONTEXTS.len() * OPERATIONS.len()
+    );
 }
 
 /// The outcome each case must have: not only "B untouched", but the right refusal.
-fn expect(table: &str, operation: Operation, context: Context, outcome: &Result<Vec<String>, String>, case: &str) {
+fn expect(
+    table: &str,
+    operation: Operation,
+    context: Context,
+    outcome: &Result<Vec<String>, String>,
+    case: &str,
+) {
     const NO_CONTEXT: &str = "MT401";
     const MALFORMED: &str = "MT400";
     const CROSS_TENANT: &str = "MT403";
@@ -368,13 +437,21 @@ fn expect(table: &str, operation: Operation, context: Context, outcome: &Result<
     let error = outcome.as_ref().err().map(String::as_str);
     match (operation, context) {
         (Operation::Select, Context::Own) => {
-            assert!(matches!(outcome, Ok(rows) if !rows.is_empty()), "own rows must be visible: {case}")
+            assert!(
+                matches!(outcome, Ok(rows) if !rows.is_empty()),
+                "own rows must be visible: {case}"
+            )
         }
         (Operation::Select, Context::Other | Context::Unset | Context::Empty) => {
-            assert!(matches!(outcome, Ok(rows) if rows.is_empty()), "must see nothing: {case}")
+            assert!(
+                matches!(outcome, Ok(rows) if rows.is_empty()),
+                "must see nothing: {case}"
+            )
         }
         (Operation::Select, Context::Malformed) => assert_eq!(error, Some("22P02"), "{case}"),
-        (Operation::Delete, _) => assert_eq!(error, Some(DENIED), "the app never hard-deletes: {case}"),
+        (Operation::Delete, _) => {
+            assert_eq!(error, Some(DENIED), "the app never hard-deletes: {case}")
+        }
         // Privileges are checked before any trigger runs: the audit log is append-only and the
         // rollups are read-only for the application.
         (Operation::Update | Operation::Upsert, _) if table == "audit_log" => {
@@ -389,19 +466,32 @@ fn expect(table: &str, operation: Operation, context: Context, outcome: &Result<
             assert!(error.is_some(), "organisation A exists already: {case}")
         }
         // The application writes audit rows only through the audit trigger.
-        (Operation::Insert, Context::Own) if table == "audit_log" => assert_eq!(error, Some(DENIED), "{case}"),
-        (Operation::Insert, Context::Own) => assert!(outcome.is_ok(), "own insert must work: {case}"),
+        (Operation::Insert, Context::Own) if table == "audit_log" => {
+            assert_eq!(error, Some(DENIED), "{case}")
+        }
+        (Operation::Insert, Context::Own) => {
+            assert!(outcome.is_ok(), "own insert must work: {case}")
+        }
         (Operation::Insert, Context::Other) => {
             // Tables with audit fields name the mismatch (MT403); the tenant root and the
             // append-only logs are refused by the RLS WITH CHECK itself.
-            let expected = if table == "organisations" || table.ends_with("_log") { DENIED } else { CROSS_TENANT };
+            let expected = if table == "organisations" || table.ends_with("_log") {
+                DENIED
+            } else {
+                CROSS_TENANT
+            };
             assert_eq!(error, Some(expected), "{case}")
         }
-        (Operation::Update, Context::Own) => assert!(outcome.is_ok(), "own update must work: {case}"),
+        (Operation::Update, Context::Own) => {
+            assert!(outcome.is_ok(), "own update must work: {case}")
+        }
         (Operation::Update, Context::Other) => {
             assert!(matches!(outcome, Ok(rows) if rows.is_empty()), "{case}")
         }
-        (Operation::Upsert, _) => assert!(error.is_some(), "a collision with B's row must fail: {case}"),
+        (Operation::Upsert, _) => assert!(
+            error.is_some(),
+            "a collision with B's row must fail: {case}"
+        ),
     }
 }
 
@@ -411,10 +501,17 @@ async fn a_new_organisation_is_provisioned_under_its_own_context() {
     let app = db.connect(maturion_schema::APP_ROLE).await;
     let id = Uuid::now_v7();
     let context = id.to_string();
-    let sql = format!("INSERT INTO organisations (id, name) VALUES ('{id}', 'Gamma') RETURNING id::text");
-    assert_eq!(run_as_app(&app, Some(&context), &sql).await, Ok(vec![context.clone()]));
+    let sql =
+        format!("INSERT INTO organisations (id, name) VALUES ('{id}', 'Gamma') RETURNING id::text");
+    assert_eq!(
+        run_as_app(&app, Some(&context), &sql).await,
+        Ok(vec![context.clone()])
+    );
     let other = Uuid::now_v7().to_string();
-    assert_eq!(run_as_app(&app, Some(&other), &sql).await, Err("42501".into()));
+    assert_eq!(
+        run_as_app(&app, Some(&other), &sql).await,
+        Err("42501".into())
+    );
 }
 
 #[tokio::test]
@@ -440,7 +537,10 @@ async fn cross_tenant_composite_foreign_keys_are_refused() {
          SELECT maturion.record_views('platform', 'users', ARRAY['{}'::uuid])",
         b.user, b.user
     );
-    assert_eq!(run_as_app(&app, Some(&a.organisation.to_string()), &sql).await, Err("MT403".into()));
+    assert_eq!(
+        run_as_app(&app, Some(&a.organisation.to_string()), &sql).await,
+        Err("MT403".into())
+    );
 }
 
 #[tokio::test]
@@ -450,9 +550,18 @@ async fn tenant_context_does_not_outlive_its_transaction() {
     let Fixture { a, .. } = fixture(&admin).await;
     let app = db.connect(maturion_schema::APP_ROLE).await;
     let own = a.organisation.to_string();
-    assert_eq!(run_as_app(&app, Some(&own), "SELECT id::text FROM users").await.unwrap().len(), 1);
+    assert_eq!(
+        run_as_app(&app, Some(&own), "SELECT id::text FROM users")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     // Same connection, next transaction, no context: nothing.
-    assert_eq!(run_as_app(&app, None, "SELECT id::text FROM users").await, Ok(vec![]));
+    assert_eq!(
+        run_as_app(&app, None, "SELECT id::text FROM users").await,
+        Ok(vec![])
+    );
 }
 
 #[tokio::test]
@@ -460,7 +569,14 @@ async fn partitions_are_not_directly_accessible() {
     let db = maturion_testing::migrated_database().await;
     let app = db.connect(maturion_schema::APP_ROLE).await;
     for partition in ["audit_log_default", "event_log_default"] {
-        let error = app.query(&format!("SELECT * FROM {partition}"), &[]).await.unwrap_err();
-        assert_eq!(error.code().unwrap().code(), "42501", "{partition}: {error}");
+        let error = app
+            .query(&format!("SELECT * FROM {partition}"), &[])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.code().unwrap().code(),
+            "42501",
+            "{partition}: {error}"
+        );
     }
 }

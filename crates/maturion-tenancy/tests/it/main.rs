@@ -14,13 +14,20 @@ async fn provision(database: &Database, name: &str) -> Tenant {
     let user = UserId::generate();
     let context = TenantContext::new(organisation).with_user(user);
     let tx = database.transaction(&context).await.unwrap();
-    tx.execute("INSERT INTO organisations (id, name) VALUES ($1, $2)", &[&organisation, &name])
-        .await
-        .unwrap();
+    tx.execute(
+        "INSERT INTO organisations (id, name) VALUES ($1, $2)",
+        &[&organisation, &name],
+    )
+    .await
+    .unwrap();
     tx.execute(
         "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
          VALUES ($1, $2, $3, 'First User', 'admin', $1)",
-        &[&user, &organisation, &format!("first@{}.example", name.to_lowercase())],
+        &[
+            &user,
+            &organisation,
+            &format!("first@{}.example", name.to_lowercase()),
+        ],
     )
     .await
     .unwrap();
@@ -48,7 +55,11 @@ async fn a_transaction_sees_only_its_organisation() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(names, ["Alpha"]);
-    let users: i64 = tx.query_one("SELECT count(*) FROM users", &[]).await.unwrap().get(0);
+    let users: i64 = tx
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(users, 1);
     let settings: (String, String) = {
         let row = tx
@@ -75,15 +86,26 @@ async fn context_is_transaction_local_on_a_reused_connection() {
     let beta = provision(&database, "Beta").await;
     for tenant in [&alpha, &beta, &alpha] {
         let tx = database.transaction(&tenant.context).await.unwrap();
-        let name: String = tx.query_one("SELECT name FROM organisations", &[]).await.unwrap().get(0);
-        let expected = if std::ptr::eq(tenant, &alpha) { "Alpha" } else { "Beta" };
+        let name: String = tx
+            .query_one("SELECT name FROM organisations", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let expected = if std::ptr::eq(tenant, &alpha) {
+            "Alpha"
+        } else {
+            "Beta"
+        };
         assert_eq!(name, expected);
         tx.commit().await.unwrap();
     }
     // Outside a tenant transaction, the same session has no tenant left.
     let raw = db.connect(maturion_schema::APP_ROLE).await;
     let setting: Option<String> = raw
-        .query_one("SELECT nullif(current_setting('app.current_organisation_id', true), '')", &[])
+        .query_one(
+            "SELECT nullif(current_setting('app.current_organisation_id', true), '')",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -97,12 +119,21 @@ async fn a_dropped_transaction_rolls_back_and_poisons_nothing() {
     let alpha = provision(&database, "Alpha").await;
     {
         let tx = database.transaction(&alpha.context).await.unwrap();
-        tx.execute("UPDATE organisations SET name = 'Renamed'", &[]).await.unwrap();
+        tx.execute("UPDATE organisations SET name = 'Renamed'", &[])
+            .await
+            .unwrap();
         // Dropped without commit, e.g. a handler returned early with `?`.
     }
     let tx = database.transaction(&alpha.context).await.unwrap();
-    let name: String = tx.query_one("SELECT name FROM organisations", &[]).await.unwrap().get(0);
-    assert_eq!(name, "Alpha", "the update of the dropped transaction is gone");
+    let name: String = tx
+        .query_one("SELECT name FROM organisations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        name, "Alpha",
+        "the update of the dropped transaction is gone"
+    );
     tx.rollback().await.unwrap();
 }
 
@@ -121,7 +152,10 @@ async fn a_write_for_another_organisation_is_a_clear_error() {
         .await
         .unwrap_err();
     assert!(matches!(error, TenancyError::CrossTenant(_)), "{error}");
-    assert!(error.to_string().contains("cross-tenant write refused"), "{error}");
+    assert!(
+        error.to_string().contains("cross-tenant write refused"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -151,8 +185,16 @@ async fn duplicates_and_dangling_references_say_nothing_about_other_tenants() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(error, TenancyError::ReferenceNotFound { .. }), "{error}");
-    assert!(!error.to_string().contains(&beta.context.user_id.unwrap().to_string()), "{error}");
+    assert!(
+        matches!(error, TenancyError::ReferenceNotFound { .. }),
+        "{error}"
+    );
+    assert!(
+        !error
+            .to_string()
+            .contains(&beta.context.user_id.unwrap().to_string()),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -69,7 +69,11 @@ pub async fn run(target: &Target, command: AuditCommand) -> Result<ExitCode> {
                         (Some(first), Some(last)) => format!(": seal {}..{}", first.seq, last.seq),
                         _ => String::new(),
                     };
-                    println!("sealed {} row(s) in {} seal(s){range}", report.rows, report.seals.len());
+                    println!(
+                        "sealed {} row(s) in {} seal(s){range}",
+                        report.rows,
+                        report.seals.len()
+                    );
                     if let Some(head) = &report.head {
                         println!("head: seal {} digest {}", head.seq, head.digest);
                         println!(
@@ -78,19 +82,30 @@ pub async fn run(target: &Target, command: AuditCommand) -> Result<ExitCode> {
                         );
                     }
                     if report.pending_rows > 0 {
-                        println!("{} row(s) wait for transactions still running", report.pending_rows);
+                        println!(
+                            "{} row(s) wait for transactions still running",
+                            report.pending_rows
+                        );
                     }
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Verify { organisation, anchors, format } => {
+        AuditCommand::Verify {
+            organisation,
+            anchors,
+            format,
+        } => {
             let report = maturion_audit::verify_anchored(&client, organisation, &anchors).await?;
             match format {
                 Format::Human => print!("{}", report.render_human()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
             }
-            Ok(if report.intact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if report.intact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }
@@ -99,7 +114,10 @@ pub async fn run(target: &Target, command: AuditCommand) -> Result<ExitCode> {
 /// when the administrator may become it, else as the administrator itself.
 async fn maintenance(target: &Target) -> Result<Client> {
     let client = target.admin().await?;
-    if let Err(error) = client.batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE)).await {
+    if let Err(error) = client
+        .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
+        .await
+    {
         tracing::warn!(%error, "cannot SET ROLE maturion_maintenance; going on as the administrator");
     }
     Ok(client)
@@ -108,12 +126,20 @@ async fn maintenance(target: &Target) -> Result<Client> {
 /// Runs in a scratch database, created afresh and dropped afterwards.
 pub async fn bench(target: &Target, args: AuditBenchArgs) -> Result<ExitCode> {
     let server = target.server_admin().await?;
-    server.batch_execute(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")).await?;
-    server.batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE}")).await?;
+    server
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
+        ))
+        .await?;
+    server
+        .batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE}"))
+        .await?;
     let bench = target.with_database(BENCH_DATABASE);
     let mut admin = bench.admin().await?;
     // The whole platform: the audit trigger's cost includes what other scopes hang on audit_log.
-    maturion_platform::migrate_up(&mut admin).await.context("cannot migrate the benchmark database")?;
+    maturion_platform::migrate_up(&mut admin)
+        .await
+        .context("cannot migrate the benchmark database")?;
     let options = OverheadOptions {
         clients: args.clients,
         transactions: args.transactions,
@@ -129,6 +155,10 @@ pub async fn bench(target: &Target, args: AuditBenchArgs) -> Result<ExitCode> {
     println!();
     print!("{}", report.render());
     drop(admin);
-    server.batch_execute(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")).await?;
+    server
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
+        ))
+        .await?;
     Ok(ExitCode::SUCCESS)
 }

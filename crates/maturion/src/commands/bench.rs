@@ -19,7 +19,11 @@ const LARGE_ORGANISATION_ROWS: usize = 10_000;
 
 pub async fn run(target: &Target, command: BenchCommand) -> Result<ExitCode> {
     match command {
-        BenchCommand::Rls { organisations, rows, iterations } => {
+        BenchCommand::Rls {
+            organisations,
+            rows,
+            iterations,
+        } => {
             rls(target, organisations, rows, iterations).await?;
         }
         BenchCommand::Ingest(args) => return super::maintain::bench_ingest(target, args).await,
@@ -32,20 +36,31 @@ pub async fn run(target: &Target, command: BenchCommand) -> Result<ExitCode> {
 async fn rls(target: &Target, organisations: usize, rows: usize, iterations: usize) -> Result<()> {
     ensure!(
         organisations > LARGE_ORGANISATIONS
-            && rows >= LARGE_ORGANISATIONS * LARGE_ORGANISATION_ROWS + (organisations - LARGE_ORGANISATIONS),
+            && rows
+                >= LARGE_ORGANISATIONS * LARGE_ORGANISATION_ROWS
+                    + (organisations - LARGE_ORGANISATIONS),
         "need more than {LARGE_ORGANISATIONS} organisations and at least {} rows",
         LARGE_ORGANISATIONS * LARGE_ORGANISATION_ROWS + organisations
     );
     let server = target.server_admin().await?;
-    server.batch_execute(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")).await?;
-    server.batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE}")).await?;
+    server
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
+        ))
+        .await?;
+    server
+        .batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE}"))
+        .await?;
     let bench = target.with_database(BENCH_DATABASE);
     let mut admin = bench.admin().await?;
     maturion_platform::migrate_up(&mut admin).await?;
 
     let loaded = Instant::now();
     load(&admin, organisations, rows).await?;
-    println!("loaded {rows} users over {organisations} organisations in {:.1} s", loaded.elapsed().as_secs_f64());
+    println!(
+        "loaded {rows} users over {organisations} organisations in {:.1} s",
+        loaded.elapsed().as_secs_f64()
+    );
 
     let samples = sample_rows(&admin, iterations).await?;
     let large: Vec<Uuid> = admin
@@ -60,10 +75,14 @@ async fn rls(target: &Target, organisations: usize, rows: usize, iterations: usi
 
     let app = bench.connect_as(maturion_schema::APP_ROLE).await?;
     let bypass = bench.admin().await?;
-    bypass.batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE)).await?;
+    bypass
+        .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
+        .await?;
 
     let lookup_rls = app.prepare("SELECT * FROM users WHERE id = $1").await?;
-    let lookup_plain = bypass.prepare("SELECT * FROM users WHERE id = $1 AND organisation_id = $2").await?;
+    let lookup_plain = bypass
+        .prepare("SELECT * FROM users WHERE id = $1 AND organisation_id = $2")
+        .await?;
     let list_rls = app
         .prepare("SELECT id, email, full_name, role, created_at FROM users WHERE deleted_at IS NULL ORDER BY created_at DESC")
         .await?;
@@ -71,20 +90,29 @@ async fn rls(target: &Target, organisations: usize, rows: usize, iterations: usi
         .prepare("SELECT id, email, full_name, role, created_at FROM users WHERE organisation_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC")
         .await?;
 
-    let progress = bar(samples.len() as u64 * 2 + large.len() as u64 * 40, "timing queries");
+    let progress = bar(
+        samples.len() as u64 * 2 + large.len() as u64 * 40,
+        "timing queries",
+    );
     let mut lookups = Pair::default();
     for (organisation, id) in &samples {
         // Alternate the two sides so that machine noise hits both alike.
-        lookups.rls.push(timed_in_context(&app, *organisation, async {
-            let rows = app.query(&lookup_rls, &[id]).await?;
-            ensure!(rows.len() == 1, "RLS lookup found {} rows", rows.len());
-            Ok(())
-        }).await?);
-        lookups.plain.push(timed_in_context(&bypass, *organisation, async {
-            let rows = bypass.query(&lookup_plain, &[id, organisation]).await?;
-            ensure!(rows.len() == 1, "plain lookup found {} rows", rows.len());
-            Ok(())
-        }).await?);
+        lookups.rls.push(
+            timed_in_context(&app, *organisation, async {
+                let rows = app.query(&lookup_rls, &[id]).await?;
+                ensure!(rows.len() == 1, "RLS lookup found {} rows", rows.len());
+                Ok(())
+            })
+            .await?,
+        );
+        lookups.plain.push(
+            timed_in_context(&bypass, *organisation, async {
+                let rows = bypass.query(&lookup_plain, &[id, organisation]).await?;
+                ensure!(rows.len() == 1, "plain lookup found {} rows", rows.len());
+                Ok(())
+            })
+            .await?,
+        );
         progress.inc(2);
     }
     let mut lists = Pair::default();
@@ -92,12 +120,20 @@ async fn rls(target: &Target, organisations: usize, rows: usize, iterations: usi
         for organisation in &large {
             let rls = timed_in_context(&app, *organisation, async {
                 let rows = app.query(&list_rls, &[]).await?;
-                ensure!(rows.len() >= LARGE_ORGANISATION_ROWS, "RLS list returned {} rows", rows.len());
+                ensure!(
+                    rows.len() >= LARGE_ORGANISATION_ROWS,
+                    "RLS list returned {} rows",
+                    rows.len()
+                );
                 Ok(())
             });
             let plain = timed_in_context(&bypass, *organisation, async {
                 let rows = bypass.query(&list_plain, &[organisation]).await?;
-                ensure!(rows.len() >= LARGE_ORGANISATION_ROWS, "plain list returned {} rows", rows.len());
+                ensure!(
+                    rows.len() >= LARGE_ORGANISATION_ROWS,
+                    "plain list returned {} rows",
+                    rows.len()
+                );
                 Ok(())
             });
             if round % 2 == 0 {
@@ -117,7 +153,11 @@ async fn rls(target: &Target, organisations: usize, rows: usize, iterations: usi
     lookups.print("PK lookup", 1.05);
     lists.print(&format!("{LARGE_ORGANISATION_ROWS}-row tenant list"), 1.2);
     drop((app, bypass, admin));
-    server.batch_execute(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")).await?;
+    server
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
+        ))
+        .await?;
     Ok(())
 }
 
@@ -130,7 +170,10 @@ async fn timed_in_context(
 ) -> Result<Duration> {
     client.batch_execute("BEGIN").await?;
     client
-        .execute("SELECT set_config('app.current_organisation_id', $1, true)", &[&organisation.to_string()])
+        .execute(
+            "SELECT set_config('app.current_organisation_id', $1, true)",
+            &[&organisation.to_string()],
+        )
         .await?;
     let started = Instant::now();
     query.await?;
@@ -142,7 +185,9 @@ async fn timed_in_context(
 /// Organisations first (as each one's own tenant), then users in batches as the BYPASSRLS
 /// maintenance role: each organisation's first user created itself, later ones by it.
 async fn load(admin: &Client, organisations: usize, rows: usize) -> Result<()> {
-    admin.batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE)).await?;
+    admin
+        .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
+        .await?;
     admin
         .execute(
             "INSERT INTO organisations (name) SELECT 'Organisation ' || n FROM generate_series(1, $1) n",
@@ -172,7 +217,9 @@ async fn load(admin: &Client, organisations: usize, rows: usize) -> Result<()> {
             let k = index - LARGE_ORGANISATIONS;
             small_rows * (k + 1) / small_organisations - small_rows * k / small_organisations
         };
-        admin.execute(&insert, &[organisation, &(count as i32), &(index as i32)]).await?;
+        admin
+            .execute(&insert, &[organisation, &(count as i32), &(index as i32)])
+            .await?;
         progress.inc(count as u64);
     }
     progress.finish_and_clear();
@@ -208,7 +255,11 @@ impl Pair {
         let (plain_median, plain_mean) = stats(&mut self.plain);
         let ratio_median = rls_median / plain_median;
         let ratio_mean = rls_mean / plain_mean;
-        let verdict = if ratio_median <= goal { "meets" } else { "misses" };
+        let verdict = if ratio_median <= goal {
+            "meets"
+        } else {
+            "misses"
+        };
         println!(
             "  {what:<22} RLS median {:>9.1} µs mean {:>9.1} µs | explicit WHERE median {:>9.1} µs mean {:>9.1} µs | ratio median {ratio_median:.3}x mean {ratio_mean:.3}x ({verdict} goal ≤{goal}x, n={})",
             rls_median * 1e6,

@@ -14,5 +14,9 @@ pub async fn run(target: &Target, args: CheckArgs) -> Result<ExitCode> {
         Format::Human => print!("{}", report.render_human()),
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
-    Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

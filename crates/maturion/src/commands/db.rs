@@ -31,8 +31,16 @@ pub async fn run(target: &Target, command: DbCommand) -> Result<ExitCode> {
             println!("embedded cluster {said}: {}", target.url("postgres"));
         }
         DbCommand::Stop => {
-            let was_running = tokio::task::spawn_blocking(move || cluster.stop(StopMode::Fast)).await??;
-            println!("{}", if was_running { "embedded cluster stopped" } else { "embedded cluster was not running" });
+            let was_running =
+                tokio::task::spawn_blocking(move || cluster.stop(StopMode::Fast)).await??;
+            println!(
+                "{}",
+                if was_running {
+                    "embedded cluster stopped"
+                } else {
+                    "embedded cluster was not running"
+                }
+            );
         }
         DbCommand::Status | DbCommand::Url { .. } => unreachable!("handled above"),
     }
@@ -64,7 +72,11 @@ async fn status(target: &Target) -> Result<ExitCode> {
                 println!("url:         {}", target.url("postgres"));
             }
             // Scripts test `maturion db status` for "running".
-            Ok(if status.running { ExitCode::SUCCESS } else { ExitCode::from(3) })
+            Ok(if status.running {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
         }
     }
 }

@@ -13,21 +13,30 @@ pub async fn run(target: &Target, command: MigrateCommand) -> Result<ExitCode> {
         MigrateCommand::Status(source) => status(target, &source).await,
         MigrateCommand::Up { source, to } => {
             let sets = load(&source)?;
-            ensure!(to.is_none() || sets.len() == 1, "--to names a version of one set: add --scope");
+            ensure!(
+                to.is_none() || sets.len() == 1,
+                "--to names a version of one set: add --scope"
+            );
             let mut admin = target.admin().await?;
             maturion_schema::bootstrap_roles(&admin).await?;
-            let progress = indicatif::ProgressBar::new(sets.len() as u64)
-                .with_style(indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} sets")?);
+            let progress = indicatif::ProgressBar::new(sets.len() as u64).with_style(
+                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} sets")?,
+            );
             for set in &sets {
                 progress.set_message(format!("migrating {}", set.scope));
-                let applied = Migrator::new(set, maturion_schema::migration_options()).up(&mut admin, to.as_ref()).await;
+                let applied = Migrator::new(set, maturion_schema::migration_options())
+                    .up(&mut admin, to.as_ref())
+                    .await;
                 let applied = applied?;
                 progress.suspend(|| {
                     if applied.is_empty() {
                         println!("{}: already up to date", set.scope);
                     }
                     for m in applied {
-                        println!("{}: applied {} {} ({} ms)", set.scope, m.version, m.name, m.execution_ms);
+                        println!(
+                            "{}: applied {} {} ({} ms)",
+                            set.scope, m.version, m.name, m.execution_ms
+                        );
                     }
                 });
                 progress.inc(1);
@@ -44,12 +53,17 @@ pub async fn run(target: &Target, command: MigrateCommand) -> Result<ExitCode> {
             let mut admin = target.admin().await?;
             // Later sets build on earlier ones: revert them first.
             for set in sets.iter().rev() {
-                let reverted = Migrator::new(set, maturion_schema::migration_options()).down(&mut admin, &to).await?;
+                let reverted = Migrator::new(set, maturion_schema::migration_options())
+                    .down(&mut admin, &to)
+                    .await?;
                 if reverted.is_empty() {
                     println!("{}: nothing to revert above {to}", set.scope);
                 }
                 for m in reverted {
-                    println!("{}: reverted {} {} ({} ms)", set.scope, m.version, m.name, m.execution_ms);
+                    println!(
+                        "{}: reverted {} {} ({} ms)",
+                        set.scope, m.version, m.name, m.execution_ms
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -77,8 +91,12 @@ fn load(source: &MigrationSource) -> Result<Vec<MigrationSet>> {
             Some(scope) => {
                 let known: Vec<String> = sets.iter().map(|s| s.scope.clone()).collect();
                 let set = sets.into_iter().find(|s| s.scope == *scope);
-                set.map(|s| vec![s])
-                    .with_context(|| format!("no platform migration set '{scope}' (known: {})", known.join(", ")))
+                set.map(|s| vec![s]).with_context(|| {
+                    format!(
+                        "no platform migration set '{scope}' (known: {})",
+                        known.join(", ")
+                    )
+                })
             }
         };
     };
@@ -99,11 +117,17 @@ async fn status(target: &Target, source: &MigrationSource) -> Result<ExitCode> {
     let mut admin = target.admin().await?;
     let mut pending = 0;
     for set in load(source)? {
-        let statuses = Migrator::new(&set, maturion_schema::migration_options()).status(&mut admin).await?;
+        let statuses = Migrator::new(&set, maturion_schema::migration_options())
+            .status(&mut admin)
+            .await?;
         println!("scope {}", set.scope);
         for s in statuses {
             match s.state {
-                MigrationState::Applied { applied_at, applied_by, execution_ms } => println!(
+                MigrationState::Applied {
+                    applied_at,
+                    applied_by,
+                    execution_ms,
+                } => println!(
                     "  applied  {:<10} {:<32} {} by {applied_by} ({execution_ms} ms)",
                     s.version.to_string(),
                     s.name,
@@ -137,7 +161,8 @@ fn lint(paths: Vec<PathBuf>) -> Result<ExitCode> {
             collect_sql(path, &mut files)?;
         }
         for path in files {
-            let found = maturion_lint::lint_file(&path).with_context(|| format!("cannot lint {}", path.display()))?;
+            let found = maturion_lint::lint_file(&path)
+                .with_context(|| format!("cannot lint {}", path.display()))?;
             results.push((path, found));
         }
     }
@@ -153,7 +178,11 @@ fn lint(paths: Vec<PathBuf>) -> Result<ExitCode> {
         findings += found.len();
     }
     eprintln!("{linted} file(s) linted, {findings} finding(s)");
-    Ok(if findings == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if findings == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn collect_sql(path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {

@@ -33,15 +33,28 @@ async fn up(target: &Target) -> Result<ExitCode> {
     let applied = maturion_platform::migrate_up(&mut admin).await?;
     let versions: Vec<String> = maturion_platform::migration_sets()
         .iter()
-        .map(|set| format!("{} {}", set.scope, set.latest().map(ToString::to_string).unwrap_or_default()))
+        .map(|set| {
+            format!(
+                "{} {}",
+                set.scope,
+                set.latest().map(ToString::to_string).unwrap_or_default()
+            )
+        })
         .collect();
     println!("Maturion is up.");
     if let Target::Embedded { cluster, .. } = target {
         println!("  embedded cluster: {}", cluster.home().display());
     }
-    println!("  schema:           {} ({} migration(s) applied now)", versions.join(", "), applied.len());
+    println!(
+        "  schema:           {} ({} migration(s) applied now)",
+        versions.join(", "),
+        applied.len()
+    );
     println!("  administrator:    {}", target.url("postgres"));
-    println!("  application role: {}", target.url(maturion_schema::APP_ROLE));
+    println!(
+        "  application role: {}",
+        target.url(maturion_schema::APP_ROLE)
+    );
     println!("Try: psql \"{}\" -c '\\dt'", target.url("postgres"));
     Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,10 @@ struct Home(tempfile::TempDir);
 impl Home {
     fn new() -> Self {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::Builder::new().prefix("maturion-home-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("maturion-home-")
+            .tempdir()
+            .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         Home(dir)
     }
@@ -28,41 +31,82 @@ fn up_starts_migrates_and_is_reused_then_stops() {
     assert!(first.status.success(), "{}", describe(&first));
     let text = stdout(&first);
     assert!(text.contains("Maturion is up."), "{text}");
-    assert!(text.contains("migration(s) applied now") && !text.contains("(0 migration(s)"), "{text}");
+    assert!(
+        text.contains("migration(s) applied now") && !text.contains("(0 migration(s)"),
+        "{text}"
+    );
     assert!(text.contains("postgresql://"), "{text}");
 
     let status = maturion(&["db", "status"], Some(home.0.path()), None);
     assert!(status.status.success(), "{}", describe(&status));
-    let pid_line = |text: &str| text.lines().find(|l| l.starts_with("pid:")).map(str::to_owned);
+    let pid_line = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("pid:"))
+            .map(str::to_owned)
+    };
     let pid = pid_line(&stdout(&status)).expect("a running cluster has a pid");
 
     // A second start reuses the running cluster and applies nothing.
     let again = maturion(&["up"], Some(home.0.path()), None);
     assert!(again.status.success(), "{}", describe(&again));
-    assert!(stdout(&again).contains("0 migration(s) applied now"), "{}", describe(&again));
+    assert!(
+        stdout(&again).contains("0 migration(s) applied now"),
+        "{}",
+        describe(&again)
+    );
     let start = maturion(&["db", "start"], Some(home.0.path()), None);
-    assert!(stdout(&start).contains("already running"), "{}", describe(&start));
-    assert_eq!(pid_line(&stdout(&maturion(&["db", "status"], Some(home.0.path()), None))), Some(pid));
+    assert!(
+        stdout(&start).contains("already running"),
+        "{}",
+        describe(&start)
+    );
+    assert_eq!(
+        pid_line(&stdout(&maturion(
+            &["db", "status"],
+            Some(home.0.path()),
+            None
+        ))),
+        Some(pid)
+    );
 
     let stop = maturion(&["db", "stop"], Some(home.0.path()), None);
-    assert!(stdout(&stop).contains("embedded cluster stopped"), "{}", describe(&stop));
+    assert!(
+        stdout(&stop).contains("embedded cluster stopped"),
+        "{}",
+        describe(&stop)
+    );
     let stopped = maturion(&["db", "status"], Some(home.0.path()), None);
     assert_eq!(stopped.status.code(), Some(3), "{}", describe(&stopped));
     assert!(stdout(&stopped).contains("running:     false"));
 
     // Started again, the data is still there.
     let restarted = maturion(&["up"], Some(home.0.path()), None);
-    assert!(stdout(&restarted).contains("0 migration(s) applied now"), "{}", describe(&restarted));
+    assert!(
+        stdout(&restarted).contains("0 migration(s) applied now"),
+        "{}",
+        describe(&restarted)
+    );
 }
 
 #[test]
 fn db_url_connects() {
     let home = Home::new();
-    assert!(maturion(&["db", "start"], Some(home.0.path()), None).status.success());
-    let url = stdout(&maturion(&["db", "url", "--role", "postgres"], Some(home.0.path()), None));
+    assert!(maturion(&["db", "start"], Some(home.0.path()), None)
+        .status
+        .success());
+    let url = stdout(&maturion(
+        &["db", "url", "--role", "postgres"],
+        Some(home.0.path()),
+        None,
+    ));
     let output = std::process::Command::new("psql")
         .args([url.trim(), "-tAc", "select current_database()"])
         .output()
         .expect("psql runs");
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "maturion", "{}", describe(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "maturion",
+        "{}",
+        describe(&output)
+    );
 }

@@ -1,7 +1,7 @@
 //! Black-box tests of the `maturion` binary.
 
-mod embedded;
 mod commands;
+mod embedded;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -9,7 +9,10 @@ use std::process::{Command, Output};
 /// Runs `maturion` with `args`; `home` is MATURION_HOME, or None to use `database_url`.
 pub fn maturion(args: &[&str], home: Option<&Path>, database_url: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_maturion"));
-    command.args(args).env_remove("DATABASE_URL").env("MATURION_LOG", "warn");
+    command
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("MATURION_LOG", "warn");
     if let Some(home) = home {
         command.env("MATURION_HOME", home);
     }
