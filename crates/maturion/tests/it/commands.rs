@@ -122,3 +122,47 @@ fn new_scaffolds_the_next_minor_version() {
     );
     assert!(!bad.status.success());
 }
+
+#[tokio::test]
+async fn bench_audit_measures_every_phase_and_writes_one_audit_row_per_change() {
+    let db = maturion_testing::fresh_database().await;
+    let url = db.url("postgres");
+
+    let bench = maturion(
+        &[
+            "bench",
+            "audit",
+            "--clients",
+            "2",
+            "--transactions",
+            "3",
+            "--rounds",
+            "1",
+        ],
+        None,
+        Some(&url),
+    );
+    assert!(bench.status.success(), "{}", describe(&bench));
+    let report = stdout(&bench);
+    for (synchronous_commit, workload) in [
+        ("on", "insert"),
+        ("on", "update"),
+        ("off", "insert"),
+        ("off", "update"),
+    ] {
+        assert!(
+            report.lines().any(|line| line
+                .split_whitespace()
+                .take(2)
+                .eq([synchronous_commit, workload])),
+            "no {synchronous_commit}/{workload} line: {}",
+            describe(&bench)
+        );
+    }
+    // 2 settings × 2 workloads × 2 clients × 3 transactions, one row each.
+    assert!(
+        report.contains("audit rows written by the audited table: 24"),
+        "{}",
+        describe(&bench)
+    );
+}
