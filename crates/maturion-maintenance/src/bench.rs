@@ -4,8 +4,8 @@
 //! PostgreSQL, and it is refused for roles under RLS. The application cannot insert into
 //! `audit_log` itself (only the audit trigger and the audit functions write it), so its bulk
 //! path is `maturion.record_views` (audit scope): one call writes the `viewed` entries of a
-//! whole list in one `INSERT … SELECT FROM unnest(…)`, through the forced tenant policy, the
-//! guards and the foreign-key checks.
+//! whole list in one `INSERT … SELECT FROM unnest(…)`, through the forced tenant policy and
+//! the guards, after one check of the organisation and the actor per call.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::pin::pin;

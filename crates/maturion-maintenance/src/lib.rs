@@ -10,11 +10,15 @@
 //!    one transaction (detach the default, fill and attach the new partition, remove the
 //!    moved rows from the default, attach it again);
 //! 3. keeps every partition unreachable by the application roles (no grant, RLS enabled with
-//!    no policy), its JSONB column lz4-compressed;
+//!    no policy), its JSONB column lz4-compressed, its storage parameters those of the log's
+//!    default partition;
 //! 4. drops whole partitions older than the retention of their log, never row by row (for
-//!    `audit_log` through `maturion.drop_audit_partition(regclass)` when that exists);
-//! 5. refreshes the hourly and daily rollups, recomputing only the hours a statement trigger
-//!    marked as changed since the last refresh.
+//!    `audit_log` through `maturion.drop_audit_partition(regclass)` when that exists; for
+//!    `event_log` then `maturion.event_prune_commits` forgets the month's commit records);
+//! 5. refreshes the hourly and daily rollups, recomputing only the hours that got rows since
+//!    the last refresh (found by transaction id) or lost rows (a delete trigger marks them).
+//!
+//! The platform's job (`maturion_platform::maintain`) runs this, then seals the audit log.
 //!
 //! The job connects as an administrator: partition DDL runs as `maturion_owner` (it needs
 //! ownership), the rollup refresh as `maturion_maintenance` (BYPASSRLS). Each step is one
@@ -45,7 +49,7 @@ static MIGRATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
 pub const SCOPE: &str = "maintenance";
 
 /// The migrations of the maintenance scope embedded in this build (lz4 compression, partition
-/// privileges, the rollup tables and their invalidation trigger).
+/// privileges, the rollup tables, their invalidation log and watermarks).
 pub fn migrations() -> MigrationSet {
     MigrationSet::from_embedded(SCOPE, &MIGRATIONS)
         .expect("the embedded maintenance migrations are laid out correctly (checked by tests)")

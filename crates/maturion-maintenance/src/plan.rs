@@ -56,6 +56,9 @@ pub enum Fix {
     EnableRowSecurity,
     /// The JSONB column is not lz4-compressed.
     Lz4Compression,
+    /// The partition lacks a storage parameter of the log's default partition (event_log's
+    /// fillfactor, which keeps its processed_at updates on the row's page).
+    StorageParameters,
 }
 
 impl fmt::Display for Fix {
@@ -64,6 +67,7 @@ impl fmt::Display for Fix {
             Fix::RevokeGrants => "revoke all grants",
             Fix::EnableRowSecurity => "enable row-level security",
             Fix::Lz4Compression => "lz4 compression",
+            Fix::StorageParameters => "storage parameters of the default partition",
         })
     }
 }
@@ -291,7 +295,10 @@ async fn partitions(
                       WHERE col.attrelid = c.oid AND col.attacl IS NOT NULL AND a.grantee <> c.relowner
                     ) AS has_grants,
                     coalesce((SELECT col.attcompression = 'l' FROM pg_attribute col
-                              WHERE col.attrelid = c.oid AND col.attname = $2), false) AS lz4
+                              WHERE col.attrelid = c.oid AND col.attname = $2), false) AS lz4,
+                    coalesce((SELECT d.reloptions FROM pg_inherits di JOIN pg_class d ON d.oid = di.inhrelid
+                              WHERE di.inhparent = i.inhparent AND pg_get_expr(d.relpartbound, d.oid) = 'DEFAULT'),
+                             '{}') <@ coalesce(c.reloptions, '{}') AS storage_as_default
              FROM pg_inherits i
              JOIN pg_class c ON c.oid = i.inhrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -317,6 +324,9 @@ async fn partitions(
             }
             if !row.get::<_, bool>("lz4") {
                 fixes.push(Fix::Lz4Compression);
+            }
+            if !row.get::<_, bool>("storage_as_default") {
+                fixes.push(Fix::StorageParameters);
             }
             Partition {
                 name,

@@ -241,7 +241,7 @@ async fn move_from_default(
     let tx = owner_transaction(client, policy).await?;
     let parent = format!("public.{log}");
     let audit_trail = log == Log::Audit
-        && audit_function_exists(&tx, "maturion.protect_audit_partition(regclass)").await?;
+        && function_exists(&tx, "maturion.protect_audit_partition(regclass)").await?;
     if audit_trail {
         // The owner gave up these privileges on audit_log and its partitions (audit trail):
         // take them back for this transaction only; protect_audit_partition and the REVOKE
@@ -336,7 +336,6 @@ async fn move_from_default(
                 "copied {copied} rows into {name} but removed {deleted} from {default}; nothing was changed"
             )));
         }
-        secure_new_partition(&tx, log, &name).await?;
         outcomes.push(Outcome::Moved {
             partition: name,
             rows: copied,
@@ -348,6 +347,12 @@ async fn move_from_default(
     ))
     .await
     .context(format!("cannot attach {default} again"))?;
+    // With the default attached again: the new partitions take its storage parameters.
+    for outcome in &outcomes {
+        if let Outcome::Moved { partition, .. } = outcome {
+            secure_new_partition(&tx, log, partition).await?;
+        }
+    }
     if audit_trail {
         tx.execute(
             "SELECT maturion.protect_audit_partition($1::text::regclass)",
@@ -372,7 +377,9 @@ async fn move_from_default(
 
 /// A new partition is reachable only through its parent: no grant (a partition is a table of
 /// its own for privileges and RLS), RLS enabled without a policy in case one is ever given,
-/// lz4 for its JSONB column, and, for audit_log, the audit crate's protection when installed.
+/// lz4 for its JSONB column, the storage parameters of the log's default partition (what the
+/// crate that owns the log set there), and, for audit_log, the audit crate's protection when
+/// installed.
 async fn secure_new_partition(
     tx: &Transaction<'_>,
     log: Log,
@@ -390,8 +397,13 @@ async fn secure_new_partition(
     ))
     .await
     .context(format!("cannot secure {name}"))?;
+    if let Some(sql) = storage_of_default(tx, log, &partition).await? {
+        tx.batch_execute(&sql)
+            .await
+            .context(format!("cannot set the storage parameters of {name}"))?;
+    }
     if log == Log::Audit
-        && audit_function_exists(tx, "maturion.protect_audit_partition(regclass)").await?
+        && function_exists(tx, "maturion.protect_audit_partition(regclass)").await?
     {
         tx.execute(
             "SELECT maturion.protect_audit_partition($1::text::regclass)",
@@ -403,11 +415,29 @@ async fn secure_new_partition(
     Ok(())
 }
 
-/// Functions of the audit crate, called when that crate's migrations are applied.
-async fn audit_function_exists(
+/// `ALTER TABLE partition SET (…)` with the storage parameters of the log's default
+/// partition, or None when it has none.
+async fn storage_of_default(
     tx: &Transaction<'_>,
-    signature: &str,
-) -> Result<bool, MaintenanceError> {
+    log: Log,
+    partition: &str,
+) -> Result<Option<String>, MaintenanceError> {
+    let options: Option<String> = tx
+        .query_one(
+            "SELECT string_agg(format('%I = %L', split_part(o, '=', 1), substr(o, strpos(o, '=') + 1)), ', ') \
+             FROM pg_inherits i JOIN pg_class d ON d.oid = i.inhrelid, unnest(d.reloptions) o \
+             WHERE i.inhparent = format('public.%I', $1::text)::regclass \
+               AND pg_get_expr(d.relpartbound, d.oid) = 'DEFAULT'",
+            &[&log.table()],
+        )
+        .await
+        .context(format!("cannot read the storage parameters of the default partition of {log}"))?
+        .get(0);
+    Ok(options.map(|options| format!("ALTER TABLE {partition} SET ({options})")))
+}
+
+/// Functions of the audit and event crates, called when their migrations are applied.
+async fn function_exists(tx: &Transaction<'_>, signature: &str) -> Result<bool, MaintenanceError> {
     Ok(tx
         .query_one("SELECT to_regprocedure($1) IS NOT NULL", &[&signature])
         .await
@@ -457,6 +487,10 @@ async fn harden(
                 "ALTER TABLE {partition} ALTER COLUMN {} SET COMPRESSION lz4",
                 quote_ident(log.json_column())
             ),
+            Fix::StorageParameters => match storage_of_default(&tx, log, &partition).await? {
+                Some(sql) => sql,
+                None => continue,
+            },
         };
         tx.batch_execute(&sql)
             .await
@@ -493,7 +527,7 @@ async fn drop_partition(
         }]);
     }
     let through_audit_function = log == Log::Audit
-        && audit_function_exists(&tx, "maturion.drop_audit_partition(regclass)").await?;
+        && function_exists(&tx, "maturion.drop_audit_partition(regclass)").await?;
     if through_audit_function {
         // Sealing reads every organisation's rows: as the BYPASSRLS maintenance role.
         tx.batch_execute(&format!(
@@ -522,6 +556,18 @@ async fn drop_partition(
         tx.batch_execute(&format!("DROP TABLE {partition}"))
             .await
             .context(format!("cannot drop {name}"))?;
+    }
+    if log == Log::Event
+        && function_exists(&tx, "maturion.event_prune_commits(timestamptz)").await?
+    {
+        // The bus orders events by their commit records; those of events gone with the month
+        // are no longer needed once every cursor is past them.
+        let pruned: i64 = tx
+            .query_one("SELECT maturion.event_prune_commits($1)", &[&month.end()])
+            .await
+            .context(format!("cannot forget the commit records of {name}"))?
+            .get(0);
+        info!(partition = %name, pruned, "commit records of dropped events forgotten");
     }
     tx.commit()
         .await

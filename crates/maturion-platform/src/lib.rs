@@ -1,5 +1,10 @@
 //! Every migration set of the platform, in the order they apply: the global schema first,
-//! then the crates that build on it. The one place that knows this order.
+//! then the crates that build on it. The one place that knows this order, and that puts the
+//! periodic jobs of the crates together ([`maintain`]).
+
+mod job;
+
+pub use job::{maintain, MaintenanceRun, PlatformError};
 
 use maturion_migrate::{AppliedMigration, MigrateError, MigrationSet, Migrator};
 use sha2::{Digest, Sha256};

@@ -6,6 +6,7 @@ mod delivery;
 mod ordering;
 mod permissions;
 mod publishing;
+mod retention;
 mod schema;
 mod tail;
 mod wakeups;

@@ -15,8 +15,8 @@ const BENCH_DATABASE: &str = "maturion_bench_audit";
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Seal every audit row written so far into the hash chain (the maintenance job and the
-    /// server run this too). Rows of transactions still running wait for the next seal.
+    /// Seal every audit row written so far into the hash chain (`maturion maintain` does this
+    /// too, after the partitions). Rows of transactions still running wait for the next seal.
     Seal {
         /// Rows per seal (whole transactions are never split).
         #[arg(long, default_value_t = maturion_audit::DEFAULT_SEAL_ROWS)]

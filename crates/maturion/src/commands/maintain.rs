@@ -1,5 +1,5 @@
 //! `maturion maintain` (partitions ahead, moves out of the default partitions, retention,
-//! rollups) and `maturion bench ingest`.
+//! rollups, then the audit seal) and `maturion bench ingest`.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use maturion_maintenance::bench::{run_ingest, IngestOptions};
-use maturion_maintenance::{maintain_with_progress, Outcome, Policy, Progress};
+use maturion_maintenance::{Outcome, Policy, Progress};
 
 use crate::configuration::Target;
 
@@ -54,7 +54,7 @@ pub async fn run(target: &Target, args: MaintainArgs) -> Result<ExitCode> {
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let report = maintain_with_progress(&mut admin, &policy, |progress| match progress {
+    let run = maturion_platform::maintain(&mut admin, &policy, |progress| match progress {
         Progress::Planned(plan) if !policy.dry_run => bar.set_length(plan.steps.len() as u64),
         Progress::Planned(_) => {}
         Progress::Applied { outcomes, .. } => {
@@ -66,6 +66,7 @@ pub async fn run(target: &Target, args: MaintainArgs) -> Result<ExitCode> {
     .await
     .context("maintenance failed (steps printed above were applied)")?;
     bar.finish_and_clear();
+    let report = run.maintenance;
     if policy.dry_run {
         print!("{report}");
     } else {
@@ -83,6 +84,14 @@ pub async fn run(target: &Target, args: MaintainArgs) -> Result<ExitCode> {
             .filter(|o| !matches!(o, Outcome::Skipped { .. } | Outcome::Refreshed(_)))
             .count();
         println!("maintenance done: {partitions} partition change(s), rollups refreshed, {skipped} step(s) left for the next run");
+    }
+    if let Some(seal) = run.seal {
+        println!(
+            "audit seal: sealed {} row(s) in {} seal(s), {} row(s) of running transactions left for the next run",
+            seal.rows,
+            seal.seals.len(),
+            seal.pending_rows
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -166,3 +166,108 @@ async fn bench_audit_measures_every_phase_and_writes_one_audit_row_per_change() 
         describe(&bench)
     );
 }
+
+/// The maintenance job end to end on the whole platform: audit rows the default partition
+/// caught move into their months, an expired month goes through the audit trail's own removal,
+/// everything left is sealed, `audit verify` passes, and after a superuser changes one sealed
+/// row it fails with a non-zero status naming that row.
+#[tokio::test]
+async fn maintain_moves_drops_and_seals_and_verify_catches_a_change_afterwards() {
+    let db = maturion_testing::fresh_database().await;
+    let url = db.url("postgres");
+    let up = maturion(&["migrate", "up"], None, Some(&url));
+    assert!(up.status.success(), "{}", describe(&up));
+
+    let admin = db.admin().await;
+    let organisation: uuid::Uuid = admin
+        .query_one(
+            "INSERT INTO organisations (name) VALUES ('Alpha') RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    // Before any maintenance every row lands in the default partition: this month's, two
+    // months ago and eight years ago (past the 7-year retention).
+    for age in ["0 days", "0 days", "2 months", "2 months", "8 years"] {
+        admin
+            .execute(
+                "INSERT INTO audit_log (organisation_id, \"timestamp\", module, entity_type, entity_id, action, changes) \
+                 VALUES ($1, now() - $2::text::interval, 'risks', 'risks', gen_random_uuid(), 'updated', \
+                         '{\"status\": {\"old\": \"open\", \"new\": \"treated\"}}')",
+                &[&organisation, &age],
+            )
+            .await
+            .unwrap();
+    }
+
+    let first = maturion(&["maintain"], None, Some(&url));
+    assert!(first.status.success(), "{}", describe(&first));
+    let out = stdout(&first);
+    assert_eq!(
+        out.matches("rows into it from the default partition")
+            .count(),
+        3,
+        "three months moved out of the default partition: {}",
+        describe(&first)
+    );
+    assert!(
+        out.contains("(expired; sealed and recorded by maturion.drop_audit_partition)"),
+        "the eight-year-old month is removed through the audit trail: {}",
+        describe(&first)
+    );
+    let left: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE action = 'updated'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 4);
+
+    // Rows written since are sealed by the next run.
+    admin
+        .execute(
+            "INSERT INTO audit_log (organisation_id, module, entity_type, entity_id, action) \
+             SELECT $1, 'risks', 'risks', gen_random_uuid(), 'viewed' FROM generate_series(1, 2)",
+            &[&organisation],
+        )
+        .await
+        .unwrap();
+    let second = maturion(&["maintain"], None, Some(&url));
+    assert!(second.status.success(), "{}", describe(&second));
+    assert!(
+        stdout(&second).contains("audit seal: sealed 2 row(s) in 1 seal(s)"),
+        "{}",
+        describe(&second)
+    );
+
+    let verify = maturion(&["audit", "verify"], None, Some(&url));
+    assert!(verify.status.success(), "{}", describe(&verify));
+
+    let (partition, id): (String, uuid::Uuid) = admin
+        .query_one(
+            "SELECT tableoid::regclass::text, id FROM audit_log \
+             WHERE \"timestamp\" < now() - interval '1 month' ORDER BY id LIMIT 1",
+            &[],
+        )
+        .await
+        .map(|row| (row.get(0), row.get(1)))
+        .unwrap();
+    admin
+        .batch_execute(&format!(
+            "BEGIN; ALTER TABLE {partition} DISABLE TRIGGER audit_log_append_only; \
+             UPDATE audit_log SET changes = '{{\"status\": {{\"old\": \"open\", \"new\": \"accepted\"}}}}' WHERE id = '{id}'; \
+             ALTER TABLE {partition} ENABLE ALWAYS TRIGGER audit_log_append_only; COMMIT"
+        ))
+        .await
+        .unwrap();
+    let verify = maturion(&["audit", "verify"], None, Some(&url));
+    assert_eq!(verify.status.code(), Some(1), "{}", describe(&verify));
+    assert!(
+        stdout(&verify).contains(&id.to_string()),
+        "the changed row is named: {}",
+        describe(&verify)
+    );
+}

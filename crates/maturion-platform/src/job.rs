@@ -1,0 +1,58 @@
+//! The periodic job of the whole platform: the logs' upkeep (maturion-maintenance), then the
+//! sealing of every audit row written so far (maturion-audit). `maturion maintain` runs it;
+//! the long-running server will run it on a schedule.
+
+use maturion_audit::{AuditError, SealReport};
+use maturion_maintenance::{MaintenanceError, Policy, Progress, Report};
+use tokio_postgres::Client;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error(transparent)]
+    Maintenance(#[from] MaintenanceError),
+    #[error("the partitions are maintained, but sealing failed: {0}")]
+    Seal(#[from] AuditError),
+    #[error("database error: {0}")]
+    Database(#[from] tokio_postgres::Error),
+}
+
+/// What one run of [`maintain`] did.
+#[derive(Debug)]
+pub struct MaintenanceRun {
+    pub maintenance: Report,
+    /// None in a dry run.
+    pub seal: Option<SealReport>,
+}
+
+/// Maintains the partitioned logs, then seals the audit rows of every ended transaction, on
+/// the database `client` (an administrator) is connected to. Sealing after the partition work
+/// means rows the run moved are sealed where they now are; partitions it dropped were sealed
+/// by `maturion.drop_audit_partition` before they went.
+pub async fn maintain(
+    client: &mut Client,
+    policy: &Policy,
+    on_progress: impl FnMut(Progress<'_>),
+) -> Result<MaintenanceRun, PlatformError> {
+    let maintenance =
+        maturion_maintenance::maintain_with_progress(client, policy, on_progress).await?;
+    if policy.dry_run {
+        return Ok(MaintenanceRun {
+            maintenance,
+            seal: None,
+        });
+    }
+    // The sealer reads every organisation's rows: as the BYPASSRLS maintenance role when the
+    // administrator may become it (a superuser reads them anyway).
+    if let Err(error) = client
+        .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
+        .await
+    {
+        tracing::warn!(%error, "cannot SET ROLE maturion_maintenance; sealing as the administrator");
+    }
+    let sealed = maturion_audit::seal(client).await;
+    client.batch_execute("RESET ROLE").await?;
+    Ok(MaintenanceRun {
+        maintenance,
+        seal: Some(sealed?),
+    })
+}
