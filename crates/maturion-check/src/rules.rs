@@ -85,7 +85,7 @@ fn check_table(table: &Table, app_role: &str, out: &mut Vec<Violation>) {
     organisation_id_column(table, out);
     row_level_security(table, out);
     audit_fields(table, out);
-    audit_trail(table, out);
+    audit_trail(table, app_role, out);
     tenant_references(table, out);
     tenant_unique_key(table, out);
     partitions(table, app_role, out);
@@ -270,10 +270,32 @@ fn policy_defects(table: &Table, policy: &Policy, column: &str) -> Option<String
 const ROLLUP_MARKER: &str = "@rollup";
 
 /// Every change to tenant data leaves an audit row (§3.4), module tables included.
-fn audit_trail(table: &Table, out: &mut Vec<Violation>) {
-    let exempt =
-        AUDIT_FIELDS_EXEMPT.contains(&table.name.as_str()) || table.comment.contains(ROLLUP_MARKER);
-    if exempt || table.has_audit_trigger {
+fn audit_trail(table: &Table, app_role: &str, out: &mut Vec<Violation>) {
+    if table.comment.contains(ROLLUP_MARKER) {
+        // Exempt only while the application cannot write it: rows it writes are its data.
+        let writes: Vec<&str> = table
+            .app_privileges
+            .iter()
+            .map(String::as_str)
+            .filter(|privilege| ["INSERT", "UPDATE", "DELETE", "TRUNCATE"].contains(privilege))
+            .collect();
+        if !writes.is_empty() && !table.has_audit_trigger {
+            out.push(Violation::new(
+                "writable-rollup",
+                &table.name,
+                format!(
+                    "is marked {ROLLUP_MARKER} (derived by the maintenance job, so not audited) but {app_role} \
+                     or PUBLIC holds {} on it, so the application's changes to it leave no audit row; \
+                     REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {name} FROM {role}, PUBLIC",
+                    writes.join(", "),
+                    name = table.name,
+                    role = ident(app_role),
+                ),
+            ));
+        }
+        return;
+    }
+    if AUDIT_FIELDS_EXEMPT.contains(&table.name.as_str()) || table.has_audit_trigger {
         return;
     }
     out.push(Violation::new(

@@ -205,6 +205,25 @@ async fn a_tenant_table_without_the_audit_trail_is_reported() {
 }
 
 #[tokio::test]
+async fn a_rollup_the_application_can_write_is_reported() {
+    let (_database, admin) = migrated().await;
+    assert_eq!(
+        findings(&admin).await,
+        Vec::<String>::new(),
+        "the platform's rollups are read-only"
+    );
+    as_owner(
+        &admin,
+        "GRANT INSERT, UPDATE ON public.audit_log_hourly TO maturion_app",
+    )
+    .await;
+    assert_eq!(
+        findings(&admin).await,
+        ["writable-rollup: public.audit_log_hourly"]
+    );
+}
+
+#[tokio::test]
 async fn a_nullable_or_non_uuid_organisation_id_is_reported() {
     let (_database, admin) = migrated().await;
     let nullable = variant(
