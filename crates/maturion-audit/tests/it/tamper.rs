@@ -420,3 +420,67 @@ async fn a_seal_removed_from_the_middle_breaks_the_chain() {
     );
     drop(f.db);
 }
+
+/// Whatever column of a sealed row a superuser changes, verify reports the chain broken; put
+/// back, it is intact again.
+#[tokio::test]
+async fn a_change_to_any_column_of_a_sealed_row_is_caught() {
+    let f = fixture().await;
+    let (id, _, _) = f.sealed[f.sealed.len() / 2];
+    let replacement_id = Uuid::now_v7();
+    let changes = [
+        format!("organisation_id = '{}'", f.beta.organisation),
+        "\"timestamp\" = \"timestamp\" + interval '1 microsecond'".to_owned(),
+        format!("user_id = '{}'", Uuid::now_v7()),
+        "module = module || 'x'".to_owned(),
+        "entity_type = entity_type || 'x'".to_owned(),
+        format!("entity_id = '{}'", Uuid::now_v7()),
+        "action = CASE action WHEN 'updated' THEN 'deleted' ELSE 'updated' END".to_owned(),
+        "changes = coalesce(changes, '{}') || '{\"forged\": true}'".to_owned(),
+        "ip_address = '203.0.113.99'".to_owned(),
+        "user_agent = coalesce(user_agent, '') || 'x'".to_owned(),
+        "transaction_id = transaction_id + 1".to_owned(),
+        format!("id = '{replacement_id}'"),
+    ];
+    f.admin
+        .execute(
+            "CREATE TEMP TABLE original AS SELECT * FROM audit_log WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    for change in &changes {
+        tamper(
+            &f.admin,
+            &format!("UPDATE audit_log SET {change} WHERE id = $1"),
+            &[&id],
+        )
+        .await;
+        let report = verify(&f, None).await;
+        assert!(!report.intact, "{change}: not detected");
+        assert!(
+            report.first_break().unwrap().seal.is_some(),
+            "{change}: {}",
+            report.render_human()
+        );
+        let tampered = if change.starts_with("id =") {
+            replacement_id
+        } else {
+            id
+        };
+        tamper(
+            &f.admin,
+            "DELETE FROM audit_log WHERE id = $1",
+            &[&tampered],
+        )
+        .await;
+        f.admin
+            .execute("INSERT INTO audit_log SELECT * FROM original", &[])
+            .await
+            .unwrap();
+        assert!(
+            verify(&f, None).await.intact,
+            "{change}: putting the row back restores the chain"
+        );
+    }
+}
