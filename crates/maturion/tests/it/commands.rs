@@ -271,3 +271,99 @@ async fn maintain_moves_drops_and_seals_and_verify_catches_a_change_afterwards()
         describe(&verify)
     );
 }
+
+/// The bus's operator commands, with the flags operators script against.
+#[tokio::test]
+async fn events_tail_filters_by_type_and_organisation_and_replay_refuses_an_unknown_id() {
+    let db = maturion_testing::fresh_database().await;
+    let url = db.url("postgres");
+    let up = maturion(&["migrate", "up"], None, Some(&url));
+    assert!(up.status.success(), "{}", describe(&up));
+    let admin = db.admin().await;
+    let mut organisations = Vec::new();
+    for name in ["Alpha", "Beta"] {
+        let id: uuid::Uuid = admin
+            .query_one(
+                "INSERT INTO organisations (name) VALUES ($1) RETURNING id",
+                &[&name],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        organisations.push(id.to_string());
+    }
+    for (organisation, event_type) in [
+        (0, "risk.created"),
+        (0, "policy.approved"),
+        (1, "risk.created"),
+    ] {
+        admin
+            .execute(
+                "INSERT INTO event_log (organisation_id, event_type, source_module) VALUES ($1::text::uuid, $2, 'tests')",
+                &[&organisations[organisation], &event_type],
+            )
+            .await
+            .unwrap();
+    }
+
+    let tail = |extra: &[&str]| {
+        let mut args = vec![
+            "events",
+            "tail",
+            "--from-beginning",
+            "--once",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = maturion(&args, None, Some(&url));
+        assert!(out.status.success(), "{}", describe(&out));
+        stdout(&out)
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .map(|event| {
+                (
+                    event["organisation_id"].as_str().unwrap().to_owned(),
+                    event["event_type"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(tail(&[]).len(), 3);
+    let risks = tail(&["--type", "risk.created"]);
+    assert_eq!(risks.len(), 2, "{risks:?}");
+    assert!(risks
+        .iter()
+        .all(|(_, event_type)| event_type == "risk.created"));
+    assert_eq!(
+        tail(&[
+            "--type",
+            "risk.created",
+            "--organisation",
+            &organisations[1]
+        ]),
+        [(organisations[1].clone(), "risk.created".to_owned())]
+    );
+    let malformed = maturion(
+        &["events", "tail", "--organisation", "not-a-uuid", "--once"],
+        None,
+        Some(&url),
+    );
+    assert!(!malformed.status.success(), "{}", describe(&malformed));
+    assert!(
+        String::from_utf8_lossy(&malformed.stderr).contains("malformed organisation id"),
+        "{}",
+        describe(&malformed)
+    );
+
+    let letters = maturion(&["events", "dead-letters"], None, Some(&url));
+    assert!(letters.status.success(), "{}", describe(&letters));
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let replay = maturion(&["events", "replay", &unknown], None, Some(&url));
+    assert_eq!(replay.status.code(), Some(1), "{}", describe(&replay));
+    assert!(
+        String::from_utf8_lossy(&replay.stderr).contains(&unknown),
+        "{}",
+        describe(&replay)
+    );
+}
