@@ -19,7 +19,7 @@ use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
-use crate::{MaintenanceError, Policy};
+use crate::MaintenanceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -77,9 +77,9 @@ const CLIENT_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) maturion-bench";
 
 /// Runs the benchmark and prints its figures. `admin` is an administrator connection to a
-/// database with every platform migration set (a scratch database: the benchmark adds an
-/// organisation, audit rows and two baseline tables); `app` logs in as maturion_app to the
-/// same database.
+/// database with every platform migration set and its partitions made by [`crate::maintain`]
+/// (a scratch database: the benchmark adds an organisation, audit rows and two baseline
+/// tables); `app` logs in as maturion_app to the same database.
 pub async fn run_ingest(
     admin: &mut Client,
     app: &Database,
@@ -90,7 +90,6 @@ pub async fn run_ingest(
             "rows, batch, rounds and connections must be positive".into(),
         ));
     }
-    crate::maintain(admin, &Policy::default()).await?;
     let (organisation, user) = tenant(admin).await?;
     let context = TenantContext::new(OrganisationId::from_uuid(organisation))
         .with_user(UserId::from_uuid(user))

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use maturion_audit::bench::OverheadOptions;
 use maturion_tenancy::OrganisationId;
@@ -125,21 +125,8 @@ async fn maintenance(target: &Target) -> Result<Client> {
 
 /// Runs in a scratch database, created afresh and dropped afterwards.
 pub async fn bench(target: &Target, args: AuditBenchArgs) -> Result<ExitCode> {
-    let server = target.server_admin().await?;
-    server
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
-        ))
-        .await?;
-    server
-        .batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE}"))
-        .await?;
-    let bench = target.with_database(BENCH_DATABASE);
-    let mut admin = bench.admin().await?;
     // The whole platform: the audit trigger's cost includes what other scopes hang on audit_log.
-    maturion_platform::migrate_up(&mut admin)
-        .await
-        .context("cannot migrate the benchmark database")?;
+    let (bench, admin) = super::bench::scratch_database(target, BENCH_DATABASE).await?;
     let options = OverheadOptions {
         clients: args.clients,
         transactions: args.transactions,
@@ -155,10 +142,6 @@ pub async fn bench(target: &Target, args: AuditBenchArgs) -> Result<ExitCode> {
     println!();
     print!("{}", report.render());
     drop(admin);
-    server
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
-        ))
-        .await?;
+    super::bench::drop_scratch_database(target, BENCH_DATABASE).await?;
     Ok(ExitCode::SUCCESS)
 }

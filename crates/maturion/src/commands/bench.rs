@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use tokio_postgres::Client;
@@ -33,6 +33,39 @@ pub async fn run(target: &Target, command: BenchCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A benchmark's own database on the target server, laid out as in production: created afresh
+/// (a leftover of an interrupted run is dropped first), every platform migration applied, and
+/// the logs' monthly partitions made by the maintenance job, so that writes land in this
+/// month's partition rather than the default one. Returns the database's target and an
+/// administrator session in it.
+pub(super) async fn scratch_database(target: &Target, name: &str) -> Result<(Target, Client)> {
+    let server = target.server_admin().await?;
+    server
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await?;
+    server
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
+    let bench = target.with_database(name);
+    let mut admin = bench.admin().await?;
+    maturion_platform::migrate_up(&mut admin)
+        .await
+        .context("cannot migrate the benchmark database")?;
+    maturion_maintenance::maintain(&mut admin, &maturion_maintenance::Policy::default())
+        .await
+        .context("cannot make the benchmark database's partitions")?;
+    Ok((bench, admin))
+}
+
+/// Drops what [`scratch_database`] made.
+pub(super) async fn drop_scratch_database(target: &Target, name: &str) -> Result<()> {
+    let server = target.server_admin().await?;
+    server
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await?;
+    Ok(())
+}
+
 async fn rls(target: &Target, organisations: usize, rows: usize, iterations: usize) -> Result<()> {
     ensure!(
         organisations > LARGE_ORGANISATIONS
@@ -42,18 +75,7 @@ async fn rls(target: &Target, organisations: usize, rows: usize, iterations: usi
         "need more than {LARGE_ORGANISATIONS} organisations and at least {} rows",
         LARGE_ORGANISATIONS * LARGE_ORGANISATION_ROWS + organisations
     );
-    let server = target.server_admin().await?;
-    server
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
-        ))
-        .await?;
-    server
-        .batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE}"))
-        .await?;
-    let bench = target.with_database(BENCH_DATABASE);
-    let mut admin = bench.admin().await?;
-    maturion_platform::migrate_up(&mut admin).await?;
+    let (bench, admin) = scratch_database(target, BENCH_DATABASE).await?;
 
     let loaded = Instant::now();
     load(&admin, organisations, rows).await?;
@@ -153,12 +175,7 @@ async fn rls(target: &Target, organisations: usize, rows: usize, iterations: usi
     lookups.print("PK lookup", 1.05);
     lists.print(&format!("{LARGE_ORGANISATION_ROWS}-row tenant list"), 1.2);
     drop((app, bypass, admin));
-    server
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
-        ))
-        .await?;
-    Ok(())
+    drop_scratch_database(target, BENCH_DATABASE).await
 }
 
 /// Runs `query` inside a transaction whose tenant context is `organisation` and returns how

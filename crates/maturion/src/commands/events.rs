@@ -267,21 +267,9 @@ async fn admin_config(target: &Target) -> Result<Config> {
     })
 }
 
-/// Creates a scratch database, applies every platform migration set, runs the benchmark,
-/// drops the database.
+/// Runs the benchmark in a scratch database laid out as in production, then drops it.
 pub async fn bench(target: &Target, args: EventsBenchArgs) -> Result<ExitCode> {
-    let server = target.server_admin().await?;
-    server
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
-        ))
-        .await?;
-    server
-        .batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE}"))
-        .await?;
-    let bench = target.with_database(BENCH_DATABASE);
-    let mut admin = bench.admin().await?;
-    maturion_platform::migrate_up(&mut admin).await?;
+    let (bench, admin) = super::bench::scratch_database(target, BENCH_DATABASE).await?;
 
     let (admin_url, app_url) = match &bench {
         Target::Embedded { cluster, database } => (
@@ -307,11 +295,7 @@ pub async fn bench(target: &Target, args: EventsBenchArgs) -> Result<ExitCode> {
     options.repeats = args.repeats;
     let outcome = maturion_events::bench::run(&options).await;
     drop(admin);
-    server
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
-        ))
-        .await?;
+    super::bench::drop_scratch_database(target, BENCH_DATABASE).await?;
     outcome?;
     Ok(ExitCode::SUCCESS)
 }

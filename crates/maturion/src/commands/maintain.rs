@@ -120,18 +120,7 @@ pub async fn bench_ingest(target: &Target, args: IngestArgs) -> Result<ExitCode>
     let Target::Embedded { cluster, .. } = target else {
         bail!("bench ingest logs in as maturion_app, which needs the embedded cluster (unset DATABASE_URL)");
     };
-    let server = target.server_admin().await?;
-    server
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {INGEST_DATABASE} WITH (FORCE)"
-        ))
-        .await?;
-    server
-        .batch_execute(&format!("CREATE DATABASE {INGEST_DATABASE}"))
-        .await?;
-    let bench = target.with_database(INGEST_DATABASE);
-    let mut admin = bench.admin().await?;
-    maturion_platform::migrate_up(&mut admin).await?;
+    let (_, mut admin) = super::bench::scratch_database(target, INGEST_DATABASE).await?;
     let app = maturion_tenancy::Database::new(
         cluster.config(maturion_schema::APP_ROLE, INGEST_DATABASE),
         args.connections.max(1),
@@ -144,10 +133,6 @@ pub async fn bench_ingest(target: &Target, args: IngestArgs) -> Result<ExitCode>
     };
     run_ingest(&mut admin, &app, &options).await?;
     drop((app, admin));
-    server
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {INGEST_DATABASE} WITH (FORCE)"
-        ))
-        .await?;
+    super::bench::drop_scratch_database(target, INGEST_DATABASE).await?;
     Ok(ExitCode::SUCCESS)
 }
