@@ -136,6 +136,28 @@ pub async fn run(options: &BenchOptions) -> Result<()> {
         notifying / quiet
     );
 
+    // 2. One organisation's publishing commits queue on its ordering lock through the WAL flush.
+    let alone = commits_per_second(&admin, &app, &tenants[..1], options, false).await?;
+    let spread = commits_per_second(&admin, &app, &tenants, options, false).await?;
+    let alone_again = commits_per_second(&admin, &app, &tenants[..1], options, false).await?;
+    let (alone, spread) = ((alone + alone_again) / 2.0, (spread + quiet) / 2.0);
+    println!();
+    println!(
+        "One busy organisation: the same {} writers, all publishing for one organisation (its commits are \
+         numbered one after the other, each holding the organisation's lock through its WAL flush)",
+        options.notify_writers
+    );
+    let spread_label = format!(
+        "writers spread over {} organisations",
+        tenants.len().min(options.notify_writers)
+    );
+    println!("  {spread_label:<41} {spread:>8.0} commits/s");
+    println!(
+        "  {:<41} {alone:>8.0} commits/s   ({:.2}x)",
+        "writers all in one organisation",
+        alone / spread
+    );
+
     let graphile = match &options.node_dir {
         Some(dir) => Some(Graphile::install(dir, &options.graphile_version).await?),
         None => None,
