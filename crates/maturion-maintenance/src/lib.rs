@@ -12,7 +12,8 @@
 //! 3. keeps every partition unreachable by the application roles (no grant, RLS enabled with
 //!    no policy), its JSONB column lz4-compressed, its storage parameters those of the log's
 //!    default partition;
-//! 4. drops whole partitions older than the retention of their log, never row by row (for
+//! 4. drops whole partitions older than the retention of their log, never row by row, and
+//!    keeps those holding rows of an organisation under a legal hold (for
 //!    `audit_log` through `maturion.drop_audit_partition(regclass)` when that exists; for
 //!    `event_log` then `maturion.event_prune_commits` forgets the month's commit records);
 //! 5. refreshes the hourly and daily rollups, recomputing only the hours that got rows since
@@ -26,6 +27,7 @@
 
 pub mod bench;
 mod error;
+mod hold;
 mod month;
 mod plan;
 mod rollup;
@@ -38,10 +40,11 @@ use include_dir::{include_dir, Dir};
 use maturion_migrate::MigrationSet;
 
 pub use error::MaintenanceError;
+pub use hold::{legal_holds, place_legal_hold, release_legal_hold, LegalHold};
 pub use month::Month;
 pub use plan::{Fix, Plan, Step};
 pub use rollup::RefreshStats;
-pub use run::{maintain, maintain_with_progress, Outcome, Progress, Report};
+pub use run::{maintain, maintain_with_progress, HeldBy, Outcome, Progress, Report};
 
 static MIGRATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
 

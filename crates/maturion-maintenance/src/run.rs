@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Transaction};
 use tracing::{info, warn};
+use uuid::Uuid;
 
 use crate::error::Context;
 use crate::month::literal;
@@ -41,6 +42,11 @@ pub enum Outcome {
         partition: String,
         fixes: Vec<Fix>,
     },
+    /// Expired, but kept: organisations with rows in it are under these legal holds.
+    Held {
+        partition: String,
+        holds: Vec<HeldBy>,
+    },
     /// `through_audit_function`: dropped by `maturion.drop_audit_partition`, which seals and
     /// records the removal.
     Dropped {
@@ -53,6 +59,14 @@ pub enum Outcome {
         step: Step,
         reason: String,
     },
+}
+
+/// A legal hold that keeps a partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBy {
+    pub hold: Uuid,
+    pub organisation_id: Uuid,
+    pub reason: String,
 }
 
 /// Reported to the caller of [`maintain_with_progress`] as the run goes.
@@ -526,6 +540,29 @@ async fn drop_partition(
             reason: format!("{name} does not exist"),
         }]);
     }
+    if function_exists(&tx, "maturion.legal_holds_on(regclass)").await? {
+        let holds: Vec<HeldBy> = tx
+            .query(
+                "SELECT hold, organisation_id, reason FROM maturion.legal_holds_on($1::text::regclass)",
+                &[&partition],
+            )
+            .await
+            .context(format!("cannot look for legal holds on {name}"))?
+            .iter()
+            .map(|row| HeldBy {
+                hold: row.get(0),
+                organisation_id: row.get(1),
+                reason: row.get(2),
+            })
+            .collect();
+        if !holds.is_empty() {
+            warn!(partition = %name, holds = holds.len(), "expired partition kept for legal holds");
+            return Ok(vec![Outcome::Held {
+                partition: name,
+                holds,
+            }]);
+        }
+    }
     let through_audit_function = log == Log::Audit
         && function_exists(&tx, "maturion.drop_audit_partition(regclass)").await?;
     if through_audit_function {
@@ -602,6 +639,22 @@ impl fmt::Display for Outcome {
                 partition,
                 through_audit_function: false,
             } => write!(f, "dropped {partition} (expired)"),
+            Outcome::Held { partition, holds } => {
+                let list: Vec<String> = holds
+                    .iter()
+                    .map(|h| {
+                        format!(
+                            "{} on organisation {} ({})",
+                            h.hold, h.organisation_id, h.reason
+                        )
+                    })
+                    .collect();
+                write!(
+                    f,
+                    "kept {partition} past its retention: legal hold {}",
+                    list.join("; ")
+                )
+            }
             Outcome::Refreshed(stats) => write!(f, "{stats}"),
             Outcome::Skipped { step, reason } => {
                 write!(f, "skipped: {step} ({reason}; the next run tries again)")

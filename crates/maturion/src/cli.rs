@@ -45,8 +45,12 @@ pub enum Command {
     /// The event bus: follow events, inspect and replay dead letters.
     #[command(subcommand)]
     Events(crate::commands::events::EventsCommand),
-    /// Keep the time-partitioned logs in shape: partitions ahead, retention, rollups.
+    /// Keep the time-partitioned logs in shape: partitions ahead, retention, rollups, then
+    /// the audit seal.
     Maintain(crate::commands::maintain::MaintainArgs),
+    /// Legal holds: an organisation's log partitions outlive their retention while held.
+    #[command(subcommand)]
+    LegalHold(crate::commands::hold::HoldCommand),
     /// Benchmarks that print figures and ratios measured in one run.
     #[command(subcommand)]
     Bench(BenchCommand),

@@ -2,6 +2,7 @@
 //! moves out of the default partition, privileges, pruning, retention, rollups, compression.
 
 mod compression;
+mod holds;
 mod migration;
 mod partitions;
 mod retention;

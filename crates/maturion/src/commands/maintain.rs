@@ -78,12 +78,24 @@ pub async fn run(target: &Target, args: MaintainArgs) -> Result<ExitCode> {
             .iter()
             .filter(|o| matches!(o, Outcome::Skipped { .. }))
             .count();
+        let held = report
+            .outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Held { .. }))
+            .count();
         let partitions = report
             .outcomes
             .iter()
-            .filter(|o| !matches!(o, Outcome::Skipped { .. } | Outcome::Refreshed(_)))
+            .filter(|o| {
+                !matches!(
+                    o,
+                    Outcome::Skipped { .. } | Outcome::Refreshed(_) | Outcome::Held { .. }
+                )
+            })
             .count();
-        println!("maintenance done: {partitions} partition change(s), rollups refreshed, {skipped} step(s) left for the next run");
+        println!(
+            "maintenance done: {partitions} partition change(s), rollups refreshed, {held} expired partition(s) kept for legal holds, {skipped} step(s) left for the next run"
+        );
     }
     if let Some(seal) = run.seal {
         println!(

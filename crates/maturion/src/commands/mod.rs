@@ -3,6 +3,7 @@ mod bench;
 mod check;
 mod db;
 pub(crate) mod events;
+pub(crate) mod hold;
 pub(crate) mod maintain;
 mod migrate;
 
@@ -21,6 +22,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Migrate(command) => migrate::run(&target, command).await,
         Command::Check(args) => check::run(&target, args).await,
         Command::Maintain(args) => maintain::run(&target, args).await,
+        Command::LegalHold(command) => hold::run(&target, command).await,
         Command::Events(command) => events::run(&target, command).await,
         Command::Audit(command) => audit::run(&target, command).await,
         Command::Bench(command) => bench::run(&target, command).await,

@@ -367,3 +367,74 @@ async fn events_tail_filters_by_type_and_organisation_and_replay_refuses_an_unkn
         describe(&replay)
     );
 }
+
+#[tokio::test]
+async fn legal_holds_are_placed_listed_and_released_through_the_binary() {
+    let db = maturion_testing::fresh_database().await;
+    let url = db.url("postgres");
+    let up = maturion(&["migrate", "up"], None, Some(&url));
+    assert!(up.status.success(), "{}", describe(&up));
+    let organisation: uuid::Uuid = db
+        .admin()
+        .await
+        .query_one(
+            "INSERT INTO organisations (name) VALUES ('Alpha') RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let organisation = organisation.to_string();
+
+    let place = maturion(
+        &[
+            "legal-hold",
+            "place",
+            "--organisation",
+            &organisation,
+            "--reason",
+            "Matter 7: regulator inquiry",
+        ],
+        None,
+        Some(&url),
+    );
+    assert!(place.status.success(), "{}", describe(&place));
+    let id = stdout(&place)
+        .split_whitespace()
+        .nth(3)
+        .expect("placed legal hold <id> on …")
+        .to_owned();
+    let list = maturion(&["legal-hold", "list"], None, Some(&url));
+    assert!(
+        stdout(&list).contains(&id) && stdout(&list).contains("Matter 7"),
+        "{}",
+        describe(&list)
+    );
+
+    let malformed = maturion(
+        &[
+            "legal-hold",
+            "place",
+            "--organisation",
+            "42",
+            "--reason",
+            "x",
+        ],
+        None,
+        Some(&url),
+    );
+    assert!(!malformed.status.success(), "{}", describe(&malformed));
+
+    let release = maturion(&["legal-hold", "release", &id], None, Some(&url));
+    assert!(release.status.success(), "{}", describe(&release));
+    let again = maturion(&["legal-hold", "release", &id], None, Some(&url));
+    assert_eq!(again.status.code(), Some(1), "{}", describe(&again));
+    let list = maturion(&["legal-hold", "list"], None, Some(&url));
+    assert!(!stdout(&list).contains(&id), "{}", describe(&list));
+    let all = maturion(&["legal-hold", "list", "--all"], None, Some(&url));
+    assert!(
+        stdout(&all).contains(&id) && stdout(&all).contains("released"),
+        "{}",
+        describe(&all)
+    );
+}
