@@ -34,7 +34,7 @@ async fn the_audit_migrations_revert_and_apply_again() {
         .down(&mut admin, &Version::new(0, 0, 0))
         .await
         .unwrap();
-    assert_eq!(reverted.len(), 2);
+    assert_eq!(reverted.len(), set.migrations.len(), "every audit migration reverts");
     assert_eq!(
         count(&admin, AUDIT_TRIGGERS).await,
         0,
@@ -72,7 +72,7 @@ async fn the_audit_migrations_revert_and_apply_again() {
     assert!(owner_may_update, "the platform's privileges are back");
 
     let applied = migrator.up(&mut admin, None).await.unwrap();
-    assert_eq!(applied.len(), 2);
+    assert_eq!(applied.len(), set.migrations.len());
     assert_eq!(
         count(&admin, AUDIT_TRIGGERS).await,
         4,

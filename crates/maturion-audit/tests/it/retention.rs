@@ -236,3 +236,59 @@ async fn a_forged_retention_record_is_caught() {
         report.render_human()
     );
 }
+
+#[tokio::test]
+async fn a_partition_with_rows_under_legal_hold_is_refused_until_the_hold_is_released() {
+    let db = support::database().await;
+    let app = support::app(&db).await;
+    let alpha = provision(&app, "Alpha").await;
+    let admin = db.admin().await;
+    old_partition(
+        &admin,
+        "audit_log_2020_01",
+        "2020-01-01 00:00:00+00",
+        "2020-02-01 00:00:00+00",
+        &alpha,
+        3,
+    )
+    .await;
+    let hold = maturion_maintenance::place_legal_hold(&admin, alpha.organisation, "Matter 12")
+        .await
+        .unwrap();
+
+    let maintenance = support::maintenance(&db).await;
+    let error = maintenance
+        .query_one(
+            "SELECT maturion.drop_audit_partition('audit_log_2020_01')",
+            &[],
+        )
+        .await
+        .expect_err("a held partition is kept");
+    assert_eq!(error.code().map(|c| c.code()), Some("MT423"), "{error}");
+    let message = error
+        .as_db_error()
+        .map(|e| e.message().to_owned())
+        .unwrap_or_default();
+    assert!(message.contains(&hold.id.to_string()), "{message}");
+    let kept: bool = admin
+        .query_one("SELECT to_regclass('audit_log_2020_01') IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(kept);
+
+    maturion_maintenance::release_legal_hold(&admin, hold.id)
+        .await
+        .unwrap()
+        .unwrap();
+    maintenance
+        .query_one(
+            "SELECT maturion.drop_audit_partition('audit_log_2020_01')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let report = maturion_audit::verify(&maintenance, None).await.unwrap();
+    assert!(report.intact, "{}", report.render_human());
+    assert_eq!(report.rows_expired, 3);
+}

@@ -88,13 +88,19 @@ $$;
 COMMENT ON FUNCTION maturion.release_legal_hold(uuid) IS 'Releases a legal hold; false when there is no such hold in force.';
 REVOKE EXECUTE ON FUNCTION maturion.place_legal_hold(uuid, text), maturion.release_legal_hold(uuid) FROM PUBLIC;
 
--- The holds in force whose organisation has rows in a partition: what keeps it.
+-- The holds in force whose organisation has rows in a partition of a log: what keeps it.
+-- SECURITY DEFINER: the retention job's roles may not read the partitions or the holds.
 CREATE FUNCTION maturion.legal_holds_on(partition regclass)
 RETURNS TABLE (hold uuid, organisation_id uuid, reason text, placed_at timestamptz)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  IF NOT EXISTS (SELECT FROM pg_inherits
+                 WHERE inhrelid = partition
+                   AND inhparent IN ('public.audit_log'::regclass, 'public.event_log'::regclass)) THEN
+    RAISE EXCEPTION '% is not a partition of audit_log or event_log', partition USING ERRCODE = '22023';
+  END IF;
   RETURN QUERY EXECUTE format(
     'SELECT h.id, h.organisation_id, h.reason, h.placed_at FROM maturion.legal_holds h
      WHERE h.released_at IS NULL
@@ -104,3 +110,4 @@ END
 $$;
 COMMENT ON FUNCTION maturion.legal_holds_on(regclass) IS 'Legal holds in force on organisations that have rows in the given partition.';
 REVOKE EXECUTE ON FUNCTION maturion.legal_holds_on(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION maturion.legal_holds_on(regclass) TO maturion_maintenance;
