@@ -34,7 +34,11 @@ async fn the_audit_migrations_revert_and_apply_again() {
         .down(&mut admin, &Version::new(0, 0, 0))
         .await
         .unwrap();
-    assert_eq!(reverted.len(), set.migrations.len(), "every audit migration reverts");
+    assert_eq!(
+        reverted.len(),
+        set.migrations.len(),
+        "every audit migration reverts"
+    );
     assert_eq!(
         count(&admin, AUDIT_TRIGGERS).await,
         0,

@@ -6,6 +6,7 @@ mod delivery;
 mod ordering;
 mod permissions;
 mod publishing;
+mod resting;
 mod retention;
 mod schema;
 mod tail;

@@ -1,0 +1,1 @@
+ALTER TABLE maturion.event_cursors DROP COLUMN idle;

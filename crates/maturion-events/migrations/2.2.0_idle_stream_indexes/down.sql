@@ -1,0 +1,3 @@
+-- maturion:no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS maturion.idx_event_cursors_resting;
+DROP INDEX CONCURRENTLY IF EXISTS maturion.idx_event_cursors_active;
