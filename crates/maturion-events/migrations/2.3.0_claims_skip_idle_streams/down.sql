@@ -92,50 +92,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION maturion.event_acknowledge_all(
-  p_leases uuid[],
-  p_subscription text,
-  p_organisation_ids uuid[],
-  p_positions bigint[],
-  p_event_ids uuid[]
-) RETURNS SETOF uuid
-LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-  UPDATE maturion.event_cursors c
-     SET position = a.position, event_id = a.event_id, attempts = 0, failing_event_id = NULL,
-         last_error = NULL, retry_at = '-infinity', lease_token = NULL, leased_until = NULL,
-         updated_at = clock_timestamp()
-    FROM unnest(p_leases, p_organisation_ids, p_positions, p_event_ids)
-         AS a(lease, organisation_id, position, event_id)
-   WHERE c.subscription = p_subscription AND c.organisation_id = a.organisation_id
-     AND c.lease_token = a.lease AND a.position >= c.position
-  RETURNING a.lease;
-$$;
-
-CREATE OR REPLACE FUNCTION maturion.event_acknowledge(
-  p_lease uuid,
-  p_subscription text,
-  p_organisation_id uuid,
-  p_position bigint,
-  p_event_id uuid
-) RETURNS boolean
-LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-  WITH moved AS (
-    UPDATE maturion.event_cursors
-       SET position = p_position, event_id = p_event_id, attempts = 0, failing_event_id = NULL,
-           last_error = NULL, retry_at = '-infinity', lease_token = NULL, leased_until = NULL,
-           updated_at = clock_timestamp()
-     WHERE subscription = p_subscription AND organisation_id = p_organisation_id
-       AND lease_token = p_lease AND p_position >= position
-       AND maturion.event_lease_visible(organisation_id)
-    RETURNING 1
-  )
-  SELECT EXISTS (SELECT FROM moved);
-$$;
-
 CREATE OR REPLACE FUNCTION maturion.event_sequence_commit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -190,5 +146,5 @@ BEGIN
 END
 $$;
 
-DROP FUNCTION maturion.event_rest_streams(text, uuid[], boolean);
+DROP FUNCTION maturion.event_rest_streams(text, uuid[]);
 UPDATE maturion.event_cursors SET idle = false WHERE idle;

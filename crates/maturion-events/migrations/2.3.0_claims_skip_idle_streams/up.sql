@@ -1,15 +1,16 @@
--- 2.3.0: claims skip resting streams. An acknowledgement that delivers a stream's last commit
--- lets it rest (event_rest_streams, under the organisation's ordering lock); the
--- organisation's next commit wakes it in event_sequence_commit, under the same lock, so no
--- commit is ever left behind a resting stream. A discovering claim lets rest, a batch at a
--- time, the streams that were caught up some other way.
+-- 2.3.0: claims skip resting streams. A discovering claim (every few seconds per worker) lets
+-- the streams with nothing to deliver rest, a batch at a time, under their organisations'
+-- ordering locks; the organisation's next commit wakes them in event_sequence_commit, under
+-- the same lock, so no commit is ever left behind a resting stream. Acknowledgements are
+-- unchanged: a stream that keeps catching up with a busy organisation costs nothing more.
 
--- Lets the streams of a subscription rest whose every commit is delivered. A publisher holds its
--- organisation's ordering lock from drawing a commit position until the commit is visible, so
--- with that lock held the next statement's snapshot sees every commit drawn before it, and a
--- publisher coming later finds the stream resting and wakes it (event_sequence_commit). With
--- p_wait false, organisations whose lock is taken are left for another time.
-CREATE FUNCTION maturion.event_rest_streams(p_subscription text, p_organisations uuid[], p_wait boolean)
+-- Lets the streams of a subscription rest whose every commit is delivered, for the given
+-- organisations whose ordering lock is free. A publisher holds its organisation's lock from
+-- drawing a commit position until the commit is visible; with the lock held here, the next
+-- statement's snapshot sees every commit drawn before, and a publisher coming later waits for
+-- this transaction, then finds the stream resting and wakes it (event_sequence_commit). An
+-- organisation whose lock is taken is committing: its stream has work and stays awake.
+CREATE FUNCTION maturion.event_rest_streams(p_subscription text, p_organisations uuid[])
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -18,16 +19,8 @@ DECLARE
   locked uuid[];
   rested integer;
 BEGIN
-  IF p_wait THEN
-    -- One order for every caller, so two of them never wait on each other.
-    PERFORM pg_advisory_xact_lock(19781, hashtext(o.id::text))
-      FROM (SELECT u.id FROM unnest(p_organisations) AS u(id)
-            GROUP BY u.id ORDER BY hashtext(u.id::text), u.id) o;
-    locked := p_organisations;
-  ELSE
-    SELECT array_agg(u.id) INTO locked FROM unnest(p_organisations) AS u(id)
-     WHERE pg_try_advisory_xact_lock(19781, hashtext(u.id::text));
-  END IF;
+  SELECT array_agg(u.id) INTO locked FROM unnest(p_organisations) AS u(id)
+   WHERE pg_try_advisory_xact_lock(19781, hashtext(u.id::text));
   UPDATE maturion.event_cursors c SET idle = true
    WHERE c.subscription = p_subscription AND c.organisation_id = ANY (locked) AND NOT c.idle
      AND (c.leased_until IS NULL OR c.leased_until < clock_timestamp())
@@ -37,9 +30,9 @@ BEGIN
   RETURN rested;
 END
 $$;
-COMMENT ON FUNCTION maturion.event_rest_streams(text, uuid[], boolean) IS
-  'Marks a subscription''s streams of the given organisations idle when every commit is delivered, under the organisations'' ordering locks.';
-REVOKE EXECUTE ON FUNCTION maturion.event_rest_streams(text, uuid[], boolean) FROM PUBLIC;
+COMMENT ON FUNCTION maturion.event_rest_streams(text, uuid[]) IS
+  'Marks a subscription''s streams of the given organisations idle when every commit is delivered and the organisation is not committing.';
+REVOKE EXECUTE ON FUNCTION maturion.event_rest_streams(text, uuid[]) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION maturion.event_sequence_commit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -99,73 +92,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION maturion.event_acknowledge(
-  p_lease uuid,
-  p_subscription text,
-  p_organisation_id uuid,
-  p_position bigint,
-  p_event_id uuid
-) RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  UPDATE maturion.event_cursors
-     SET position = p_position, event_id = p_event_id, attempts = 0, failing_event_id = NULL,
-         last_error = NULL, retry_at = '-infinity', lease_token = NULL, leased_until = NULL,
-         updated_at = clock_timestamp()
-   WHERE subscription = p_subscription AND organisation_id = p_organisation_id
-     AND lease_token = p_lease AND p_position >= position
-     AND maturion.event_lease_visible(organisation_id);
-  IF NOT FOUND THEN
-    RETURN false;
-  END IF;
-  IF NOT EXISTS (SELECT FROM maturion.event_commits e
-                 WHERE e.organisation_id = p_organisation_id AND e.position > p_position) THEN
-    PERFORM maturion.event_rest_streams(p_subscription, ARRAY[p_organisation_id], true);
-  END IF;
-  RETURN true;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION maturion.event_acknowledge_all(
-  p_leases uuid[],
-  p_subscription text,
-  p_organisation_ids uuid[],
-  p_positions bigint[],
-  p_event_ids uuid[]
-) RETURNS SETOF uuid
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  acknowledged uuid[];
-  caught_up uuid[];
-BEGIN
-  WITH moved AS (
-    UPDATE maturion.event_cursors c
-       SET position = a.position, event_id = a.event_id, attempts = 0, failing_event_id = NULL,
-           last_error = NULL, retry_at = '-infinity', lease_token = NULL, leased_until = NULL,
-           updated_at = clock_timestamp()
-      FROM unnest(p_leases, p_organisation_ids, p_positions, p_event_ids)
-           AS a(lease, organisation_id, position, event_id)
-     WHERE c.subscription = p_subscription AND c.organisation_id = a.organisation_id
-       AND c.lease_token = a.lease AND a.position >= c.position
-    RETURNING a.lease, c.organisation_id, c.position
-  )
-  SELECT array_agg(m.lease),
-         array_agg(m.organisation_id) FILTER (
-           WHERE NOT EXISTS (SELECT FROM maturion.event_commits e
-                             WHERE e.organisation_id = m.organisation_id AND e.position > m.position))
-    INTO acknowledged, caught_up
-    FROM moved m;
-  IF caught_up IS NOT NULL THEN
-    PERFORM maturion.event_rest_streams(p_subscription, caught_up, true);
-  END IF;
-  RETURN QUERY SELECT unnest(coalesce(acknowledged, '{}'));
-END
-$$;
-
 CREATE OR REPLACE FUNCTION maturion.event_claim(
   p_subscription text,
   p_max_streams integer,
@@ -200,8 +126,7 @@ BEGIN
     JOIN maturion.event_streams st ON s.organisation_id IS NULL OR s.organisation_id = st.organisation_id
     WHERE s.name = p_subscription
     ON CONFLICT DO NOTHING;
-    -- Streams with nothing to deliver that no acknowledgement let rest (a subscription made
-    -- from now, a skipped dead letter, cursors older than 2.3.0), a batch at a time.
+    -- Streams with nothing to deliver since the last discovery rest, a batch at a time.
     PERFORM maturion.event_rest_streams(p_subscription, ARRAY(
       SELECT c.organisation_id FROM maturion.event_cursors c
       WHERE c.subscription = p_subscription AND NOT c.idle
@@ -209,7 +134,7 @@ BEGIN
         AND NOT EXISTS (SELECT FROM maturion.event_commits e
                         WHERE e.organisation_id = c.organisation_id AND e.position > c.position)
       ORDER BY c.served_at
-      LIMIT 128), false);
+      LIMIT 256));
   END IF;
 
   RETURN QUERY

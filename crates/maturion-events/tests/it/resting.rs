@@ -1,5 +1,5 @@
 //! Streams that have delivered everything rest, so that claims skip them; the organisation's
-//! next commit wakes them, also when it races with the acknowledgement that let them rest.
+//! next commit wakes them, also when it races with the claim that let them rest.
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +7,14 @@ use maturion_events::{StartFrom, Subscription, WorkerOptions};
 use tokio_postgres::Client;
 
 use crate::support::{self, provision, publish, Recorder};
+
+/// Every claim discovers, and so lets caught-up streams rest.
+fn discovering() -> WorkerOptions {
+    WorkerOptions {
+        discover_every: Duration::ZERO,
+        ..WorkerOptions::default()
+    }
+}
 
 async fn resting(maintenance: &Client, subscription: &str) -> Vec<(uuid::Uuid, bool)> {
     maintenance
@@ -29,7 +37,7 @@ async fn a_caught_up_stream_rests_and_its_next_commit_wakes_it() {
     let beta = provision(&app, "Beta").await;
     support::subscribe(&db, &Subscription::new("rest", &["*"])).await;
     let recorder = Recorder::default();
-    let mut worker = support::worker(&db, &app, "rest", &recorder, WorkerOptions::default()).await;
+    let mut worker = support::worker(&db, &app, "rest", &recorder, discovering()).await;
     let maintenance = support::maintenance(&db).await;
 
     publish(&app, &alpha, "risk.created", 1).await;
@@ -73,7 +81,7 @@ async fn a_caught_up_stream_rests_and_its_next_commit_wakes_it() {
         .iter()
         .all(|(_, idle)| !idle));
     let late = Recorder::default();
-    let mut late_worker = support::worker(&db, &app, "late", &late, WorkerOptions::default()).await;
+    let mut late_worker = support::worker(&db, &app, "late", &late, discovering()).await;
     assert_eq!(support::drain(&mut late_worker).await.delivered, 0);
     assert!(resting(&maintenance, "late")
         .await
@@ -83,8 +91,8 @@ async fn a_caught_up_stream_rests_and_its_next_commit_wakes_it() {
     assert_eq!(support::drain(&mut late_worker).await.delivered, 1);
 }
 
-/// A publisher committing while the worker acknowledges the stream's last commit: whichever
-/// way they interleave, the stream never rests with a commit behind it.
+/// A publisher committing while workers deliver and let the stream rest: whichever way they
+/// interleave, the stream never rests with a commit behind it.
 #[tokio::test]
 async fn no_commit_is_left_behind_a_resting_stream() {
     let db = support::database().await;
@@ -92,7 +100,7 @@ async fn no_commit_is_left_behind_a_resting_stream() {
     let alpha = provision(&app, "Alpha").await;
     support::subscribe(&db, &Subscription::new("race", &["*"])).await;
     let recorder = Recorder::default();
-    let mut worker = support::worker(&db, &app, "race", &recorder, WorkerOptions::default()).await;
+    let mut worker = support::worker(&db, &app, "race", &recorder, discovering()).await;
 
     const EVENTS: i64 = 300;
     let publisher = {
@@ -122,18 +130,23 @@ async fn no_commit_is_left_behind_a_resting_stream() {
     assert_eq!(seen.len() as i64, EVENTS);
 }
 
-/// The acknowledgement that would let a stream rest waits for a publisher of the organisation
-/// that is committing (it holds the organisation's ordering lock), then sees its commit and
-/// keeps the stream awake.
+/// A stream is not let rest while a publisher of its organisation is committing (it holds the
+/// organisation's ordering lock, and its commit is not visible yet): else the publisher, which
+/// wakes resting streams, would find it awake, and it would rest with the commit behind it.
 #[tokio::test]
-async fn letting_a_stream_rest_waits_for_a_committing_publisher() {
+async fn a_stream_does_not_rest_while_its_organisation_is_committing() {
     let db = support::database().await;
     let app = support::app(&db, 4);
     let alpha = provision(&app, "Alpha").await;
     support::subscribe(&db, &Subscription::new("wait", &["*"])).await;
     let recorder = Recorder::default();
+    // Discovers on its first claim only: the stream is then delivered and awake.
     let mut worker = support::worker(&db, &app, "wait", &recorder, WorkerOptions::default()).await;
     publish(&app, &alpha, "risk.created", 1).await;
+    assert_eq!(support::drain(&mut worker).await.delivered, 1);
+    let maintenance = support::maintenance(&db).await;
+    let alpha_id = alpha.organisation.as_uuid();
+    assert_eq!(resting(&maintenance, "wait").await, [(alpha_id, false)]);
 
     // A publisher in the middle of its commit: event written, ordering lock held.
     let committing = app.transaction(&alpha.context()).await.unwrap();
@@ -146,35 +159,30 @@ async fn letting_a_stream_rest_waits_for_a_committing_publisher() {
     committing
         .query_one(
             "SELECT pg_advisory_xact_lock(19781, hashtext($1::text))",
-            &[&alpha.organisation.as_uuid().to_string()],
+            &[&alpha_id.to_string()],
         )
         .await
         .unwrap();
-
-    let round = tokio::spawn(async move {
-        let round = worker.run_once().await.unwrap();
-        (worker, round)
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !round.is_finished(),
-        "the acknowledgement waits for the committing publisher"
-    );
+    // A discovering claim in a transaction that ends after the publisher's commit.
+    maintenance.batch_execute("BEGIN").await.unwrap();
+    maintenance
+        .query(
+            "SELECT * FROM maturion.event_claim('wait', 8, 100, '30 s', 0, true)",
+            &[],
+        )
+        .await
+        .unwrap();
     committing.commit().await.unwrap();
-    let (mut worker, round) = round.await.unwrap();
-    assert_eq!(round.delivered, 1);
-    let maintenance = support::maintenance(&db).await;
+    maintenance.batch_execute("COMMIT").await.unwrap();
+
     assert_eq!(
         resting(&maintenance, "wait").await,
-        [(alpha.organisation.as_uuid(), false)]
+        [(alpha_id, false)],
+        "awake: a commit is behind it"
     );
     assert_eq!(
         support::drain(&mut worker).await.delivered,
         1,
-        "the publisher's event follows"
-    );
-    assert_eq!(
-        resting(&maintenance, "wait").await,
-        [(alpha.organisation.as_uuid(), true)]
+        "the publisher's event is delivered"
     );
 }
