@@ -77,9 +77,7 @@ async fn replica_mode_does_not_switch_the_guards_off() {
     let db = support::database().await;
     let app = support::app(&db).await;
     provision(&app, "Alpha").await;
-    maturion_audit::seal(&support::maintenance(&db).await)
-        .await
-        .unwrap();
+    support::seal(&support::maintenance(&db).await).await;
     let admin = db.admin().await;
     // One removal on the record, so that every seal table has a row to refuse.
     admin

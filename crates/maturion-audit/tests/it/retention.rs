@@ -53,6 +53,7 @@ async fn an_expired_partition_is_removed_on_the_record_and_the_chain_stays_intac
 
     // The retention job: as maintenance, seal and drop in one call.
     let maintenance = support::maintenance(&db).await;
+    support::settle(&maintenance).await;
     let seal: i64 = maintenance
         .query_one(
             "SELECT maturion.drop_audit_partition('audit_log_2020_01')",
@@ -89,7 +90,7 @@ async fn an_expired_partition_is_removed_on_the_record_and_the_chain_stays_intac
 
     // The chain goes on after a removal.
     activity(&app, &alpha, 1).await;
-    assert_eq!(maturion_audit::seal(&maintenance).await.unwrap().rows, 2);
+    assert_eq!(support::seal(&maintenance).await.rows, 2);
     let report = maturion_audit::verify(&maintenance, None).await.unwrap();
     assert!(report.intact, "{}", report.render_human());
 }
@@ -110,7 +111,7 @@ async fn a_partition_dropped_behind_the_retention_job_is_caught() {
     )
     .await;
     let maintenance = support::maintenance(&db).await;
-    maturion_audit::seal(&maintenance).await.unwrap();
+    support::seal(&maintenance).await;
 
     // The owner can drop its table; the chain shows every row that went with it.
     admin
@@ -211,7 +212,7 @@ async fn a_forged_retention_record_is_caught() {
     let alpha = provision(&app, "Alpha").await;
     activity(&app, &alpha, 1).await;
     let maintenance = support::maintenance(&db).await;
-    maturion_audit::seal(&maintenance).await.unwrap();
+    support::seal(&maintenance).await;
     // Someone deletes a row and invents a removal to excuse it.
     let admin = db.admin().await;
     admin
@@ -281,6 +282,7 @@ async fn a_partition_with_rows_under_legal_hold_is_refused_until_the_hold_is_rel
         .await
         .unwrap()
         .unwrap();
+    support::settle(&maintenance).await;
     maintenance
         .query_one(
             "SELECT maturion.drop_audit_partition('audit_log_2020_01')",

@@ -17,7 +17,7 @@ async fn a_clean_chain_verifies_and_grows_seal_after_seal() {
     activity(&app, &beta, 3).await;
     let maintenance = support::maintenance(&db).await;
 
-    let first = maturion_audit::seal(&maintenance).await.unwrap();
+    let first = support::seal(&maintenance).await;
     // 2 provisioning rows each, then 2 rows per activity transaction.
     assert_eq!(first.rows, 2 + 2 + 2 * 5 + 2 * 3);
     assert_eq!(first.seals.len(), 1);
@@ -33,18 +33,14 @@ async fn a_clean_chain_verifies_and_grows_seal_after_seal() {
     );
 
     // Nothing new: nothing to seal.
-    assert!(maturion_audit::seal(&maintenance)
-        .await
-        .unwrap()
-        .seals
-        .is_empty());
+    assert!(support::seal(&maintenance).await.seals.is_empty());
 
     // Rows written afterwards wait for the next seal, which continues the chain.
     activity(&app, &alpha, 2).await;
     let report = maturion_audit::verify(&maintenance, None).await.unwrap();
     assert!(report.intact, "{}", report.render_human());
     assert_eq!(report.rows_unsealed, 4);
-    let second = maturion_audit::seal(&maintenance).await.unwrap();
+    let second = support::seal(&maintenance).await;
     assert_eq!((second.rows, second.seals[0].seq), (4, 2));
     assert_eq!(
         second.seals[0].xid_from, first.seals[0].xid_to,
@@ -76,7 +72,7 @@ async fn seals_cut_at_transaction_boundaries() {
     activity(&app, &alpha, 6).await;
     let maintenance = support::maintenance(&db).await;
     // 14 rows in 7 transactions of 2 rows; about 4 rows per seal means 2 transactions each.
-    let report = maturion_audit::seal_with(&maintenance, 4).await.unwrap();
+    let report = support::seal_with(&maintenance, 4).await;
     let sizes: Vec<i64> = report.seals.iter().map(|s| s.rows).collect();
     assert_eq!(sizes, [4, 4, 4, 2]);
     for pair in report.seals.windows(2) {
@@ -95,7 +91,7 @@ async fn rows_wait_for_an_earlier_transaction_that_is_still_running() {
     let app = support::app(&db).await;
     let alpha = provision(&app, "Alpha").await;
     let maintenance = support::maintenance(&db).await;
-    maturion_audit::seal(&maintenance).await.unwrap();
+    support::seal(&maintenance).await;
 
     // T1 writes (and so gets a transaction id) but does not commit.
     let slow = app.transaction(&alpha.context).await.unwrap();
@@ -114,7 +110,7 @@ async fn rows_wait_for_an_earlier_transaction_that_is_still_running() {
     assert_eq!(report.pending_rows, 2);
 
     slow.commit().await.unwrap();
-    let report = maturion_audit::seal(&maintenance).await.unwrap();
+    let report = support::seal(&maintenance).await;
     assert_eq!(report.rows, 3);
     let verified = maturion_audit::verify(&maintenance, None).await.unwrap();
     assert!(verified.intact, "{}", verified.render_human());
@@ -142,7 +138,7 @@ async fn a_transaction_in_another_database_does_not_hold_sealing_back() {
 
     activity(&app, &alpha, 1).await;
     let maintenance = support::maintenance(&db).await;
-    let report = maturion_audit::seal(&maintenance).await.unwrap();
+    let report = support::seal(&maintenance).await;
     assert_eq!((report.rows, report.pending_rows), (4, 0));
     elsewhere.batch_execute("ROLLBACK").await.unwrap();
 }

@@ -24,6 +24,42 @@ pub async fn maintenance(db: &TestDatabase) -> Client {
     client
 }
 
+/// Waits until every audit row written so far is below the seal horizon. The horizon waits
+/// for every transaction of this database that is still running, autovacuum's included, so
+/// right after a write it can lag for a moment; a test that counts what a seal takes waits here.
+pub async fn settle(maintenance: &Client) {
+    for _ in 0..500 {
+        let ready: bool = maintenance
+            .query_one(
+                "SELECT maturion.finished_transactions_horizon() > \
+                        coalesce((SELECT max(transaction_id) FROM public.audit_log), 0)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if ready {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the seal horizon did not pass the last audit row within 10 s");
+}
+
+/// Seals everything written so far (see [`settle`]).
+pub async fn seal(maintenance: &Client) -> maturion_audit::SealReport {
+    settle(maintenance).await;
+    maturion_audit::seal(maintenance).await.unwrap()
+}
+
+/// [`seal`] in seals of about `max_rows` rows.
+pub async fn seal_with(maintenance: &Client, max_rows: i32) -> maturion_audit::SealReport {
+    settle(maintenance).await;
+    maturion_audit::seal_with(maintenance, max_rows)
+        .await
+        .unwrap()
+}
+
 #[derive(Clone)]
 pub struct Tenant {
     pub organisation: Uuid,

@@ -51,7 +51,7 @@ async fn fixture() -> Fixture {
         .unwrap();
     tx.commit().await.unwrap();
     let maintenance = support::maintenance(&db).await;
-    let sealed = maturion_audit::seal_with(&maintenance, 5).await.unwrap();
+    let sealed = support::seal_with(&maintenance, 5).await;
     assert!(sealed.seals.len() >= 3, "{sealed:?}");
     activity(&app, &beta, 1).await;
     let admin = db.admin().await;
