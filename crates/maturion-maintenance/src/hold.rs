@@ -24,7 +24,7 @@ pub struct LegalHold {
 }
 
 impl LegalHold {
-    fn from_row(row: &Row) -> Self {
+    pub(crate) fn from_row(row: &Row) -> Self {
         LegalHold {
             id: row.get("id"),
             organisation_id: row.get("organisation_id"),
@@ -55,7 +55,8 @@ impl fmt::Display for LegalHold {
     }
 }
 
-const COLUMNS: &str = "id, organisation_id, reason, placed_at, placed_by, released_at, released_by";
+pub(crate) const COLUMNS: &str =
+    "id, organisation_id, reason, placed_at, placed_by, released_at, released_by";
 
 /// Places a hold on `organisation` for `reason`; refused for an unknown organisation or an
 /// empty reason.

@@ -44,7 +44,7 @@ pub use hold::{legal_holds, place_legal_hold, release_legal_hold, LegalHold};
 pub use month::Month;
 pub use plan::{Fix, Plan, Step};
 pub use rollup::RefreshStats;
-pub use run::{maintain, maintain_with_progress, HeldBy, Outcome, Progress, Report};
+pub use run::{maintain, maintain_with_progress, Outcome, Progress, Report};
 
 static MIGRATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
 

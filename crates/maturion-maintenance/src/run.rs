@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Transaction};
 use tracing::{info, warn};
-use uuid::Uuid;
 
 use crate::error::Context;
+use crate::hold::{LegalHold, COLUMNS};
 use crate::month::literal;
 use crate::plan::{self, quote_ident, SESSION};
 use crate::rollup::{self, RefreshStats};
@@ -45,7 +45,7 @@ pub enum Outcome {
     /// Expired, but kept: organisations with rows in it are under these legal holds.
     Held {
         partition: String,
-        holds: Vec<HeldBy>,
+        holds: Vec<LegalHold>,
     },
     /// `through_audit_function`: dropped by `maturion.drop_audit_partition`, which seals and
     /// records the removal.
@@ -59,14 +59,6 @@ pub enum Outcome {
         step: Step,
         reason: String,
     },
-}
-
-/// A legal hold that keeps a partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldBy {
-    pub hold: Uuid,
-    pub organisation_id: Uuid,
-    pub reason: String,
 }
 
 /// Reported to the caller of [`maintain_with_progress`] as the run goes.
@@ -541,19 +533,15 @@ async fn drop_partition(
         }]);
     }
     if function_exists(&tx, "maturion.legal_holds_on(regclass)").await? {
-        let holds: Vec<HeldBy> = tx
+        let holds: Vec<LegalHold> = tx
             .query(
-                "SELECT hold, organisation_id, reason FROM maturion.legal_holds_on($1::text::regclass)",
+                &format!("SELECT {COLUMNS} FROM maturion.legal_holds_on($1::text::regclass)"),
                 &[&partition],
             )
             .await
             .context(format!("cannot look for legal holds on {name}"))?
             .iter()
-            .map(|row| HeldBy {
-                hold: row.get(0),
-                organisation_id: row.get(1),
-                reason: row.get(2),
-            })
+            .map(LegalHold::from_row)
             .collect();
         if !holds.is_empty() {
             warn!(partition = %name, holds = holds.len(), "expired partition kept for legal holds");
@@ -645,7 +633,7 @@ impl fmt::Display for Outcome {
                     .map(|h| {
                         format!(
                             "{} on organisation {} ({})",
-                            h.hold, h.organisation_id, h.reason
+                            h.id, h.organisation_id, h.reason
                         )
                     })
                     .collect();

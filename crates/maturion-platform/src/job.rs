@@ -16,6 +16,18 @@ pub enum PlatformError {
     Database(#[from] tokio_postgres::Error),
 }
 
+/// Sealing and verifying read every organisation's rows: the administrator's session becomes
+/// the maintenance role (BYPASSRLS) when it may, else goes on as itself (a superuser reads
+/// them anyway; anyone else is refused by the audit crate).
+pub async fn become_maintenance(client: &Client) {
+    if let Err(error) = client
+        .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
+        .await
+    {
+        tracing::warn!(%error, "cannot SET ROLE maturion_maintenance; going on as the administrator");
+    }
+}
+
 /// What one run of [`maintain`] did.
 #[derive(Debug)]
 pub struct MaintenanceRun {
@@ -41,14 +53,7 @@ pub async fn maintain(
             seal: None,
         });
     }
-    // The sealer reads every organisation's rows: as the BYPASSRLS maintenance role when the
-    // administrator may become it (a superuser reads them anyway).
-    if let Err(error) = client
-        .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
-        .await
-    {
-        tracing::warn!(%error, "cannot SET ROLE maturion_maintenance; sealing as the administrator");
-    }
+    become_maintenance(client).await;
     let sealed = maturion_audit::seal(client).await;
     client.batch_execute("RESET ROLE").await?;
     Ok(MaintenanceRun {

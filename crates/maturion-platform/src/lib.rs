@@ -4,7 +4,7 @@
 
 mod job;
 
-pub use job::{maintain, MaintenanceRun, PlatformError};
+pub use job::{become_maintenance, maintain, MaintenanceRun, PlatformError};
 
 use maturion_migrate::{AppliedMigration, MigrateError, MigrationSet, Migrator};
 use sha2::{Digest, Sha256};

@@ -10,7 +10,7 @@ AS $$
 DECLARE
   held text;
 BEGIN
-  SELECT string_agg(format('%s (organisation %s: %s)', h.hold, h.organisation_id, h.reason), '; ')
+  SELECT string_agg(format('%s (organisation %s: %s)', h.id, h.organisation_id, h.reason), '; ')
     INTO held
     FROM maturion.legal_holds_on(partition) h;
   IF held IS NOT NULL THEN

@@ -91,7 +91,7 @@ REVOKE EXECUTE ON FUNCTION maturion.place_legal_hold(uuid, text), maturion.relea
 -- The holds in force whose organisation has rows in a partition of a log: what keeps it.
 -- SECURITY DEFINER: the retention job's roles may not read the partitions or the holds.
 CREATE FUNCTION maturion.legal_holds_on(partition regclass)
-RETURNS TABLE (hold uuid, organisation_id uuid, reason text, placed_at timestamptz)
+RETURNS SETOF maturion.legal_holds
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -102,7 +102,7 @@ BEGIN
     RAISE EXCEPTION '% is not a partition of audit_log or event_log', partition USING ERRCODE = '22023';
   END IF;
   RETURN QUERY EXECUTE format(
-    'SELECT h.id, h.organisation_id, h.reason, h.placed_at FROM maturion.legal_holds h
+    'SELECT h.* FROM maturion.legal_holds h
      WHERE h.released_at IS NULL
        AND EXISTS (SELECT FROM %s p WHERE p.organisation_id = h.organisation_id)
      ORDER BY h.placed_at', partition);

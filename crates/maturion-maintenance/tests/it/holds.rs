@@ -2,8 +2,7 @@
 //! until the hold is released; holds stay on record and cannot be changed or removed.
 
 use maturion_maintenance::{
-    legal_holds, maintain, place_legal_hold, release_legal_hold, HeldBy, Log, Month, Outcome,
-    Policy,
+    legal_holds, maintain, place_legal_hold, release_legal_hold, Log, Month, Outcome, Policy,
 };
 
 use crate::{database, exists, insert_audit, insert_events, now, organisation, partition};
@@ -33,11 +32,6 @@ async fn a_held_organisation_keeps_its_expired_partitions_until_the_hold_is_rele
     .await
     .unwrap();
     assert_eq!(hold.released_at, None);
-    let held_by = HeldBy {
-        hold: hold.id,
-        organisation_id: alpha.organisation,
-        reason: hold.reason.clone(),
-    };
 
     let report = maintain(&mut admin, &Policy::default()).await.unwrap();
     for (log, months) in [(Log::Event, 15), (Log::Audit, 96)] {
@@ -45,7 +39,7 @@ async fn a_held_organisation_keeps_its_expired_partitions_until_the_hold_is_rele
         assert!(
             report.outcomes.contains(&Outcome::Held {
                 partition: name.clone(),
-                holds: vec![held_by.clone()]
+                holds: vec![hold.clone()]
             }),
             "{report}"
         );

@@ -110,16 +110,10 @@ pub async fn run(target: &Target, command: AuditCommand) -> Result<ExitCode> {
     }
 }
 
-/// Sealing and verifying read every organisation's rows: as the maintenance role (BYPASSRLS)
-/// when the administrator may become it, else as the administrator itself.
+/// An administrator session that reads every organisation's audit rows.
 async fn maintenance(target: &Target) -> Result<Client> {
     let client = target.admin().await?;
-    if let Err(error) = client
-        .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
-        .await
-    {
-        tracing::warn!(%error, "cannot SET ROLE maturion_maintenance; going on as the administrator");
-    }
+    maturion_platform::become_maintenance(&client).await;
     Ok(client)
 }
 

@@ -55,6 +55,26 @@ async fn migrate_check_and_status_on_an_external_server() {
     );
 }
 
+/// A fresh database with the platform migrated by the binary, and its administrator URL.
+async fn migrated_server() -> (maturion_testing::TestDatabase, String) {
+    let db = maturion_testing::fresh_database().await;
+    let url = db.url("postgres");
+    let up = maturion(&["migrate", "up"], None, Some(&url));
+    assert!(up.status.success(), "{}", describe(&up));
+    (db, url)
+}
+
+async fn organisation(admin: &tokio_postgres::Client, name: &str) -> uuid::Uuid {
+    admin
+        .query_one(
+            "INSERT INTO organisations (name) VALUES ($1) RETURNING id",
+            &[&name],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 #[test]
 fn lint_reports_file_line_rule_and_fails() {
     let dir = tempfile::tempdir().unwrap();
@@ -173,20 +193,9 @@ async fn bench_audit_measures_every_phase_and_writes_one_audit_row_per_change() 
 /// row it fails with a non-zero status naming that row.
 #[tokio::test]
 async fn maintain_moves_drops_and_seals_and_verify_catches_a_change_afterwards() {
-    let db = maturion_testing::fresh_database().await;
-    let url = db.url("postgres");
-    let up = maturion(&["migrate", "up"], None, Some(&url));
-    assert!(up.status.success(), "{}", describe(&up));
-
+    let (db, url) = migrated_server().await;
     let admin = db.admin().await;
-    let organisation: uuid::Uuid = admin
-        .query_one(
-            "INSERT INTO organisations (name) VALUES ('Alpha') RETURNING id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let organisation = organisation(&admin, "Alpha").await;
     // Before any maintenance every row lands in the default partition: this month's, two
     // months ago and eight years ago (past the 7-year retention).
     for age in ["0 days", "0 days", "2 months", "2 months", "8 years"] {
@@ -292,22 +301,11 @@ async fn maintain_moves_drops_and_seals_and_verify_catches_a_change_afterwards()
 /// The bus's operator commands, with the flags operators script against.
 #[tokio::test]
 async fn events_tail_filters_by_type_and_organisation_and_replay_refuses_an_unknown_id() {
-    let db = maturion_testing::fresh_database().await;
-    let url = db.url("postgres");
-    let up = maturion(&["migrate", "up"], None, Some(&url));
-    assert!(up.status.success(), "{}", describe(&up));
+    let (db, url) = migrated_server().await;
     let admin = db.admin().await;
     let mut organisations = Vec::new();
     for name in ["Alpha", "Beta"] {
-        let id: uuid::Uuid = admin
-            .query_one(
-                "INSERT INTO organisations (name) VALUES ($1) RETURNING id",
-                &[&name],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        organisations.push(id.to_string());
+        organisations.push(organisation(&admin, name).await.to_string());
     }
     for (organisation, event_type) in [
         (0, "risk.created"),
@@ -387,21 +385,8 @@ async fn events_tail_filters_by_type_and_organisation_and_replay_refuses_an_unkn
 
 #[tokio::test]
 async fn legal_holds_are_placed_listed_and_released_through_the_binary() {
-    let db = maturion_testing::fresh_database().await;
-    let url = db.url("postgres");
-    let up = maturion(&["migrate", "up"], None, Some(&url));
-    assert!(up.status.success(), "{}", describe(&up));
-    let organisation: uuid::Uuid = db
-        .admin()
-        .await
-        .query_one(
-            "INSERT INTO organisations (name) VALUES ('Alpha') RETURNING id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let organisation = organisation.to_string();
+    let (db, url) = migrated_server().await;
+    let organisation = organisation(&db.admin().await, "Alpha").await.to_string();
 
     let place = maturion(
         &[
