@@ -37,6 +37,38 @@ impl TenantContext {
     }
 }
 
+/// Sets the tenant context for the rest of the transaction: organisation, acting user, client
+/// address and user agent (`''` for what is unknown), transaction-local (`set_config(…, true)`).
+/// The only statement that sets tenant context.
+pub(crate) const SET_CONTEXT: &str = "SELECT set_config('app.current_organisation_id', $1, true), \
+                                             set_config('app.current_user_id', $2, true), \
+                                             set_config('app.ip_address', $3, true), \
+                                             set_config('app.user_agent', $4, true)";
+
+/// Opens a transaction on `client` and sets `context` in it, with `set_context` the prepared
+/// [`SET_CONTEXT`]: pipelined, so BEGIN and the settings travel in one round trip.
+pub(crate) async fn begin(
+    client: &tokio_postgres::Client,
+    set_context: &tokio_postgres::Statement,
+    context: &TenantContext,
+) -> Result<(), TenancyError> {
+    let organisation = context.organisation_id.to_string();
+    let user = context.user_id.map(|u| u.to_string()).unwrap_or_default();
+    let ip = context
+        .ip_address
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let agent = context.user_agent.clone().unwrap_or_default();
+    let params: [&(dyn ToSql + Sync); 4] = [&organisation, &user, &ip, &agent];
+    let (begun, configured) = futures_util::join!(
+        client.batch_execute("BEGIN"),
+        client.query_one(set_context, &params)
+    );
+    begun?;
+    configured?;
+    Ok(())
+}
+
 /// A pool of connections as the runtime role (`maturion_app`).
 #[derive(Clone)]
 pub struct Database {
@@ -64,7 +96,7 @@ impl Database {
         Ok(Self { pool })
     }
 
-    /// Opens a transaction for `context`. This is the only place that sets tenant context.
+    /// Opens a transaction for `context`.
     pub async fn transaction(
         &self,
         context: &TenantContext,
@@ -90,35 +122,8 @@ pub struct TenantTransaction {
 impl TenantTransaction {
     async fn begin(&mut self) -> Result<(), TenancyError> {
         let client = self.client();
-        let organisation = self.context.organisation_id.to_string();
-        let user = self
-            .context
-            .user_id
-            .map(|u| u.to_string())
-            .unwrap_or_default();
-        let ip = self
-            .context
-            .ip_address
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let agent = self.context.user_agent.clone().unwrap_or_default();
-        let set = client
-            .prepare_cached(
-                "SELECT set_config('app.current_organisation_id', $1, true), \
-                        set_config('app.current_user_id', $2, true), \
-                        set_config('app.ip_address', $3, true), \
-                        set_config('app.user_agent', $4, true)",
-            )
-            .await?;
-        // Pipelined: BEGIN and the settings travel in one round trip.
-        let params: [&(dyn ToSql + Sync); 4] = [&organisation, &user, &ip, &agent];
-        let (begun, configured) = futures_util::join!(
-            client.batch_execute("BEGIN"),
-            client.query_one(&set, &params)
-        );
-        begun?;
-        configured?;
-        Ok(())
+        let set_context = client.prepare_cached(SET_CONTEXT).await?;
+        begin(client, &set_context, &self.context).await
     }
 
     pub fn context(&self) -> &TenantContext {
