@@ -19,6 +19,12 @@
 //! The cluster is the one `cargo xtask test` started (`MATURION_TEST_CLUSTER_HOME`),
 //! or else a non-durable one in `<temp dir>/maturion-test-cluster` that is
 //! started on first use and left running for later runs.
+//!
+//! Tenant data starts from [`organisation_with_admin`]: an organisation and its first user.
+
+mod tenant;
+
+pub use tenant::{organisation_with_admin, organisation_with_admin_from, Tenant};
 
 use std::env;
 use std::path::{Path, PathBuf};
