@@ -253,9 +253,10 @@ async fn a_partition_with_rows_under_legal_hold_is_refused_until_the_hold_is_rel
         3,
     )
     .await;
-    let hold = maturion_maintenance::place_legal_hold(&admin, alpha.organisation, "Matter 12")
-        .await
-        .unwrap();
+    let hold =
+        maturion_maintenance::place_legal_hold(&admin, alpha.organisation.as_uuid(), "Matter 12")
+            .await
+            .unwrap();
 
     let maintenance = support::maintenance(&db).await;
     let error = maintenance

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use maturion_tenancy::OrganisationId;
 use tokio_postgres::NoTls;
 
 use crate::support::{self, activity, provision};
@@ -54,12 +53,9 @@ async fn a_clean_chain_verifies_and_grows_seal_after_seal() {
     );
 
     // One organisation alone.
-    let alpha_only = maturion_audit::verify(
-        &maintenance,
-        Some(OrganisationId::from_uuid(alpha.organisation)),
-    )
-    .await
-    .unwrap();
+    let alpha_only = maturion_audit::verify(&maintenance, Some(alpha.organisation))
+        .await
+        .unwrap();
     assert!(alpha_only.intact, "{}", alpha_only.render_human());
     assert_eq!(alpha_only.rows_verified, 2 + 2 * 7);
 }

@@ -1,7 +1,8 @@
 //! A database with every platform migration set, tenants made the way the application
 //! makes them, and the roles' connections.
 
-use maturion_tenancy::{Database, OrganisationId, TenantContext, UserId};
+use maturion_tenancy::{Database, OrganisationId};
+pub use maturion_testing::Tenant;
 use maturion_testing::TestDatabase;
 use tokio_postgres::Client;
 use uuid::Uuid;
@@ -60,48 +61,17 @@ pub async fn seal_with(maintenance: &Client, max_rows: i32) -> maturion_audit::S
         .unwrap()
 }
 
-#[derive(Clone)]
-pub struct Tenant {
-    pub organisation: Uuid,
-    pub user: Uuid,
-    pub context: TenantContext,
-}
-
 /// An organisation and its first user, created by the app role under the new organisation's
-/// context, with a client address and user agent.
+/// context, from a browser whose address and user agent go into the audit rows.
 pub async fn provision(database: &Database, name: &str) -> Tenant {
-    let organisation = OrganisationId::generate();
-    let user = UserId::generate();
-    let context = TenantContext::new(organisation)
-        .with_user(user)
-        .with_client(
-            Some("203.0.113.7".parse().unwrap()),
-            Some(format!("{name}-browser/1.0 (ü «q» \\ \"x\")")),
-        );
-    let tx = database.transaction(&context).await.unwrap();
-    tx.execute(
-        "INSERT INTO organisations (id, name) VALUES ($1, $2)",
-        &[&organisation, &name],
+    maturion_testing::organisation_with_admin_from(
+        database,
+        name,
+        Some("203.0.113.7".parse().unwrap()),
+        Some(format!("{name}-browser/1.0 (ü «q» \\ \"x\")")),
     )
     .await
-    .unwrap();
-    tx.execute(
-        "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
-         VALUES ($1, $2, $3, 'First User', 'admin', $1)",
-        &[
-            &user,
-            &organisation,
-            &format!("first@{}.example", name.to_lowercase()),
-        ],
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    Tenant {
-        organisation: organisation.as_uuid(),
-        user: user.as_uuid(),
-        context,
-    }
+    .unwrap()
 }
 
 /// Settings and permissions written in several transactions, so that seals have something to
@@ -126,7 +96,7 @@ pub async fn activity(database: &Database, tenant: &Tenant, count: usize) {
     }
 }
 
-pub async fn audit_rows(admin: &Client, organisation: Uuid) -> i64 {
+pub async fn audit_rows(admin: &Client, organisation: OrganisationId) -> i64 {
     admin
         .query_one(
             "SELECT count(*) FROM audit_log WHERE organisation_id = $1",

@@ -46,7 +46,7 @@ async fn fixture() -> Fixture {
     activity(&app, &alpha, 6).await;
     activity(&app, &beta, 2).await;
     let tx = app.transaction(&alpha.context).await.unwrap();
-    maturion_audit::record_view(&tx, "platform", "users", alpha.user)
+    maturion_audit::record_view(&tx, "platform", "users", alpha.user.as_uuid())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -138,10 +138,10 @@ async fn every_change_deletion_and_insertion_of_a_sealed_row_is_caught() {
             id,
             "flipped byte, own organisation",
         );
-        let other = if organisation == f.alpha.organisation {
-            f.beta.organisation
+        let other = if organisation == f.alpha.organisation.as_uuid() {
+            f.beta.organisation.as_uuid()
         } else {
-            f.alpha.organisation
+            f.alpha.organisation.as_uuid()
         };
         assert!(
             verify(&f, Some(other)).await.intact,

@@ -42,14 +42,14 @@ async fn every_write_leaves_one_entry_with_who_where_and_what() {
     let alpha = provision(&app, "Alpha").await;
 
     // Provisioning: the organisation and its first user, one business operation.
-    let organisation = entries(&admin, "organisations", alpha.organisation).await;
-    let user = entries(&admin, "users", alpha.user).await;
+    let organisation = entries(&admin, "organisations", alpha.organisation.as_uuid()).await;
+    let user = entries(&admin, "users", alpha.user.as_uuid()).await;
     assert_eq!(organisation.len(), 1);
     assert_eq!(user.len(), 1);
     let (action, actor, module, _, _, changes, ip, agent, provisioning) = &user[0];
     assert_eq!(
         (action.as_str(), *actor, module.as_str()),
-        ("created", Some(alpha.user), "platform")
+        ("created", Some(alpha.user.as_uuid()), "platform")
     );
     assert_eq!(
         changes.as_ref().unwrap()["email"],
@@ -94,7 +94,7 @@ async fn every_write_leaves_one_entry_with_who_where_and_what() {
         tx.commit().await.unwrap();
     }
 
-    let user = entries(&admin, "users", alpha.user).await;
+    let user = entries(&admin, "users", alpha.user.as_uuid()).await;
     let actions: Vec<&str> = user.iter().map(|e| e.0.as_str()).collect();
     assert_eq!(
         actions,
@@ -117,7 +117,7 @@ async fn every_write_leaves_one_entry_with_who_where_and_what() {
     assert!(soft_delete["deleted_at"]["new"].is_string());
     assert_eq!(
         soft_delete["deleted_by"],
-        json!({"old": null, "new": alpha.user})
+        json!({"old": null, "new": alpha.user.as_uuid()})
     );
 
     let restore = changes[3].as_object().unwrap();
@@ -158,7 +158,7 @@ async fn an_update_that_changes_nothing_leaves_nothing() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let actions: Vec<String> = entries(&admin, "users", alpha.user)
+    let actions: Vec<String> = entries(&admin, "users", alpha.user.as_uuid())
         .await
         .into_iter()
         .map(|e| e.0)
@@ -385,7 +385,7 @@ async fn the_app_writes_audit_rows_only_through_the_trigger_and_reads_only_its_o
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(organisations, [alpha.organisation]);
+    assert_eq!(organisations, [alpha.organisation.as_uuid()]);
     assert_ne!(alpha.organisation, beta.organisation);
 }
 
@@ -396,26 +396,26 @@ async fn record_view_writes_a_viewed_entry_for_the_context() {
     let app = support::app(&db).await;
     let alpha = provision(&app, "Alpha").await;
     let tx = app.transaction(&alpha.context).await.unwrap();
-    maturion_audit::record_view(&tx, "platform", "users", alpha.user)
+    maturion_audit::record_view(&tx, "platform", "users", alpha.user.as_uuid())
         .await
         .unwrap();
-    let error = maturion_audit::record_view(&tx, "Not A Module", "users", alpha.user)
+    let error = maturion_audit::record_view(&tx, "Not A Module", "users", alpha.user.as_uuid())
         .await
         .unwrap_err();
     assert!(format!("{error:?}").contains("module name"), "{error}");
     drop(tx);
     let tx = app.transaction(&alpha.context).await.unwrap();
-    maturion_audit::record_view(&tx, "risks", "risks", alpha.organisation)
+    maturion_audit::record_view(&tx, "risks", "risks", alpha.organisation.as_uuid())
         .await
         .unwrap();
     tx.commit().await.unwrap();
 
-    let viewed = entries(&admin, "risks", alpha.organisation).await;
+    let viewed = entries(&admin, "risks", alpha.organisation.as_uuid()).await;
     assert_eq!(viewed.len(), 1);
     let (action, user, module, _, _, changes, ip, agent, _) = &viewed[0];
     assert_eq!(
         (action.as_str(), *user, module.as_str(), changes),
-        ("viewed", Some(alpha.user), "risks", &None)
+        ("viewed", Some(alpha.user.as_uuid()), "risks", &None)
     );
     assert_eq!(
         (ip.as_deref(), agent.as_deref()),
@@ -503,8 +503,8 @@ async fn record_views_writes_one_viewed_entry_per_entity_in_one_call() {
                 no_changes
             ),
             (
-                alpha.organisation,
-                Some(alpha.user),
+                alpha.organisation.as_uuid(),
+                Some(alpha.user.as_uuid()),
                 "policies",
                 "viewed",
                 true
@@ -605,10 +605,7 @@ async fn an_actor_of_another_organisation_is_refused_and_an_erased_user_keeps_th
         )
         .await
         .unwrap();
-    let impostor = maturion_tenancy::TenantContext::new(
-        maturion_tenancy::OrganisationId::from_uuid(alpha.organisation),
-    )
-    .with_user(maturion_tenancy::UserId::from_uuid(beta.user));
+    let impostor = maturion_tenancy::TenantContext::new(alpha.organisation).with_user(beta.user);
     let before = support::audit_rows(&admin, alpha.organisation).await;
     let tx = app.transaction(&impostor).await.unwrap();
     let error = tx

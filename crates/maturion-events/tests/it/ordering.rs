@@ -7,7 +7,8 @@ use maturion_events::{publish, NewEvent, Subscription, WorkerOptions};
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::support::{self, payload_n, provision, Recorder};
+use crate::support::{self, payload_n, Recorder};
+use maturion_testing::organisation_with_admin;
 
 /// The classic outbox bug: T1 publishes first but commits last. A cursor over ids or
 /// timestamps would move past T1's event when it delivers T2's, and never see T1's.
@@ -15,7 +16,7 @@ use crate::support::{self, payload_n, provision, Recorder};
 async fn an_event_whose_transaction_commits_late_is_not_skipped() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
     support::subscribe(&db, &Subscription::new("audit.mirror", &["risk.*"])).await;
     let recorder = Recorder::default();
     let mut worker = support::worker(
@@ -27,7 +28,7 @@ async fn an_event_whose_transaction_commits_late_is_not_skipped() {
     )
     .await;
 
-    let early = app.transaction(&alpha.context()).await.unwrap();
+    let early = app.transaction(&alpha.context).await.unwrap();
     publish(
         &early,
         &NewEvent::new("risk.created", "risks").payload(json!({"n": 1})),
@@ -61,8 +62,8 @@ async fn an_event_whose_transaction_commits_late_is_not_skipped() {
 async fn a_commit_in_progress_holds_back_the_next_one_of_its_organisation() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = provision(&app, "Alpha").await;
-    let beta = provision(&app, "Beta").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&app, "Beta").await.unwrap();
     support::subscribe(&db, &Subscription::new("window", &["*"])).await;
     db.admin()
         .await
@@ -87,7 +88,7 @@ async fn a_commit_in_progress_holds_back_the_next_one_of_its_organisation() {
     support::drain(&mut worker).await;
 
     // Queued after the event's sequencing trigger, so it fires after it, inside COMMIT.
-    let slow = app.transaction(&alpha.context()).await.unwrap();
+    let slow = app.transaction(&alpha.context).await.unwrap();
     publish(
         &slow,
         &NewEvent::new("risk.created", "risks").payload(json!({"n": 1})),
@@ -132,8 +133,8 @@ async fn concurrent_publishers_are_delivered_in_commit_order() {
     let db = support::database().await;
     let app = support::app(&db, 12);
     let tenants = [
-        provision(&app, "Alpha").await,
-        provision(&app, "Beta").await,
+        organisation_with_admin(&app, "Alpha").await.unwrap(),
+        organisation_with_admin(&app, "Beta").await.unwrap(),
     ];
     support::subscribe(&db, &Subscription::new("order.check", &["*"])).await;
 
@@ -149,7 +150,7 @@ async fn concurrent_publishers_are_delivered_in_commit_order() {
             for k in 0..25 {
                 let which = (publisher + k) % 2;
                 let n = (publisher * 1000 + k) as i64;
-                let tx = app.transaction(&tenants[which].context()).await.unwrap();
+                let tx = app.transaction(&tenants[which].context).await.unwrap();
                 publish(
                     &tx,
                     &NewEvent::new("order.tick", "tests").payload(json!({"n": n})),

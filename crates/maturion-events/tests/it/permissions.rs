@@ -7,10 +7,11 @@ use maturion_tenancy::{Database, UserId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::support::{self, provision, Tenant};
+use crate::support;
+use maturion_testing::{organisation_with_admin, Tenant};
 
 async fn add_users(app: &Database, tenant: &Tenant, count: usize) -> Vec<UserId> {
-    let tx = app.transaction(&tenant.context()).await.unwrap();
+    let tx = app.transaction(&tenant.context).await.unwrap();
     let mut users = vec![tenant.user];
     for n in 0..count {
         let user = UserId::generate();
@@ -30,8 +31,8 @@ async fn add_users(app: &Database, tenant: &Tenant, count: usize) -> Vec<UserId>
 async fn random_grants_and_revokes_are_rebuilt_exactly_from_the_log() {
     let db = support::database().await;
     let app = support::app(&db, 6);
-    let alpha = provision(&app, "Alpha").await;
-    let beta = provision(&app, "Beta").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&app, "Beta").await.unwrap();
     let alpha_users = add_users(&app, &alpha, 3).await;
     let beta_users = add_users(&app, &beta, 1).await;
     let modules = ["risks", "policies"];
@@ -106,12 +107,12 @@ async fn random_grants_and_revokes_are_rebuilt_exactly_from_the_log() {
     // log orders them as they committed.
     let key = ("risks", "approve");
     let user = alpha_users[1];
-    let setup = app.transaction(&alpha.context()).await.unwrap();
+    let setup = app.transaction(&alpha.context).await.unwrap();
     permissions::grant(&setup, user, key.0, key.1)
         .await
         .unwrap();
     setup.commit().await.unwrap();
-    let first = app.transaction(&alpha.context()).await.unwrap();
+    let first = app.transaction(&alpha.context).await.unwrap();
     permissions::revoke(&first, user, key.0, key.1)
         .await
         .unwrap();
@@ -120,7 +121,7 @@ async fn random_grants_and_revokes_are_rebuilt_exactly_from_the_log() {
         .unwrap();
     let second = {
         let app = app.clone();
-        let context = alpha.context();
+        let context = alpha.context.clone();
         tokio::spawn(async move {
             let tx = app.transaction(&context).await.unwrap();
             // Blocks on the row until `first` commits, then sees it active and revokes it.
@@ -138,14 +139,14 @@ async fn random_grants_and_revokes_are_rebuilt_exactly_from_the_log() {
         permission: key.1.into(),
     });
 
-    let tx = app.transaction(&alpha.context()).await.unwrap();
+    let tx = app.transaction(&alpha.context).await.unwrap();
     let table = permissions::active(&tx).await.unwrap();
     let rebuilt = permissions::rebuild(&tx).await.unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(table, expected, "the table matches the model");
     assert_eq!(rebuilt, table, "the log rebuilds the table exactly");
 
-    let tx = app.transaction(&beta.context()).await.unwrap();
+    let tx = app.transaction(&beta.context).await.unwrap();
     assert_eq!(
         permissions::rebuild(&tx).await.unwrap(),
         permissions::active(&tx).await.unwrap()
@@ -156,7 +157,7 @@ async fn random_grants_and_revokes_are_rebuilt_exactly_from_the_log() {
 async fn a_grant_needs_an_acting_user() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
     let tx = app
         .transaction(&maturion_tenancy::TenantContext::new(alpha.organisation))
         .await

@@ -4,17 +4,18 @@ use maturion_events::{publish, publish_all, EventError, NewEvent};
 use maturion_tenancy::TenancyError;
 use serde_json::json;
 
-use crate::support::{self, provision};
+use crate::support;
+use maturion_testing::organisation_with_admin;
 
 #[tokio::test]
 async fn an_event_exists_iff_its_transaction_commits() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
     let admin = db.admin().await;
 
     let committed = {
-        let tx = app.transaction(&alpha.context()).await.unwrap();
+        let tx = app.transaction(&alpha.context).await.unwrap();
         let event = NewEvent::new("risk.created", "risks")
             .source("risk", uuid::Uuid::now_v7())
             .payload(json!({"title": "Flood"}));
@@ -23,7 +24,7 @@ async fn an_event_exists_iff_its_transaction_commits() {
         published
     };
     let rolled_back = {
-        let tx = app.transaction(&alpha.context()).await.unwrap();
+        let tx = app.transaction(&alpha.context).await.unwrap();
         let published = publish(&tx, &NewEvent::new("risk.created", "risks"))
             .await
             .unwrap();
@@ -31,7 +32,7 @@ async fn an_event_exists_iff_its_transaction_commits() {
         published
     };
     let dropped = {
-        let tx = app.transaction(&alpha.context()).await.unwrap();
+        let tx = app.transaction(&alpha.context).await.unwrap();
         publish(&tx, &NewEvent::new("risk.created", "risks"))
             .await
             .unwrap()
@@ -84,8 +85,8 @@ async fn an_event_exists_iff_its_transaction_commits() {
 async fn a_batch_is_one_commit_and_keeps_its_order() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = provision(&app, "Alpha").await;
-    let tx = app.transaction(&alpha.context()).await.unwrap();
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
+    let tx = app.transaction(&alpha.context).await.unwrap();
     let events: Vec<NewEvent> = (0..100)
         .map(|n| NewEvent::new("bench.tick", "tests").payload(json!({"n": n})))
         .collect();
@@ -121,10 +122,10 @@ async fn a_batch_is_one_commit_and_keeps_its_order() {
 async fn invalid_or_forged_events_are_refused() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = provision(&app, "Alpha").await;
-    let beta = provision(&app, "Beta").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&app, "Beta").await.unwrap();
 
-    let tx = app.transaction(&alpha.context()).await.unwrap();
+    let tx = app.transaction(&alpha.context).await.unwrap();
     let error = publish(&tx, &NewEvent::new("Risk Created", "risks"))
         .await
         .unwrap_err();
@@ -132,7 +133,7 @@ async fn invalid_or_forged_events_are_refused() {
     tx.rollback().await.unwrap();
 
     // The organisation comes from the context: a raw insert for another one is refused.
-    let tx = app.transaction(&alpha.context()).await.unwrap();
+    let tx = app.transaction(&alpha.context).await.unwrap();
     let error = tx
         .execute(
             "INSERT INTO event_log (organisation_id, event_type, source_module) VALUES ($1, 'risk.created', 'risks')",
@@ -144,7 +145,7 @@ async fn invalid_or_forged_events_are_refused() {
     tx.rollback().await.unwrap();
 
     // transaction_id is the database's: a forged one fails at commit.
-    let tx = app.transaction(&alpha.context()).await.unwrap();
+    let tx = app.transaction(&alpha.context).await.unwrap();
     tx.execute(
         "INSERT INTO event_log (organisation_id, event_type, source_module, transaction_id) \
          VALUES ($1, 'risk.created', 'risks', '1')",
@@ -165,9 +166,9 @@ async fn invalid_or_forged_events_are_refused() {
 async fn events_with_explicit_timestamps_are_still_found() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
     support::subscribe(&db, &maturion_events::Subscription::new("all", &["*"])).await;
-    let tx = app.transaction(&alpha.context()).await.unwrap();
+    let tx = app.transaction(&alpha.context).await.unwrap();
     tx.execute(
         "INSERT INTO event_log (organisation_id, event_type, source_module, timestamp, payload) VALUES \
          ($1, 'import.row', 'tests', now() - interval '40 days', '{\"n\": 1}'), \

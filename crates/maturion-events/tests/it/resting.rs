@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use maturion_events::{StartFrom, Subscription, WorkerOptions};
 use tokio_postgres::Client;
 
-use crate::support::{self, provision, publish, Recorder};
+use crate::support::{self, publish, Recorder};
+use maturion_testing::organisation_with_admin;
 
 /// Every claim discovers, and so lets caught-up streams rest.
 fn discovering() -> WorkerOptions {
@@ -33,8 +34,8 @@ async fn resting(maintenance: &Client, subscription: &str) -> Vec<(uuid::Uuid, b
 async fn a_caught_up_stream_rests_and_its_next_commit_wakes_it() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = provision(&app, "Alpha").await;
-    let beta = provision(&app, "Beta").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&app, "Beta").await.unwrap();
     support::subscribe(&db, &Subscription::new("rest", &["*"])).await;
     let recorder = Recorder::default();
     let mut worker = support::worker(&db, &app, "rest", &recorder, discovering()).await;
@@ -97,7 +98,7 @@ async fn a_caught_up_stream_rests_and_its_next_commit_wakes_it() {
 async fn no_commit_is_left_behind_a_resting_stream() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
     support::subscribe(&db, &Subscription::new("race", &["*"])).await;
     let recorder = Recorder::default();
     let mut worker = support::worker(&db, &app, "race", &recorder, discovering()).await;
@@ -142,7 +143,7 @@ async fn no_commit_is_left_behind_a_resting_stream() {
 async fn a_stream_does_not_rest_while_its_organisation_is_committing() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
     support::subscribe(&db, &Subscription::new("wait", &["*"])).await;
     let recorder = Recorder::default();
     // Discovers on its first claim only: the stream is then delivered and awake.
@@ -154,7 +155,7 @@ async fn a_stream_does_not_rest_while_its_organisation_is_committing() {
     assert_eq!(resting(&maintenance, "wait").await, [(alpha_id, false)]);
 
     // A publisher in the middle of its commit: event written, ordering lock held.
-    let committing = app.transaction(&alpha.context()).await.unwrap();
+    let committing = app.transaction(&alpha.context).await.unwrap();
     maturion_events::publish(
         &committing,
         &maturion_events::NewEvent::new("risk.updated", "tests"),

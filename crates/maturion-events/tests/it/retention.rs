@@ -5,7 +5,8 @@
 use maturion_maintenance::{maintain, Fix, Outcome, Policy};
 use tokio_postgres::Client;
 
-use crate::support::{self, provision, publish};
+use crate::support::{self, publish};
+use maturion_testing::organisation_with_admin;
 
 /// Every partition of event_log with its storage parameters.
 async fn storage(admin: &Client) -> Vec<(String, Vec<String>)> {
@@ -67,7 +68,7 @@ async fn a_dropped_month_forgets_the_commit_records_of_its_events() {
     let db = support::database().await;
     let app = support::app(&db, 1);
     let mut admin = db.admin().await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
     publish(&app, &alpha, "risk.created", 1).await;
     // An event of three years ago, its commit record dated to then.
     admin

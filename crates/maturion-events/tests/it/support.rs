@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 use maturion_events::{
     Delivery, Event, Handler, HandlerError, Subscription, Worker, WorkerOptions,
 };
-use maturion_tenancy::{Database, OrganisationId, TenantContext, UserId};
-use maturion_testing::TestDatabase;
+use maturion_tenancy::Database;
+use maturion_testing::{Tenant, TestDatabase};
 use tokio_postgres::{Client, Config};
 use uuid::Uuid;
 
@@ -32,47 +32,6 @@ pub async fn maintenance(db: &TestDatabase) -> Client {
     client
 }
 
-#[derive(Debug, Clone)]
-pub struct Tenant {
-    pub organisation: OrganisationId,
-    pub user: UserId,
-}
-
-impl Tenant {
-    pub fn context(&self) -> TenantContext {
-        TenantContext::new(self.organisation).with_user(self.user)
-    }
-}
-
-/// An organisation and its first user, created as the app under the new organisation's context.
-pub async fn provision(app: &Database, name: &str) -> Tenant {
-    let organisation = OrganisationId::generate();
-    let user = UserId::generate();
-    let tx = app
-        .transaction(&TenantContext::new(organisation).with_user(user))
-        .await
-        .unwrap();
-    tx.execute(
-        "INSERT INTO organisations (id, name) VALUES ($1, $2)",
-        &[&organisation, &name],
-    )
-    .await
-    .unwrap();
-    tx.execute(
-        "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
-         VALUES ($1, $2, $3, 'First User', 'admin', $1)",
-        &[
-            &user,
-            &organisation,
-            &format!("first@{}.example", name.to_lowercase()),
-        ],
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    Tenant { organisation, user }
-}
-
 pub async fn subscribe(db: &TestDatabase, subscription: &Subscription) {
     let maintenance = maintenance(db).await;
     maturion_events::subscribe(&maintenance, subscription)
@@ -82,7 +41,7 @@ pub async fn subscribe(db: &TestDatabase, subscription: &Subscription) {
 
 /// Publishes one event of `event_type` with `{"n": n}` in its own committed transaction.
 pub async fn publish(app: &Database, tenant: &Tenant, event_type: &str, n: i64) -> Uuid {
-    let tx = app.transaction(&tenant.context()).await.unwrap();
+    let tx = app.transaction(&tenant.context).await.unwrap();
     let event =
         maturion_events::NewEvent::new(event_type, "tests").payload(serde_json::json!({ "n": n }));
     let published = maturion_events::publish(&tx, &event).await.unwrap();

@@ -2,14 +2,15 @@ use std::time::Duration;
 
 use maturion_events::{Tail, TailFilter};
 
-use crate::support::{self, payload_n, provision};
+use crate::support::{self, payload_n};
+use maturion_testing::organisation_with_admin;
 
 #[tokio::test]
 async fn tail_follows_new_events_with_filters() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = provision(&app, "Alpha").await;
-    let beta = provision(&app, "Beta").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&app, "Beta").await.unwrap();
     support::publish(&app, &alpha, "risk.created", 0).await;
 
     let filter = TailFilter {

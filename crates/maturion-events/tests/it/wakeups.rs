@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use maturion_events::{Subscription, WorkerOptions};
 use tokio_postgres::AsyncMessage;
 
-use crate::support::{self, provision, Recorder};
+use crate::support::{self, Recorder};
+use maturion_testing::organisation_with_admin;
 
 /// Counts NOTIFYs on the bus channel, seen by a plain LISTEN connection.
 async fn notification_counter(
@@ -49,7 +50,7 @@ async fn count(receiver: &mut tokio::sync::mpsc::UnboundedReceiver<()>) -> usize
 async fn publishers_notify_only_while_a_worker_sleeps() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
     let (_listening, mut notifications) = notification_counter(&db).await;
 
     support::publish(&app, &alpha, "risk.created", 1).await;
@@ -94,7 +95,7 @@ async fn publishers_notify_only_while_a_worker_sleeps() {
 async fn a_sleeping_worker_wakes_within_milliseconds() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
     support::subscribe(&db, &Subscription::new("wake", &["*"])).await;
     let recorder = Recorder::default();
     let options = WorkerOptions {

@@ -7,7 +7,7 @@ async fn the_logs_json_is_stored_with_lz4() {
     let db = database().await;
     let mut admin = db.admin().await;
     maintain(&mut admin, &Policy::default()).await.unwrap();
-    let alpha = organisation(&admin, "Alpha").await;
+    let alpha = organisation(&db, "Alpha").await;
     // Big enough to be compressed (past the TOAST threshold), in a monthly and in the default partition.
     let big =
         "jsonb_build_object('notes', repeat('the quick brown fox jumps over the lazy dog ', 2000))";

@@ -11,22 +11,22 @@ use crate::{database, exists, insert_audit, insert_events, now, organisation, pa
 async fn a_held_organisation_keeps_its_expired_partitions_until_the_hold_is_released() {
     let db = database().await;
     let mut admin = db.admin().await;
-    let alpha = organisation(&admin, "Alpha").await;
-    let beta = organisation(&admin, "Beta").await;
+    let alpha = organisation(&db, "Alpha").await;
+    let beta = organisation(&db, "Beta").await;
     let now = now(&admin).await;
     let month_ago = |months: u32| {
         Month::containing(now.checked_sub_months(chrono::Months::new(months)).unwrap())
     };
     // Expired months: events of alpha and beta 15 months ago, events of beta only 20 months ago,
     // audit rows of alpha eight years ago.
-    insert_events(&admin, alpha, 2, "now() - interval '15 months'").await;
-    insert_events(&admin, beta, 1, "now() - interval '15 months'").await;
-    insert_events(&admin, beta, 1, "now() - interval '20 months'").await;
-    insert_audit(&admin, alpha, 1, "now() - interval '96 months'").await;
+    insert_events(&admin, &alpha, 2, "now() - interval '15 months'").await;
+    insert_events(&admin, &beta, 1, "now() - interval '15 months'").await;
+    insert_events(&admin, &beta, 1, "now() - interval '20 months'").await;
+    insert_audit(&admin, &alpha, 1, "now() - interval '96 months'").await;
 
     let hold = place_legal_hold(
         &admin,
-        alpha.organisation,
+        alpha.organisation.as_uuid(),
         "Matter 2026-117: supplier dispute",
     )
     .await
@@ -110,12 +110,12 @@ async fn a_held_organisation_keeps_its_expired_partitions_until_the_hold_is_rele
 async fn a_hold_needs_a_known_organisation_and_a_reason() {
     let db = database().await;
     let admin = db.admin().await;
-    let alpha = organisation(&admin, "Alpha").await;
+    let alpha = organisation(&db, "Alpha").await;
     let unknown = uuid::Uuid::now_v7();
     for (organisation, reason) in [
         (unknown, "Matter 1"),
-        (alpha.organisation, "  "),
-        (alpha.organisation, ""),
+        (alpha.organisation.as_uuid(), "  "),
+        (alpha.organisation.as_uuid(), ""),
     ] {
         let error = place_legal_hold(&admin, organisation, reason)
             .await

@@ -11,10 +11,10 @@ mod rollups;
 use chrono::{DateTime, Utc};
 use maturion_maintenance::{Log, Month};
 use maturion_migrate::Migrator;
-use maturion_tenancy::{Database, OrganisationId, TenantContext, UserId};
+use maturion_tenancy::Database;
+pub use maturion_testing::Tenant;
 use maturion_testing::TestDatabase;
 use tokio_postgres::{Client, NoTls};
-use uuid::Uuid;
 
 /// A database with the platform and the maintenance migrations applied.
 pub async fn database() -> TestDatabase {
@@ -47,39 +47,11 @@ pub async fn apply_maintenance_migrations(client: &mut Client) -> anyhow::Result
     Ok(())
 }
 
-/// An organisation and its first user, made as the superuser.
-pub async fn organisation(admin: &Client, name: &str) -> Tenant {
-    let organisation: Uuid = admin
-        .query_one(
-            "INSERT INTO organisations (name) VALUES ($1) RETURNING id",
-            &[&name],
-        )
+/// An organisation and its first user.
+pub async fn organisation(db: &TestDatabase, name: &str) -> Tenant {
+    maturion_testing::organisation_with_admin(&app_database(db), name)
         .await
         .unwrap()
-        .get(0);
-    let user = Uuid::now_v7();
-    admin
-        .execute(
-            "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
-             VALUES ($1, $2, lower($3) || '@example.org', $3, 'admin', $1)",
-            &[&user, &organisation, &name],
-        )
-        .await
-        .unwrap();
-    Tenant { organisation, user }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Tenant {
-    pub organisation: Uuid,
-    pub user: Uuid,
-}
-
-impl Tenant {
-    pub fn context(&self) -> TenantContext {
-        TenantContext::new(OrganisationId::from_uuid(self.organisation))
-            .with_user(UserId::from_uuid(self.user))
-    }
 }
 
 pub fn app_database(db: &TestDatabase) -> Database {
@@ -87,7 +59,7 @@ pub fn app_database(db: &TestDatabase) -> Database {
 }
 
 /// `count` audit rows for `tenant` at `at` (an SQL expression of n = 1..count), as the superuser.
-pub async fn insert_audit(admin: &Client, tenant: Tenant, count: i32, at: &str) {
+pub async fn insert_audit(admin: &Client, tenant: &Tenant, count: i32, at: &str) {
     admin
         .execute(
             &format!(
@@ -103,7 +75,7 @@ pub async fn insert_audit(admin: &Client, tenant: Tenant, count: i32, at: &str) 
 }
 
 /// `count` event rows for `tenant` at `at` (an SQL expression of n = 1..count), as the superuser.
-pub async fn insert_events(admin: &Client, tenant: Tenant, count: i32, at: &str) {
+pub async fn insert_events(admin: &Client, tenant: &Tenant, count: i32, at: &str) {
     admin
         .execute(
             &format!(

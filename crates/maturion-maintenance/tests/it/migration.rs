@@ -40,8 +40,8 @@ async fn the_schema_passes_the_conformance_check() {
 async fn down_then_up_round_trips_with_partitions_in_place() {
     let db = database().await;
     let mut admin = db.admin().await;
-    let alpha = organisation(&admin, "Alpha").await;
-    insert_audit(&admin, alpha, 3, "now()").await;
+    let alpha = organisation(&db, "Alpha").await;
+    insert_audit(&admin, &alpha, 3, "now()").await;
     maintain(&mut admin, &Policy::default()).await.unwrap();
     let set = maturion_maintenance::migrations();
     let migrator = Migrator::new(&set, maturion_schema::migration_options());

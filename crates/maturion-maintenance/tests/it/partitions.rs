@@ -96,9 +96,9 @@ async fn an_insert_never_fails_for_lack_of_a_partition() {
     let db = database().await;
     let mut admin = db.admin().await;
     maintain(&mut admin, &Policy::default()).await.unwrap();
-    let alpha = organisation(&admin, "Alpha").await;
+    let alpha = organisation(&db, "Alpha").await;
     let app = app_database(&db);
-    let tx = app.transaction(&alpha.context()).await.unwrap();
+    let tx = app.transaction(&alpha.context).await.unwrap();
     for at in ["1999-01-01 12:00:00+00", "2099-06-01 12:00:00+00"] {
         tx.execute(
             "INSERT INTO audit_log (organisation_id, \"timestamp\", module, entity_type, entity_id, action) \
@@ -138,8 +138,8 @@ async fn an_insert_never_fails_for_lack_of_a_partition() {
 async fn rows_caught_by_the_default_partition_move_into_their_month() {
     let db = database().await;
     let mut admin = db.admin().await;
-    let alpha = organisation(&admin, "Alpha").await;
-    let beta = organisation(&admin, "Beta").await;
+    let alpha = organisation(&db, "Alpha").await;
+    let beta = organisation(&db, "Beta").await;
     let current = Month::containing(now(&admin).await);
     let in_month = |month: Month| {
         format!(
@@ -148,12 +148,12 @@ async fn rows_caught_by_the_default_partition_move_into_their_month() {
         )
     };
     // No partition exists yet: every row lands in the default partitions.
-    insert_audit(&admin, alpha, 30, &in_month(current)).await;
-    insert_audit(&admin, beta, 20, &in_month(current)).await;
-    insert_audit(&admin, alpha, 30, &in_month(current.plus(2))).await;
-    insert_audit(&admin, beta, 5, &in_month(current.plus(10))).await;
-    insert_events(&admin, alpha, 20, &in_month(current)).await;
-    insert_events(&admin, beta, 10, &in_month(current.plus(-1))).await;
+    insert_audit(&admin, &alpha, 30, &in_month(current)).await;
+    insert_audit(&admin, &beta, 20, &in_month(current)).await;
+    insert_audit(&admin, &alpha, 30, &in_month(current.plus(2))).await;
+    insert_audit(&admin, &beta, 5, &in_month(current.plus(10))).await;
+    insert_events(&admin, &alpha, 20, &in_month(current)).await;
+    insert_events(&admin, &beta, 10, &in_month(current.plus(-1))).await;
     let fingerprint = "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t.id)) FROM ";
     let audit_before: (i64, String) = admin
         .query_one(&format!("{fingerprint} audit_log t"), &[])
@@ -258,7 +258,7 @@ async fn rows_caught_by_the_default_partition_move_into_their_month() {
 
     // And the application reads them through the parent as before.
     let app = app_database(&db);
-    let tx = app.transaction(&alpha.context()).await.unwrap();
+    let tx = app.transaction(&alpha.context).await.unwrap();
     let visible: i64 = tx
         .query_one("SELECT count(*) FROM audit_log", &[])
         .await
@@ -273,7 +273,7 @@ async fn rows_arriving_after_planning_are_moved_instead_of_failing_the_run() {
     let db = database().await;
     let mut admin = db.admin().await;
     let writer = db.admin().await;
-    let alpha = organisation(&writer, "Alpha").await;
+    let alpha = organisation(&db, "Alpha").await;
     let next = Month::containing(now(&writer).await).plus(1);
     let runtime = tokio::runtime::Handle::current();
     let report = maintain_with_progress(&mut admin, &Policy::default(), |progress| {
@@ -286,7 +286,7 @@ async fn rows_arriving_after_planning_are_moved_instead_of_failing_the_run() {
             tokio::task::block_in_place(|| {
                 runtime.block_on(insert_audit(
                     &writer,
-                    alpha,
+                    &alpha,
                     1,
                     &format!(
                         "'{}'::timestamptz + n * interval '1 second'",
@@ -317,7 +317,7 @@ const PRIVILEGES: &str = "SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, 
 async fn partitions_have_no_grants_and_the_app_is_refused_on_them() {
     let db = database().await;
     let mut admin = db.admin().await;
-    let alpha = organisation(&admin, "Alpha").await;
+    let alpha = organisation(&db, "Alpha").await;
     let current = Month::containing(now(&admin).await);
     // A careless default that would hand every new table of the owner to the app roles.
     admin
@@ -330,7 +330,7 @@ async fn partitions_have_no_grants_and_the_app_is_refused_on_them() {
     // One partition made by moving rows, the others created empty.
     insert_audit(
         &admin,
-        alpha,
+        &alpha,
         3,
         &format!(
             "'{}'::timestamptz + n * interval '1 hour'",
@@ -339,7 +339,7 @@ async fn partitions_have_no_grants_and_the_app_is_refused_on_them() {
     )
     .await;
     maintain(&mut admin, &Policy::default()).await.unwrap();
-    insert_events(&admin, alpha, 3, "now()").await;
+    insert_events(&admin, &alpha, 3, "now()").await;
 
     let partitions: Vec<String> = admin
         .query(
@@ -378,7 +378,7 @@ async fn partitions_have_no_grants_and_the_app_is_refused_on_them() {
 
     // maturion_app, in a proper tenant transaction, reads its rows through the parents only.
     let app = app_database(&db);
-    let tx = app.transaction(&alpha.context()).await.unwrap();
+    let tx = app.transaction(&alpha.context).await.unwrap();
     let own: i64 = tx
         .query_one(
             "SELECT (SELECT count(*) FROM audit_log) + (SELECT count(*) FROM event_log)",
@@ -397,7 +397,7 @@ async fn partitions_have_no_grants_and_the_app_is_refused_on_them() {
             format!("TRUNCATE {name}"),
             format!("COPY {name} TO STDOUT"),
         ] {
-            let tx = app.transaction(&alpha.context()).await.unwrap();
+            let tx = app.transaction(&alpha.context).await.unwrap();
             let refused = tx.execute(sql.as_str(), &[]).await.unwrap_err();
             assert!(
                 matches!(refused, TenancyError::PermissionDenied(_)),
@@ -409,7 +409,7 @@ async fn partitions_have_no_grants_and_the_app_is_refused_on_them() {
         "INSERT INTO {} (organisation_id, module, entity_type, entity_id, action) VALUES ($1, 'risks', 'risk', $1, 'viewed')",
         partition(Log::Audit, current)
     );
-    let tx = app.transaction(&alpha.context()).await.unwrap();
+    let tx = app.transaction(&alpha.context).await.unwrap();
     let refused = tx
         .execute(insert.as_str(), &[&alpha.organisation])
         .await
@@ -425,8 +425,8 @@ async fn a_leaked_grant_shows_no_row_and_the_next_run_repairs_drift() {
     let db = database().await;
     let mut admin = db.admin().await;
     maintain(&mut admin, &Policy::default()).await.unwrap();
-    let alpha = organisation(&admin, "Alpha").await;
-    insert_audit(&admin, alpha, 4, "now()").await;
+    let alpha = organisation(&db, "Alpha").await;
+    insert_audit(&admin, &alpha, 4, "now()").await;
     let current = Month::containing(now(&admin).await);
     let leaked = partition(Log::Audit, current);
     let drifted = partition(Log::Event, current.plus(1));
@@ -440,7 +440,7 @@ async fn a_leaked_grant_shows_no_row_and_the_next_run_repairs_drift() {
 
     // Even with a grant, the partition's own RLS (enabled, no policy) lets no row through.
     let app = app_database(&db);
-    let tx = app.transaction(&alpha.context()).await.unwrap();
+    let tx = app.transaction(&alpha.context).await.unwrap();
     let seen: i64 = tx
         .query_one(&format!("SELECT count(*) FROM {leaked}"), &[])
         .await
@@ -464,7 +464,7 @@ async fn a_leaked_grant_shows_no_row_and_the_next_run_repairs_drift() {
         }),
         "{report}"
     );
-    let tx = app.transaction(&alpha.context()).await.unwrap();
+    let tx = app.transaction(&alpha.context).await.unwrap();
     let refused = tx
         .query_one(&format!("SELECT count(*) FROM {leaked}"), &[])
         .await
@@ -505,8 +505,8 @@ async fn a_one_month_query_of_one_organisation_reads_one_partition() {
     let db = database().await;
     let mut admin = db.admin().await;
     maintain(&mut admin, &Policy::default()).await.unwrap();
-    let alpha = organisation(&admin, "Alpha").await;
-    let beta = organisation(&admin, "Beta").await;
+    let alpha = organisation(&db, "Alpha").await;
+    let beta = organisation(&db, "Beta").await;
     let current = Month::containing(now(&admin).await);
     for ahead in 0..=3 {
         let month = current.plus(ahead);
@@ -514,7 +514,7 @@ async fn a_one_month_query_of_one_organisation_reads_one_partition() {
             "'{}'::timestamptz + n * interval '10 minutes'",
             month.start().to_rfc3339()
         );
-        for tenant in [alpha, beta] {
+        for tenant in [&alpha, &beta] {
             insert_audit(&admin, tenant, 500, &spread).await;
             insert_events(&admin, tenant, 500, &spread).await;
         }
@@ -535,7 +535,7 @@ async fn a_one_month_query_of_one_organisation_reads_one_partition() {
             let sql = format!(
                 "EXPLAIN (FORMAT JSON) SELECT count(*) FROM {log} WHERE {filter}\"timestamp\" >= '{from}' AND \"timestamp\" < '{to}'"
             );
-            let tx = app.transaction(&alpha.context()).await.unwrap();
+            let tx = app.transaction(&alpha.context).await.unwrap();
             let plan: serde_json::Value = tx.query_one(sql.as_str(), &[]).await.unwrap().get(0);
             let counted: i64 = tx
                 .query_one(&format!("SELECT count(*) FROM {log} WHERE \"timestamp\" >= '{from}' AND \"timestamp\" < '{to}'"), &[])
@@ -559,8 +559,8 @@ async fn a_one_month_query_of_one_organisation_reads_one_partition() {
 async fn a_step_that_cannot_get_its_lock_is_left_for_the_next_run() {
     let db = database().await;
     let mut admin = db.admin().await;
-    let alpha = organisation(&admin, "Alpha").await;
-    insert_events(&admin, alpha, 2, "now()").await;
+    let alpha = organisation(&db, "Alpha").await;
+    insert_events(&admin, &alpha, 2, "now()").await;
     // A long transaction reading audit_log holds a lock that partition DDL on it must wait for.
     let mut reader = db.admin().await;
     let long = reader.transaction().await.unwrap();

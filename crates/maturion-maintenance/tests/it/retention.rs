@@ -14,16 +14,16 @@ async fn count(admin: &tokio_postgres::Client, table: &str) -> i64 {
 async fn expired_partitions_are_dropped_whole_and_younger_ones_kept() {
     let db = database().await;
     let mut admin = db.admin().await;
-    let alpha = organisation(&admin, "Alpha").await;
+    let alpha = organisation(&db, "Alpha").await;
     let now = now(&admin).await;
     let month_of = |interval: &str| {
         let months: u32 = interval.split(' ').next().unwrap().parse().unwrap();
         Month::containing(now.checked_sub_months(chrono::Months::new(months)).unwrap())
     };
-    insert_events(&admin, alpha, 3, "now() - interval '15 months'").await;
-    insert_events(&admin, alpha, 4, "now() - interval '5 months'").await;
-    insert_audit(&admin, alpha, 2, "now() - interval '96 months'").await;
-    insert_audit(&admin, alpha, 3, "now() - interval '72 months'").await;
+    insert_events(&admin, &alpha, 3, "now() - interval '15 months'").await;
+    insert_events(&admin, &alpha, 4, "now() - interval '5 months'").await;
+    insert_audit(&admin, &alpha, 2, "now() - interval '96 months'").await;
+    insert_audit(&admin, &alpha, 3, "now() - interval '72 months'").await;
     let (old_events, young_events) = (month_of("15 months"), month_of("5 months"));
     let (old_audit, young_audit) = (month_of("96 months"), month_of("72 months"));
 
@@ -96,7 +96,7 @@ async fn expired_partitions_are_dropped_whole_and_younger_ones_kept() {
         event_log_retention_months: None,
         ..Policy::default()
     };
-    insert_audit(&admin, alpha, 1, "now() - interval '30 years'").await;
+    insert_audit(&admin, &alpha, 1, "now() - interval '30 years'").await;
     let report = maintain(&mut admin, &forever).await.unwrap();
     assert!(
         !report
@@ -129,9 +129,9 @@ async fn audit_partitions_go_through_the_audit_functions_when_they_exist() {
         )
         .await
         .unwrap();
-    let alpha = organisation(&admin, "Alpha").await;
-    insert_audit(&admin, alpha, 2, "now() - interval '8 years'").await;
-    insert_events(&admin, alpha, 2, "now() - interval '2 years'").await;
+    let alpha = organisation(&db, "Alpha").await;
+    insert_audit(&admin, &alpha, 2, "now() - interval '8 years'").await;
+    insert_events(&admin, &alpha, 2, "now() - interval '2 years'").await;
     let expired = Month::containing(
         now(&admin)
             .await

@@ -79,13 +79,13 @@ async fn rollups_equal_group_by_and_a_refresh_touches_only_changed_buckets() {
     let db = database().await;
     let mut admin = db.admin().await;
     maintain(&mut admin, &Policy::default()).await.unwrap();
-    let alpha = organisation(&admin, "Alpha").await;
-    let beta = organisation(&admin, "Beta").await;
+    let alpha = organisation(&db, "Alpha").await;
+    let beta = organisation(&db, "Beta").await;
     // Several hours and days back; some land in last month's (default) partition and get moved.
-    insert_audit(&admin, alpha, 200, "now() - n * interval '37 minutes'").await;
-    insert_audit(&admin, beta, 90, "now() - n * interval '71 minutes'").await;
-    insert_events(&admin, alpha, 150, "now() - n * interval '53 minutes'").await;
-    insert_events(&admin, beta, 40, "now() - n * interval '2 hours'").await;
+    insert_audit(&admin, &alpha, 200, "now() - n * interval '37 minutes'").await;
+    insert_audit(&admin, &beta, 90, "now() - n * interval '71 minutes'").await;
+    insert_events(&admin, &alpha, 150, "now() - n * interval '53 minutes'").await;
+    insert_events(&admin, &beta, 40, "now() - n * interval '2 hours'").await;
 
     let first = maintain(&mut admin, &Policy::default()).await.unwrap();
     assert!(
@@ -110,8 +110,8 @@ async fn rollups_equal_group_by_and_a_refresh_touches_only_changed_buckets() {
         .await
         .unwrap()
         .get(0);
-    for (tenant, at, rows) in [(alpha, &alpha_hour, 3_i32), (beta, &beta_hour, 2)] {
-        let tx = app.transaction(&tenant.context()).await.unwrap();
+    for (tenant, at, rows) in [(&alpha, &alpha_hour, 3_i32), (&beta, &beta_hour, 2)] {
+        let tx = app.transaction(&tenant.context).await.unwrap();
         tx.execute(insert, &[&tenant.organisation, &tenant.user, at, &rows])
             .await
             .unwrap();
@@ -132,7 +132,7 @@ async fn rollups_equal_group_by_and_a_refresh_touches_only_changed_buckets() {
         .map(|(key, _)| key)
         .collect();
     for key in &touched {
-        let ours = [(alpha, &alpha_hour), (beta, &beta_hour)]
+        let ours = [(&alpha, &alpha_hour), (&beta, &beta_hour)]
             .iter()
             .any(|(tenant, at)| {
                 // "YYYY-MM-DD HH" for the hour, "YYYY-MM-DD 00" for its day.
@@ -154,9 +154,9 @@ async fn a_transaction_committing_after_a_refresh_is_counted_by_the_next() {
     let db = database().await;
     let mut admin = db.admin().await;
     maintain(&mut admin, &Policy::default()).await.unwrap();
-    let alpha = organisation(&admin, "Alpha").await;
+    let alpha = organisation(&db, "Alpha").await;
     let app = app_database(&db);
-    let late = app.transaction(&alpha.context()).await.unwrap();
+    let late = app.transaction(&alpha.context).await.unwrap();
     late.execute(
         "INSERT INTO event_log (organisation_id, event_type, source_module) \
          SELECT $1, 'risk.created', 'risks' FROM generate_series(1, 3)",
@@ -164,7 +164,7 @@ async fn a_transaction_committing_after_a_refresh_is_counted_by_the_next() {
     )
     .await
     .unwrap();
-    insert_events(&admin, alpha, 2, "now()").await;
+    insert_events(&admin, &alpha, 2, "now()").await;
 
     maintain(&mut admin, &Policy::default()).await.unwrap();
     let total = "SELECT coalesce(sum(events), 0)::bigint FROM event_log_hourly";
@@ -183,16 +183,16 @@ async fn a_transaction_committing_after_a_refresh_is_counted_by_the_next() {
 async fn the_app_reads_its_own_rollups_and_cannot_write_them() {
     let db = database().await;
     let mut admin = db.admin().await;
-    let alpha = organisation(&admin, "Alpha").await;
-    let beta = organisation(&admin, "Beta").await;
-    for tenant in [alpha, beta] {
+    let alpha = organisation(&db, "Alpha").await;
+    let beta = organisation(&db, "Beta").await;
+    for tenant in [&alpha, &beta] {
         insert_audit(&admin, tenant, 5, "now()").await;
         insert_events(&admin, tenant, 5, "now()").await;
     }
     maintain(&mut admin, &Policy::default()).await.unwrap();
     let app = app_database(&db);
     for table in ROLLUP_TABLES {
-        let tx = app.transaction(&alpha.context()).await.unwrap();
+        let tx = app.transaction(&alpha.context).await.unwrap();
         let organisations: Vec<Uuid> = tx
             .query(
                 &format!("SELECT DISTINCT organisation_id FROM {table}"),
@@ -203,7 +203,7 @@ async fn the_app_reads_its_own_rollups_and_cannot_write_them() {
             .iter()
             .map(|row| row.get(0))
             .collect();
-        assert_eq!(organisations, [alpha.organisation], "{table}");
+        assert_eq!(organisations, [alpha.organisation.as_uuid()], "{table}");
         tx.commit().await.unwrap();
         let (dimensions, values) = if table.starts_with("audit") {
             ("module, action", "'risks', 'viewed'")
@@ -220,7 +220,7 @@ async fn the_app_reads_its_own_rollups_and_cannot_write_them() {
             format!("UPDATE {table} SET {count} = {count} + 1 WHERE organisation_id = $1"),
             format!("DELETE FROM {table} WHERE organisation_id = $1"),
         ] {
-            let tx = app.transaction(&alpha.context()).await.unwrap();
+            let tx = app.transaction(&alpha.context).await.unwrap();
             let refused = tx.execute(sql.as_str(), &[&alpha.organisation]).await.unwrap_err();
             assert!(matches!(refused, TenancyError::PermissionDenied(_)), "{sql}: {refused:?}");
         }
@@ -240,9 +240,9 @@ async fn rows_written_before_the_migration_are_counted() {
     // Platform only: rows exist before the maintenance scope (and its trigger) arrives.
     let db = maturion_testing::migrated_database().await;
     let mut admin = db.admin().await;
-    let alpha = organisation(&admin, "Alpha").await;
-    insert_audit(&admin, alpha, 20, "now() - n * interval '3 hours'").await;
-    insert_events(&admin, alpha, 20, "now() - n * interval '5 hours'").await;
+    let alpha = organisation(&db, "Alpha").await;
+    insert_audit(&admin, &alpha, 20, "now() - n * interval '3 hours'").await;
+    insert_events(&admin, &alpha, 20, "now() - n * interval '5 hours'").await;
     apply_maintenance_migrations(&mut admin).await.unwrap();
     maintain(&mut admin, &Policy::default()).await.unwrap();
     assert_exact(&admin).await;
@@ -252,10 +252,10 @@ async fn rows_written_before_the_migration_are_counted() {
 async fn daily_rollups_outlive_the_partitions_retention_drops() {
     let db = database().await;
     let mut admin = db.admin().await;
-    let alpha = organisation(&admin, "Alpha").await;
+    let alpha = organisation(&db, "Alpha").await;
     insert_events(
         &admin,
-        alpha,
+        &alpha,
         6,
         "now() - interval '5 months' + n * interval '1 minute'",
     )
@@ -286,7 +286,7 @@ async fn daily_rollups_outlive_the_partitions_retention_drops() {
     assert_eq!(read(admin.query_one(sums, &[]).await.unwrap()), (0, 6, 0));
 
     // A late row dated in that expired month neither shrinks nor grows the kept count.
-    insert_events(&admin, alpha, 1, "now() - interval '5 months'").await;
+    insert_events(&admin, &alpha, 1, "now() - interval '5 months'").await;
     let report = maintain(&mut admin, &tight).await.unwrap();
     assert_eq!(
         refreshed(&report.outcomes, Log::Event).discarded,
@@ -318,21 +318,21 @@ async fn audit_rollups_follow_transaction_ids_and_count_a_late_commit() {
         "{triggers:?}"
     );
     maintain(&mut admin, &Policy::default()).await.unwrap();
-    let alpha = organisation(&admin, "Alpha").await;
-    let beta = organisation(&admin, "Beta").await;
-    insert_audit(&admin, alpha, 50, "now() - n * interval '13 minutes'").await;
+    let alpha = organisation(&db, "Alpha").await;
+    let beta = organisation(&db, "Beta").await;
+    insert_audit(&admin, &alpha, 50, "now() - n * interval '13 minutes'").await;
 
-    let beta_before = rows_of(&admin, beta).await;
+    let beta_before = rows_of(&admin, &beta).await;
     // A writer that started before the refresh and commits after it.
     let late = db.admin().await;
     late.batch_execute("BEGIN").await.unwrap();
-    insert_audit(&late, beta, 30, "now() - n * interval '7 minutes'").await;
+    insert_audit(&late, &beta, 30, "now() - n * interval '7 minutes'").await;
     let late_transaction: i64 = late
         .query_one("SELECT txid_current()", &[])
         .await
         .unwrap()
         .get(0);
-    insert_audit(&admin, alpha, 20, "now() - n * interval '5 minutes'").await;
+    insert_audit(&admin, &alpha, 20, "now() - n * interval '5 minutes'").await;
 
     let first = maintain(&mut admin, &Policy::default()).await.unwrap();
     assert!(refreshed(&first.outcomes, Log::Audit).hours > 0, "{first}");
@@ -392,7 +392,7 @@ async fn audit_rollups_follow_transaction_ids_and_count_a_late_commit() {
     assert_eq!(refreshed(&third.outcomes, Log::Audit).hours, 0, "{third}");
 }
 
-async fn rows_of(admin: &Client, tenant: crate::Tenant) -> i64 {
+async fn rows_of(admin: &Client, tenant: &crate::Tenant) -> i64 {
     admin
         .query_one(
             "SELECT count(*) FROM audit_log WHERE organisation_id = $1",

@@ -3,6 +3,8 @@
 //! `maturion_app`. Whatever the outcome, not one row of the other organisation is read,
 //! changed or created.
 
+use maturion_tenancy::Database;
+use maturion_testing::TestDatabase;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
@@ -72,26 +74,17 @@ struct Tenant {
     user: Uuid,
 }
 
-async fn fixture(admin: &Client) -> Fixture {
+/// The organisations and their first users made as the application makes them; the rest of
+/// their rows as the superuser.
+async fn fixture(db: &TestDatabase) -> Fixture {
+    let admin = db.admin().await;
+    let app = Database::new(db.config(maturion_schema::APP_ROLE), 1).unwrap();
     let mut tenants = Vec::new();
     for name in ["Alpha", "Beta"] {
-        let organisation: Uuid = admin
-            .query_one(
-                "INSERT INTO organisations (name) VALUES ($1) RETURNING id",
-                &[&name],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        let user = Uuid::now_v7();
-        admin
-            .execute(
-                "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
-                 VALUES ($1, $2, 'admin@' || lower($3) || '.example', $3 || ' Admin', 'admin', $1)",
-                &[&user, &organisation, &name],
-            )
+        let tenant = maturion_testing::organisation_with_admin(&app, name)
             .await
             .unwrap();
+        let (organisation, user) = (tenant.organisation.as_uuid(), tenant.user.as_uuid());
         admin
             .execute(
                 "INSERT INTO organisation_settings (organisation_id, setting_key, setting_value, created_by) \
@@ -352,7 +345,7 @@ async fn matrix_covers_every_tenant_table() {
 async fn isolation_matrix() {
     let db = maturion_testing::migrated_database().await;
     let admin = db.admin().await;
-    let Fixture { a, b } = fixture(&admin).await;
+    let Fixture { a, b } = fixture(&db).await;
     let app = db.connect(maturion_schema::APP_ROLE).await;
     let own = a.organisation.to_string();
     let mut cases = 0;
@@ -518,7 +511,7 @@ async fn a_new_organisation_is_provisioned_under_its_own_context() {
 async fn cross_tenant_composite_foreign_keys_are_refused() {
     let db = maturion_testing::migrated_database().await;
     let admin = db.admin().await;
-    let Fixture { a, b } = fixture(&admin).await;
+    let Fixture { a, b } = fixture(&db).await;
     // Even the superuser (no RLS) cannot make A's row point at B's user.
     let error = admin
         .execute(
@@ -546,8 +539,7 @@ async fn cross_tenant_composite_foreign_keys_are_refused() {
 #[tokio::test]
 async fn tenant_context_does_not_outlive_its_transaction() {
     let db = maturion_testing::migrated_database().await;
-    let admin = db.admin().await;
-    let Fixture { a, .. } = fixture(&admin).await;
+    let Fixture { a, .. } = fixture(&db).await;
     let app = db.connect(maturion_schema::APP_ROLE).await;
     let own = a.organisation.to_string();
     assert_eq!(

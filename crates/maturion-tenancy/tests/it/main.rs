@@ -1,39 +1,8 @@
 //! Tenant transactions against a real PostgreSQL, as the runtime role.
 
-use maturion_tenancy::{Database, OrganisationId, TenancyError, TenantContext, UserId};
-use maturion_testing::TestDatabase;
 
-struct Tenant {
-    context: TenantContext,
-}
-
-/// Provisions an organisation and its first user the way an application would: as the app
-/// role, under the new organisation's own context.
-async fn provision(database: &Database, name: &str) -> Tenant {
-    let organisation = OrganisationId::generate();
-    let user = UserId::generate();
-    let context = TenantContext::new(organisation).with_user(user);
-    let tx = database.transaction(&context).await.unwrap();
-    tx.execute(
-        "INSERT INTO organisations (id, name) VALUES ($1, $2)",
-        &[&organisation, &name],
-    )
-    .await
-    .unwrap();
-    tx.execute(
-        "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
-         VALUES ($1, $2, $3, 'First User', 'admin', $1)",
-        &[
-            &user,
-            &organisation,
-            &format!("first@{}.example", name.to_lowercase()),
-        ],
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    Tenant { context }
-}
+use maturion_tenancy::{Database, TenancyError, TenantConnection};
+use maturion_testing::{organisation_with_admin, TestDatabase};
 
 async fn app_database(db: &TestDatabase, connections: usize) -> Database {
     Database::new(db.config(maturion_schema::APP_ROLE), connections).unwrap()
@@ -43,8 +12,8 @@ async fn app_database(db: &TestDatabase, connections: usize) -> Database {
 async fn a_transaction_sees_only_its_organisation() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 2).await;
-    let alpha = provision(&database, "Alpha").await;
-    let beta = provision(&database, "Beta").await;
+    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&database, "Beta").await.unwrap();
 
     let tx = database.transaction(&alpha.context).await.unwrap();
     let names: Vec<String> = tx
@@ -82,8 +51,8 @@ async fn context_is_transaction_local_on_a_reused_connection() {
     let db = maturion_testing::migrated_database().await;
     // One connection: every transaction below runs on the same server session.
     let database = app_database(&db, 1).await;
-    let alpha = provision(&database, "Alpha").await;
-    let beta = provision(&database, "Beta").await;
+    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&database, "Beta").await.unwrap();
     for tenant in [&alpha, &beta, &alpha] {
         let tx = database.transaction(&tenant.context).await.unwrap();
         let name: String = tx
@@ -116,7 +85,7 @@ async fn context_is_transaction_local_on_a_reused_connection() {
 async fn a_dropped_transaction_rolls_back_and_poisons_nothing() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 1).await;
-    let alpha = provision(&database, "Alpha").await;
+    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
     {
         let tx = database.transaction(&alpha.context).await.unwrap();
         tx.execute("UPDATE organisations SET name = 'Renamed'", &[])
@@ -141,8 +110,8 @@ async fn a_dropped_transaction_rolls_back_and_poisons_nothing() {
 async fn a_write_for_another_organisation_is_a_clear_error() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 2).await;
-    let alpha = provision(&database, "Alpha").await;
-    let beta = provision(&database, "Beta").await;
+    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&database, "Beta").await.unwrap();
     let tx = database.transaction(&alpha.context).await.unwrap();
     let error = tx
         .execute(
@@ -162,8 +131,8 @@ async fn a_write_for_another_organisation_is_a_clear_error() {
 async fn duplicates_and_dangling_references_say_nothing_about_other_tenants() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 2).await;
-    let alpha = provision(&database, "Alpha").await;
-    let beta = provision(&database, "Beta").await;
+    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&database, "Beta").await.unwrap();
 
     let tx = database.transaction(&alpha.context).await.unwrap();
     let error = tx
@@ -201,7 +170,7 @@ async fn duplicates_and_dangling_references_say_nothing_about_other_tenants() {
 async fn audit_fields_are_stamped_from_the_context() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 1).await;
-    let alpha = provision(&database, "Alpha").await;
+    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
     let actor = alpha.context.user_id.unwrap();
     let tx = database.transaction(&alpha.context).await.unwrap();
     let row = tx
@@ -225,4 +194,74 @@ async fn audit_fields_are_stamped_from_the_context() {
     assert_eq!(row.get::<_, uuid::Uuid>(0), actor.as_uuid());
     assert!(row.get::<_, bool>(1));
     tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_of_its_own_opens_the_same_tenant_transactions() {
+    let db = maturion_testing::migrated_database().await;
+    let database = app_database(&db, 1).await;
+    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&database, "Beta").await.unwrap();
+    let mut connection = TenantConnection::new(db.connect(maturion_schema::APP_ROLE).await)
+        .await
+        .unwrap();
+    for tenant in [&alpha, &beta, &alpha] {
+        let tx = connection.transaction(&tenant.context).await.unwrap();
+        let row = tx
+            .query_one(
+                "SELECT (SELECT string_agg(name, ',') FROM organisations), current_setting('app.current_user_id')",
+                &[],
+            )
+            .await
+            .unwrap();
+        let name = if tenant == &alpha { "Alpha" } else { "Beta" };
+        assert_eq!(row.get::<_, String>(0), name);
+        assert_eq!(row.get::<_, String>(1), tenant.user.to_string());
+        tx.commit().await.unwrap();
+    }
+    let outside: Option<String> = connection
+        .client()
+        .query_one(
+            "SELECT current_setting('app.current_organisation_id', true)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        outside.as_deref().unwrap_or_default(),
+        "",
+        "transaction-local"
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_dropped_on_a_connection_does_not_carry_into_the_next() {
+    let db = maturion_testing::migrated_database().await;
+    let database = app_database(&db, 1).await;
+    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&database, "Beta").await.unwrap();
+    let mut connection = TenantConnection::new(db.connect(maturion_schema::APP_ROLE).await)
+        .await
+        .unwrap();
+    {
+        let tx = connection.transaction(&alpha.context).await.unwrap();
+        tx.execute(
+            "UPDATE users SET full_name = 'Not Committed' WHERE id = $1",
+            &[&alpha.user],
+        )
+        .await
+        .unwrap();
+        // Dropped without commit.
+    }
+    let tx = connection.transaction(&beta.context).await.unwrap();
+    tx.commit().await.unwrap();
+    let name: String = db
+        .admin()
+        .await
+        .query_one("SELECT full_name FROM users WHERE id = $1", &[&alpha.user])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(name, "First User");
 }

@@ -64,15 +64,14 @@ async fn migrated_server() -> (maturion_testing::TestDatabase, String) {
     (db, url)
 }
 
-async fn organisation(admin: &tokio_postgres::Client, name: &str) -> uuid::Uuid {
-    admin
-        .query_one(
-            "INSERT INTO organisations (name) VALUES ($1) RETURNING id",
-            &[&name],
-        )
+/// An organisation (and its first user), as the application makes them.
+async fn organisation(db: &maturion_testing::TestDatabase, name: &str) -> uuid::Uuid {
+    let app = maturion_tenancy::Database::new(db.config(maturion_schema::APP_ROLE), 1).unwrap();
+    maturion_testing::organisation_with_admin(&app, name)
         .await
         .unwrap()
-        .get(0)
+        .organisation
+        .as_uuid()
 }
 
 #[test]
@@ -195,7 +194,7 @@ async fn bench_audit_measures_every_phase_and_writes_one_audit_row_per_change() 
 async fn maintain_moves_drops_and_seals_and_verify_catches_a_change_afterwards() {
     let (db, url) = migrated_server().await;
     let admin = db.admin().await;
-    let organisation = organisation(&admin, "Alpha").await;
+    let organisation = organisation(&db, "Alpha").await;
     // Before any maintenance every row lands in the default partition: this month's, two
     // months ago and eight years ago (past the 7-year retention).
     for age in ["0 days", "0 days", "2 months", "2 months", "8 years"] {
@@ -305,7 +304,7 @@ async fn events_tail_filters_by_type_and_organisation_and_replay_refuses_an_unkn
     let admin = db.admin().await;
     let mut organisations = Vec::new();
     for name in ["Alpha", "Beta"] {
-        organisations.push(organisation(&admin, name).await.to_string());
+        organisations.push(organisation(&db, name).await.to_string());
     }
     for (organisation, event_type) in [
         (0, "risk.created"),
@@ -386,7 +385,7 @@ async fn events_tail_filters_by_type_and_organisation_and_replay_refuses_an_unkn
 #[tokio::test]
 async fn legal_holds_are_placed_listed_and_released_through_the_binary() {
     let (db, url) = migrated_server().await;
-    let organisation = organisation(&db.admin().await, "Alpha").await.to_string();
+    let organisation = organisation(&db, "Alpha").await.to_string();
 
     let place = maturion(
         &[
