@@ -8,12 +8,10 @@
 //! * [`seal`] hashes committed audit rows into chained batch digests; [`verify`] recomputes
 //!   everything in Rust, without trusting the database's own functions, and locates the first
 //!   broken link.
-//! * [`bench`] measures what the trigger costs writers.
 //!
 //! Invariant: writers never wait for the chain. The sealer only seals rows of transactions
 //! that have ended (below a transaction-id horizon), so sealing takes no lock a writer needs.
 
-pub mod bench;
 pub mod canonical;
 mod error;
 mod seal;

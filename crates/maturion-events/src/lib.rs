@@ -30,7 +30,6 @@ mod subscription;
 mod tail;
 mod worker;
 
-pub mod bench;
 pub mod permissions;
 
 use include_dir::{include_dir, Dir};

@@ -25,7 +25,6 @@
 //! ownership), the rollup refresh as `maturion_maintenance` (BYPASSRLS). Each step is one
 //! transaction, and a session advisory lock keeps two runs from interleaving.
 
-pub mod bench;
 mod error;
 mod hold;
 mod month;

@@ -153,11 +153,11 @@ pub enum BenchCommand {
     },
     /// Ingest: batched INSERTs into partitioned audit_log as maturion_app vs COPY into an
     /// unpartitioned table without RLS.
-    Ingest(crate::commands::maintain::IngestArgs),
+    Ingest(crate::commands::bench::IngestArgs),
     /// Event bus: publish→consume throughput and latency against graphile-worker (Node.js),
     /// and what a NOTIFY per publishing transaction costs writers.
-    Events(crate::commands::events::EventsBenchArgs),
+    Events(crate::commands::bench::EventsBenchArgs),
     /// Audit trigger overhead: the same insert and update workload with and without the
     /// audit trigger, synchronous_commit on and off.
-    Audit(crate::commands::audit::AuditBenchArgs),
+    Audit(crate::commands::bench::AuditBenchArgs),
 }

@@ -79,48 +79,6 @@ impl Target {
         }
     }
 
-    /// A connection whose `current_user` is `role`: a real login on the embedded cluster,
-    /// `SET ROLE` from the administrator on an external server (whose passwords we don't hold).
-    pub async fn connect_as(&self, role: &str) -> Result<Client> {
-        self.ensure_running().await?;
-        match self {
-            Target::Embedded { cluster, database } => {
-                connect(&cluster.config(role, database)).await
-            }
-            Target::External { config, .. } => {
-                let client = connect(config).await?;
-                client
-                    .batch_execute(&format!("SET ROLE \"{}\"", role.replace('"', "\"\"")))
-                    .await?;
-                Ok(client)
-            }
-        }
-    }
-
-    /// The same server, another database (which must exist, or be created by the caller).
-    pub fn with_database(&self, name: &str) -> Target {
-        match self {
-            Target::External { url, config } => {
-                let mut config = config.clone();
-                config.dbname(name);
-                Target::External {
-                    url: url.clone(),
-                    config,
-                }
-            }
-            Target::Embedded { cluster, .. } => Target::Embedded {
-                cluster: cluster.clone(),
-                database: name.to_owned(),
-            },
-        }
-    }
-
-    /// Administrator connection to the server's maintenance database `postgres`.
-    pub async fn server_admin(&self) -> Result<Client> {
-        self.ensure_running().await?;
-        connect(&self.with_database("postgres").admin_config()).await
-    }
-
     pub fn url(&self, role: &str) -> String {
         match self {
             Target::External { url, .. } => url.clone(),

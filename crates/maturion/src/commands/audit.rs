@@ -1,17 +1,14 @@
-//! `maturion audit seal | verify`, and `maturion bench audit` (the audit trigger's cost).
+//! `maturion audit seal | verify`.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Args, Subcommand};
-use maturion_audit::bench::OverheadOptions;
+use clap::Subcommand;
 use maturion_tenancy::OrganisationId;
 use tokio_postgres::Client;
 
 use crate::cli::Format;
 use crate::configuration::Target;
-
-const BENCH_DATABASE: &str = "maturion_bench_audit";
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -37,24 +34,6 @@ pub enum AuditCommand {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
-}
-
-/// `maturion bench audit`: the same insert and update workload on a table with and without
-/// the audit trigger, synchronous_commit on and off.
-#[derive(Debug, Args)]
-pub struct AuditBenchArgs {
-    /// Concurrent sessions, each for its own organisation.
-    #[arg(long, default_value_t = 4)]
-    pub clients: usize,
-    /// Transactions per client and table in each phase (timed in alternating blocks of 50).
-    #[arg(long, default_value_t = 500)]
-    pub transactions: usize,
-    /// Rows each transaction inserts or updates (one statement per row).
-    #[arg(long, default_value_t = 1)]
-    pub rows_per_transaction: usize,
-    /// Repetitions of every phase (alternating which table goes first).
-    #[arg(long, default_value_t = 3)]
-    pub rounds: usize,
 }
 
 pub async fn run(target: &Target, command: AuditCommand) -> Result<ExitCode> {
@@ -115,27 +94,4 @@ async fn maintenance(target: &Target) -> Result<Client> {
     let client = target.admin().await?;
     maturion_platform::become_maintenance(&client).await;
     Ok(client)
-}
-
-/// Runs in a scratch database, created afresh and dropped afterwards.
-pub async fn bench(target: &Target, args: AuditBenchArgs) -> Result<ExitCode> {
-    // The whole platform: the audit trigger's cost includes what other scopes hang on audit_log.
-    let (bench, admin) = super::bench::scratch_database(target, BENCH_DATABASE).await?;
-    let options = OverheadOptions {
-        clients: args.clients,
-        transactions: args.transactions,
-        rows_per_transaction: args.rows_per_transaction,
-        rounds: args.rounds,
-    };
-    let report = maturion_audit::bench::trigger_overhead(
-        &admin,
-        || bench.connect_as(maturion_schema::APP_ROLE),
-        &options,
-    )
-    .await?;
-    println!();
-    print!("{}", report.render());
-    drop(admin);
-    super::bench::drop_scratch_database(target, BENCH_DATABASE).await?;
-    Ok(ExitCode::SUCCESS)
 }

@@ -1,306 +1,163 @@
-//! Benchmarks print figures and ratios measured in one run, against a baseline in that run.
+//! `maturion bench …`: each benchmark's arguments, run by `maturion_bench`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
-use rand::seq::SliceRandom;
-use tokio_postgres::Client;
-use uuid::Uuid;
+use anyhow::Result;
+use clap::Args;
+use maturion_bench::{audit, events, ingest, rls, Server};
 
 use crate::cli::BenchCommand;
 use crate::configuration::Target;
 
-const BENCH_DATABASE: &str = "maturion_bench_rls";
-/// Organisations that get a 10,000-row tenant list; the rest share the remaining rows.
-const LARGE_ORGANISATIONS: usize = 10;
-const LARGE_ORGANISATION_ROWS: usize = 10_000;
-
 pub async fn run(target: &Target, command: BenchCommand) -> Result<ExitCode> {
+    let server = server(target).await?;
     match command {
         BenchCommand::Rls {
             organisations,
             rows,
             iterations,
         } => {
-            rls(target, organisations, rows, iterations).await?;
+            let options = rls::Options {
+                organisations,
+                rows,
+                iterations,
+            };
+            rls::run(&server, &options).await?;
         }
-        BenchCommand::Ingest(args) => return super::maintain::bench_ingest(target, args).await,
-        BenchCommand::Events(args) => return super::events::bench(target, args).await,
-        BenchCommand::Audit(args) => return super::audit::bench(target, args).await,
+        BenchCommand::Ingest(args) => {
+            ingest::run(&server, &args.into()).await?;
+        }
+        BenchCommand::Events(args) => events::run(&server, &args.into()).await?,
+        BenchCommand::Audit(args) => {
+            audit::run(&server, &args.into()).await?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// A benchmark's own database on the target server, laid out as in production: created afresh
-/// (a leftover of an interrupted run is dropped first), every platform migration applied, and
-/// the logs' monthly partitions made by the maintenance job, so that writes land in this
-/// month's partition rather than the default one. Returns the database's target and an
-/// administrator session in it.
-pub(super) async fn scratch_database(target: &Target, name: &str) -> Result<(Target, Client)> {
-    let server = target.server_admin().await?;
-    server
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await?;
-    server
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await?;
-    let bench = target.with_database(name);
-    let mut admin = bench.admin().await?;
-    maturion_platform::migrate_up(&mut admin)
-        .await
-        .context("cannot migrate the benchmark database")?;
-    maturion_maintenance::maintain(&mut admin, &maturion_maintenance::Policy::default())
-        .await
-        .context("cannot make the benchmark database's partitions")?;
-    Ok((bench, admin))
+/// The target's server, the embedded cluster started first.
+async fn server(target: &Target) -> Result<Server> {
+    target.ensure_running().await?;
+    Ok(match target {
+        Target::Embedded { cluster, .. } => Server::Embedded(cluster.clone()),
+        Target::External { url, config } => Server::External {
+            url: url.clone(),
+            config: config.clone(),
+        },
+    })
 }
 
-/// Drops what [`scratch_database`] made.
-pub(super) async fn drop_scratch_database(target: &Target, name: &str) -> Result<()> {
-    let server = target.server_admin().await?;
-    server
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await?;
-    Ok(())
+/// Rows/s of batched inserts into the partitioned audit_log as maturion_app vs COPY into an
+/// unpartitioned table without RLS.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Rows each method writes per round.
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: usize,
+    /// Rows per record_views call (and per transaction) on the application side.
+    #[arg(long, default_value_t = 1_000)]
+    pub batch: usize,
+    /// Rounds; each figure is the median.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Application connections inserting at once (COPY stays one stream).
+    #[arg(long, default_value_t = 1)]
+    pub connections: usize,
 }
 
-async fn rls(target: &Target, organisations: usize, rows: usize, iterations: usize) -> Result<()> {
-    ensure!(
-        organisations > LARGE_ORGANISATIONS
-            && rows
-                >= LARGE_ORGANISATIONS * LARGE_ORGANISATION_ROWS
-                    + (organisations - LARGE_ORGANISATIONS),
-        "need more than {LARGE_ORGANISATIONS} organisations and at least {} rows",
-        LARGE_ORGANISATIONS * LARGE_ORGANISATION_ROWS + organisations
-    );
-    let (bench, admin) = scratch_database(target, BENCH_DATABASE).await?;
-
-    let loaded = Instant::now();
-    load(&admin, organisations, rows).await?;
-    println!(
-        "loaded {rows} users over {organisations} organisations in {:.1} s",
-        loaded.elapsed().as_secs_f64()
-    );
-
-    let samples = sample_rows(&admin, iterations).await?;
-    let large: Vec<Uuid> = admin
-        .query(
-            "SELECT organisation_id FROM users GROUP BY organisation_id HAVING count(*) >= $1",
-            &[&(LARGE_ORGANISATION_ROWS as i64)],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-
-    let app = bench.connect_as(maturion_schema::APP_ROLE).await?;
-    let bypass = bench.admin().await?;
-    bypass
-        .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
-        .await?;
-
-    let lookup_rls = app.prepare("SELECT * FROM users WHERE id = $1").await?;
-    let lookup_plain = bypass
-        .prepare("SELECT * FROM users WHERE id = $1 AND organisation_id = $2")
-        .await?;
-    let list_rls = app
-        .prepare("SELECT id, email, full_name, role, created_at FROM users WHERE deleted_at IS NULL ORDER BY created_at DESC")
-        .await?;
-    let list_plain = bypass
-        .prepare("SELECT id, email, full_name, role, created_at FROM users WHERE organisation_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC")
-        .await?;
-
-    let progress = bar(
-        samples.len() as u64 * 2 + large.len() as u64 * 40,
-        "timing queries",
-    );
-    let mut lookups = Pair::default();
-    for (organisation, id) in &samples {
-        // Alternate the two sides so that machine noise hits both alike.
-        lookups.rls.push(
-            timed_in_context(&app, *organisation, async {
-                let rows = app.query(&lookup_rls, &[id]).await?;
-                ensure!(rows.len() == 1, "RLS lookup found {} rows", rows.len());
-                Ok(())
-            })
-            .await?,
-        );
-        lookups.plain.push(
-            timed_in_context(&bypass, *organisation, async {
-                let rows = bypass.query(&lookup_plain, &[id, organisation]).await?;
-                ensure!(rows.len() == 1, "plain lookup found {} rows", rows.len());
-                Ok(())
-            })
-            .await?,
-        );
-        progress.inc(2);
-    }
-    let mut lists = Pair::default();
-    for round in 0..40 {
-        for organisation in &large {
-            let rls = timed_in_context(&app, *organisation, async {
-                let rows = app.query(&list_rls, &[]).await?;
-                ensure!(
-                    rows.len() >= LARGE_ORGANISATION_ROWS,
-                    "RLS list returned {} rows",
-                    rows.len()
-                );
-                Ok(())
-            });
-            let plain = timed_in_context(&bypass, *organisation, async {
-                let rows = bypass.query(&list_plain, &[organisation]).await?;
-                ensure!(
-                    rows.len() >= LARGE_ORGANISATION_ROWS,
-                    "plain list returned {} rows",
-                    rows.len()
-                );
-                Ok(())
-            });
-            if round % 2 == 0 {
-                lists.rls.push(rls.await?);
-                lists.plain.push(plain.await?);
-            } else {
-                lists.plain.push(plain.await?);
-                lists.rls.push(rls.await?);
-            }
-            progress.inc(1);
+impl From<IngestArgs> for ingest::Options {
+    fn from(args: IngestArgs) -> Self {
+        ingest::Options {
+            rows: args.rows,
+            batch: args.batch,
+            rounds: args.rounds,
+            connections: args.connections,
         }
     }
-    progress.finish_and_clear();
-
-    println!();
-    println!("RLS overhead ({rows} rows, {organisations} organisations; maturion_app under RLS vs BYPASSRLS with explicit WHERE organisation_id)");
-    lookups.print("PK lookup", 1.05);
-    lists.print(&format!("{LARGE_ORGANISATION_ROWS}-row tenant list"), 1.2);
-    drop((app, bypass, admin));
-    drop_scratch_database(target, BENCH_DATABASE).await
 }
 
-/// Runs `query` inside a transaction whose tenant context is `organisation` and returns how
-/// long the query alone took (the context is set the same way on both sides, untimed).
-async fn timed_in_context(
-    client: &Client,
-    organisation: Uuid,
-    query: impl std::future::Future<Output = Result<()>>,
-) -> Result<Duration> {
-    client.batch_execute("BEGIN").await?;
-    client
-        .execute(
-            "SELECT set_config('app.current_organisation_id', $1, true)",
-            &[&organisation.to_string()],
-        )
-        .await?;
-    let started = Instant::now();
-    query.await?;
-    let elapsed = started.elapsed();
-    client.batch_execute("COMMIT").await?;
-    Ok(elapsed)
+/// `maturion bench events`: publish→consume throughput and latency against graphile-worker,
+/// and what a NOTIFY per publishing transaction costs.
+#[derive(Debug, Args)]
+pub struct EventsBenchArgs {
+    #[arg(long, default_value_t = 16)]
+    pub organisations: usize,
+    /// Concurrent publishing connections (both systems).
+    #[arg(long, default_value_t = 8)]
+    pub publishers: usize,
+    /// Events of the run with one event per transaction.
+    #[arg(long, default_value_t = 10_000)]
+    pub events_single: usize,
+    /// Events of the run with 100 events per transaction.
+    #[arg(long, default_value_t = 50_000)]
+    pub events_batched: usize,
+    /// Bus worker counts to try.
+    #[arg(long, value_delimiter = ',', default_values_t = [2, 4])]
+    pub workers: Vec<usize>,
+    /// graphile-worker concurrency levels to try (local queue enabled).
+    #[arg(long, value_delimiter = ',', default_values_t = [4, 16, 64])]
+    pub graphile_concurrency: Vec<usize>,
+    /// Scratch folder graphile-worker is installed into with npm (never committed).
+    #[arg(long, default_value = "target/bench-node")]
+    pub node_dir: PathBuf,
+    /// Run the bus alone, without the graphile-worker baseline (no Node needed).
+    #[arg(long)]
+    pub skip_graphile: bool,
+    /// Length of each steady-rate latency run.
+    #[arg(long, default_value_t = 5.0)]
+    pub latency_seconds: f64,
+    /// Length of each NOTIFY measurement.
+    #[arg(long, default_value_t = 5.0)]
+    pub notify_seconds: f64,
+    /// Alternating runs of both systems at their best configuration (medians compared).
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
 }
 
-/// Organisations first (as each one's own tenant), then users in batches as the BYPASSRLS
-/// maintenance role: each organisation's first user created itself, later ones by it.
-async fn load(admin: &Client, organisations: usize, rows: usize) -> Result<()> {
-    admin
-        .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
-        .await?;
-    admin
-        .execute(
-            "INSERT INTO organisations (name) SELECT 'Organisation ' || n FROM generate_series(1, $1) n",
-            &[&(organisations as i32)],
-        )
-        .await?;
-    let ids: Vec<Uuid> = admin
-        .query("SELECT id FROM organisations ORDER BY id", &[])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let small_rows = rows - LARGE_ORGANISATIONS * LARGE_ORGANISATION_ROWS;
-    let small_organisations = organisations - LARGE_ORGANISATIONS;
-    let insert = admin
-        .prepare(
-            "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
-             SELECT u.id, $1, 'user' || u.n || '@org' || $3::int || '.example', 'User ' || u.n, 'member', u.id \
-             FROM (SELECT generate_uuidv7() AS id, n FROM generate_series(1, $2) n) u",
-        )
-        .await?;
-    let progress = bar(rows as u64, "loading users");
-    for (index, organisation) in ids.iter().enumerate() {
-        let count = if index < LARGE_ORGANISATIONS {
-            LARGE_ORGANISATION_ROWS
-        } else {
-            let k = index - LARGE_ORGANISATIONS;
-            small_rows * (k + 1) / small_organisations - small_rows * k / small_organisations
-        };
-        admin
-            .execute(&insert, &[organisation, &(count as i32), &(index as i32)])
-            .await?;
-        progress.inc(count as u64);
-    }
-    progress.finish_and_clear();
-    admin.batch_execute("RESET ROLE").await?;
-    admin.batch_execute("VACUUM ANALYZE users").await?;
-    Ok(())
-}
-
-async fn sample_rows(admin: &Client, count: usize) -> Result<Vec<(Uuid, Uuid)>> {
-    let mut rows: Vec<(Uuid, Uuid)> = admin
-        .query(
-            "SELECT organisation_id, id FROM users TABLESAMPLE BERNOULLI (1) LIMIT $1",
-            &[&(count as i64)],
-        )
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    rows.shuffle(&mut rand::thread_rng());
-    ensure!(!rows.is_empty(), "no rows sampled");
-    Ok(rows)
-}
-
-#[derive(Default)]
-struct Pair {
-    rls: Vec<Duration>,
-    plain: Vec<Duration>,
-}
-
-impl Pair {
-    fn print(&mut self, what: &str, goal: f64) {
-        let (rls_median, rls_mean) = stats(&mut self.rls);
-        let (plain_median, plain_mean) = stats(&mut self.plain);
-        let ratio_median = rls_median / plain_median;
-        let ratio_mean = rls_mean / plain_mean;
-        let verdict = if ratio_median <= goal {
-            "meets"
-        } else {
-            "misses"
-        };
-        println!(
-            "  {what:<22} RLS median {:>9.1} µs mean {:>9.1} µs | explicit WHERE median {:>9.1} µs mean {:>9.1} µs | ratio median {ratio_median:.3}x mean {ratio_mean:.3}x ({verdict} goal ≤{goal}x, n={})",
-            rls_median * 1e6,
-            rls_mean * 1e6,
-            plain_median * 1e6,
-            plain_mean * 1e6,
-            self.rls.len()
-        );
+impl From<EventsBenchArgs> for events::Options {
+    fn from(args: EventsBenchArgs) -> Self {
+        events::Options {
+            organisations: args.organisations,
+            publishers: args.publishers,
+            events_single: args.events_single,
+            events_batched: args.events_batched,
+            workers: args.workers,
+            graphile_concurrency: args.graphile_concurrency,
+            node_dir: (!args.skip_graphile).then_some(args.node_dir),
+            latency_seconds: args.latency_seconds,
+            notify_seconds: args.notify_seconds,
+            repeats: args.repeats,
+            ..events::Options::default()
+        }
     }
 }
 
-fn stats(samples: &mut [Duration]) -> (f64, f64) {
-    samples.sort();
-    let median = samples[samples.len() / 2].as_secs_f64();
-    let mean = samples.iter().map(Duration::as_secs_f64).sum::<f64>() / samples.len() as f64;
-    (median, mean)
+/// `maturion bench audit`: the same insert and update workload on a table with and without
+/// the audit trigger, synchronous_commit on and off.
+#[derive(Debug, Args)]
+pub struct AuditBenchArgs {
+    /// Concurrent sessions, each for its own organisation.
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+    /// Transactions per client and table in each phase (timed in alternating blocks of 50).
+    #[arg(long, default_value_t = 500)]
+    pub transactions: usize,
+    /// Rows each transaction inserts or updates (one statement per row).
+    #[arg(long, default_value_t = 1)]
+    pub rows_per_transaction: usize,
+    /// Repetitions of every phase (alternating which table goes first).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
 }
 
-fn bar(length: u64, message: &'static str) -> ProgressBar {
-    let bar = ProgressBar::new(length).with_message(message);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>16} [{bar:40}] {pos}/{len} {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar
+impl From<AuditBenchArgs> for audit::Options {
+    fn from(args: AuditBenchArgs) -> Self {
+        audit::Options {
+            clients: args.clients,
+            transactions: args.transactions,
+            rows_per_transaction: args.rows_per_transaction,
+            rounds: args.rounds,
+        }
+    }
 }

@@ -1,13 +1,10 @@
-//! `maturion events …`: follow the event bus, inspect and replay dead letters; and the
-//! `maturion bench events` benchmark.
+//! `maturion events …`: follow the event bus, inspect and replay dead letters.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
-use maturion_events::bench::BenchOptions;
 use maturion_events::{Event, Tail, TailFilter};
 use maturion_tenancy::OrganisationId;
 use tokio_postgres::Config;
@@ -66,46 +63,6 @@ pub enum OutputFormat {
     /// One JSON object per line.
     Json,
 }
-
-/// `maturion bench events`: publish→consume throughput and latency against graphile-worker,
-/// and what a NOTIFY per publishing transaction costs.
-#[derive(Debug, Args)]
-pub struct EventsBenchArgs {
-    #[arg(long, default_value_t = 16)]
-    pub organisations: usize,
-    /// Concurrent publishing connections (both systems).
-    #[arg(long, default_value_t = 8)]
-    pub publishers: usize,
-    /// Events of the run with one event per transaction.
-    #[arg(long, default_value_t = 10_000)]
-    pub events_single: usize,
-    /// Events of the run with 100 events per transaction.
-    #[arg(long, default_value_t = 50_000)]
-    pub events_batched: usize,
-    /// Bus worker counts to try.
-    #[arg(long, value_delimiter = ',', default_values_t = [2, 4])]
-    pub workers: Vec<usize>,
-    /// graphile-worker concurrency levels to try (local queue enabled).
-    #[arg(long, value_delimiter = ',', default_values_t = [4, 16, 64])]
-    pub graphile_concurrency: Vec<usize>,
-    /// Scratch folder graphile-worker is installed into with npm (never committed).
-    #[arg(long, default_value = "target/bench-node")]
-    pub node_dir: PathBuf,
-    /// Run the bus alone, without the graphile-worker baseline (no Node needed).
-    #[arg(long)]
-    pub skip_graphile: bool,
-    /// Length of each steady-rate latency run.
-    #[arg(long, default_value_t = 5.0)]
-    pub latency_seconds: f64,
-    /// Length of each NOTIFY measurement.
-    #[arg(long, default_value_t = 5.0)]
-    pub notify_seconds: f64,
-    /// Alternating runs of both systems at their best configuration (medians compared).
-    #[arg(long, default_value_t = 3)]
-    pub repeats: usize,
-}
-
-const BENCH_DATABASE: &str = "maturion_bench_events";
 
 pub async fn run(target: &Target, command: EventsCommand) -> Result<ExitCode> {
     match command {
@@ -265,78 +222,4 @@ async fn admin_config(target: &Target) -> Result<Config> {
         Target::External { config, .. } => config.clone(),
         Target::Embedded { cluster, database } => cluster.config(cluster.superuser(), database),
     })
-}
-
-/// Runs the benchmark in a scratch database laid out as in production, then drops it.
-pub async fn bench(target: &Target, args: EventsBenchArgs) -> Result<ExitCode> {
-    let (bench, admin) = super::bench::scratch_database(target, BENCH_DATABASE).await?;
-
-    let (admin_url, app_url) = match &bench {
-        Target::Embedded { cluster, database } => (
-            cluster.url(cluster.superuser(), database),
-            cluster.url(maturion_schema::APP_ROLE, database),
-        ),
-        Target::External { url, .. } => {
-            let url = with_database(url, BENCH_DATABASE)?;
-            eprintln!("note: with DATABASE_URL the bus's application pool logs in as that administrator, not maturion_app");
-            (url.clone(), url)
-        }
-    };
-    let mut options = BenchOptions::new(admin_url, app_url);
-    options.organisations = args.organisations;
-    options.publishers = args.publishers;
-    options.events_single = args.events_single;
-    options.events_batched = args.events_batched;
-    options.workers = args.workers;
-    options.graphile_concurrency = args.graphile_concurrency;
-    options.node_dir = (!args.skip_graphile).then_some(args.node_dir);
-    options.latency_seconds = args.latency_seconds;
-    options.notify_seconds = args.notify_seconds;
-    options.repeats = args.repeats;
-    let outcome = maturion_events::bench::run(&options).await;
-    drop(admin);
-    super::bench::drop_scratch_database(target, BENCH_DATABASE).await?;
-    outcome?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `postgresql://user@host:port/old?x=y` → the same URL naming `database`.
-fn with_database(url: &str, database: &str) -> Result<String> {
-    let Some(scheme_end) = url.find("://") else {
-        bail!("DATABASE_URL is not a URL")
-    };
-    let rest = &url[scheme_end + 3..];
-    let Some(path_start) = rest.find('/') else {
-        bail!("DATABASE_URL names no database")
-    };
-    let after_path = rest[path_start..]
-        .find('?')
-        .map_or(String::new(), |q| rest[path_start + q..].to_owned());
-    Ok(format!(
-        "{}{}/{database}{after_path}",
-        &url[..scheme_end + 3],
-        &rest[..path_start]
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_bench_url_names_the_bench_database() {
-        assert_eq!(
-            with_database(
-                "postgresql://admin:pw@db.example:5432/maturion?sslmode=require",
-                "b"
-            )
-            .unwrap(),
-            "postgresql://admin:pw@db.example:5432/b?sslmode=require"
-        );
-        assert_eq!(
-            with_database("postgres://u@/x?host=/run", "b").unwrap(),
-            "postgres://u@/b?host=/run"
-        );
-        assert!(with_database("nonsense", "b").is_err());
-    }
 }

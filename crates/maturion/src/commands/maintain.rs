@@ -1,13 +1,12 @@
 //! `maturion maintain` (partitions ahead, moves out of the default partitions, retention,
-//! rollups, then the audit seal) and `maturion bench ingest`.
+//! rollups, then the audit seal).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use maturion_maintenance::bench::{run_ingest, IngestOptions};
 use maturion_maintenance::{Outcome, Policy, Progress};
 
 use crate::configuration::Target;
@@ -105,46 +104,5 @@ pub async fn run(target: &Target, args: MaintainArgs) -> Result<ExitCode> {
             seal.pending_rows
         );
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-const INGEST_DATABASE: &str = "maturion_bench_ingest";
-
-/// Rows/s of batched inserts into the partitioned audit_log as maturion_app vs COPY into an
-/// unpartitioned table without RLS.
-#[derive(Debug, Args)]
-pub struct IngestArgs {
-    /// Rows each method writes per round.
-    #[arg(long, default_value_t = 100_000)]
-    pub rows: usize,
-    /// Rows per record_views call (and per transaction) on the application side.
-    #[arg(long, default_value_t = 1_000)]
-    pub batch: usize,
-    /// Rounds; each figure is the median.
-    #[arg(long, default_value_t = 3)]
-    pub rounds: usize,
-    /// Application connections inserting at once (COPY stays one stream).
-    #[arg(long, default_value_t = 1)]
-    pub connections: usize,
-}
-
-pub async fn bench_ingest(target: &Target, args: IngestArgs) -> Result<ExitCode> {
-    let Target::Embedded { cluster, .. } = target else {
-        bail!("bench ingest logs in as maturion_app, which needs the embedded cluster (unset DATABASE_URL)");
-    };
-    let (_, mut admin) = super::bench::scratch_database(target, INGEST_DATABASE).await?;
-    let app = maturion_tenancy::Database::new(
-        cluster.config(maturion_schema::APP_ROLE, INGEST_DATABASE),
-        args.connections.max(1),
-    )?;
-    let options = IngestOptions {
-        rows: args.rows,
-        batch: args.batch,
-        rounds: args.rounds,
-        connections: args.connections,
-    };
-    run_ingest(&mut admin, &app, &options).await?;
-    drop((app, admin));
-    super::bench::drop_scratch_database(target, INGEST_DATABASE).await?;
     Ok(ExitCode::SUCCESS)
 }

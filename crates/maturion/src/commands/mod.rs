@@ -1,5 +1,5 @@
 pub(crate) mod audit;
-mod bench;
+pub(crate) mod bench;
 mod check;
 mod db;
 pub(crate) mod events;

@@ -1,40 +1,33 @@
-//! Ingest benchmark: rows/s of batched inserts into the partitioned `audit_log` as
-//! `maturion_app` in tenant transactions, against `COPY` of the same rows into an
-//! unpartitioned table without RLS, measured in the same run. COPY is the fastest way into
-//! PostgreSQL, and it is refused for roles under RLS. The application cannot insert into
-//! `audit_log` itself (only the audit trigger and the audit functions write it), so its bulk
-//! path is `maturion.record_views` (audit scope): one call writes the `viewed` entries of a
-//! whole list in one `INSERT … SELECT FROM unnest(…)`, through the forced tenant policy and
-//! the guards, after one check of the organisation and the actor per call.
+//! Ingest: rows/s of batched inserts into the partitioned `audit_log` as `maturion_app` in
+//! tenant transactions, against `COPY` of the same rows into an unpartitioned table without
+//! RLS, measured in the same run. COPY is the fastest way into PostgreSQL, and it is refused
+//! for roles under RLS. The application cannot insert into `audit_log` itself (only the audit
+//! trigger and the audit functions write it), so its bulk path is `maturion.record_views`
+//! (audit scope): one call writes the `viewed` entries of a whole list in one
+//! `INSERT … SELECT FROM unnest(…)`, through the forced tenant policy and the guards, after one
+//! check of the organisation and the actor per call.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::pin::pin;
 use std::time::{Duration, Instant};
 
+use anyhow::{bail, ensure, Result};
 use chrono::{DateTime, Utc};
-use indicatif::{ProgressBar, ProgressStyle};
-use maturion_tenancy::{Database, OrganisationId, TenancyError, TenantContext, UserId};
+use indicatif::ProgressBar;
+use maturion_tenancy::{Database, TenantContext};
+use maturion_testing::Tenant;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
-use crate::MaintenanceError;
+use crate::server::Scratch;
+use crate::{bar, Server};
 
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    #[error("database: {0}")]
-    Database(#[from] tokio_postgres::Error),
-    #[error("tenant transaction: {0}")]
-    Tenancy(#[from] TenancyError),
-    #[error("maintenance: {0}")]
-    Maintenance(#[from] MaintenanceError),
-    #[error("{0}")]
-    Invalid(String),
-}
+const BENCH_DATABASE: &str = "maturion_bench_ingest";
 
 #[derive(Debug, Clone)]
-pub struct IngestOptions {
+pub struct Options {
     /// Rows written by each method in each round.
     pub rows: usize,
     /// Rows per call (one statement and one transaction) on the application side.
@@ -45,9 +38,9 @@ pub struct IngestOptions {
     pub connections: usize,
 }
 
-impl Default for IngestOptions {
+impl Default for Options {
     fn default() -> Self {
-        IngestOptions {
+        Options {
             rows: 100_000,
             batch: 1_000,
             rounds: 3,
@@ -58,7 +51,7 @@ impl Default for IngestOptions {
 
 /// Medians over the rounds, in rows per second.
 #[derive(Debug, Clone)]
-pub struct IngestFigures {
+pub struct Figures {
     /// Batched record_views into partitioned audit_log as maturion_app.
     pub app_insert: f64,
     /// COPY into an unpartitioned table with the same columns and indexes, no RLS.
@@ -76,31 +69,37 @@ const ENTITY_TYPE: &str = "policy";
 const CLIENT_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) maturion-bench";
 
-/// Runs the benchmark and prints its figures. `admin` is an administrator connection to a
-/// database with every platform migration set and its partitions made by [`crate::maintain`]
-/// (a scratch database: the benchmark adds an organisation, audit rows and two baseline
-/// tables); `app` logs in as maturion_app to the same database.
-pub async fn run_ingest(
-    admin: &mut Client,
-    app: &Database,
-    options: &IngestOptions,
-) -> Result<IngestFigures, BenchError> {
-    if options.rows == 0 || options.batch == 0 || options.rounds == 0 || options.connections == 0 {
-        return Err(BenchError::Invalid(
-            "rows, batch, rounds and connections must be positive".into(),
-        ));
-    }
-    let (organisation, user) = tenant(admin).await?;
-    let context = TenantContext::new(OrganisationId::from_uuid(organisation))
-        .with_user(UserId::from_uuid(user))
-        .with_client(
-            Some(IpAddr::V4(CLIENT_ADDRESS)),
-            Some(USER_AGENT.to_owned()),
-        );
+/// Measures and prints the figures. Logs in as `maturion_app`, so only on the embedded cluster.
+pub async fn run(server: &Server, options: &Options) -> Result<Figures> {
+    let Server::Embedded(cluster) = server else {
+        bail!("bench ingest logs in as maturion_app, which needs the embedded cluster (unset DATABASE_URL)");
+    };
+    let scratch = Scratch::create(server, BENCH_DATABASE).await?;
+    let app = Database::new(
+        cluster.config(maturion_schema::APP_ROLE, BENCH_DATABASE),
+        options.connections.max(1),
+    )?;
+    let outcome = measure(&scratch.admin, &app, options).await;
+    drop(app);
+    scratch.remove(server).await?;
+    outcome
+}
+
+async fn measure(admin: &Client, app: &Database, options: &Options) -> Result<Figures> {
+    ensure!(
+        options.rows > 0 && options.batch > 0 && options.rounds > 0 && options.connections > 0,
+        "rows, batch, rounds and connections must be positive"
+    );
+    let tenant = maturion_testing::organisation_with_admin_from(
+        app,
+        "Ingest benchmark",
+        Some(IpAddr::V4(CLIENT_ADDRESS)),
+        Some(USER_AGENT.to_owned()),
+    )
+    .await?;
     admin
         .batch_execute(&format!(
-            "DROP TABLE IF EXISTS {BASELINE_INDEXED}, {BASELINE_PLAIN};
-             CREATE TABLE {BASELINE_INDEXED} (LIKE audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
+            "CREATE TABLE {BASELINE_INDEXED} (LIKE audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
                INCLUDING INDEXES INCLUDING COMPRESSION);
              CREATE TABLE {BASELINE_PLAIN} (LIKE audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMPRESSION);"
         ))
@@ -109,58 +108,84 @@ pub async fn run_ingest(
         .query_one("SHOW synchronous_commit", &[])
         .await?
         .get(0);
-
-    let total = (options.rows * 3 * options.rounds) as u64;
-    let progress = ProgressBar::new(total).with_message("ingesting");
-    progress.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} rows {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
+    let mut figures = rounds(admin, app, &tenant, options).await?;
+    let written: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE organisation_id = $1 AND action = 'viewed'",
+            &[&tenant.organisation],
+        )
+        .await?
+        .get(0);
+    let expected = (options.rows * options.rounds) as i64;
+    ensure!(
+        written == expected,
+        "audit_log holds {written} viewed rows of the benchmark, expected {expected}"
     );
-    let mut app_insert = Vec::new();
-    let (mut copy_indexed, mut copy_plain) = (Vec::new(), Vec::new());
+    let figures = figures.medians();
+    print(&figures, options, &synchronous_commit);
+    Ok(figures)
+}
+
+/// Rows/s of every round, per method.
+#[derive(Default)]
+struct Rounds {
+    app_insert: Vec<f64>,
+    copy_indexed: Vec<f64>,
+    copy_plain: Vec<f64>,
+}
+
+impl Rounds {
+    fn medians(&mut self) -> Figures {
+        Figures {
+            app_insert: median(&mut self.app_insert),
+            copy_same_indexes: median(&mut self.copy_indexed),
+            copy_no_index: median(&mut self.copy_plain),
+        }
+    }
+}
+
+async fn rounds(
+    admin: &Client,
+    app: &Database,
+    tenant: &Tenant,
+    options: &Options,
+) -> Result<Rounds> {
+    let progress = bar(
+        (options.rows * 3 * options.rounds) as u64,
+        "{msg:>12} [{bar:40}] {pos}/{len} rows {eta}",
+    )
+    .with_message("ingesting");
+    let (organisation, user) = (tenant.organisation.as_uuid(), tenant.user.as_uuid());
+    let mut figures = Rounds::default();
     for round in 0..options.rounds {
         let fresh = || ViewedRows::generate(organisation, user, options.rows);
         // Alternate the order so that caching and checkpoints hit every method alike.
         let app_first = round % 2 == 0;
         if app_first {
-            app_insert.push(insert_parallel(app, &context, &fresh(), options, &progress).await?);
+            let rows = fresh();
+            figures
+                .app_insert
+                .push(insert_parallel(app, &tenant.context, &rows, options, &progress).await?);
         }
         let rows = fresh();
-        copy_indexed.push(copy(admin, BASELINE_INDEXED, &rows, &progress).await?);
-        copy_plain.push(copy(admin, BASELINE_PLAIN, &rows, &progress).await?);
+        figures
+            .copy_indexed
+            .push(copy(admin, BASELINE_INDEXED, &rows, &progress).await?);
+        figures
+            .copy_plain
+            .push(copy(admin, BASELINE_PLAIN, &rows, &progress).await?);
         if !app_first {
-            app_insert.push(insert_parallel(app, &context, &fresh(), options, &progress).await?);
+            let rows = fresh();
+            figures
+                .app_insert
+                .push(insert_parallel(app, &tenant.context, &rows, options, &progress).await?);
         }
     }
     progress.finish_and_clear();
-
-    let written: i64 = admin
-        .query_one(
-            "SELECT count(*) FROM audit_log WHERE organisation_id = $1 AND action = 'viewed'",
-            &[&organisation],
-        )
-        .await?
-        .get(0);
-    let expected = (options.rows * options.rounds) as i64;
-    if written != expected {
-        return Err(BenchError::Invalid(format!(
-            "audit_log holds {written} viewed rows of the benchmark, expected {expected}"
-        )));
-    }
-    let figures = IngestFigures {
-        app_insert: median(&mut app_insert),
-        copy_same_indexes: median(&mut copy_indexed),
-        copy_no_index: median(&mut copy_plain),
-    };
-    print(&figures, options, &synchronous_commit);
-    admin
-        .batch_execute(&format!("DROP TABLE {BASELINE_INDEXED}, {BASELINE_PLAIN}"))
-        .await?;
     Ok(figures)
 }
 
-fn print(f: &IngestFigures, options: &IngestOptions, synchronous_commit: &str) {
+fn print(f: &Figures, options: &Options, synchronous_commit: &str) {
     let verdict = |ratio: f64| if ratio >= 0.5 { "meets" } else { "misses" };
     let vs_indexed = f.app_insert / f.copy_same_indexes;
     let vs_plain = f.app_insert / f.copy_no_index;
@@ -189,26 +214,6 @@ fn print(f: &IngestFigures, options: &IngestOptions, synchronous_commit: &str) {
         "  ratio vs COPY (no index)      {vs_plain:.2}x ({} goal >=0.5x)",
         verdict(vs_plain)
     );
-}
-
-/// An organisation and a user for the audit rows, made as the administrator.
-async fn tenant(admin: &Client) -> Result<(Uuid, Uuid), BenchError> {
-    let organisation: Uuid = admin
-        .query_one(
-            "INSERT INTO organisations (name) VALUES ('Ingest benchmark') RETURNING id",
-            &[],
-        )
-        .await?
-        .get(0);
-    let user = Uuid::now_v7();
-    admin
-        .execute(
-            "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
-             VALUES ($1, $2, 'bench@ingest.example', 'Bench User', 'admin', $1)",
-            &[&user, &organisation],
-        )
-        .await?;
-    Ok((organisation, user))
 }
 
 /// The `viewed` rows one run writes, as `record_views` writes them: time-ordered ids and
@@ -246,9 +251,9 @@ async fn insert_parallel(
     app: &Database,
     context: &TenantContext,
     rows: &ViewedRows,
-    options: &IngestOptions,
+    options: &Options,
     progress: &ProgressBar,
-) -> Result<f64, BenchError> {
+) -> Result<f64> {
     let share = rows.len().div_ceil(options.connections);
     let started = Instant::now();
     let writers = (0..options.connections).map(|k| {
@@ -274,7 +279,7 @@ async fn record_views(
     entity_ids: &[Uuid],
     batch: usize,
     progress: &ProgressBar,
-) -> Result<(), BenchError> {
+) -> Result<()> {
     for chunk in entity_ids.chunks(batch) {
         let tx = app.transaction(context).await?;
         let written: i64 = tx
@@ -285,12 +290,11 @@ async fn record_views(
             .await?
             .get(0);
         tx.commit().await?;
-        if written != chunk.len() as i64 {
-            return Err(BenchError::Invalid(format!(
-                "record_views wrote {written} of {} rows",
-                chunk.len()
-            )));
-        }
+        ensure!(
+            written == chunk.len() as i64,
+            "record_views wrote {written} of {} rows",
+            chunk.len()
+        );
         progress.inc(chunk.len() as u64);
     }
     Ok(())
@@ -302,7 +306,7 @@ async fn copy(
     table: &str,
     rows: &ViewedRows,
     progress: &ProgressBar,
-) -> Result<f64, BenchError> {
+) -> Result<f64> {
     let client_address = IpAddr::V4(CLIENT_ADDRESS);
     let no_changes: Option<serde_json::Value> = None;
     let types = [
@@ -348,12 +352,11 @@ async fn copy(
     }
     let copied = writer.finish().await?;
     progress.inc(rows.len() as u64 % 1_000);
-    if copied != rows.len() as u64 {
-        return Err(BenchError::Invalid(format!(
-            "copied {copied} of {} rows",
-            rows.len()
-        )));
-    }
+    ensure!(
+        copied == rows.len() as u64,
+        "copied {copied} of {} rows",
+        rows.len()
+    );
     Ok(rate(rows.len(), started.elapsed()))
 }
 
