@@ -1,5 +1,7 @@
 //! Tenant transactions against a real PostgreSQL, as the runtime role.
 
+mod context_setters;
+
 
 use maturion_tenancy::{Database, TenancyError, TenantConnection};
 use maturion_testing::{organisation_with_admin, TestDatabase};
