@@ -27,7 +27,7 @@ use std::process::{Command, Output};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info};
 
-use binaries::Binaries;
+pub use binaries::ServerBinaries;
 use error::io;
 pub use error::ClusterError;
 use owner::Owner;
@@ -116,7 +116,7 @@ struct ClusterFile {
 pub struct Cluster {
     home: PathBuf,
     options: ClusterOptions,
-    binaries: Binaries,
+    binaries: ServerBinaries,
     /// `Some` when we are root and the server must run as `postgres`.
     owner: Option<Owner>,
 }
@@ -126,7 +126,7 @@ impl Cluster {
     pub fn new(home: impl Into<PathBuf>, options: ClusterOptions) -> Result<Self, ClusterError> {
         let home = std::path::absolute(home.into()).map_err(io("resolve the cluster home"))?;
         let recorded = read_cluster_file(&home)?;
-        let binaries = Binaries::find(recorded.as_ref().map(|file| file.bindir.as_path()))?;
+        let binaries = ServerBinaries::find(recorded.as_ref().map(|file| file.bindir.as_path()))?;
         Ok(Self {
             home,
             options,
