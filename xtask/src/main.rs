@@ -57,8 +57,12 @@ fn test(forwarded: &[String]) -> Result<ExitCode> {
     let cluster = start_cluster()?;
     eprintln!("xtask: test cluster in {}", cluster.home().display());
 
+    let names_packages = forwarded
+        .iter()
+        .any(|arg| arg == "-p" || arg.starts_with("--package"));
     let status = cargo()
-        .args(["test", "--workspace"])
+        .arg("test")
+        .args((!names_packages).then_some("--workspace"))
         .args(forwarded)
         .env("MATURION_TEST_CLUSTER_HOME", cluster.home())
         .status();
