@@ -394,3 +394,73 @@ async fn reverting_without_a_down_script_is_refused() {
     );
     assert_eq!(tables(&admin).await, ["a"]);
 }
+
+/// What a module's migration creates is labelled with its module (the audit trail's
+/// `enable_tenant_isolation(table)` reads it), in a transaction or statement by statement.
+#[tokio::test]
+async fn migrations_see_their_module() {
+    let db = maturion_testing::fresh_database().await;
+    let mut admin = db.admin().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "1.0.0_in_transaction",
+        "CREATE TABLE seen AS SELECT current_setting('maturion.migration_scope') AS scope;
+         -- Declared immutable so that an index build evaluates it: it fails the build
+         -- unless it runs in the module's scope.
+         CREATE FUNCTION in_scope(scope text) RETURNS text IMMUTABLE LANGUAGE plpgsql AS $$
+         BEGIN
+           IF current_setting('maturion.migration_scope', true) IS DISTINCT FROM scope THEN
+             RAISE 'not in scope %', scope;
+           END IF;
+           RETURN scope;
+         END $$;",
+        None,
+    );
+    write(
+        dir.path(),
+        "1.1.0_statement_by_statement",
+        "-- maturion:no-transaction\nCREATE INDEX CONCURRENTLY seen_in_scope ON seen (in_scope(scope));",
+        None,
+    );
+    let options = Options {
+        module: Some("risks".into()),
+        ..Options::default()
+    };
+    Migrator::new(&module(dir.path()), options)
+        .up(&mut admin, None)
+        .await
+        .unwrap();
+    let seen: Vec<String> = admin
+        .query("SELECT scope FROM seen", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(seen, ["risks"], "in a transaction");
+    let indexed: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'seen_in_scope'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        indexed, 1,
+        "statement by statement, the index build saw the scope"
+    );
+    let after: Option<String> = admin
+        .query_one(
+            "SELECT current_setting('maturion.migration_scope', true)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        after.unwrap_or_default().is_empty(),
+        "the scope does not outlive the migration on the connection"
+    );
+}

@@ -26,6 +26,7 @@ pub async fn run(target: &Target, command: DbCommand) -> Result<ExitCode> {
             let said = match outcome {
                 StartOutcome::Initialised => "initialised and started",
                 StartOutcome::Started => "started",
+                StartOutcome::RecoveredFromCrash => "recovered from a crash and started",
                 StartOutcome::AlreadyRunning => "already running",
             };
             println!("embedded cluster {said}: {}", target.url("postgres"));
@@ -62,6 +63,9 @@ async fn status(target: &Target) -> Result<ExitCode> {
             println!("running:     {}", status.running);
             if let Some(pid) = status.pid {
                 println!("pid:         {pid}");
+            }
+            if let Some(pid) = status.crashed_pid {
+                println!("crashed:     pid {pid} ended without shutting down; the next start recovers it");
             }
             if let Some(port) = status.port {
                 println!("port:        {port}");

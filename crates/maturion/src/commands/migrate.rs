@@ -24,7 +24,7 @@ pub async fn run(target: &Target, command: MigrateCommand) -> Result<ExitCode> {
             );
             for set in &sets {
                 progress.set_message(format!("migrating {}", set.scope));
-                let applied = Migrator::new(set, maturion_schema::migration_options())
+                let applied = Migrator::new(set, options_for(&source, set))
                     .up(&mut admin, to.as_ref())
                     .await;
                 let applied = applied?;
@@ -53,7 +53,7 @@ pub async fn run(target: &Target, command: MigrateCommand) -> Result<ExitCode> {
             let mut admin = target.admin().await?;
             // Later sets build on earlier ones: revert them first.
             for set in sets.iter().rev() {
-                let reverted = Migrator::new(set, maturion_schema::migration_options())
+                let reverted = Migrator::new(set, options_for(&source, set))
                     .down(&mut admin, &to)
                     .await?;
                 if reverted.is_empty() {
@@ -68,17 +68,31 @@ pub async fn run(target: &Target, command: MigrateCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        MigrateCommand::New { name, dir, bump } => {
+        MigrateCommand::New {
+            name,
+            dir,
+            scope,
+            bump,
+        } => {
             let kind = match bump {
                 Bump::Major => ChangeKind::Major,
                 Bump::Minor => ChangeKind::Minor,
                 Bump::Patch => ChangeKind::Patch,
             };
-            let folder = maturion_migrate::scaffold(&dir, &name, kind)?;
+            let scope = scope_of(&dir, scope.as_deref())?;
+            let folder = maturion_migrate::scaffold(&dir, &scope, &name, kind)?;
             println!("created {}", folder.display());
             Ok(ExitCode::SUCCESS)
         }
         MigrateCommand::Lint { paths } => lint(paths),
+    }
+}
+
+/// A module's folder is run as that module; the platform's sets as the platform.
+fn options_for(source: &MigrationSource, set: &MigrationSet) -> maturion_migrate::Options {
+    match source.dir {
+        Some(_) => maturion_schema::module_migration_options(&set.scope),
+        None => maturion_schema::migration_options(),
     }
 }
 
@@ -100,24 +114,29 @@ fn load(source: &MigrationSource) -> Result<Vec<MigrationSet>> {
             }
         };
     };
-    let scope = match &source.scope {
-        Some(scope) => scope.clone(),
-        None => dir
-            .canonicalize()
-            .with_context(|| format!("no migration folder at {}", dir.display()))?
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_owned)
-            .context("cannot name the scope after the folder; pass --scope")?,
-    };
+    let scope = scope_of(dir, source.scope.as_deref())?;
     Ok(vec![MigrationSet::from_dir(&scope, dir)?])
+}
+
+/// A module's migrations are its own scope, named by `--scope` or after their folder.
+fn scope_of(dir: &Path, explicit: Option<&str>) -> Result<String> {
+    if let Some(scope) = explicit {
+        return Ok(scope.to_owned());
+    }
+    dir.canonicalize()
+        .or_else(|_| std::path::absolute(dir))
+        .with_context(|| format!("cannot resolve {}", dir.display()))?
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+        .context("cannot name the scope after the folder; pass --scope")
 }
 
 async fn status(target: &Target, source: &MigrationSource) -> Result<ExitCode> {
     let mut admin = target.admin().await?;
     let mut pending = 0;
     for set in load(source)? {
-        let statuses = Migrator::new(&set, maturion_schema::migration_options())
+        let statuses = Migrator::new(&set, options_for(source, &set))
             .status(&mut admin)
             .await?;
         println!("scope {}", set.scope);
