@@ -2,7 +2,6 @@
 
 mod context_setters;
 
-
 use maturion_tenancy::{Database, TenancyError, TenantConnection};
 use maturion_testing::{organisation_with_admin, TestDatabase};
 
