@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use maturion_audit::bench::OverheadOptions;
+use maturion_config::DatabaseTarget;
 use maturion_tenancy::OrganisationId;
 use tokio_postgres::Client;
 
 use crate::cli::Format;
-use crate::configuration::Target;
 
 const BENCH_DATABASE: &str = "maturion_bench_audit";
 
@@ -57,7 +57,7 @@ pub struct AuditBenchArgs {
     pub rounds: usize,
 }
 
-pub async fn run(target: &Target, command: AuditCommand) -> Result<ExitCode> {
+pub async fn run(target: &DatabaseTarget, command: AuditCommand) -> Result<ExitCode> {
     let client = maintenance(target).await?;
     match command {
         AuditCommand::Seal { max_rows, format } => {
@@ -111,14 +111,14 @@ pub async fn run(target: &Target, command: AuditCommand) -> Result<ExitCode> {
 }
 
 /// An administrator session that reads every organisation's audit rows.
-async fn maintenance(target: &Target) -> Result<Client> {
+async fn maintenance(target: &DatabaseTarget) -> Result<Client> {
     let client = target.admin().await?;
     maturion_platform::become_maintenance(&client).await;
     Ok(client)
 }
 
 /// Runs in a scratch database, created afresh and dropped afterwards.
-pub async fn bench(target: &Target, args: AuditBenchArgs) -> Result<ExitCode> {
+pub async fn bench(target: &DatabaseTarget, args: AuditBenchArgs) -> Result<ExitCode> {
     // The whole platform: the audit trigger's cost includes what other scopes hang on audit_log.
     let (bench, admin) = super::bench::scratch_database(target, BENCH_DATABASE).await?;
     let options = OverheadOptions {
@@ -129,7 +129,7 @@ pub async fn bench(target: &Target, args: AuditBenchArgs) -> Result<ExitCode> {
     };
     let report = maturion_audit::bench::trigger_overhead(
         &admin,
-        || bench.connect_as(maturion_schema::APP_ROLE),
+        || async { Ok(bench.connect_as(maturion_schema::APP_ROLE).await?) },
         &options,
     )
     .await?;

@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 use uuid::Uuid;
 
 use crate::cli::BenchCommand;
-use crate::configuration::Target;
+use maturion_config::DatabaseTarget as Target;
 
 const BENCH_DATABASE: &str = "maturion_bench_rls";
 /// Organisations that get a 10,000-row tenant list; the rest share the remaining rows.

@@ -5,15 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
+use maturion_config::DatabaseTarget;
 use maturion_events::bench::BenchOptions;
 use maturion_events::{Event, Tail, TailFilter};
 use maturion_tenancy::OrganisationId;
-use tokio_postgres::Config;
 use uuid::Uuid;
-
-use crate::configuration::Target;
 
 #[derive(Debug, Subcommand)]
 pub enum EventsCommand {
@@ -107,7 +105,7 @@ pub struct EventsBenchArgs {
 
 const BENCH_DATABASE: &str = "maturion_bench_events";
 
-pub async fn run(target: &Target, command: EventsCommand) -> Result<ExitCode> {
+pub async fn run(target: &DatabaseTarget, command: EventsCommand) -> Result<ExitCode> {
     match command {
         EventsCommand::Tail(args) => tail(target, args).await,
         EventsCommand::DeadLetters {
@@ -119,7 +117,7 @@ pub async fn run(target: &Target, command: EventsCommand) -> Result<ExitCode> {
     }
 }
 
-async fn tail(target: &Target, args: TailArgs) -> Result<ExitCode> {
+async fn tail(target: &DatabaseTarget, args: TailArgs) -> Result<ExitCode> {
     let organisation_id = args
         .organisation
         .as_deref()
@@ -129,7 +127,9 @@ async fn tail(target: &Target, args: TailArgs) -> Result<ExitCode> {
         event_types: args.types,
         organisation_id,
     };
-    let mut tail = Tail::start(&admin_config(target).await?, &filter, args.from_beginning).await?;
+    // The bus opens its own LISTEN connection with the administrator's settings.
+    target.ensure_running().await?;
+    let mut tail = Tail::start(&target.admin_config(), &filter, args.from_beginning).await?;
     let mut printed = 0;
     let mut last_event = Instant::now();
     let outcome = async {
@@ -207,7 +207,7 @@ fn print_event(
 }
 
 async fn dead_letters(
-    target: &Target,
+    target: &DatabaseTarget,
     subscription: Option<String>,
     all: bool,
     format: OutputFormat,
@@ -238,7 +238,7 @@ async fn dead_letters(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn replay(target: &Target, id: Uuid) -> Result<ExitCode> {
+async fn replay(target: &DatabaseTarget, id: Uuid) -> Result<ExitCode> {
     let client = maintenance(target).await?;
     if maturion_events::replay(&client, id).await? {
         println!("dead letter {id} queued for redelivery");
@@ -250,7 +250,7 @@ async fn replay(target: &Target, id: Uuid) -> Result<ExitCode> {
 }
 
 /// An administrator connection that has become maturion_maintenance.
-async fn maintenance(target: &Target) -> Result<tokio_postgres::Client> {
+async fn maintenance(target: &DatabaseTarget) -> Result<tokio_postgres::Client> {
     let client = target.admin().await?;
     client
         .batch_execute(&format!("SET ROLE {}", maturion_events::MAINTENANCE_ROLE))
@@ -258,28 +258,16 @@ async fn maintenance(target: &Target) -> Result<tokio_postgres::Client> {
     Ok(client)
 }
 
-/// The administrator's connection settings (the bus opens its own LISTEN connection).
-async fn admin_config(target: &Target) -> Result<Config> {
-    target.admin().await?;
-    Ok(match target {
-        Target::External { config, .. } => config.clone(),
-        Target::Embedded { cluster, database } => cluster.config(cluster.superuser(), database),
-    })
-}
-
 /// Runs the benchmark in a scratch database laid out as in production, then drops it.
-pub async fn bench(target: &Target, args: EventsBenchArgs) -> Result<ExitCode> {
+pub async fn bench(target: &DatabaseTarget, args: EventsBenchArgs) -> Result<ExitCode> {
     let (bench, admin) = super::bench::scratch_database(target, BENCH_DATABASE).await?;
 
-    let (admin_url, app_url) = match &bench {
-        Target::Embedded { cluster, database } => (
-            cluster.url(cluster.superuser(), database),
-            cluster.url(maturion_schema::APP_ROLE, database),
-        ),
-        Target::External { url, .. } => {
-            let url = with_database(url, BENCH_DATABASE)?;
-            eprintln!("note: with DATABASE_URL the bus's application pool logs in as that administrator, not maturion_app");
-            (url.clone(), url)
+    let admin_url = bench.admin_url().expose().to_owned();
+    let app_url = match bench.url_for(maturion_schema::APP_ROLE) {
+        Ok(url) => url.expose().to_owned(),
+        Err(error) => {
+            eprintln!("note: {error}; the bus's application pool logs in as the administrator");
+            admin_url.clone()
         }
     };
     let mut options = BenchOptions::new(admin_url, app_url);
@@ -298,45 +286,4 @@ pub async fn bench(target: &Target, args: EventsBenchArgs) -> Result<ExitCode> {
     super::bench::drop_scratch_database(target, BENCH_DATABASE).await?;
     outcome?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `postgresql://user@host:port/old?x=y` → the same URL naming `database`.
-fn with_database(url: &str, database: &str) -> Result<String> {
-    let Some(scheme_end) = url.find("://") else {
-        bail!("DATABASE_URL is not a URL")
-    };
-    let rest = &url[scheme_end + 3..];
-    let Some(path_start) = rest.find('/') else {
-        bail!("DATABASE_URL names no database")
-    };
-    let after_path = rest[path_start..]
-        .find('?')
-        .map_or(String::new(), |q| rest[path_start + q..].to_owned());
-    Ok(format!(
-        "{}{}/{database}{after_path}",
-        &url[..scheme_end + 3],
-        &rest[..path_start]
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_bench_url_names_the_bench_database() {
-        assert_eq!(
-            with_database(
-                "postgresql://admin:pw@db.example:5432/maturion?sslmode=require",
-                "b"
-            )
-            .unwrap(),
-            "postgresql://admin:pw@db.example:5432/b?sslmode=require"
-        );
-        assert_eq!(
-            with_database("postgres://u@/x?host=/run", "b").unwrap(),
-            "postgres://u@/b?host=/run"
-        );
-        assert!(with_database("nonsense", "b").is_err());
-    }
 }

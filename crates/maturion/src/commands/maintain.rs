@@ -4,13 +4,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use maturion_config::DatabaseTarget;
 use maturion_maintenance::bench::{run_ingest, IngestOptions};
 use maturion_maintenance::{Outcome, Policy, Progress};
-
-use crate::configuration::Target;
 
 /// Keeps the time-partitioned logs (audit_log, event_log) in shape.
 #[derive(Debug, Args)]
@@ -45,7 +44,7 @@ impl MaintainArgs {
     }
 }
 
-pub async fn run(target: &Target, args: MaintainArgs) -> Result<ExitCode> {
+pub async fn run(target: &DatabaseTarget, args: MaintainArgs) -> Result<ExitCode> {
     let policy = args.policy();
     let mut admin = target.admin().await?;
     let bar = ProgressBar::new(0).with_message("maintaining");
@@ -128,15 +127,15 @@ pub struct IngestArgs {
     pub connections: usize,
 }
 
-pub async fn bench_ingest(target: &Target, args: IngestArgs) -> Result<ExitCode> {
-    let Target::Embedded { cluster, .. } = target else {
-        bail!("bench ingest logs in as maturion_app, which needs the embedded cluster (unset DATABASE_URL)");
-    };
-    let (_, mut admin) = super::bench::scratch_database(target, INGEST_DATABASE).await?;
-    let app = maturion_tenancy::Database::new(
-        cluster.config(maturion_schema::APP_ROLE, INGEST_DATABASE),
-        args.connections.max(1),
-    )?;
+pub async fn bench_ingest(target: &DatabaseTarget, args: IngestArgs) -> Result<ExitCode> {
+    let app_role = maturion_schema::APP_ROLE;
+    // Before the scratch database is made: an external server may have no URL for the role.
+    target
+        .url_for(app_role)
+        .context("bench ingest logs in as maturion_app")?;
+    let (bench, mut admin) = super::bench::scratch_database(target, INGEST_DATABASE).await?;
+    let app =
+        maturion_tenancy::Database::new(bench.config_for(app_role)?, args.connections.max(1))?;
     let options = IngestOptions {
         rows: args.rows,
         batch: args.batch,
