@@ -312,19 +312,30 @@ impl Layer {
             database: self.database.into_settings()?,
             server: ServerSettings {
                 listen: self.server.listen.unwrap_or(DEFAULT_LISTEN),
-                body_limit_bytes: (self.server.body_limit_bytes)
+                body_limit_bytes: self
+                    .server
+                    .body_limit_bytes
                     .unwrap_or(DEFAULT_BODY_LIMIT_BYTES),
-                request_timeout: (self.server.request_timeout_seconds)
+                request_timeout: self
+                    .server
+                    .request_timeout_seconds
                     .map_or(DEFAULT_REQUEST_TIMEOUT, seconds),
-                concurrency_limit: (self.server.concurrency_limit)
+                concurrency_limit: self
+                    .server
+                    .concurrency_limit
                     .unwrap_or(DEFAULT_CONCURRENCY_LIMIT),
             },
             jobs: JobSettings {
-                maintenance_interval: (self.jobs.maintenance_interval_seconds)
+                maintenance_interval: self
+                    .jobs
+                    .maintenance_interval_seconds
                     .map_or(DEFAULT_MAINTENANCE_INTERVAL, seconds),
             },
             log: LogSettings {
-                filter: (self.log.filter).unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
+                filter: self
+                    .log
+                    .filter
+                    .unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
                 json: self.log.json.unwrap_or(false),
             },
         })

@@ -1,8 +1,8 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use maturion_cluster::{Cluster, StartOutcome, StopMode};
-use maturion_config::DatabaseTarget;
+use maturion_cluster::{Cluster, StopMode};
+use maturion_config::{DatabaseTarget, StartOutcome};
 
 use crate::cli::DbCommand;
 
