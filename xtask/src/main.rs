@@ -1,5 +1,10 @@
-//! Project chores. `cargo xtask test [-- <cargo test args>]` runs the
-//! workspace's tests against one fresh, throwaway PostgreSQL cluster.
+//! Project chores, and the README's two commands:
+//! - `cargo xtask run [-- <maturion args>]`: installs what is missing, builds and runs `maturion`;
+//! - `cargo xtask test [-- <cargo test args>]`: installs what is missing, then runs the
+//!   workspace's tests against one fresh, throwaway PostgreSQL cluster;
+//! - `cargo xtask setup`: only the first step of both.
+
+mod prerequisites;
 
 use std::env;
 use std::fs;
@@ -10,39 +15,69 @@ use anyhow::{Context, Result};
 use maturion_cluster::{Cluster, ClusterError, ClusterOptions, StopMode};
 use nix::sys::signal::{signal, SigHandler, Signal};
 
-const USAGE: &str = "usage: cargo xtask test [-- <cargo test args>]";
+const USAGE: &str = "usage: cargo xtask run [-- <maturion args>]
+       cargo xtask test [-- <cargo test args>]
+       cargo xtask setup";
 
 fn main() -> Result<ExitCode> {
     let args: Vec<String> = env::args().skip(1).collect();
-    match args.split_first() {
-        Some((command, rest)) if command == "test" => test(rest),
-        _ => {
-            eprintln!("{USAGE}");
-            Ok(ExitCode::from(2))
-        }
+    let Some((command, rest)) = args.split_first() else {
+        return usage();
+    };
+    let forwarded = match rest.split_first() {
+        Some((first, rest)) if first == "--" => rest,
+        _ => rest,
+    };
+    match command.as_str() {
+        "run" => run(forwarded),
+        "test" => test(forwarded),
+        "setup" => prerequisites::ensure().map(|()| ExitCode::SUCCESS),
+        _ => usage(),
     }
 }
 
-fn test(args: &[String]) -> Result<ExitCode> {
-    let forwarded = match args.split_first() {
-        Some((first, rest)) if first == "--" => rest,
-        _ => args,
-    };
+fn usage() -> Result<ExitCode> {
+    eprintln!("{USAGE}");
+    Ok(ExitCode::from(2))
+}
+
+fn run(forwarded: &[String]) -> Result<ExitCode> {
+    prerequisites::ensure()?;
+    let status = cargo()
+        .args(["run", "--release", "--package", "maturion", "--"])
+        .args(forwarded)
+        .status()
+        .context("cannot run cargo run")?;
+    Ok(exit_code(status.code()))
+}
+
+fn test(forwarded: &[String]) -> Result<ExitCode> {
+    prerequisites::ensure()?;
     survive_ctrl_c()?;
     let cluster = start_cluster()?;
     eprintln!("xtask: test cluster in {}", cluster.home().display());
 
-    let status = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["test", "--workspace"])
+    let names_packages = forwarded
+        .iter()
+        .any(|arg| arg == "-p" || arg.starts_with("--package"));
+    let status = cargo()
+        .arg("test")
+        .args((!names_packages).then_some("--workspace"))
         .args(forwarded)
         .env("MATURION_TEST_CLUSTER_HOME", cluster.home())
-        .current_dir(workspace_root())
         .status();
     clean_up(&cluster);
-    let code = status.context("cannot run cargo test")?.code();
-    Ok(ExitCode::from(
-        code.and_then(|code| u8::try_from(code).ok()).unwrap_or(1),
-    ))
+    Ok(exit_code(status.context("cannot run cargo test")?.code()))
+}
+
+fn cargo() -> Command {
+    let mut cargo = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo.current_dir(workspace_root());
+    cargo
+}
+
+fn exit_code(code: Option<i32>) -> ExitCode {
+    ExitCode::from(code.and_then(|code| u8::try_from(code).ok()).unwrap_or(1))
 }
 
 /// Ctrl-C reaches cargo test and us alike, and we must outlive it to stop the

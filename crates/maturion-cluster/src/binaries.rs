@@ -18,14 +18,14 @@ const PROGRAMS: [&str; 3] = ["pg_ctl", "initdb", "postgres"];
 
 /// A PostgreSQL bin folder holding every program a cluster needs.
 #[derive(Debug, Clone)]
-pub(crate) struct Binaries {
+pub struct ServerBinaries {
     pub dir: PathBuf,
     /// As `pg_ctl --version` tells it, e.g. `15.18 (Debian 15.18-0+deb12u1)`.
     pub version: String,
     pub major: u32,
 }
 
-impl Binaries {
+impl ServerBinaries {
     /// `MATURION_PG_BINDIR` if set (and then nothing else), otherwise the first
     /// usable folder among: the one the cluster was initialised with, `pg_ctl`'s
     /// folder on PATH, `pg_config --bindir`, `/usr/lib/postgresql/<N>/bin` from
@@ -65,6 +65,28 @@ impl Binaries {
     }
 
     /// Reads the version from `pg_ctl --version` and rejects versions that are too old.
+    /// Whether the server can `CREATE EXTENSION name` (contrib is a separate package on
+    /// some systems).
+    pub fn has_extension(&self, name: &str) -> bool {
+        let control = format!("{name}.control");
+        self.extension_dirs()
+            .iter()
+            .any(|dir| dir.join(&control).is_file())
+    }
+
+    /// Debian's layout first, then the two layouts of a source install.
+    fn extension_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![PathBuf::from(format!(
+            "/usr/share/postgresql/{}/extension",
+            self.major
+        ))];
+        if let Some(prefix) = self.dir.parent() {
+            dirs.push(prefix.join("share/postgresql/extension"));
+            dirs.push(prefix.join("share/extension"));
+        }
+        dirs
+    }
+
     fn inspect(dir: PathBuf) -> Result<Self, ClusterError> {
         let program = dir.join("pg_ctl");
         let output = Command::new(&program)

@@ -57,6 +57,12 @@ pub enum ClusterError {
     )]
     IncompleteInit { data_dir: PathBuf, marker: PathBuf },
 
+    #[error("timed out after {timeout:?} waiting until {what}")]
+    Timeout {
+        what: &'static str,
+        timeout: std::time::Duration,
+    },
+
     #[error("cannot {action}: {source}")]
     Io {
         action: String,

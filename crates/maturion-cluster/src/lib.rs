@@ -14,6 +14,7 @@
 mod binaries;
 mod error;
 mod owner;
+mod postmaster;
 
 use std::fmt::Write as _;
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -27,10 +28,11 @@ use std::process::{Command, Output};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info};
 
-use binaries::Binaries;
+pub use binaries::ServerBinaries;
 use error::io;
 pub use error::ClusterError;
 use owner::Owner;
+use postmaster::Postmaster;
 
 const SUPERUSER: &str = "postgres";
 const CLUSTER_FILE: &str = "cluster.json";
@@ -68,6 +70,9 @@ pub enum StartOutcome {
     /// The cluster was created, then started.
     Initialised,
     Started,
+    /// The previous server ended without shutting down (killed, out of memory): this start
+    /// waited for its processes to go and replayed the WAL.
+    RecoveredFromCrash,
     AlreadyRunning,
 }
 
@@ -97,6 +102,9 @@ pub struct ClusterStatus {
     pub initialised: bool,
     pub running: bool,
     pub pid: Option<u32>,
+    /// The postmaster of a server that ended without shutting down; the next start
+    /// recovers it.
+    pub crashed_pid: Option<u32>,
     /// `None` until the first start picked one (unless the options set it).
     pub port: Option<u16>,
     pub data_dir: PathBuf,
@@ -116,7 +124,7 @@ struct ClusterFile {
 pub struct Cluster {
     home: PathBuf,
     options: ClusterOptions,
-    binaries: Binaries,
+    binaries: ServerBinaries,
     /// `Some` when we are root and the server must run as `postgres`.
     owner: Option<Owner>,
 }
@@ -126,7 +134,7 @@ impl Cluster {
     pub fn new(home: impl Into<PathBuf>, options: ClusterOptions) -> Result<Self, ClusterError> {
         let home = std::path::absolute(home.into()).map_err(io("resolve the cluster home"))?;
         let recorded = read_cluster_file(&home)?;
-        let binaries = Binaries::find(recorded.as_ref().map(|file| file.bindir.as_path()))?;
+        let binaries = ServerBinaries::find(recorded.as_ref().map(|file| file.bindir.as_path()))?;
         Ok(Self {
             home,
             options,
@@ -151,9 +159,14 @@ impl Cluster {
         let _lock = self.lock()?;
 
         let recorded = read_cluster_file(&self.home)?;
-        if recorded.is_some() && self.running()? {
-            return Ok(StartOutcome::AlreadyRunning);
-        }
+        let crashed = match postmaster::inspect(&self.data_dir()) {
+            Postmaster::Alive(_) if recorded.is_some() => return Ok(StartOutcome::AlreadyRunning),
+            Postmaster::Dead(pid) if recorded.is_some() => {
+                postmaster::clear_after_crash(&self.data_dir(), &self.socket_dir(), pid)?;
+                true
+            }
+            _ => false,
+        };
         let port = match self
             .options
             .port
@@ -166,7 +179,9 @@ impl Cluster {
         self.create_private_dir(&self.socket_dir())?;
         self.create_private_dir(&self.log_dir())?;
 
-        let outcome = if recorded.is_some() {
+        let outcome = if crashed {
+            StartOutcome::RecoveredFromCrash
+        } else if recorded.is_some() {
             StartOutcome::Started
         } else {
             self.init()?;
@@ -192,7 +207,7 @@ impl Cluster {
             return Ok(false);
         }
         let _lock = self.lock()?;
-        if !self.running()? {
+        if !matches!(postmaster::inspect(&self.data_dir()), Postmaster::Alive(_)) {
             return Ok(false);
         }
         let mut pg_ctl = self.pg_command("pg_ctl");
@@ -210,11 +225,21 @@ impl Cluster {
 
     pub fn status(&self) -> Result<ClusterStatus, ClusterError> {
         let recorded = read_cluster_file(&self.home)?;
-        let running = recorded.is_some() && self.running()?;
+        let postmaster = match recorded {
+            Some(_) => postmaster::inspect(&self.data_dir()),
+            None => Postmaster::Absent,
+        };
         Ok(ClusterStatus {
             initialised: recorded.is_some(),
-            running,
-            pid: running.then(|| self.pid()).flatten(),
+            running: matches!(postmaster, Postmaster::Alive(_)),
+            pid: match postmaster {
+                Postmaster::Alive(pid) => Some(pid),
+                _ => None,
+            },
+            crashed_pid: match postmaster {
+                Postmaster::Dead(pid) => Some(pid),
+                _ => None,
+            },
             port: recorded.map(|file| file.port).or(self.options.port),
             data_dir: self.data_dir(),
             socket_dir: self.socket_dir(),
@@ -410,29 +435,6 @@ impl Cluster {
             log_tail: tail(&log),
             log,
         })
-    }
-
-    fn running(&self) -> Result<bool, ClusterError> {
-        let mut pg_ctl = self.pg_command("pg_ctl");
-        pg_ctl.arg("status").arg("-D").arg(self.data_dir());
-        debug!(command = ?pg_ctl, "running");
-        let output = pg_ctl.output().map_err(io("run pg_ctl status"))?;
-        // pg_ctl status: 0 running, 3 not running, 4 no data directory.
-        match output.status.code() {
-            Some(0) => Ok(true),
-            Some(3 | 4) => Ok(false),
-            _ => Err(ClusterError::Command {
-                command: format!("{pg_ctl:?}"),
-                status: output.status,
-                output: output_text(&output),
-            }),
-        }
-    }
-
-    /// The postmaster's, from the first line of `postmaster.pid`.
-    fn pid(&self) -> Option<u32> {
-        let text = fs::read_to_string(self.data_dir().join("postmaster.pid")).ok()?;
-        text.lines().next()?.trim().parse().ok()
     }
 
     /// A command running one of the PostgreSQL programs, as the cluster's owner.

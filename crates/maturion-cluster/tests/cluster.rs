@@ -217,3 +217,61 @@ fn running_as_root() -> bool {
     std::fs::metadata("/proc/self")
         .is_ok_and(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0)
 }
+
+/// Returns once the process has exited (a zombie or gone): a SIGKILL is delivered when
+/// the process next runs, not when `kill` returns.
+fn kill_9(pid: u32) {
+    let killed = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill -9 {pid}");
+    let exited = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+    };
+    while !exited() {
+        thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// A `kill -9` of the postmaster leaves a zombie and orphaned backends for a moment; the
+/// next start must wait for them and recover, not take them for a live server.
+#[tokio::test]
+async fn a_killed_server_is_seen_dead_and_the_next_start_recovers_it() {
+    let dir = temp_dir();
+    let cluster = Cluster::new(dir.path().join("home"), ClusterOptions::default()).unwrap();
+    let _stop = StopOnDrop(&cluster);
+    cluster.start().unwrap();
+    let client = connect(&cluster).await;
+    client
+        .batch_execute("create table kept (n int); insert into kept values (42)")
+        .await
+        .unwrap();
+    let pid = cluster
+        .status()
+        .unwrap()
+        .pid
+        .expect("a running server has a pid");
+
+    kill_9(pid);
+    let after = cluster.status().unwrap();
+    assert!(!after.running, "a killed server is not running: {after:?}");
+    assert_eq!((after.pid, after.crashed_pid), (None, Some(pid)));
+    assert!(!cluster.stop(StopMode::Fast).unwrap(), "nothing to stop");
+
+    assert_eq!(cluster.start().unwrap(), StartOutcome::RecoveredFromCrash);
+    let recovered = cluster.status().unwrap();
+    assert!(recovered.running && recovered.crashed_pid.is_none());
+    assert_ne!(recovered.pid, Some(pid));
+    let client = connect(&cluster).await;
+    let n: i32 = client
+        .query_one("select n from kept", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 42, "a committed row survives the crash");
+    assert_eq!(cluster.start().unwrap(), StartOutcome::AlreadyRunning);
+}

@@ -192,14 +192,20 @@ fn parse_folder_name(folder: &str) -> Result<(Version, String), String> {
 }
 
 /// Creates `<next version>_<name>/{up,down}.sql` in `dir` (the version bumped from the newest
-/// migration there as `kind` says) and returns the new folder.
-pub fn scaffold(dir: &Path, name: &str, kind: ChangeKind) -> Result<PathBuf, MigrateError> {
+/// migration there as `kind` says) and returns the new folder. `scope` is the module the set
+/// belongs to, which the template's tenant table is labelled with.
+pub fn scaffold(
+    dir: &Path,
+    scope: &str,
+    name: &str,
+    kind: ChangeKind,
+) -> Result<PathBuf, MigrateError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| MigrateError::Io { path, source }
     };
     fs::create_dir_all(dir).map_err(io(dir))?;
-    let set = MigrationSet::from_dir("scaffold", dir)?;
+    let set = MigrationSet::from_dir(scope, dir)?;
     let version = next_version(set.latest(), kind);
     let folder = dir.join(format!("{version}_{name}"));
     parse_folder_name(&format!("{version}_{name}")).map_err(|reason| MigrateError::Layout {
@@ -208,9 +214,10 @@ pub fn scaffold(dir: &Path, name: &str, kind: ChangeKind) -> Result<PathBuf, Mig
     })?;
     fs::create_dir(&folder).map_err(io(&folder))?;
     let up = format!(
-        "-- {version} {name}: {kind:?} change.\n\
+        "-- {version} {name}: {kind:?} change of the {scope} module.\n\
          -- Tenant tables: organisation_id + the standard audit fields, then\n\
-         -- SELECT maturion.enable_tenant_isolation('my_table');\n"
+         -- SELECT maturion.enable_tenant_isolation('my_table', module => '{}');\n",
+        scope.replace('\'', "''")
     );
     fs::write(folder.join("up.sql"), up).map_err(io(&folder))?;
     fs::write(
@@ -246,6 +253,18 @@ mod tests {
         assert!(parse_folder_name("1.2.3").is_err());
         assert!(parse_folder_name("1.2.3_Add-Risks").is_err());
         assert!(parse_folder_name("1.2.3-beta_add").is_err());
+    }
+
+    #[test]
+    fn the_template_names_the_module() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = scaffold(dir.path(), "risks", "add_risks", ChangeKind::Minor).unwrap();
+        assert!(folder.ends_with("1.0.0_add_risks"));
+        let up = fs::read_to_string(folder.join("up.sql")).unwrap();
+        assert!(
+            up.contains("maturion.enable_tenant_isolation('my_table', module => 'risks')"),
+            "{up}"
+        );
     }
 
     #[test]

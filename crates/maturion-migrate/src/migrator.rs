@@ -11,6 +11,12 @@ use crate::{MigrateError, Migration, MigrationSet};
 
 const LEDGER_SQL: &str = include_str!("../sql/ledger.sql");
 
+/// The setting that tells a running migration its module.
+const MODULE_SETTING: &str = "maturion.migration_scope";
+/// Undoes `session_setup(false)` on a connection that goes on being used.
+const SESSION_RESET: &str =
+    "RESET ROLE; RESET lock_timeout; RESET search_path; RESET maturion.migration_scope";
+
 /// Key of the session advisory lock that serialises migrators (any scope, any process).
 const MIGRATION_LOCK_KEY: i64 = 0x6d61_7475_7269_6f6e; // "maturion"
 
@@ -23,6 +29,9 @@ pub struct Options {
     /// `lock_timeout` for each migration: a migration waiting on a busy table gives up rather
     /// than queueing every query behind its lock.
     pub lock_timeout: String,
+    /// The module the set belongs to, which its scripts read as `maturion.migration_scope`
+    /// (so that what they create can be labelled with it). `None`: the setting stays unset.
+    pub module: Option<String>,
 }
 
 impl Default for Options {
@@ -30,6 +39,7 @@ impl Default for Options {
         Self {
             owner_role: None,
             lock_timeout: "10s".into(),
+            module: None,
         }
     }
 }
@@ -284,9 +294,7 @@ impl<'a> Migrator<'a> {
         client.batch_execute(&self.session_setup(false)).await?;
         for (index, statement) in statements.iter().enumerate() {
             if let Err(source) = client.batch_execute(statement).await {
-                client
-                    .batch_execute("RESET ROLE; RESET lock_timeout; RESET search_path")
-                    .await?;
+                client.batch_execute(SESSION_RESET).await?;
                 return Err(MigrateError::FailedWithoutTransaction {
                     version: m.version.clone(),
                     name: m.name.clone(),
@@ -295,9 +303,7 @@ impl<'a> Migrator<'a> {
                 });
             }
         }
-        client
-            .batch_execute("RESET ROLE; RESET lock_timeout; RESET search_path")
-            .await?;
+        client.batch_execute(SESSION_RESET).await?;
         Ok(())
     }
 
@@ -352,6 +358,12 @@ impl<'a> Migrator<'a> {
             "SET {scope}lock_timeout = '{}'; SET {scope}search_path = public;",
             self.options.lock_timeout.replace('\'', "''")
         );
+        if let Some(module) = &self.options.module {
+            sql.push_str(&format!(
+                " SET {scope}{MODULE_SETTING} = '{}';",
+                module.replace('\'', "''")
+            ));
+        }
         if let Some(role) = &self.options.owner_role {
             sql.push_str(&format!(
                 " SET {scope}ROLE \"{}\";",

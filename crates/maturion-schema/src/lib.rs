@@ -36,6 +36,15 @@ pub fn migration_options() -> Options {
     }
 }
 
+/// For a module's own migrations: as the platform's, and the one-argument
+/// `maturion.enable_tenant_isolation(table)` labels their tables with `module`.
+pub fn module_migration_options(module: &str) -> Options {
+    Options {
+        module: Some(module.into()),
+        ..migration_options()
+    }
+}
+
 /// Creates the roles (idempotent), then applies every pending platform migration.
 /// `client` must be an administrator (superuser, or CREATEROLE and database owner).
 pub async fn migrate_up(client: &mut Client) -> Result<Vec<AppliedMigration>, MigrateError> {

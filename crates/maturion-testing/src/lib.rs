@@ -322,3 +322,22 @@ async fn connect(config: &Config, what: &str) -> Client {
     });
     client
 }
+
+/// `kill -9`, then waits until the process has exited (a zombie or gone): a SIGKILL takes
+/// effect when the process next runs, not when `kill` returns.
+pub fn kill_9(pid: u32) {
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success(), "kill -9 {pid}");
+    let exited = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+    };
+    while !exited() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -81,7 +81,8 @@ pub struct MigrationSource {
     /// Folder of a module's migrations (`<MAJOR.MINOR.PATCH>_<name>/up.sql|down.sql`).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// With --dir: the scope recorded in schema_migrations (default: the folder's name).
+    /// With --dir: the module, recorded as the scope in schema_migrations and labelling the
+    /// module's tables in the audit trail (default: the folder's name).
     /// Without: one of the platform's sets (platform, maintenance, …); default all of them.
     #[arg(long)]
     pub scope: Option<String>,
@@ -111,6 +112,10 @@ pub enum MigrateCommand {
         /// Folder of the migrations.
         #[arg(long, default_value = "migrations")]
         dir: PathBuf,
+        /// The module the migrations belong to, named in the template (default: the folder's
+        /// name, as `migrate up --dir` does).
+        #[arg(long)]
+        scope: Option<String>,
         /// Kind of change; MINOR unless said otherwise.
         #[arg(long, value_enum, default_value_t = Bump::Minor)]
         bump: Bump,

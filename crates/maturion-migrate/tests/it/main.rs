@@ -394,3 +394,52 @@ async fn reverting_without_a_down_script_is_refused() {
     );
     assert_eq!(tables(&admin).await, ["a"]);
 }
+
+/// What a module's migration creates is labelled with its module (the audit trail's
+/// `enable_tenant_isolation(table)` reads it), in a transaction or statement by statement.
+#[tokio::test]
+async fn migrations_see_their_module() {
+    let db = maturion_testing::fresh_database().await;
+    let mut admin = db.admin().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "1.0.0_in_transaction",
+        "CREATE TABLE seen AS SELECT current_setting('maturion.migration_scope') AS scope;",
+        None,
+    );
+    write(
+        dir.path(),
+        "1.1.0_statement_by_statement",
+        "-- maturion:no-transaction\nINSERT INTO seen SELECT current_setting('maturion.migration_scope');",
+        None,
+    );
+    let options = Options {
+        module: Some("risks".into()),
+        ..Options::default()
+    };
+    Migrator::new(&module(dir.path()), options)
+        .up(&mut admin, None)
+        .await
+        .unwrap();
+    let seen: Vec<String> = admin
+        .query("SELECT scope FROM seen", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(seen, ["risks", "risks"]);
+    let after: Option<String> = admin
+        .query_one(
+            "SELECT current_setting('maturion.migration_scope', true)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        after.unwrap_or_default().is_empty(),
+        "the scope does not outlive the migration on the connection"
+    );
+}

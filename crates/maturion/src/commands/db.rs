@@ -41,6 +41,7 @@ async fn start(target: &DatabaseTarget) -> Result<ExitCode> {
     let said = match target.ensure_running().await? {
         Some(StartOutcome::Initialised) => "initialised and started",
         Some(StartOutcome::Started) => "started",
+        Some(StartOutcome::RecoveredFromCrash) => "recovered from a crash and started",
         Some(StartOutcome::AlreadyRunning) | None => "already running",
     };
     println!("embedded cluster {said}: {}", target.admin_url());
@@ -75,6 +76,9 @@ async fn status(target: &DatabaseTarget) -> Result<ExitCode> {
     println!("running:     {}", status.running);
     if let Some(pid) = status.pid {
         println!("pid:         {pid}");
+    }
+    if let Some(pid) = status.crashed_pid {
+        println!("crashed:     pid {pid} ended without shutting down; the next start recovers it");
     }
     if let Some(port) = status.port {
         println!("port:        {port}");

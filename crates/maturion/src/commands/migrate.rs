@@ -11,7 +11,12 @@ use crate::cli::{Bump, MigrateCommand, MigrationSource};
 /// `new` and `lint` work on files alone: they need no database and no PostgreSQL binaries.
 pub async fn run(database: &DatabaseSettings, command: MigrateCommand) -> Result<ExitCode> {
     match command {
-        MigrateCommand::New { name, dir, bump } => new(&name, &dir, bump),
+        MigrateCommand::New {
+            name,
+            dir,
+            scope,
+            bump,
+        } => new(&name, &dir, scope.as_deref(), bump),
         MigrateCommand::Lint { paths } => lint(paths),
         MigrateCommand::Status(source) => status(&super::open(database).await?, &source).await,
         MigrateCommand::Up { source, to } => {
@@ -40,7 +45,7 @@ async fn up(
     );
     for set in &sets {
         progress.set_message(format!("migrating {}", set.scope));
-        let applied = Migrator::new(set, maturion_schema::migration_options())
+        let applied = Migrator::new(set, options_for(source, set))
             .up(&mut admin, to)
             .await?;
         progress.suspend(|| {
@@ -73,7 +78,7 @@ async fn down(
     let mut admin = target.admin().await?;
     // Later sets build on earlier ones: revert them first.
     for set in sets.iter().rev() {
-        let reverted = Migrator::new(set, maturion_schema::migration_options())
+        let reverted = Migrator::new(set, options_for(source, set))
             .down(&mut admin, to)
             .await?;
         if reverted.is_empty() {
@@ -89,15 +94,24 @@ async fn down(
     Ok(ExitCode::SUCCESS)
 }
 
-fn new(name: &str, dir: &Path, bump: Bump) -> Result<ExitCode> {
+fn new(name: &str, dir: &Path, scope: Option<&str>, bump: Bump) -> Result<ExitCode> {
     let kind = match bump {
         Bump::Major => ChangeKind::Major,
         Bump::Minor => ChangeKind::Minor,
         Bump::Patch => ChangeKind::Patch,
     };
-    let folder = maturion_migrate::scaffold(dir, name, kind)?;
+    let scope = scope_of(dir, scope)?;
+    let folder = maturion_migrate::scaffold(dir, &scope, name, kind)?;
     println!("created {}", folder.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// A module's folder is run as that module; the platform's sets as the platform.
+fn options_for(source: &MigrationSource, set: &MigrationSet) -> maturion_migrate::Options {
+    match source.dir {
+        Some(_) => maturion_schema::module_migration_options(&set.scope),
+        None => maturion_schema::migration_options(),
+    }
 }
 
 /// The sets a command works on: a module's folder, one platform set, or all platform sets.
@@ -118,24 +132,29 @@ fn load(source: &MigrationSource) -> Result<Vec<MigrationSet>> {
             }
         };
     };
-    let scope = match &source.scope {
-        Some(scope) => scope.clone(),
-        None => dir
-            .canonicalize()
-            .with_context(|| format!("no migration folder at {}", dir.display()))?
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_owned)
-            .context("cannot name the scope after the folder; pass --scope")?,
-    };
+    let scope = scope_of(dir, source.scope.as_deref())?;
     Ok(vec![MigrationSet::from_dir(&scope, dir)?])
+}
+
+/// A module's migrations are its own scope, named by `--scope` or after their folder.
+fn scope_of(dir: &Path, explicit: Option<&str>) -> Result<String> {
+    if let Some(scope) = explicit {
+        return Ok(scope.to_owned());
+    }
+    dir.canonicalize()
+        .or_else(|_| std::path::absolute(dir))
+        .with_context(|| format!("cannot resolve {}", dir.display()))?
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+        .context("cannot name the scope after the folder; pass --scope")
 }
 
 async fn status(target: &DatabaseTarget, source: &MigrationSource) -> Result<ExitCode> {
     let mut admin = target.admin().await?;
     let mut pending = 0;
     for set in load(source)? {
-        let statuses = Migrator::new(&set, maturion_schema::migration_options())
+        let statuses = Migrator::new(&set, options_for(source, &set))
             .status(&mut admin)
             .await?;
         println!("scope {}", set.scope);

@@ -110,3 +110,43 @@ fn db_url_connects() {
         describe(&output)
     );
 }
+
+/// A crash (`kill -9` of the postmaster), then at once the run command: it recovers by
+/// itself, and in between `db status` calls the server dead, not running.
+#[test]
+fn the_run_command_recovers_a_killed_cluster_at_once() {
+    let home = Home::new();
+    let first = maturion(&[], Some(home.0.path()), None);
+    assert!(first.status.success(), "{}", describe(&first));
+    let status = stdout(&maturion(&["db", "status"], Some(home.0.path()), None));
+    let pid = status
+        .lines()
+        .find_map(|line| line.strip_prefix("pid:"))
+        .expect("a running cluster has a pid")
+        .trim()
+        .to_owned();
+
+    maturion_testing::kill_9(pid.parse().unwrap());
+    let dead = maturion(&["db", "status"], Some(home.0.path()), None);
+    assert_eq!(dead.status.code(), Some(3), "{}", describe(&dead));
+    assert!(
+        stdout(&dead).contains("running:     false"),
+        "{}",
+        describe(&dead)
+    );
+    assert!(
+        stdout(&dead).contains(&format!("crashed:     pid {pid}")),
+        "{}",
+        describe(&dead)
+    );
+
+    let again = maturion(&[], Some(home.0.path()), None);
+    assert!(again.status.success(), "{}", describe(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("crash recovery"),
+        "the run command says it recovered: {}",
+        describe(&again)
+    );
+    let running = maturion(&["db", "status"], Some(home.0.path()), None);
+    assert!(running.status.success(), "{}", describe(&running));
+}
