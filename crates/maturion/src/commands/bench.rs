@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use maturion_config::DatabaseTarget as Target;
 use rand::seq::SliceRandom;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
 use crate::cli::BenchCommand;
-use maturion_config::DatabaseTarget as Target;
 
 const BENCH_DATABASE: &str = "maturion_bench_rls";
 /// Organisations that get a 10,000-row tenant list; the rest share the remaining rows.
