@@ -246,8 +246,45 @@ async fn verify_in_snapshot(
 ) -> Result<VerifyReport, AuditError> {
     let mut warnings = Vec::new();
     check_columns(client, &mut warnings).await?;
+    let seals = load_seals(client).await?;
+    let mut retentions = load_retentions(client).await?;
 
-    let seals: Vec<Seal> = client
+    let mut breaks = Vec::new();
+    check_anchors(&seals, anchors, &mut breaks);
+    check_retentions_belong_to_seals(&seals, &retentions, &mut breaks);
+    let chain = check_chain(client, &seals, organisation, &mut retentions).await?;
+    breaks.extend(chain.breaks);
+    let rows_unsealed = check_unsealed(
+        client,
+        seals.last().map_or(0, |s| s.xid_to),
+        organisation,
+        &mut breaks,
+    )
+    .await?;
+    // Only a check of every organisation sees all the rows a retention record counts.
+    if organisation.is_none() {
+        check_retention_counts(&retentions, &mut breaks);
+    }
+
+    sort_in_chain_order(&mut breaks);
+    let break_count = breaks.len();
+    breaks.truncate(LISTED_BREAKS);
+    Ok(VerifyReport {
+        organisation_id: organisation,
+        seals: seals.len(),
+        rows_verified: chain.rows_verified,
+        rows_expired: chain.rows_expired,
+        rows_unsealed,
+        head: head(client).await?,
+        intact: break_count == 0,
+        break_count,
+        breaks,
+        warnings,
+    })
+}
+
+async fn load_seals(client: &Client) -> Result<Vec<Seal>, AuditError> {
+    Ok(client
         .query(
             &format!(
                 "SELECT seq, {}, xid_from, xid_to, row_count, previous_digest, digest \
@@ -268,8 +305,11 @@ async fn verify_in_snapshot(
             previous_digest: r.get(5),
             digest: r.get(6),
         })
-        .collect();
-    let mut retentions: Vec<Retention> = client
+        .collect())
+}
+
+async fn load_retentions(client: &Client) -> Result<Vec<Retention>, AuditError> {
+    Ok(client
         .query(
             &format!(
                 "SELECT seal_seq, partition_name, {}, {}, row_count, last_seal_digest, removed_by \
@@ -304,12 +344,10 @@ async fn verify_in_snapshot(
                 expired: 0,
             }
         })
-        .collect();
+        .collect())
+}
 
-    let mut breaks = Vec::new();
-    let mut rows_verified = 0;
-    let mut rows_expired = 0;
-
+fn check_anchors(seals: &[Seal], anchors: &[Anchor], breaks: &mut Vec<Break>) {
     for anchor in anchors {
         let message = match seals.iter().find(|s| s.seq == anchor.seq) {
             None => Some(format!(
@@ -324,76 +362,53 @@ async fn verify_in_snapshot(
             Some(_) => None,
         };
         if let Some(message) = message {
-            breaks.push(Break {
-                kind: BreakKind::AnchorMismatch,
-                seal: Some(anchor.seq),
-                row: None,
-                message,
-            });
+            breaks.push(seal_break(anchor.seq, BreakKind::AnchorMismatch, message));
         }
     }
+}
 
-    // Retention records must belong to a seal.
-    for r in &retentions {
+fn check_retentions_belong_to_seals(
+    seals: &[Seal],
+    retentions: &[Retention],
+    breaks: &mut Vec<Break>,
+) {
+    for r in retentions {
         if !seals.iter().any(|s| s.seq == r.seal_seq) {
-            breaks.push(Break {
-                kind: BreakKind::RetentionMismatch,
-                seal: Some(r.seal_seq),
-                row: None,
-                message: format!(
+            breaks.push(seal_break(
+                r.seal_seq,
+                BreakKind::RetentionMismatch,
+                format!(
                     "retention record of {} names seal {}, which does not exist",
                     r.partition_name, r.seal_seq
                 ),
-            });
+            ));
         }
     }
+}
 
-    let mut previous: Option<&Seal> = None;
-    let mut start = 0;
-    while start < seals.len() {
-        let mut end = start + 1;
-        let mut rows = seals[start].row_count;
-        while end < seals.len() && rows + seals[end].row_count <= WINDOW_ROWS {
-            rows += seals[end].row_count;
-            end += 1;
-        }
-        let window = &seals[start..end];
-        let outcome = check_window(client, window, previous, organisation, &mut retentions).await?;
-        breaks.extend(outcome.breaks);
-        rows_verified += outcome.rows_verified;
-        rows_expired += outcome.rows_expired;
-        previous = window.last();
-        start = end;
-    }
-
-    let rows_unsealed = check_unsealed(
-        client,
-        seals.last().map_or(0, |s| s.xid_to),
-        organisation,
-        &mut breaks,
-    )
-    .await?;
-
-    if organisation.is_none() {
-        for r in &retentions {
-            if r.expired != r.row_count {
-                breaks.push(Break {
-                    kind: BreakKind::RetentionMismatch,
-                    seal: Some(r.seal_seq),
-                    row: None,
-                    message: format!(
-                        "{} was removed with {} row(s), but the seals list {} row(s) in its range [{}, {})",
-                        r.partition_name,
-                        r.row_count,
-                        r.expired,
-                        rfc3339(r.range_from),
-                        rfc3339(r.range_to)
-                    ),
-                });
-            }
+/// Each retention record must count as many removed rows as the seals list in its range.
+fn check_retention_counts(retentions: &[Retention], breaks: &mut Vec<Break>) {
+    for r in retentions {
+        if r.expired != r.row_count {
+            breaks.push(seal_break(
+                r.seal_seq,
+                BreakKind::RetentionMismatch,
+                format!(
+                    "{} was removed with {} row(s), but the seals list {} row(s) in its range [{}, {})",
+                    r.partition_name,
+                    r.row_count,
+                    r.expired,
+                    rfc3339(r.range_from),
+                    rfc3339(r.range_to)
+                ),
+            ));
         }
     }
+}
 
+/// Chain order: by seal (rows beyond the chain last), then kind, then row. The sort is stable,
+/// so breaks that tie keep the order they were found in.
+fn sort_in_chain_order(breaks: &mut [Break]) {
     breaks.sort_by(|a, b| {
         let key = |b: &Break| {
             (
@@ -404,20 +419,16 @@ async fn verify_in_snapshot(
         };
         key(a).cmp(&key(b))
     });
-    let break_count = breaks.len();
-    breaks.truncate(LISTED_BREAKS);
-    Ok(VerifyReport {
-        organisation_id: organisation,
-        seals: seals.len(),
-        rows_verified,
-        rows_expired,
-        rows_unsealed,
-        head: head(client).await?,
-        intact: break_count == 0,
-        break_count,
-        breaks,
-        warnings,
-    })
+}
+
+/// A break in a seal as a whole, not in one of its rows.
+fn seal_break(seal: i64, kind: BreakKind, message: String) -> Break {
+    Break {
+        kind,
+        seal: Some(seal),
+        row: None,
+        message,
+    }
 }
 
 /// Format v1 covers a fixed set of columns: a missing one makes hashes meaningless, an extra
@@ -452,6 +463,7 @@ async fn check_columns(client: &Client, warnings: &mut Vec<String>) -> Result<()
     Ok(())
 }
 
+/// What checking seals and their rows found: for one window, or summed over the chain.
 #[derive(Default)]
 struct WindowOutcome {
     breaks: Vec<Break>,
@@ -459,17 +471,71 @@ struct WindowOutcome {
     rows_expired: i64,
 }
 
+/// Checks every seal and its rows, a window of seals at a time.
+async fn check_chain(
+    client: &Client,
+    seals: &[Seal],
+    organisation: Option<Uuid>,
+    retentions: &mut [Retention],
+) -> Result<WindowOutcome, AuditError> {
+    let mut chain = WindowOutcome::default();
+    let mut previous: Option<&Seal> = None;
+    let mut start = 0;
+    while start < seals.len() {
+        let end = window_end(seals, start);
+        let window = &seals[start..end];
+        let outcome = check_window(client, window, previous, organisation, retentions).await?;
+        chain.breaks.extend(outcome.breaks);
+        chain.rows_verified += outcome.rows_verified;
+        chain.rows_expired += outcome.rows_expired;
+        previous = window.last();
+        start = end;
+    }
+    Ok(chain)
+}
+
+/// Where the window that starts at `start` ends: at least one seal, and more while their rows
+/// add up to at most [`WINDOW_ROWS`].
+fn window_end(seals: &[Seal], start: usize) -> usize {
+    let mut end = start + 1;
+    let mut rows = seals[start].row_count;
+    while end < seals.len() && rows + seals[end].row_count <= WINDOW_ROWS {
+        rows += seals[end].row_count;
+        end += 1;
+    }
+    end
+}
+
 async fn check_window(
     client: &Client,
     window: &[Seal],
-    mut previous: Option<&Seal>,
+    previous: Option<&Seal>,
     organisation: Option<Uuid>,
     retentions: &mut [Retention],
 ) -> Result<WindowOutcome, AuditError> {
     let mut outcome = WindowOutcome::default();
     let (first, last) = (window[0].seq, window[window.len() - 1].seq);
+    let summaries = organisation_summaries(client, first, last).await?;
+    check_seals(
+        window,
+        previous,
+        &summaries,
+        retentions,
+        &mut outcome.breaks,
+    );
+    let mut expected =
+        sealed_rows(client, (first, last), organisation, &mut outcome.breaks).await?;
+    check_rows_in_range(client, window, organisation, &mut expected, &mut outcome).await?;
+    account_for_missing(expected, retentions, &mut outcome);
+    Ok(outcome)
+}
 
-    // What each seal says about each organisation (without the row indexes).
+/// What each seal in `first..=last` says about each organisation (without the row indexes).
+async fn organisation_summaries(
+    client: &Client,
+    first: i64,
+    last: i64,
+) -> Result<HashMap<i64, Vec<OrganisationDigest>>, AuditError> {
     let mut summaries: HashMap<i64, Vec<OrganisationDigest>> = HashMap::new();
     for row in client
         .query(
@@ -486,8 +552,17 @@ async fn check_window(
             digest: digest.as_slice().try_into().unwrap_or([0; 32]),
         });
     }
+    Ok(summaries)
+}
 
-    // The seals themselves, in chain order.
+/// The seals themselves, in chain order: their links and their digests.
+fn check_seals<'a>(
+    window: &'a [Seal],
+    mut previous: Option<&'a Seal>,
+    summaries: &HashMap<i64, Vec<OrganisationDigest>>,
+    retentions: &[Retention],
+    breaks: &mut Vec<Break>,
+) {
     for seal in window {
         let organisations = summaries
             .get(&seal.seq)
@@ -497,79 +572,136 @@ async fn check_window(
             .iter()
             .find(|r| r.seal_seq == seal.seq)
             .map(|r| r.text.as_str());
-        let mut structural = |kind, message: String| {
-            outcome.breaks.push(Break {
-                kind,
-                seal: Some(seal.seq),
-                row: None,
-                message,
-            })
-        };
-        let expected_seq = previous.map_or(1, |p| p.seq + 1);
-        if seal.seq != expected_seq {
-            structural(
-                BreakKind::SequenceGap,
-                format!("expected seal {expected_seq} here, found seal {}", seal.seq),
-            );
-        }
-        let expected_previous = previous.map_or(&GENESIS[..], |p| &p.digest[..]);
-        if seal.previous_digest != expected_previous {
-            structural(
-                BreakKind::BrokenLink,
-                format!(
-                    "previous_digest {} is not the digest {} of the seal before",
-                    short(&seal.previous_digest),
-                    short(expected_previous)
-                ),
-            );
-        }
-        if let Some(p) = previous {
-            if seal.xid_from != p.xid_to {
-                structural(
-                    BreakKind::RangeGap,
-                    format!(
-                        "covers transactions from {} but the seal before ended at {}",
-                        seal.xid_from, p.xid_to
-                    ),
-                );
-            }
-        }
-        let recomputed = seal_digest(&SealFields {
-            seq: seal.seq,
-            sealed_at: seal.sealed_at,
-            previous_digest: &seal.previous_digest,
-            xid_from: seal.xid_from,
-            xid_to: seal.xid_to,
-            row_count: seal.row_count,
-            organisations,
-            retention,
-        });
-        if seal.digest != recomputed {
-            structural(
-                BreakKind::SealDigest,
-                format!(
-                    "stored digest {} does not match its contents (recomputed {}): the seal, its organisation \
-                     digests or its retention record were altered",
-                    short(&seal.digest),
-                    short(&recomputed)
-                ),
-            );
-        }
-        let listed: i64 = organisations.iter().map(|o| o.row_count).sum();
-        if listed != seal.row_count {
-            structural(
-                BreakKind::SealDigest,
-                format!(
-                    "seal counts {} rows but its organisations list {listed}",
-                    seal.row_count
-                ),
-            );
-        }
+        check_link(seal, previous, breaks);
+        check_seal_digest(seal, organisations, retention, breaks);
         previous = Some(seal);
     }
+}
 
-    // The sealed rows each seal lists (for one organisation, or all).
-    let index_rows = match organisation {
+/// The seal follows the one before: next number, its digest, and its transaction range.
+fn check_link(seal: &Seal, previous: Option<&Seal>, breaks: &mut Vec<Break>) {
+    let expected_seq = previous.map_or(1, |p| p.seq + 1);
+    if seal.seq != expected_seq {
+        breaks.push(seal_break(
+            seal.seq,
+            BreakKind::SequenceGap,
+            format!("expected seal {expected_seq} here, found seal {}", seal.seq),
+        ));
+    }
+    let expected_previous = previous.map_or(&GENESIS[..], |p| &p.digest[..]);
+    if seal.previous_digest != expected_previous {
+        breaks.push(seal_break(
+            seal.seq,
+            BreakKind::BrokenLink,
+            format!(
+                "previous_digest {} is not the digest {} of the seal before",
+                short(&seal.previous_digest),
+                short(expected_previous)
+            ),
+        ));
+    }
+    if let Some(p) = previous {
+        if seal.xid_from != p.xid_to {
+            breaks.push(seal_break(
+                seal.seq,
+                BreakKind::RangeGap,
+                format!(
+                    "covers transactions from {} but the seal before ended at {}",
+                    seal.xid_from, p.xid_to
+                ),
+            ));
+        }
+    }
+}
+
+/// The seal's stored digest matches its contents, and its organisations add up to its count.
+fn check_seal_digest(
+    seal: &Seal,
+    organisations: &[OrganisationDigest],
+    retention: Option<&str>,
+    breaks: &mut Vec<Break>,
+) {
+    let recomputed = seal_digest(&SealFields {
+        seq: seal.seq,
+        sealed_at: seal.sealed_at,
+        previous_digest: &seal.previous_digest,
+        xid_from: seal.xid_from,
+        xid_to: seal.xid_to,
+        row_count: seal.row_count,
+        organisations,
+        retention,
+    });
+    if seal.digest != recomputed {
+        breaks.push(seal_break(
+            seal.seq,
+            BreakKind::SealDigest,
+            format!(
+                "stored digest {} does not match its contents (recomputed {}): the seal, its organisation \
+                 digests or its retention record were altered",
+                short(&seal.digest),
+                short(&recomputed)
+            ),
+        ));
+    }
+    let listed: i64 = organisations.iter().map(|o| o.row_count).sum();
+    if listed != seal.row_count {
+        breaks.push(seal_break(
+            seal.seq,
+            BreakKind::SealDigest,
+            format!(
+                "seal counts {} rows but its organisations list {listed}",
+                seal.row_count
+            ),
+        ));
+    }
+}
+
+/// The sealed rows each seal in `first..=last` lists (for one organisation, or all), by id and
+/// timestamp. An index that does not match its digest or count is a break, and lists nothing.
+async fn sealed_rows(
+    client: &Client,
+    (first, last): (i64, i64),
+    organisation: Option<Uuid>,
+    breaks: &mut Vec<Break>,
+) -> Result<HashMap<(Uuid, i64), Expected>, AuditError> {
+    let mut expected: HashMap<(Uuid, i64), Expected> = HashMap::new();
+    for row in organisation_indexes(client, (first, last), organisation).await? {
+        let (seal, organisation_id, row_count): (i64, Uuid, i64) =
+            (row.get(0), row.get(1), row.get(2));
+        let index: Vec<u8> = row.get(3);
+        let digest: Vec<u8> = row.get(4);
+        let entries = parse_index(&index).filter(|e| e.len() as i64 == row_count);
+        if digest != canonical::sha256(&index) || entries.is_none() {
+            breaks.push(seal_break(
+                seal,
+                BreakKind::OrganisationIndex,
+                format!(
+                    "the row index of organisation {organisation_id} does not match its digest or count: \
+                     rows of this organisation in this seal cannot be located"
+                ),
+            ));
+        }
+        for entry in entries.unwrap_or_default() {
+            expected.insert(
+                (entry.id, entry.timestamp),
+                Expected {
+                    seal,
+                    organisation_id,
+                    hash: entry.hash,
+                },
+            );
+        }
+    }
+    Ok(expected)
+}
+
+/// The row indexes of the seals in `first..=last` (for one organisation, or all).
+async fn organisation_indexes(
+    client: &Client,
+    (first, last): (i64, i64),
+    organisation: Option<Uuid>,
+) -> Result<Vec<tokio_postgres::Row>, AuditError> {
+    Ok(match organisation {
         Some(o) => {
             client
                 .query(
@@ -588,38 +720,18 @@ async fn check_window(
                 )
                 .await?
         }
-    };
-    let mut expected: HashMap<(Uuid, i64), Expected> = HashMap::new();
-    for row in index_rows {
-        let (seal, organisation_id, row_count): (i64, Uuid, i64) =
-            (row.get(0), row.get(1), row.get(2));
-        let index: Vec<u8> = row.get(3);
-        let digest: Vec<u8> = row.get(4);
-        let entries = parse_index(&index).filter(|e| e.len() as i64 == row_count);
-        if digest != canonical::sha256(&index) || entries.is_none() {
-            outcome.breaks.push(Break {
-                kind: BreakKind::OrganisationIndex,
-                seal: Some(seal),
-                row: None,
-                message: format!(
-                    "the row index of organisation {organisation_id} does not match its digest or count: \
-                     rows of this organisation in this seal cannot be located"
-                ),
-            });
-        }
-        for entry in entries.unwrap_or_default() {
-            expected.insert(
-                (entry.id, entry.timestamp),
-                Expected {
-                    seal,
-                    organisation_id,
-                    hash: entry.hash,
-                },
-            );
-        }
-    }
+    })
+}
 
-    // The rows in the window's transaction range.
+/// The rows in the window's transaction range, each matched against (and taken out of) the
+/// rows the seals list.
+async fn check_rows_in_range(
+    client: &Client,
+    window: &[Seal],
+    organisation: Option<Uuid>,
+    expected: &mut HashMap<(Uuid, i64), Expected>,
+    outcome: &mut WindowOutcome,
+) -> Result<(), AuditError> {
     let (lo, hi) = (window[0].xid_from, window[window.len() - 1].xid_to);
     let sql = format!(
         "SELECT {ROW_SELECT} FROM public.audit_log a WHERE a.transaction_id >= $1 AND a.transaction_id < $2{}",
@@ -631,60 +743,71 @@ async fn check_window(
     };
     for row in rows {
         let row = AuditRow::from_row(&row)?;
-        let txid = row.transaction_id.expect("selected by transaction_id");
-        // Ranges ascend along the chain (where they do not, a break is reported already).
-        let candidate = window.partition_point(|s| s.xid_to <= txid);
-        let sealing = window
-            .get(candidate)
-            .filter(|s| s.xid_from <= txid)
-            .map(|s| s.seq);
-        let location = RowLocation {
-            id: row.id,
-            timestamp: rfc3339(row.timestamp),
-            organisation_id: row.organisation_id,
-            transaction_id: row.transaction_id,
-        };
         match expected.remove(&(row.id, row.timestamp)) {
-            None => outcome.breaks.push(Break {
-                kind: BreakKind::RowInserted,
-                seal: sealing,
-                row: Some(location),
-                message: format!(
-                    "not sealed, yet its transaction {txid} lies in {}: inserted after sealing",
-                    sealing.map_or_else(
-                        || "a sealed range".to_owned(),
-                        |s| format!("the range of seal {s}")
-                    )
-                ),
-            }),
-            Some(sealed) => {
-                let now = row.hash();
-                if now != sealed.hash || sealed.organisation_id != row.organisation_id {
-                    outcome.breaks.push(Break {
-                        kind: BreakKind::RowChanged,
-                        seal: Some(sealed.seal),
-                        row: Some(location),
-                        message: if sealed.organisation_id != row.organisation_id {
-                            format!(
-                                "sealed under organisation {}, now under another",
-                                sealed.organisation_id
-                            )
-                        } else {
-                            format!(
-                                "content changed since sealing (sealed hash {}, now {})",
-                                short(&sealed.hash),
-                                short(&now)
-                            )
-                        },
-                    });
-                } else {
-                    outcome.rows_verified += 1;
-                }
-            }
+            None => outcome.breaks.push(inserted_after_sealing(&row, window)),
+            Some(sealed) => match changed_since_sealing(&row, &sealed) {
+                Some(changed) => outcome.breaks.push(changed),
+                None => outcome.rows_verified += 1,
+            },
         }
     }
+    Ok(())
+}
 
-    // Listed but gone: removed by retention on the record, or deleted.
+/// A row in the window's range that no seal lists.
+fn inserted_after_sealing(row: &AuditRow, window: &[Seal]) -> Break {
+    let txid = row.transaction_id.expect("selected by transaction_id");
+    // Ranges ascend along the chain (where they do not, a break is reported already).
+    let candidate = window.partition_point(|s| s.xid_to <= txid);
+    let sealing = window
+        .get(candidate)
+        .filter(|s| s.xid_from <= txid)
+        .map(|s| s.seq);
+    Break {
+        kind: BreakKind::RowInserted,
+        seal: sealing,
+        row: Some(location(row)),
+        message: format!(
+            "not sealed, yet its transaction {txid} lies in {}: inserted after sealing",
+            sealing.map_or_else(
+                || "a sealed range".to_owned(),
+                |s| format!("the range of seal {s}")
+            )
+        ),
+    }
+}
+
+/// The break if a sealed row is not what was sealed.
+fn changed_since_sealing(row: &AuditRow, sealed: &Expected) -> Option<Break> {
+    let now = row.hash();
+    if now == sealed.hash && sealed.organisation_id == row.organisation_id {
+        return None;
+    }
+    Some(Break {
+        kind: BreakKind::RowChanged,
+        seal: Some(sealed.seal),
+        row: Some(location(row)),
+        message: if sealed.organisation_id != row.organisation_id {
+            format!(
+                "sealed under organisation {}, now under another",
+                sealed.organisation_id
+            )
+        } else {
+            format!(
+                "content changed since sealing (sealed hash {}, now {})",
+                short(&sealed.hash),
+                short(&now)
+            )
+        },
+    })
+}
+
+/// Listed but gone: removed by retention on the record, or deleted.
+fn account_for_missing(
+    expected: HashMap<(Uuid, i64), Expected>,
+    retentions: &mut [Retention],
+    outcome: &mut WindowOutcome,
+) {
     for ((id, timestamp), sealed) in expected {
         let covering = retentions.iter_mut().find(|r| {
             r.seal_seq > sealed.seal && r.range_from <= timestamp && timestamp < r.range_to
@@ -707,7 +830,6 @@ async fn check_window(
             }),
         }
     }
-    Ok(outcome)
 }
 
 /// Rows beyond the chain: fine if their transaction could still be sealed, a break if no seal
@@ -725,45 +847,8 @@ async fn check_unsealed(
         )
         .await?
         .get(0);
-    let (count, suspects) = match organisation {
-        Some(o) => (
-            client
-                .query_one(
-                    "SELECT count(*) FROM public.audit_log a \
-                     WHERE a.transaction_id >= $1 AND a.transaction_id < $2 AND a.organisation_id = $3",
-                    &[&sealed_to, &next_xid, &o],
-                )
-                .await?,
-            client
-                .query(
-                    &format!(
-                        "SELECT {ROW_SELECT} FROM public.audit_log a \
-                         WHERE (a.transaction_id IS NULL OR a.transaction_id >= $1) AND a.organisation_id = $2 \
-                         LIMIT {LISTED_BREAKS}"
-                    ),
-                    &[&next_xid, &o],
-                )
-                .await?,
-        ),
-        None => (
-            client
-                .query_one(
-                    "SELECT count(*) FROM public.audit_log a WHERE a.transaction_id >= $1 AND a.transaction_id < $2",
-                    &[&sealed_to, &next_xid],
-                )
-                .await?,
-            client
-                .query(
-                    &format!(
-                        "SELECT {ROW_SELECT} FROM public.audit_log a \
-                         WHERE a.transaction_id IS NULL OR a.transaction_id >= $1 LIMIT {LISTED_BREAKS}"
-                    ),
-                    &[&next_xid],
-                )
-                .await?,
-        ),
-    };
-    for row in suspects {
+    let count = count_unsealed(client, (sealed_to, next_xid), organisation).await?;
+    for row in unsealable_rows(client, next_xid, organisation).await? {
         let row = AuditRow::from_row(&row)?;
         let (kind, message) = match row.transaction_id {
             None => (BreakKind::UnsealableRow, "has no transaction id, so no seal can cover it: written around the trigger".to_owned()),
@@ -775,16 +860,81 @@ async fn check_unsealed(
         breaks.push(Break {
             kind,
             seal: None,
-            row: Some(RowLocation {
-                id: row.id,
-                timestamp: rfc3339(row.timestamp),
-                organisation_id: row.organisation_id,
-                transaction_id: row.transaction_id,
-            }),
+            row: Some(location(&row)),
             message,
         });
     }
+    Ok(count)
+}
+
+/// Rows whose transaction lies after the chain but could still be sealed.
+async fn count_unsealed(
+    client: &Client,
+    (sealed_to, next_xid): (i64, i64),
+    organisation: Option<Uuid>,
+) -> Result<i64, AuditError> {
+    let count = match organisation {
+        Some(o) => {
+            client
+                .query_one(
+                    "SELECT count(*) FROM public.audit_log a \
+                     WHERE a.transaction_id >= $1 AND a.transaction_id < $2 AND a.organisation_id = $3",
+                    &[&sealed_to, &next_xid, &o],
+                )
+                .await?
+        }
+        None => {
+            client
+                .query_one(
+                    "SELECT count(*) FROM public.audit_log a WHERE a.transaction_id >= $1 AND a.transaction_id < $2",
+                    &[&sealed_to, &next_xid],
+                )
+                .await?
+        }
+    };
     Ok(count.get(0))
+}
+
+/// The first rows no seal can ever cover: without a transaction id, or with one not assigned yet.
+async fn unsealable_rows(
+    client: &Client,
+    next_xid: i64,
+    organisation: Option<Uuid>,
+) -> Result<Vec<tokio_postgres::Row>, AuditError> {
+    Ok(match organisation {
+        Some(o) => {
+            client
+                .query(
+                    &format!(
+                        "SELECT {ROW_SELECT} FROM public.audit_log a \
+                         WHERE (a.transaction_id IS NULL OR a.transaction_id >= $1) AND a.organisation_id = $2 \
+                         LIMIT {LISTED_BREAKS}"
+                    ),
+                    &[&next_xid, &o],
+                )
+                .await?
+        }
+        None => {
+            client
+                .query(
+                    &format!(
+                        "SELECT {ROW_SELECT} FROM public.audit_log a \
+                         WHERE a.transaction_id IS NULL OR a.transaction_id >= $1 LIMIT {LISTED_BREAKS}"
+                    ),
+                    &[&next_xid],
+                )
+                .await?
+        }
+    })
+}
+
+fn location(row: &AuditRow) -> RowLocation {
+    RowLocation {
+        id: row.id,
+        timestamp: rfc3339(row.timestamp),
+        organisation_id: row.organisation_id,
+        transaction_id: row.transaction_id,
+    }
 }
 
 /// SQL for a timestamptz column as microseconds since the Unix epoch, whatever the session's

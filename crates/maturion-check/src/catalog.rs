@@ -180,38 +180,74 @@ pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, Che
     )
     .await?;
     let database: String = database[0].get(0);
+    let mut tables = load_tables(client, app_role).await?;
+    let views = load_views(client).await?;
+    let security_definers = load_security_definers(client).await?;
+    let app_role = load_app_role(client, app_role, &mut tables).await?;
+    Ok(Catalog {
+        database,
+        tables: tables.tables,
+        views,
+        security_definers,
+        app_role,
+    })
+}
 
-    let tables = query(client, "tables", TABLES, &[&app_role]).await?;
-    let mut tables: Vec<Table> = tables.iter().map(table).collect();
-    let oids: Vec<u32> = tables.iter().map(|table| table.oid).collect();
-    let position: HashMap<u32, usize> = oids
-        .iter()
-        .enumerate()
-        .map(|(at, oid)| (*oid, at))
-        .collect();
-    let table_of = |row: &Row, column: &str| position[&row.get::<_, u32>(column)];
+/// The tables in the order the catalog lists them, found by oid to attach the rows of the
+/// other queries to.
+struct TablesByOid {
+    tables: Vec<Table>,
+    oids: Vec<u32>,
+    position: HashMap<u32, usize>,
+}
 
-    for row in query(client, "indexes", INDEXES, &[&oids]).await? {
-        tables[table_of(&row, "table_oid")].indexes.push(Index {
+impl TablesByOid {
+    fn new(tables: Vec<Table>) -> Self {
+        let oids: Vec<u32> = tables.iter().map(|table| table.oid).collect();
+        let position = oids
+            .iter()
+            .enumerate()
+            .map(|(at, oid)| (*oid, at))
+            .collect();
+        TablesByOid {
+            tables,
+            oids,
+            position,
+        }
+    }
+
+    /// The table whose oid is in `column` of `row`.
+    fn of(&mut self, row: &Row, column: &str) -> &mut Table {
+        &mut self.tables[self.position[&row.get::<_, u32>(column)]]
+    }
+}
+
+/// The tables with their indexes, foreign keys and policies.
+async fn load_tables(client: &Client, app_role: &str) -> Result<TablesByOid, CheckError> {
+    let rows = query(client, "tables", TABLES, &[&app_role]).await?;
+    let mut tables = TablesByOid::new(rows.iter().map(table).collect());
+    let indexes = query(client, "indexes", INDEXES, &[&tables.oids]).await?;
+    for row in indexes {
+        tables.of(&row, "table_oid").indexes.push(Index {
             is_unique: row.get("is_unique"),
             is_partial: row.get("is_partial"),
             key_columns: row.get("key_columns"),
         });
     }
-    for row in query(client, "foreign keys", FOREIGN_KEYS, &[&oids]).await? {
-        tables[table_of(&row, "table_oid")]
-            .foreign_keys
-            .push(ForeignKey {
-                name: row.get("name"),
-                referenced: row.get("referenced"),
-                references_tenant_root: row.get("references_tenant_root"),
-                references_tenant_table: row.get("references_tenant_table"),
-                columns: row.get("columns"),
-                referenced_columns: row.get("referenced_columns"),
-            });
+    let foreign_keys = query(client, "foreign keys", FOREIGN_KEYS, &[&tables.oids]).await?;
+    for row in foreign_keys {
+        tables.of(&row, "table_oid").foreign_keys.push(ForeignKey {
+            name: row.get("name"),
+            referenced: row.get("referenced"),
+            references_tenant_root: row.get("references_tenant_root"),
+            references_tenant_table: row.get("references_tenant_table"),
+            columns: row.get("columns"),
+            referenced_columns: row.get("referenced_columns"),
+        });
     }
-    for row in query(client, "policies", POLICIES, &[&oids]).await? {
-        tables[table_of(&row, "table_oid")].policies.push(Policy {
+    let policies = query(client, "policies", POLICIES, &[&tables.oids]).await?;
+    for row in policies {
+        tables.of(&row, "table_oid").policies.push(Policy {
             name: row.get("name"),
             command: row.get("command"),
             is_permissive: row.get("is_permissive"),
@@ -219,9 +255,12 @@ pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, Che
             check_expression: row.get("check_expression"),
         });
     }
+    Ok(tables)
+}
 
+async fn load_views(client: &Client) -> Result<Vec<View>, CheckError> {
     let views = query(client, "views", VIEWS, &[]).await?;
-    let views = views
+    Ok(views
         .iter()
         .map(|row| View {
             name: row.get("name"),
@@ -229,9 +268,12 @@ pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, Che
             options: row.get("options"),
             reads: row.get("reads"),
         })
-        .collect();
+        .collect())
+}
+
+async fn load_security_definers(client: &Client) -> Result<Vec<SecurityDefiner>, CheckError> {
     let functions = query(client, "SECURITY DEFINER functions", FUNCTIONS, &[]).await?;
-    let security_definers = functions
+    Ok(functions
         .iter()
         .map(|row| SecurityDefiner {
             kind: row.get("kind"),
@@ -239,8 +281,16 @@ pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, Che
             pins_search_path: row.get("pins_search_path"),
             public_can_execute: row.get("public_can_execute"),
         })
-        .collect();
+        .collect())
+}
 
+/// The app role's attributes and, for a role that exists and is no superuser, what it owns,
+/// where it may create, and the partitions of `tables` it can reach.
+async fn load_app_role(
+    client: &Client,
+    app_role: &str,
+    tables: &mut TablesByOid,
+) -> Result<AppRole, CheckError> {
     let role = query(client, "the app role", APP_ROLE, &[&app_role]).await?;
     let attributes = role.first().map(|row| RoleAttributes {
         is_superuser: row.get("is_superuser"),
@@ -256,59 +306,76 @@ pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, Che
         .as_ref()
         .is_some_and(|attributes| !attributes.is_superuser)
     {
-        let owned = query(
-            client,
-            "objects the app role owns",
-            OWNED_OBJECTS,
-            &[&app_role],
-        )
-        .await?;
-        owned_objects = owned
-            .iter()
-            .map(|row| OwnedObject {
-                kind: row.get("kind"),
-                name: row.get("name"),
-                owner: row.get("owner"),
-            })
-            .collect();
-        let places = query(
-            client,
-            "where the app role may create",
-            CREATABLE,
-            &[&app_role],
-        )
-        .await?;
-        creatable = places
-            .iter()
-            .map(|row| CreatablePlace {
-                kind: row.get("kind"),
-                name: row.get("name"),
-            })
-            .collect();
-        let what = "partitions the app role can reach";
-        for row in query(client, what, PARTITIONS, &[&oids, &app_role]).await? {
-            tables[table_of(&row, "parent_oid")]
-                .accessible_partitions
-                .push(AccessiblePartition {
-                    name: row.get("name"),
-                    privileges: row.get("table_privileges"),
-                });
-        }
+        owned_objects = load_owned_objects(client, app_role).await?;
+        creatable = load_creatable(client, app_role).await?;
+        attach_accessible_partitions(client, app_role, tables).await?;
     }
-    let app_role = AppRole {
+    Ok(AppRole {
         name: app_role.to_owned(),
         attributes,
         owned_objects,
         creatable,
-    };
-
-    Ok(Catalog {
-        database,
-        tables,
-        views,
-        security_definers,
-        app_role,
     })
+}
+
+async fn load_owned_objects(
+    client: &Client,
+    app_role: &str,
+) -> Result<Vec<OwnedObject>, CheckError> {
+    let owned = query(
+        client,
+        "objects the app role owns",
+        OWNED_OBJECTS,
+        &[&app_role],
+    )
+    .await?;
+    Ok(owned
+        .iter()
+        .map(|row| OwnedObject {
+            kind: row.get("kind"),
+            name: row.get("name"),
+            owner: row.get("owner"),
+        })
+        .collect())
+}
+
+async fn load_creatable(
+    client: &Client,
+    app_role: &str,
+) -> Result<Vec<CreatablePlace>, CheckError> {
+    let places = query(
+        client,
+        "where the app role may create",
+        CREATABLE,
+        &[&app_role],
+    )
+    .await?;
+    Ok(places
+        .iter()
+        .map(|row| CreatablePlace {
+            kind: row.get("kind"),
+            name: row.get("name"),
+        })
+        .collect())
+}
+
+async fn attach_accessible_partitions(
+    client: &Client,
+    app_role: &str,
+    tables: &mut TablesByOid,
+) -> Result<(), CheckError> {
+    let what = "partitions the app role can reach";
+    let partitions = query(client, what, PARTITIONS, &[&tables.oids, &app_role]).await?;
+    for row in partitions {
+        tables
+            .of(&row, "parent_oid")
+            .accessible_partitions
+            .push(AccessiblePartition {
+                name: row.get("name"),
+                privileges: row.get("table_privileges"),
+            });
+    }
+    Ok(())
 }
 
 fn table(row: &Row) -> Table {

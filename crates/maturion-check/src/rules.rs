@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use crate::catalog::{AppRole, Catalog, ForeignKey, Policy, SecurityDefiner, Table};
+use crate::catalog::{
+    AppRole, Catalog, ForeignKey, Policy, RoleAttributes, SecurityDefiner, Table,
+};
 use crate::policy::{self, TENANT_SETTING};
 use crate::report::Violation;
 
@@ -156,8 +158,14 @@ fn organisation_id_column(table: &Table, out: &mut Vec<Violation>) {
 }
 
 fn row_level_security(table: &Table, out: &mut Vec<Violation>) {
-    // For a table with no isolation at all yet, one call sets up everything.
-    let new_table_hint = if table.is_tenant_root {
+    let new_table_hint = new_table_hint(table);
+    rls_switches(table, &new_table_hint, out);
+    tenant_policies(table, &new_table_hint, out);
+}
+
+/// For a table with no isolation at all yet, one call sets up everything.
+fn new_table_hint(table: &Table) -> String {
+    if table.is_tenant_root {
         String::new()
     } else {
         format!(
@@ -165,7 +173,11 @@ fn row_level_security(table: &Table, out: &mut Vec<Violation>) {
              maturion.enable_tenant_isolation({}) in a migration)",
             literal(&table.name)
         )
-    };
+    }
+}
+
+/// Row-level security must be enabled and forced.
+fn rls_switches(table: &Table, new_table_hint: &str, out: &mut Vec<Violation>) {
     if !table.rls_enabled {
         out.push(Violation::new(
             "rls-not-enabled",
@@ -188,7 +200,11 @@ fn row_level_security(table: &Table, out: &mut Vec<Violation>) {
             ),
         ));
     }
+}
 
+/// The table needs a permissive policy, and each permissive policy must be the fail-closed
+/// tenant check.
+fn tenant_policies(table: &Table, new_table_hint: &str, out: &mut Vec<Violation>) {
     let column = tenant_column(table);
     // Restrictive policies can only narrow what permissive ones let through, so they cannot
     // open a table; without any permissive policy, RLS lets no row through.
@@ -592,7 +608,6 @@ fn check_security_definer(function: &SecurityDefiner, out: &mut Vec<Violation>) 
 
 fn check_app_role(role: &AppRole, out: &mut Vec<Violation>) {
     let object = format!("role {}", role.name);
-    let name = ident(&role.name);
     let Some(attributes) = &role.attributes else {
         out.push(Violation::new(
             "app-role-missing",
@@ -602,17 +617,30 @@ fn check_app_role(role: &AppRole, out: &mut Vec<Violation>) {
         ));
         return;
     };
+    role_attributes(&role.name, attributes, &object, out);
+    owned_objects(role, out);
+    creatable_places(role, out);
+}
+
+/// The role must not be, or be able to become, a superuser or a BYPASSRLS role.
+fn role_attributes(
+    role: &str,
+    attributes: &RoleAttributes,
+    object: &str,
+    out: &mut Vec<Violation>,
+) {
+    let name = ident(role);
     if attributes.is_superuser {
         out.push(Violation::new(
             "app-role-superuser",
-            &object,
+            object,
             format!("is a superuser, which skips row-level security and every privilege check; ALTER ROLE {name} NOSUPERUSER"),
         ));
     }
     if attributes.bypasses_rls {
         out.push(Violation::new(
             "app-role-bypassrls",
-            &object,
+            object,
             format!("has BYPASSRLS, so row-level security never applies to it; ALTER ROLE {name} NOBYPASSRLS"),
         ));
     }
@@ -632,7 +660,7 @@ fn check_app_role(role: &AppRole, out: &mut Vec<Violation>) {
             let roles: Vec<String> = roles.iter().map(|role| ident(role)).collect();
             out.push(Violation::new(
                 rule,
-                &object,
+                object,
                 format!(
                     "is a member of the {what} role(s) {list}, so it can SET ROLE past row-level security; \
                      REVOKE {list} FROM {name}",
@@ -641,7 +669,10 @@ fn check_app_role(role: &AppRole, out: &mut Vec<Violation>) {
             ));
         }
     }
+}
 
+/// Objects owned by the role, or by a role it can SET ROLE to.
+fn owned_objects(role: &AppRole, out: &mut Vec<Violation>) {
     for owned in &role.owned_objects {
         let object = match owned.kind.as_str() {
             "TABLE" | "VIEW" | "MATERIALIZED VIEW" | "SEQUENCE" | "FOREIGN TABLE" => {
@@ -667,6 +698,11 @@ fn check_app_role(role: &AppRole, out: &mut Vec<Violation>) {
             ),
         ));
     }
+}
+
+/// Schemas and the database where the role may create objects.
+fn creatable_places(role: &AppRole, out: &mut Vec<Violation>) {
+    let name = ident(&role.name);
     for place in &role.creatable {
         out.push(Violation::new(
             "app-role-can-create",

@@ -285,6 +285,17 @@ struct Acknowledgement {
     delivered: usize,
 }
 
+/// Where a stream's batch ended: how many events were handled, the failure that stopped the
+/// others, and the cursor to move to.
+struct BatchEnd<'a> {
+    lease: &'a StreamLease,
+    events: &'a [Event],
+    done: usize,
+    failure: Option<(usize, String)>,
+    position: i64,
+    event_id: Option<Uuid>,
+}
+
 impl<H: Handler> Worker<H> {
     /// Connects the worker's maintenance connection with `admin` (a role that may
     /// `SET ROLE maturion_maintenance`); `app` is the application pool handlers run on. The
@@ -344,46 +355,7 @@ impl<H: Handler> Worker<H> {
             ..Round::default()
         };
         if !streams.is_empty() {
-            let claimed = started.elapsed();
-            let fetched = match self.fetch(&streams).await {
-                Ok(fetched) => fetched,
-                Err(error) => {
-                    for lease in &streams {
-                        self.give_back(lease.token, lease.organisation, &error)
-                            .await;
-                    }
-                    return Err(error);
-                }
-            };
-            let read = started.elapsed();
-            let outcomes = futures_util::future::join_all(
-                streams
-                    .iter()
-                    .zip(fetched)
-                    .map(|(lease, events)| self.process_stream(lease, events)),
-            )
-            .await;
-            let mut bulk = Vec::new();
-            for (lease, outcome) in streams.iter().zip(outcomes) {
-                match outcome {
-                    Ok(Settled::Done(done)) => round.add(done),
-                    Ok(Settled::Acknowledge(acknowledgement)) => bulk.push(acknowledgement),
-                    Err(error) => {
-                        self.give_back(lease.token, lease.organisation, &error)
-                            .await
-                    }
-                }
-            }
-            round.add(self.acknowledge(bulk).await?);
-            tracing::trace!(
-                subscription = %self.subscription,
-                streams = streams.len(),
-                events = round.delivered,
-                claim_us = claimed.as_micros() as u64,
-                fetch_us = (read - claimed).as_micros() as u64,
-                total_us = started.elapsed().as_micros() as u64,
-                "round"
-            );
+            round.add(self.process_streams(&streams, started).await?);
         }
         for lease in &replays {
             match self.process_replay(lease).await {
@@ -394,6 +366,57 @@ impl<H: Handler> Worker<H> {
                 }
             }
         }
+        Ok(round)
+    }
+
+    /// Fetches the claimed streams' events, hands each stream's to the handler (streams
+    /// concurrently), and acknowledges in bulk the streams whose handlers did not write.
+    async fn process_streams(
+        &self,
+        streams: &[StreamLease],
+        started: Instant,
+    ) -> Result<Round, EventError> {
+        let claimed = started.elapsed();
+        let fetched = match self.fetch(streams).await {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                for lease in streams {
+                    self.give_back(lease.token, lease.organisation, &error)
+                        .await;
+                }
+                return Err(error);
+            }
+        };
+        let read = started.elapsed();
+        let outcomes = futures_util::future::join_all(
+            streams
+                .iter()
+                .zip(fetched)
+                .map(|(lease, events)| self.process_stream(lease, events)),
+        )
+        .await;
+        let mut round = Round::default();
+        let mut bulk = Vec::new();
+        for (lease, outcome) in streams.iter().zip(outcomes) {
+            match outcome {
+                Ok(Settled::Done(done)) => round.add(done),
+                Ok(Settled::Acknowledge(acknowledgement)) => bulk.push(acknowledgement),
+                Err(error) => {
+                    self.give_back(lease.token, lease.organisation, &error)
+                        .await
+                }
+            }
+        }
+        round.add(self.acknowledge(bulk).await?);
+        tracing::trace!(
+            subscription = %self.subscription,
+            streams = streams.len(),
+            events = round.delivered,
+            claim_us = claimed.as_micros() as u64,
+            fetch_us = (read - claimed).as_micros() as u64,
+            total_us = started.elapsed().as_micros() as u64,
+            "round"
+        );
         Ok(round)
     }
 
@@ -578,10 +601,40 @@ impl<H: Handler> Worker<H> {
         let (events, unprocessed): (Vec<Event>, Vec<bool>) = fetched.into_iter().unzip();
         // Fewer than asked for: every claimed commit is covered.
         let complete = events.len() < self.options.max_events;
+        let (mut delivery, done, failure) = self.handle_batch(lease, &events).await;
+        let unmarked: Vec<&Event> = events[..done]
+            .iter()
+            .zip(&unprocessed)
+            .filter(|(_, unprocessed)| **unprocessed)
+            .map(|(event, _)| event)
+            .collect();
+        let (position, event_id) = match failure {
+            None if complete => (lease.last_position(), None),
+            _ => lease.cursor_after(&events, done),
+        };
+        let end = BatchEnd {
+            lease,
+            events: &events,
+            done,
+            failure,
+            position,
+            event_id,
+        };
+        match delivery.tx.take() {
+            None => self.settle_without_writes(end, unmarked).await,
+            Some(tx) => self.settle_in_transaction(tx, end, unmarked).await,
+        }
+    }
 
-        // Run the handlers. If one fails after a transaction was opened, that transaction (and
-        // the writes of the handlers before the failure) is rolled back: redo those handlers in
-        // a fresh delivery, so that their work and the cursor move commit together.
+    /// Runs the handlers. If one fails after a transaction was opened, that transaction (and
+    /// the writes of the handlers before the failure) is rolled back: redo those handlers in
+    /// a fresh transaction, so that their work and the cursor move commit together. Returns
+    /// the delivery, how many events were handled, and the failure that stopped the others.
+    async fn handle_batch(
+        &self,
+        lease: &StreamLease,
+        events: &[Event],
+    ) -> (Delivery, usize, Option<(usize, String)>) {
         let mut delivery = self.delivery(lease.organisation);
         let mut done = events.len();
         let mut failure: Option<(usize, String)> = None;
@@ -597,40 +650,59 @@ impl<H: Handler> Worker<H> {
                 None => break,
             }
         }
-        let unmarked: Vec<&Event> = events[..done]
-            .iter()
-            .zip(&unprocessed)
-            .filter(|(_, unprocessed)| **unprocessed)
-            .map(|(event, _)| event)
-            .collect();
-        let (position, event_id) = match failure {
-            None if complete => (lease.last_position(), None),
-            _ => lease.cursor_after(&events, done),
-        };
+        (delivery, done, failure)
+    }
 
-        let Some(tx) = delivery.tx.take() else {
-            return match failure {
-                None => Ok(Settled::Acknowledge(Acknowledgement {
-                    token: lease.token,
-                    organisation: lease.organisation,
-                    position,
-                    event_id,
-                    unprocessed: unmarked.iter().map(|e| (e.timestamp, e.id)).collect(),
-                    delivered: done,
-                })),
-                Some((index, error)) => {
-                    let listener = &self.listener;
-                    let fail =
-                        self.fail(listener, lease, &events, index, &error, position, event_id);
-                    let (outcome, marked) =
-                        futures_util::join!(fail, mark_processed(listener, unmarked));
-                    marked?;
-                    Ok(Settled::Done(settled(&outcome?, done)))
-                }
-            };
-        };
+    /// The handlers did not write: a success is acknowledged with the other streams, in bulk;
+    /// a failure is recorded at once, as the maintenance role.
+    async fn settle_without_writes(
+        &self,
+        end: BatchEnd<'_>,
+        unmarked: Vec<&Event>,
+    ) -> Result<Settled, EventError> {
+        let BatchEnd {
+            lease,
+            events,
+            done,
+            failure,
+            position,
+            event_id,
+        } = end;
+        match failure {
+            None => Ok(Settled::Acknowledge(Acknowledgement {
+                token: lease.token,
+                organisation: lease.organisation,
+                position,
+                event_id,
+                unprocessed: unmarked.iter().map(|e| (e.timestamp, e.id)).collect(),
+                delivered: done,
+            })),
+            Some((index, error)) => {
+                let listener = &self.listener;
+                let fail = self.fail(listener, lease, events, index, &error, position, event_id);
+                let (outcome, marked) =
+                    futures_util::join!(fail, mark_processed(listener, unmarked));
+                marked?;
+                Ok(Settled::Done(settled(&outcome?, done)))
+            }
+        }
+    }
 
-        // The handlers wrote: settle inside their transaction.
+    /// The handlers wrote: settle inside their transaction.
+    async fn settle_in_transaction(
+        &self,
+        tx: TenantTransaction,
+        end: BatchEnd<'_>,
+        unmarked: Vec<&Event>,
+    ) -> Result<Settled, EventError> {
+        let BatchEnd {
+            lease,
+            events,
+            done,
+            failure,
+            position,
+            event_id,
+        } = end;
         let outcome = match &failure {
             None => {
                 let params: [&(dyn ToSql + Sync); 5] = [
@@ -657,7 +729,7 @@ impl<H: Handler> Worker<H> {
                 .to_owned()
             }
             Some((index, error)) => {
-                let fail = self.fail(&tx, lease, &events, *index, error, position, event_id);
+                let fail = self.fail(&tx, lease, events, *index, error, position, event_id);
                 let (outcome, marked) = futures_util::join!(fail, mark_processed(&tx, unmarked));
                 marked?;
                 outcome?
@@ -765,8 +837,8 @@ impl<H: Handler> Worker<H> {
     }
 
     async fn process_replay(&self, lease: &ReplayLease) -> Result<Round, EventError> {
-        let listener = &self.listener;
-        let row = listener
+        let row = self
+            .listener
             .client
             .query_opt(
                 &format!(
@@ -787,8 +859,23 @@ impl<H: Handler> Worker<H> {
                 }
             }
         };
+        let result = self
+            .finish_replay(lease, outcome, delivery.tx.take())
+            .await?;
+        Ok(replayed(&result))
+    }
+
+    /// Records how the replay went, inside the handler's transaction when it wrote; returns
+    /// `maturion.event_replay_finish`'s verdict.
+    async fn finish_replay(
+        &self,
+        lease: &ReplayLease,
+        outcome: Result<Event, String>,
+        tx: Option<TenantTransaction>,
+    ) -> Result<String, EventError> {
+        let listener = &self.listener;
         let finish = "SELECT maturion.event_replay_finish($1, $2)";
-        let result: String = match (outcome, delivery.tx.take()) {
+        Ok(match (outcome, tx) {
             (Ok(event), Some(tx)) => {
                 let params: [&(dyn ToSql + Sync); 2] = [&lease.token, &None::<String>];
                 let (finished, marked) = futures_util::join!(
@@ -819,25 +906,6 @@ impl<H: Handler> Worker<H> {
                 }
                 listener.rows(finish, &[&lease.token, &error]).await?[0].get(0)
             }
-        };
-        Ok(match result.as_str() {
-            "replayed" => Round {
-                delivered: 1,
-                replayed: 1,
-                ..Round::default()
-            },
-            "dead" => Round {
-                dead_lettered: 1,
-                ..Round::default()
-            },
-            "retry" => Round {
-                retried: 1,
-                ..Round::default()
-            },
-            _ => Round {
-                lost: 1,
-                ..Round::default()
-            },
         })
     }
 
@@ -881,6 +949,29 @@ fn settled(outcome: &str, done: usize) -> Round {
         }
         _ => Round {
             delivered: done,
+            ..Round::default()
+        },
+    }
+}
+
+/// The round a finished replay contributes.
+fn replayed(result: &str) -> Round {
+    match result {
+        "replayed" => Round {
+            delivered: 1,
+            replayed: 1,
+            ..Round::default()
+        },
+        "dead" => Round {
+            dead_lettered: 1,
+            ..Round::default()
+        },
+        "retry" => Round {
+            retried: 1,
+            ..Round::default()
+        },
+        _ => Round {
+            lost: 1,
             ..Round::default()
         },
     }

@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 
 use pg_query::protobuf::{
-    AlterTableCmd, AlterTableType, ColumnDef, ConstrType, Constraint, DropStmt, IndexStmt, Node,
-    ObjectType, RangeVar, RenameStmt,
+    AlterObjectSchemaStmt, AlterTableCmd, AlterTableType, ColumnDef, ConstrType, Constraint,
+    DropStmt, IndexStmt, Node, ObjectType, RangeVar, RenameStmt, TruncateStmt,
 };
 use pg_query::{NodeEnum, NodeRef};
 
@@ -81,28 +81,8 @@ impl Checker {
     }
 
     pub fn check(&mut self, statement: &NodeEnum) -> Vec<Violation> {
-        let mut violations = Vec::new();
-        match concurrent_index_statement(statement) {
-            Some(what) if !self.no_transaction => violations.push(always(
-                "ban-concurrent-index-creation-in-transaction",
-                format!(
-                    "{what} cannot run inside a transaction block, and migrations run in one \
-                     unless they opt out, so PostgreSQL would reject this migration. Put the \
-                     statement {NO_TRANSACTION_HINT}."
-                ),
-            )),
-            None if self.no_transaction => violations.push(always(
-                "no-transaction-mixed",
-                "this migration runs outside a transaction (`-- maturion:no-transaction`), so \
-                 if a later statement fails, the statements before it stay applied and the \
-                 migration cannot simply be retried. Only CREATE INDEX CONCURRENTLY, DROP INDEX \
-                 CONCURRENTLY and REINDEX CONCURRENTLY belong in such a migration: move this \
-                 statement to a separate, transactional migration."
-                    .into(),
-            )),
-            _ => {}
-        }
-
+        let mut violations: Vec<Violation> =
+            self.transaction_violation(statement).into_iter().collect();
         match statement {
             NodeEnum::CreateStmt(s) => self.remember(s.relation.as_ref()),
             // Materialized views too: indexing one created here blocks nobody.
@@ -110,14 +90,7 @@ impl Checker {
                 self.remember(s.into.as_ref().and_then(|into| into.rel.as_ref()))
             }
             NodeEnum::DropStmt(s) => violations.extend(self.drop(s)),
-            NodeEnum::DropdbStmt(s) => violations.push(breaking(
-                "ban-drop-database",
-                format!(
-                    "DROP DATABASE {} destroys a whole database with every tenant's data in it; \
-                     a schema migration must never do that. Remove the statement.",
-                    s.dbname
-                ),
-            )),
+            NodeEnum::DropdbStmt(s) => violations.push(drop_database(&s.dbname)),
             NodeEnum::AlterTableStmt(s) => {
                 if let Some(table) = self.existing(s.relation.as_ref()) {
                     violations.extend(s.cmds.iter().filter_map(|cmd| match &cmd.node {
@@ -127,77 +100,114 @@ impl Checker {
                 }
             }
             NodeEnum::RenameStmt(s) => violations.extend(self.rename(s)),
-            NodeEnum::AlterObjectSchemaStmt(s) => {
-                let kind = relation_kind(s.object_type);
-                if let (Some(kind), Some(name)) = (kind, self.existing(s.relation.as_ref())) {
-                    violations.push(breaking(
-                        "renaming-table",
-                        format!(
-                            "moving {kind} {name} to schema {} renames it: running code that \
-                             names it with its old schema, or finds it through search_path, \
-                             fails with \"relation does not exist\". Safe alternative: leave it \
-                             where it is, and if code should see it under the new name, create \
-                             a view there (CREATE VIEW {}.{} AS SELECT * FROM {name}).",
-                            s.newschema,
-                            s.newschema,
-                            s.relation.as_ref().map_or("", |r| r.relname.as_str()),
-                        ),
-                    ));
-                }
-            }
-            NodeEnum::TruncateStmt(s) => {
-                let existing: Vec<String> = s
-                    .relations
-                    .iter()
-                    .filter_map(|r| self.existing(range_var(r)))
-                    .collect();
-                if !existing.is_empty() {
-                    violations.push(breaking(
-                        "ban-truncate",
-                        format!(
-                            "TRUNCATE {} deletes every row, for every tenant at once, under an \
-                             ACCESS EXCLUSIVE lock that blocks all reads and writes; running \
-                             code loses data it expects to find. Safe alternative: delete only \
-                             the rows you mean to, with a WHERE clause and in batches, or \
-                             soft-delete them (e.g. set a deleted_at column).",
-                            existing.join(", ")
-                        ),
-                    ));
-                }
-            }
+            NodeEnum::AlterObjectSchemaStmt(s) => violations.extend(self.move_to_schema(s)),
+            NodeEnum::TruncateStmt(s) => violations.extend(self.truncate(s)),
             NodeEnum::DeleteStmt(s) if s.where_clause.is_none() => {
-                if let Some(table) = self.existing(s.relation.as_ref()) {
-                    violations.push(breaking(
-                        "delete-without-where",
-                        format!(
-                            "DELETE FROM {table} without WHERE removes every row, for every \
-                             tenant, in one transaction that locks all of them; running code \
-                             loses data it expects to find. Safe alternative: delete only the \
-                             rows you mean to, with a WHERE clause and in batches, or \
-                             soft-delete (e.g. set a deleted_at column) so readers can filter."
-                        ),
-                    ));
-                }
+                violations.extend(self.delete_without_where(s.relation.as_ref()))
             }
             NodeEnum::UpdateStmt(s) if s.where_clause.is_none() => {
-                if let Some(table) = self.existing(s.relation.as_ref()) {
-                    violations.push(breaking(
-                        "update-without-where",
-                        format!(
-                            "UPDATE {table} without WHERE rewrites every row in one \
-                             transaction, holding a lock on each of them until it commits \
-                             (blocking every concurrent writer) and bloating the table. Safe \
-                             alternative: backfill in batches with a WHERE clause (e.g. by \
-                             primary-key ranges); to fill a new column, give it a constant \
-                             DEFAULT instead."
-                        ),
-                    ));
-                }
+                violations.extend(self.update_without_where(s.relation.as_ref()))
             }
             NodeEnum::IndexStmt(s) if !s.concurrent => violations.extend(self.create_index(s)),
             _ => {}
         }
         violations
+    }
+
+    /// A statement that must run outside a transaction in a migration that runs in one, or the
+    /// other way round.
+    fn transaction_violation(&self, statement: &NodeEnum) -> Option<Violation> {
+        match concurrent_index_statement(statement) {
+            Some(what) if !self.no_transaction => Some(always(
+                "ban-concurrent-index-creation-in-transaction",
+                format!(
+                    "{what} cannot run inside a transaction block, and migrations run in one \
+                     unless they opt out, so PostgreSQL would reject this migration. Put the \
+                     statement {NO_TRANSACTION_HINT}."
+                ),
+            )),
+            None if self.no_transaction => Some(always(
+                "no-transaction-mixed",
+                "this migration runs outside a transaction (`-- maturion:no-transaction`), so \
+                 if a later statement fails, the statements before it stay applied and the \
+                 migration cannot simply be retried. Only CREATE INDEX CONCURRENTLY, DROP INDEX \
+                 CONCURRENTLY and REINDEX CONCURRENTLY belong in such a migration: move this \
+                 statement to a separate, transactional migration."
+                    .into(),
+            )),
+            _ => None,
+        }
+    }
+
+    fn move_to_schema(&self, s: &AlterObjectSchemaStmt) -> Option<Violation> {
+        let kind = relation_kind(s.object_type);
+        let (Some(kind), Some(name)) = (kind, self.existing(s.relation.as_ref())) else {
+            return None;
+        };
+        Some(breaking(
+            "renaming-table",
+            format!(
+                "moving {kind} {name} to schema {} renames it: running code that \
+                 names it with its old schema, or finds it through search_path, \
+                 fails with \"relation does not exist\". Safe alternative: leave it \
+                 where it is, and if code should see it under the new name, create \
+                 a view there (CREATE VIEW {}.{} AS SELECT * FROM {name}).",
+                s.newschema,
+                s.newschema,
+                s.relation.as_ref().map_or("", |r| r.relname.as_str()),
+            ),
+        ))
+    }
+
+    fn truncate(&self, s: &TruncateStmt) -> Option<Violation> {
+        let existing: Vec<String> = s
+            .relations
+            .iter()
+            .filter_map(|r| self.existing(range_var(r)))
+            .collect();
+        if existing.is_empty() {
+            return None;
+        }
+        Some(breaking(
+            "ban-truncate",
+            format!(
+                "TRUNCATE {} deletes every row, for every tenant at once, under an \
+                 ACCESS EXCLUSIVE lock that blocks all reads and writes; running \
+                 code loses data it expects to find. Safe alternative: delete only \
+                 the rows you mean to, with a WHERE clause and in batches, or \
+                 soft-delete them (e.g. set a deleted_at column).",
+                existing.join(", ")
+            ),
+        ))
+    }
+
+    fn delete_without_where(&self, relation: Option<&RangeVar>) -> Option<Violation> {
+        let table = self.existing(relation)?;
+        Some(breaking(
+            "delete-without-where",
+            format!(
+                "DELETE FROM {table} without WHERE removes every row, for every \
+                 tenant, in one transaction that locks all of them; running code \
+                 loses data it expects to find. Safe alternative: delete only the \
+                 rows you mean to, with a WHERE clause and in batches, or \
+                 soft-delete (e.g. set a deleted_at column) so readers can filter."
+            ),
+        ))
+    }
+
+    fn update_without_where(&self, relation: Option<&RangeVar>) -> Option<Violation> {
+        let table = self.existing(relation)?;
+        Some(breaking(
+            "update-without-where",
+            format!(
+                "UPDATE {table} without WHERE rewrites every row in one \
+                 transaction, holding a lock on each of them until it commits \
+                 (blocking every concurrent writer) and bloating the table. Safe \
+                 alternative: backfill in batches with a WHERE clause (e.g. by \
+                 primary-key ranges); to fill a new column, give it a constant \
+                 DEFAULT instead."
+            ),
+        ))
     }
 
     fn remember(&mut self, relation: Option<&RangeVar>) {
@@ -241,22 +251,29 @@ impl Checker {
     fn drop(&self, s: &DropStmt) -> Option<Violation> {
         let object_type = ObjectType::try_from(s.remove_type).ok()?;
         let names: Vec<Vec<String>> = s.objects.iter().map(name_parts).collect();
+        if self.all_created_here(object_type, &names) {
+            return None;
+        }
         let joined = names
             .iter()
             .map(|parts| parts.join("."))
             .collect::<Vec<_>>()
             .join(", ");
+        let (rule, message) = dropped_relation(object_type, &joined, s.concurrent)
+            .or_else(|| dropped_definition(object_type, &joined))
+            .or_else(|| dropped_table_rule(object_type, &names))?;
+        Some(breaking(rule, message))
+    }
+
+    /// Whether every dropped table, or the table of every dropped trigger or policy, was
+    /// created by this file.
+    fn all_created_here(&self, object_type: ObjectType, names: &[Vec<String>]) -> bool {
         let is_created = |parts: &[String]| match parts {
             [schema, table] => self.created_tables.contains(&table_key(schema, table)),
             [table] => self.created_tables.contains(&table_key("", table)),
             _ => false,
         };
-        // A trigger or policy name comes after its table's name.
-        let on_table = |parts: &[String]| match parts.split_last() {
-            Some((name, table)) => format!("{name} on {}", table.join(".")),
-            None => String::new(),
-        };
-        let created_here = match object_type {
+        match object_type {
             ObjectType::ObjectTable | ObjectType::ObjectForeignTable => {
                 names.iter().all(|parts| is_created(parts))
             }
@@ -266,124 +283,7 @@ impl Checker {
                     .is_some_and(|(_, table)| is_created(table))
             }),
             _ => false,
-        };
-        if created_here {
-            return None;
         }
-        let (rule, message) =
-            match object_type {
-                ObjectType::ObjectTable | ObjectType::ObjectForeignTable => (
-                    "ban-drop-table",
-                    format!(
-                        "DROP TABLE {joined} deletes the table and all its rows: running code \
-                         (and the previous release, still serving during a rolling deploy) \
-                         fails with \"relation does not exist\", and down.sql cannot bring the \
-                         data back. Safe alternative (expand/contract): first release code that \
-                         no longer uses the table and leave the table in place; drop it only \
-                         later, as a planned breaking change."
-                    ),
-                ),
-                ObjectType::ObjectSchema => (
-                    "ban-drop-schema",
-                    format!(
-                        "DROP SCHEMA {joined} removes the schema (and, with CASCADE, every table, \
-                     view and function in it): every query of running code that names one of \
-                     its objects fails. Safe alternative: first release code that no longer \
-                     uses the schema and leave it in place."
-                    ),
-                ),
-                ObjectType::ObjectView | ObjectType::ObjectMatview => {
-                    let what = if object_type == ObjectType::ObjectView {
-                        "VIEW"
-                    } else {
-                        "MATERIALIZED VIEW"
-                    };
-                    (
-                        "ban-drop-view",
-                        format!(
-                            "DROP {what} {joined} breaks every query of running code that reads \
-                         from it. Safe alternative: keep it (CREATE OR REPLACE VIEW can change \
-                         its query and add columns at the end), and create a new view beside \
-                         it if the shape must change."
-                        ),
-                    )
-                }
-                ObjectType::ObjectFunction
-                | ObjectType::ObjectProcedure
-                | ObjectType::ObjectRoutine
-                | ObjectType::ObjectAggregate => (
-                    "ban-drop-function",
-                    format!(
-                        "dropping {} {joined} breaks everything that calls it: running code, \
-                     triggers, policies, defaults and views. Safe alternative: keep it; change \
-                     its body with CREATE OR REPLACE and the same signature, or add a new \
-                     function beside it and move callers over.",
-                        routine_kind(object_type)
-                    ),
-                ),
-                ObjectType::ObjectType | ObjectType::ObjectDomain => {
-                    (
-                        "ban-drop-type",
-                        format!(
-                    "dropping {} {joined} breaks the columns, functions and casts that use \
-                     it. Safe alternative: keep it; add a new type beside it and move its \
-                     users over (an enum can grow with ALTER TYPE ... ADD VALUE).",
-                    if object_type == ObjectType::ObjectDomain { "domain" } else { "type" }
-                ),
-                    )
-                }
-                ObjectType::ObjectSequence => (
-                    "ban-drop-sequence",
-                    format!(
-                        "DROP SEQUENCE {joined} breaks the column defaults and the code that call \
-                     nextval() on it, so inserts start failing. Safe alternative: keep the \
-                     sequence until nothing uses it any more."
-                    ),
-                ),
-                ObjectType::ObjectTrigger => {
-                    (
-                        "ban-drop-trigger",
-                        format!(
-                    "DROP TRIGGER {} silently stops behaviour running code relies on (audit \
-                     rows, derived columns, tenant checks). Safe alternative: change what it \
-                     does with CREATE OR REPLACE FUNCTION on its trigger function, or when it \
-                     fires with CREATE OR REPLACE TRIGGER.",
-                    names.iter().map(|parts| on_table(parts)).collect::<Vec<_>>().join(", ")
-                ),
-                    )
-                }
-                ObjectType::ObjectPolicy => {
-                    (
-                        "ban-drop-policy",
-                        format!(
-                    "DROP POLICY {} changes who may see and change which rows: with row level \
-                     security on, it either hides rows from running code or, if a broader \
-                     permissive policy remains, opens rows across tenants. Safe alternative: \
-                     change the policy in place with ALTER POLICY ... USING (...) WITH CHECK \
-                     (...).",
-                    names.iter().map(|parts| on_table(parts)).collect::<Vec<_>>().join(", ")
-                ),
-                    )
-                }
-                ObjectType::ObjectExtension => (
-                    "ban-drop-extension",
-                    format!(
-                        "DROP EXTENSION {joined} removes the functions, types and operators it \
-                     provides, breaking every column, index and query that uses them. Safe \
-                     alternative: keep the extension installed."
-                    ),
-                ),
-                ObjectType::ObjectIndex if !s.concurrent => (
-                    "require-concurrent-index-deletion",
-                    format!(
-                    "DROP INDEX {joined} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on \
-                     the index's table, blocking all reads and writes until it finishes. Safe \
-                     alternative: DROP INDEX CONCURRENTLY {NO_TRANSACTION_HINT}."
-                ),
-                ),
-                _ => return None,
-            };
-        Some(breaking(rule, message))
     }
 
     fn rename(&self, s: &RenameStmt) -> Option<Violation> {
@@ -431,6 +331,164 @@ impl Checker {
     }
 }
 
+fn drop_database(name: &str) -> Violation {
+    breaking(
+        "ban-drop-database",
+        format!(
+            "DROP DATABASE {name} destroys a whole database with every tenant's data in it; \
+             a schema migration must never do that. Remove the statement."
+        ),
+    )
+}
+
+/// The rule and message for dropping a schema, or a relation: a table, a view or an index.
+fn dropped_relation(
+    object_type: ObjectType,
+    joined: &str,
+    concurrent: bool,
+) -> Option<(&'static str, String)> {
+    Some(match object_type {
+        ObjectType::ObjectTable | ObjectType::ObjectForeignTable => (
+            "ban-drop-table",
+            format!(
+                "DROP TABLE {joined} deletes the table and all its rows: running code \
+                 (and the previous release, still serving during a rolling deploy) \
+                 fails with \"relation does not exist\", and down.sql cannot bring the \
+                 data back. Safe alternative (expand/contract): first release code that \
+                 no longer uses the table and leave the table in place; drop it only \
+                 later, as a planned breaking change."
+            ),
+        ),
+        ObjectType::ObjectSchema => (
+            "ban-drop-schema",
+            format!(
+                "DROP SCHEMA {joined} removes the schema (and, with CASCADE, every table, \
+                 view and function in it): every query of running code that names one of \
+                 its objects fails. Safe alternative: first release code that no longer \
+                 uses the schema and leave it in place."
+            ),
+        ),
+        ObjectType::ObjectView | ObjectType::ObjectMatview => {
+            let what = if object_type == ObjectType::ObjectView {
+                "VIEW"
+            } else {
+                "MATERIALIZED VIEW"
+            };
+            (
+                "ban-drop-view",
+                format!(
+                    "DROP {what} {joined} breaks every query of running code that reads \
+                     from it. Safe alternative: keep it (CREATE OR REPLACE VIEW can change \
+                     its query and add columns at the end), and create a new view beside \
+                     it if the shape must change."
+                ),
+            )
+        }
+        ObjectType::ObjectIndex if !concurrent => (
+            "require-concurrent-index-deletion",
+            format!(
+                "DROP INDEX {joined} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on \
+                 the index's table, blocking all reads and writes until it finishes. Safe \
+                 alternative: DROP INDEX CONCURRENTLY {NO_TRANSACTION_HINT}."
+            ),
+        ),
+        _ => return None,
+    })
+}
+
+/// The rule and message for dropping what columns, defaults and code are defined with.
+fn dropped_definition(object_type: ObjectType, joined: &str) -> Option<(&'static str, String)> {
+    Some(match object_type {
+        ObjectType::ObjectFunction
+        | ObjectType::ObjectProcedure
+        | ObjectType::ObjectRoutine
+        | ObjectType::ObjectAggregate => (
+            "ban-drop-function",
+            format!(
+                "dropping {} {joined} breaks everything that calls it: running code, \
+                 triggers, policies, defaults and views. Safe alternative: keep it; change \
+                 its body with CREATE OR REPLACE and the same signature, or add a new \
+                 function beside it and move callers over.",
+                routine_kind(object_type)
+            ),
+        ),
+        ObjectType::ObjectType | ObjectType::ObjectDomain => (
+            "ban-drop-type",
+            format!(
+                "dropping {} {joined} breaks the columns, functions and casts that use \
+                 it. Safe alternative: keep it; add a new type beside it and move its \
+                 users over (an enum can grow with ALTER TYPE ... ADD VALUE).",
+                if object_type == ObjectType::ObjectDomain {
+                    "domain"
+                } else {
+                    "type"
+                }
+            ),
+        ),
+        ObjectType::ObjectSequence => (
+            "ban-drop-sequence",
+            format!(
+                "DROP SEQUENCE {joined} breaks the column defaults and the code that call \
+                 nextval() on it, so inserts start failing. Safe alternative: keep the \
+                 sequence until nothing uses it any more."
+            ),
+        ),
+        ObjectType::ObjectExtension => (
+            "ban-drop-extension",
+            format!(
+                "DROP EXTENSION {joined} removes the functions, types and operators it \
+                 provides, breaking every column, index and query that uses them. Safe \
+                 alternative: keep the extension installed."
+            ),
+        ),
+        _ => return None,
+    })
+}
+
+/// The rule and message for dropping a trigger or a policy: behaviour of a table that running
+/// code relies on.
+fn dropped_table_rule(
+    object_type: ObjectType,
+    names: &[Vec<String>],
+) -> Option<(&'static str, String)> {
+    Some(match object_type {
+        ObjectType::ObjectTrigger => (
+            "ban-drop-trigger",
+            format!(
+                "DROP TRIGGER {} silently stops behaviour running code relies on (audit \
+                 rows, derived columns, tenant checks). Safe alternative: change what it \
+                 does with CREATE OR REPLACE FUNCTION on its trigger function, or when it \
+                 fires with CREATE OR REPLACE TRIGGER.",
+                on_tables(names)
+            ),
+        ),
+        ObjectType::ObjectPolicy => (
+            "ban-drop-policy",
+            format!(
+                "DROP POLICY {} changes who may see and change which rows: with row level \
+                 security on, it either hides rows from running code or, if a broader \
+                 permissive policy remains, opens rows across tenants. Safe alternative: \
+                 change the policy in place with ALTER POLICY ... USING (...) WITH CHECK \
+                 (...).",
+                on_tables(names)
+            ),
+        ),
+        _ => return None,
+    })
+}
+
+/// Dropped triggers or policies as `name on table`: their name comes after their table's.
+fn on_tables(names: &[Vec<String>]) -> String {
+    names
+        .iter()
+        .map(|parts| match parts.split_last() {
+            Some((name, table)) => format!("{name} on {}", table.join(".")),
+            None => String::new(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY` or `REINDEX … CONCURRENTLY`: the
 /// statements that must run outside a transaction.
 fn concurrent_index_statement(statement: &NodeEnum) -> Option<&'static str> {
@@ -454,12 +512,24 @@ fn concurrent_index_statement(statement: &NodeEnum) -> Option<&'static str> {
 
 /// The rules for one `ALTER TABLE` subcommand on an existing table.
 fn alter_table(table: &str, cmd: &AlterTableCmd) -> Option<Violation> {
-    let column = &cmd.name;
-    let violation = match AlterTableType::try_from(cmd.subtype).ok()? {
+    let subtype = AlterTableType::try_from(cmd.subtype).ok()?;
+    match subtype {
         AlterTableType::AtAddColumn => match cmd.def.as_ref()?.node.as_ref()? {
-            NodeEnum::ColumnDef(def) => return add_column(table, def),
-            _ => return None,
+            NodeEnum::ColumnDef(def) => add_column(table, def),
+            _ => None,
         },
+        AlterTableType::AtAddConstraint => match cmd.def.as_ref()?.node.as_ref()? {
+            NodeEnum::Constraint(c) => add_constraint(table, c),
+            _ => None,
+        },
+        _ => change_column(table, &cmd.name, subtype)
+            .or_else(|| weaken_guarantee(table, &cmd.name, subtype)),
+    }
+}
+
+/// Dropping a column or changing its type or nullability.
+fn change_column(table: &str, column: &str, subtype: AlterTableType) -> Option<Violation> {
+    let violation = match subtype {
         AlterTableType::AtDropColumn => breaking(
             "ban-drop-column",
             format!(
@@ -503,14 +573,18 @@ fn alter_table(table: &str, cmd: &AlterTableCmd) -> Option<Violation> {
                  the data model really changes."
             ),
         ),
-        AlterTableType::AtAddConstraint => match cmd.def.as_ref()?.node.as_ref()? {
-            NodeEnum::Constraint(c) => return add_constraint(table, c),
-            _ => return None,
-        },
+        _ => return None,
+    };
+    Some(violation)
+}
+
+/// Dropping a constraint or turning row level security off: a guarantee running code relies on.
+fn weaken_guarantee(table: &str, constraint: &str, subtype: AlterTableType) -> Option<Violation> {
+    let violation = match subtype {
         AlterTableType::AtDropConstraint => breaking(
             "ban-drop-constraint",
             format!(
-                "dropping constraint {column} of {table} removes a guarantee running code relies \
+                "dropping constraint {constraint} of {table} removes a guarantee running code relies \
                  on (uniqueness for ON CONFLICT, referential integrity, valid values) and, for a \
                  UNIQUE or PRIMARY KEY constraint, the index behind it. Safe alternative: keep \
                  it; to change a rule, add the new constraint beside it first (NOT VALID, then \
@@ -542,14 +616,7 @@ fn alter_table(table: &str, cmd: &AlterTableCmd) -> Option<Violation> {
 
 fn add_column(table: &str, def: &ColumnDef) -> Option<Violation> {
     let column = &def.colname;
-    let constraints: Vec<&Constraint> = def
-        .constraints
-        .iter()
-        .filter_map(|n| match &n.node {
-            Some(NodeEnum::Constraint(c)) => Some(&**c),
-            _ => None,
-        })
-        .collect();
+    let constraints = column_constraints(def);
     let has = |t: ConstrType| constraints.iter().any(|c| c.contype == t as i32);
     let default = def.raw_default.as_deref().or_else(|| {
         constraints
@@ -557,26 +624,7 @@ fn add_column(table: &str, def: &ColumnDef) -> Option<Violation> {
             .find(|c| c.contype == ConstrType::ConstrDefault as i32)
             .and_then(|c| c.raw_expr.as_deref())
     });
-    let type_name = def
-        .type_name
-        .as_ref()
-        .and_then(|t| t.names.last())
-        .map(string_value);
-    let serial = type_name.filter(|t| SERIAL_TYPES.contains(t));
-
-    // What fills each existing row with a value of its own, forcing a table rewrite.
-    let per_row_value = if let Some(serial) = serial {
-        Some(format!("type {serial} (a nextval() default)"))
-    } else if has(ConstrType::ConstrIdentity) {
-        Some("GENERATED ... AS IDENTITY (a sequence default)".to_string())
-    } else if has(ConstrType::ConstrGenerated) {
-        Some("GENERATED ALWAYS AS (...) STORED".to_string())
-    } else {
-        default
-            .and_then(volatile_function)
-            .map(|f| format!("the volatile default {f}()"))
-    };
-    if let Some(what) = per_row_value {
+    if let Some(what) = per_row_value(def, &constraints, default) {
         return Some(breaking(
             "adding-field-with-volatile-default",
             format!(
@@ -618,6 +666,43 @@ fn add_column(table: &str, def: &ColumnDef) -> Option<Violation> {
         ));
     }
     None
+}
+
+fn column_constraints(def: &ColumnDef) -> Vec<&Constraint> {
+    def.constraints
+        .iter()
+        .filter_map(|n| match &n.node {
+            Some(NodeEnum::Constraint(c)) => Some(&**c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What fills each existing row of a new column with a value of its own, forcing a table
+/// rewrite.
+fn per_row_value(
+    def: &ColumnDef,
+    constraints: &[&Constraint],
+    default: Option<&Node>,
+) -> Option<String> {
+    let has = |t: ConstrType| constraints.iter().any(|c| c.contype == t as i32);
+    let type_name = def
+        .type_name
+        .as_ref()
+        .and_then(|t| t.names.last())
+        .map(string_value);
+    let serial = type_name.filter(|t| SERIAL_TYPES.contains(t));
+    if let Some(serial) = serial {
+        Some(format!("type {serial} (a nextval() default)"))
+    } else if has(ConstrType::ConstrIdentity) {
+        Some("GENERATED ... AS IDENTITY (a sequence default)".to_string())
+    } else if has(ConstrType::ConstrGenerated) {
+        Some("GENERATED ALWAYS AS (...) STORED".to_string())
+    } else {
+        default
+            .and_then(volatile_function)
+            .map(|f| format!("the volatile default {f}()"))
+    }
 }
 
 fn add_constraint(table: &str, c: &Constraint) -> Option<Violation> {

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use chrono::{DateTime, Months, Utc};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Transaction};
 
 use crate::error::Context;
 use crate::{Log, MaintenanceError, Month, Policy};
@@ -166,100 +166,8 @@ pub(crate) async fn plan(client: &mut Client, policy: &Policy) -> Result<Plan, M
     let mut notes = Vec::new();
     let mut refreshes = Vec::new();
     for log in Log::ALL {
-        let partitions = partitions(&tx, log).await?;
-        let Some(default) = partitions.iter().find(|p| p.is_default) else {
-            return Err(MaintenanceError::Inconsistent(format!(
-                "{log} has no default partition, so an insert outside every partition would fail; \
-                 CREATE TABLE public.{log}_default PARTITION OF public.{log} DEFAULT"
-            )));
-        };
-        let existing: BTreeSet<Month> = partitions.iter().filter_map(|p| p.month).collect();
-        for partition in partitions
-            .iter()
-            .filter(|p| p.month.is_none() && !p.is_default)
-        {
-            notes.push(format!(
-                "{} is a partition of {log} this job does not manage (not named {log}_pYYYY_MM with \
-                 UTC month bounds); left alone",
-                partition.name
-            ));
-        }
-
-        let current = Month::containing(now);
-        let horizon = current.plus(policy.months_ahead as i32);
-        let mut moves = Vec::new();
-        for (month, rows) in default_rows_by_month(&tx, log, &default.name).await? {
-            if month > horizon {
-                notes.push(format!(
-                    "{rows} rows of {log} dated {month}, beyond the {horizon} horizon, stay in {}",
-                    default.name
-                ));
-            } else if !existing.contains(&month) {
-                moves.push((month, rows));
-            }
-        }
-        let moved: BTreeSet<Month> = moves.iter().map(|(month, _)| *month).collect();
-        let creates: Vec<Month> = (0..=policy.months_ahead as i32)
-            .map(|ahead| current.plus(ahead))
-            .filter(|month| !existing.contains(month) && !moved.contains(month))
-            .collect();
-
-        let expired = |month: &Month| match policy.retention_months(log) {
-            Some(months) => now
-                .checked_sub_months(Months::new(months))
-                .is_some_and(|cutoff| month.end() <= cutoff),
-            None => false,
-        };
-        // The start of the oldest month not expired: the one the cutoff falls in.
-        let keep_from = policy
-            .retention_months(log)
-            .and_then(|months| now.checked_sub_months(Months::new(months)))
-            .map(|cutoff| Month::containing(cutoff).start());
-        let mut will_exist: BTreeSet<Month> = existing.clone();
-        will_exist.extend(moved.iter().copied());
-        will_exist.extend(creates.iter().copied());
-        let drops: Vec<Month> = will_exist.iter().copied().filter(expired).collect();
-
-        if !moves.is_empty() {
-            steps.push(Step::MoveFromDefault { log, months: moves });
-        }
-        steps.extend(
-            creates
-                .into_iter()
-                .map(|month| Step::CreatePartition { log, month }),
-        );
-        for partition in partitions {
-            let doomed = partition.month.is_some_and(|month| drops.contains(&month));
-            if !partition.fixes.is_empty() && !doomed {
-                steps.push(Step::Harden {
-                    log,
-                    partition: partition.name,
-                    fixes: partition.fixes,
-                });
-            }
-        }
-        steps.extend(
-            drops
-                .into_iter()
-                .map(|month| Step::DropPartition { log, month }),
-        );
-
-        let pending = tx
-            .query_one(
-                "SELECT (SELECT count(*) FROM maturion.rollup_invalidations WHERE log = $1), \
-                        EXISTS (SELECT FROM maturion.rollup_watermarks WHERE log = $1)",
-                &[&log.table()],
-            )
-            .await
-            .context(
-                "cannot count pending rollup invalidations (is the maintenance scope migrated?)",
-            )?;
-        refreshes.push(Step::RefreshRollups {
-            log,
-            pending: pending.get(0),
-            watermarked: pending.get(1),
-            keep_from,
-        });
+        steps.extend(plan_partitions(&tx, log, policy, now, &mut notes).await?);
+        refreshes.push(refresh_step(&tx, log, keep_from(policy, log, now)).await?);
     }
     // Rollups last: they read partitions the steps above may have moved rows into.
     steps.extend(refreshes);
@@ -272,16 +180,159 @@ pub(crate) async fn plan(client: &mut Client, policy: &Policy) -> Result<Plan, M
     Ok(Plan { now, steps, notes })
 }
 
+/// The partition steps of one log, in the order they run: moves out of the default partition,
+/// new partitions, fixes to partitions that stay, drops.
+async fn plan_partitions(
+    tx: &Transaction<'_>,
+    log: Log,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Step>, MaintenanceError> {
+    let partitions = partitions(tx, log).await?;
+    let Some(default) = partitions.iter().find(|p| p.is_default) else {
+        return Err(MaintenanceError::Inconsistent(format!(
+            "{log} has no default partition, so an insert outside every partition would fail; \
+             CREATE TABLE public.{log}_default PARTITION OF public.{log} DEFAULT"
+        )));
+    };
+    let existing: BTreeSet<Month> = partitions.iter().filter_map(|p| p.month).collect();
+    note_unmanaged(log, &partitions, notes);
+
+    let current = Month::containing(now);
+    let horizon = current.plus(policy.months_ahead as i32);
+    let moves = months_to_move(tx, log, &default.name, &existing, horizon, notes).await?;
+    let moved: BTreeSet<Month> = moves.iter().map(|(month, _)| *month).collect();
+    let creates: Vec<Month> = (0..=policy.months_ahead as i32)
+        .map(|ahead| current.plus(ahead))
+        .filter(|month| !existing.contains(month) && !moved.contains(month))
+        .collect();
+    let mut will_exist: BTreeSet<Month> = existing;
+    will_exist.extend(moved.iter().copied());
+    will_exist.extend(creates.iter().copied());
+    let drops: Vec<Month> = will_exist
+        .into_iter()
+        .filter(|month| expired(policy, log, now, month))
+        .collect();
+
+    let mut steps = Vec::new();
+    if !moves.is_empty() {
+        steps.push(Step::MoveFromDefault { log, months: moves });
+    }
+    steps.extend(
+        creates
+            .into_iter()
+            .map(|month| Step::CreatePartition { log, month }),
+    );
+    steps.extend(hardening(log, partitions, &drops));
+    steps.extend(
+        drops
+            .into_iter()
+            .map(|month| Step::DropPartition { log, month }),
+    );
+    Ok(steps)
+}
+
+fn note_unmanaged(log: Log, partitions: &[Partition], notes: &mut Vec<String>) {
+    for partition in partitions
+        .iter()
+        .filter(|p| p.month.is_none() && !p.is_default)
+    {
+        notes.push(format!(
+            "{} is a partition of {log} this job does not manage (not named {log}_pYYYY_MM with \
+             UTC month bounds); left alone",
+            partition.name
+        ));
+    }
+}
+
+/// The months the default partition holds rows of that no partition takes yet, with their row
+/// counts. Rows beyond the horizon stay where they are, with a note.
+async fn months_to_move(
+    tx: &Transaction<'_>,
+    log: Log,
+    default: &str,
+    existing: &BTreeSet<Month>,
+    horizon: Month,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(Month, i64)>, MaintenanceError> {
+    let mut moves = Vec::new();
+    for (month, rows) in default_rows_by_month(tx, log, default).await? {
+        if month > horizon {
+            notes.push(format!(
+                "{rows} rows of {log} dated {month}, beyond the {horizon} horizon, stay in {default}"
+            ));
+        } else if !existing.contains(&month) {
+            moves.push((month, rows));
+        }
+    }
+    Ok(moves)
+}
+
+/// Whether the whole of `month` is past the log's retention.
+fn expired(policy: &Policy, log: Log, now: DateTime<Utc>, month: &Month) -> bool {
+    match policy.retention_months(log) {
+        Some(months) => now
+            .checked_sub_months(Months::new(months))
+            .is_some_and(|cutoff| month.end() <= cutoff),
+        None => false,
+    }
+}
+
+/// The start of the oldest month not expired: the one the retention cutoff falls in.
+fn keep_from(policy: &Policy, log: Log, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    policy
+        .retention_months(log)
+        .and_then(|months| now.checked_sub_months(Months::new(months)))
+        .map(|cutoff| Month::containing(cutoff).start())
+}
+
+/// Fixes for the partitions that drifted, except those about to be dropped.
+fn hardening(log: Log, partitions: Vec<Partition>, drops: &[Month]) -> Vec<Step> {
+    partitions
+        .into_iter()
+        .filter(|partition| {
+            let doomed = partition.month.is_some_and(|month| drops.contains(&month));
+            !partition.fixes.is_empty() && !doomed
+        })
+        .map(|partition| Step::Harden {
+            log,
+            partition: partition.name,
+            fixes: partition.fixes,
+        })
+        .collect()
+}
+
+async fn refresh_step(
+    tx: &Transaction<'_>,
+    log: Log,
+    keep_from: Option<DateTime<Utc>>,
+) -> Result<Step, MaintenanceError> {
+    let pending = tx
+        .query_one(
+            "SELECT (SELECT count(*) FROM maturion.rollup_invalidations WHERE log = $1), \
+                    EXISTS (SELECT FROM maturion.rollup_watermarks WHERE log = $1)",
+            &[&log.table()],
+        )
+        .await
+        .context(
+            "cannot count pending rollup invalidations (is the maintenance scope migrated?)",
+        )?;
+    Ok(Step::RefreshRollups {
+        log,
+        pending: pending.get(0),
+        watermarked: pending.get(1),
+        keep_from,
+    })
+}
+
 /// Settings every maintenance transaction starts with: UTC months and hours whatever the
 /// server's TimeZone, and a search_path that makes every name in our SQL (and in the
 /// definitions PostgreSQL prints back) schema-qualified.
 pub(crate) const SESSION: &str =
     "SET LOCAL TimeZone = 'UTC'; SET LOCAL search_path = pg_catalog, pg_temp;";
 
-async fn partitions(
-    tx: &tokio_postgres::Transaction<'_>,
-    log: Log,
-) -> Result<Vec<Partition>, MaintenanceError> {
+async fn partitions(tx: &Transaction<'_>, log: Log) -> Result<Vec<Partition>, MaintenanceError> {
     let rows = tx
         .query(
             "SELECT c.relname::text AS name,
@@ -340,7 +391,7 @@ async fn partitions(
 
 /// Rows in the default partition per UTC month (normally none).
 async fn default_rows_by_month(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &Transaction<'_>,
     log: Log,
     default: &str,
 ) -> Result<Vec<(Month, i64)>, MaintenanceError> {
@@ -372,9 +423,7 @@ async fn default_rows_by_month(
 }
 
 /// TimescaleDB, when present, is deliberately not used for the logs: say so.
-async fn timescaledb_note(
-    tx: &tokio_postgres::Transaction<'_>,
-) -> Result<Option<String>, MaintenanceError> {
+async fn timescaledb_note(tx: &Transaction<'_>) -> Result<Option<String>, MaintenanceError> {
     let row = tx
         .query_opt(
             "SELECT installed_version IS NOT NULL AS installed, coalesce(installed_version, default_version) AS version \

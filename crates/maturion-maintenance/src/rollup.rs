@@ -77,6 +77,38 @@ pub(crate) async fn refresh(
     keep_from: Option<DateTime<Utc>>,
 ) -> Result<RefreshStats, MaintenanceError> {
     let horizon = finished_transactions_horizon(client).await?;
+    let tx = begin_refresh(client).await?;
+    let mut claimed = claim_invalidations(&tx, log).await?;
+    claimed.extend(follow_watermark(&tx, log, horizon).await?);
+    let (hours, discarded): (Vec<_>, Vec<_>) = claimed
+        .into_iter()
+        .partition(|(_, hour)| keep_from.is_none_or(|start| *hour >= start));
+    let days = days_of(&hours);
+
+    let (hourly_written, hourly_removed) =
+        recompute_in_chunks(&tx, log, Granularity::Hour, &hours).await?;
+    // The days read the hours just written (same transaction).
+    let (daily_written, daily_removed) =
+        recompute_in_chunks(&tx, log, Granularity::Day, &days).await?;
+    let rows_pruned = match keep_from {
+        Some(start) => prune_hours_before(&tx, log, start).await?,
+        None => 0,
+    };
+    tx.commit()
+        .await
+        .context(format!("cannot commit the {log} rollups"))?;
+    Ok(RefreshStats {
+        log,
+        hours: hours.len(),
+        days: days.len(),
+        rows_written: hourly_written + daily_written,
+        rows_removed: hourly_removed + daily_removed,
+        discarded: discarded.len(),
+        rows_pruned,
+    })
+}
+
+async fn begin_refresh(client: &mut Client) -> Result<Transaction<'_>, MaintenanceError> {
     let tx = client
         .build_transaction()
         .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
@@ -89,7 +121,14 @@ pub(crate) async fn refresh(
             "cannot act as {} (the administrator running maintenance must be allowed to SET ROLE to it)",
             maturion_schema::MAINTENANCE_ROLE
         ))?;
+    Ok(tx)
+}
 
+/// Takes the invalidations committed so far: the distinct (organisation, hour) buckets they name.
+async fn claim_invalidations(
+    tx: &Transaction<'_>,
+    log: Log,
+) -> Result<BTreeSet<(Uuid, DateTime<Utc>)>, MaintenanceError> {
     let claimed = tx
         .query(
             "WITH claimed AS (
@@ -100,12 +139,11 @@ pub(crate) async fn refresh(
         )
         .await
         .context(format!("cannot claim the invalidations of {log}"))?;
-    let mut claimed: BTreeSet<(Uuid, DateTime<Utc>)> =
-        claimed.iter().map(|row| (row.get(0), row.get(1))).collect();
-    claimed.extend(follow_watermark(&tx, log, horizon).await?);
-    let (hours, discarded): (Vec<_>, Vec<_>) = claimed
-        .into_iter()
-        .partition(|(_, hour)| keep_from.is_none_or(|start| *hour >= start));
+    Ok(claimed.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// The distinct (organisation, UTC day) buckets of the hours, in order.
+fn days_of(hours: &[(Uuid, DateTime<Utc>)]) -> Vec<(Uuid, DateTime<Utc>)> {
     let days: BTreeSet<(Uuid, DateTime<Utc>)> = hours
         .iter()
         .map(|(organisation, hour)| {
@@ -118,50 +156,47 @@ pub(crate) async fn refresh(
             )
         })
         .collect();
-    let days: Vec<(Uuid, DateTime<Utc>)> = days.into_iter().collect();
+    days.into_iter().collect()
+}
 
-    let mut stats = RefreshStats {
-        log,
-        hours: hours.len(),
-        days: days.len(),
-        rows_written: 0,
-        rows_removed: 0,
-        discarded: discarded.len(),
-        rows_pruned: 0,
+/// Recomputes the buckets [`CHUNK`] at a time; returns the rollup rows written and removed.
+async fn recompute_in_chunks(
+    tx: &Transaction<'_>,
+    log: Log,
+    granularity: Granularity,
+    buckets: &[(Uuid, DateTime<Utc>)],
+) -> Result<(u64, u64), MaintenanceError> {
+    let table = match granularity {
+        Granularity::Hour => log.hourly_table(),
+        Granularity::Day => log.daily_table(),
     };
-    let hourly = recompute_sql(log, Granularity::Hour);
-    for chunk in hours.chunks(CHUNK) {
-        let (written, removed) = recompute(&tx, &hourly, chunk)
+    let sql = recompute_sql(log, granularity);
+    let (mut written, mut removed) = (0, 0);
+    for chunk in buckets.chunks(CHUNK) {
+        let (chunk_written, chunk_removed) = recompute(tx, &sql, chunk)
             .await
-            .context(format!("cannot recompute {}", log.hourly_table()))?;
-        stats.rows_written += written;
-        stats.rows_removed += removed;
+            .context(format!("cannot recompute {table}"))?;
+        written += chunk_written;
+        removed += chunk_removed;
     }
-    // The days read the hours just written (same transaction).
-    let daily = recompute_sql(log, Granularity::Day);
-    for chunk in days.chunks(CHUNK) {
-        let (written, removed) = recompute(&tx, &daily, chunk)
-            .await
-            .context(format!("cannot recompute {}", log.daily_table()))?;
-        stats.rows_written += written;
-        stats.rows_removed += removed;
-    }
-    if let Some(start) = keep_from {
-        stats.rows_pruned = tx
-            .execute(
-                &format!(
-                    "DELETE FROM public.{} WHERE bucket < $1",
-                    log.hourly_table()
-                ),
-                &[&start],
-            )
-            .await
-            .context(format!("cannot prune {}", log.hourly_table()))?;
-    }
-    tx.commit()
-        .await
-        .context(format!("cannot commit the {log} rollups"))?;
-    Ok(stats)
+    Ok((written, removed))
+}
+
+/// Deletes the hourly rollup rows before `start` (the daily rows stay).
+async fn prune_hours_before(
+    tx: &Transaction<'_>,
+    log: Log,
+    start: DateTime<Utc>,
+) -> Result<u64, MaintenanceError> {
+    tx.execute(
+        &format!(
+            "DELETE FROM public.{} WHERE bucket < $1",
+            log.hourly_table()
+        ),
+        &[&start],
+    )
+    .await
+    .context(format!("cannot prune {}", log.hourly_table()))
 }
 
 /// The transaction id below which every transaction has ended, read before the refresh's

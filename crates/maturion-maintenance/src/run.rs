@@ -249,103 +249,22 @@ async fn move_from_default(
     let audit_trail = log == Log::Audit
         && function_exists(&tx, "maturion.protect_audit_partition(regclass)").await?;
     if audit_trail {
-        // The owner gave up these privileges on audit_log and its partitions (audit trail):
-        // take them back for this transaction only; protect_audit_partition and the REVOKE
-        // below give them up again before it commits.
-        tx.batch_execute(&format!(
-            "GRANT UPDATE, DELETE, TRUNCATE ON {parent} TO {owner}; \
-             DO $grant$ DECLARE p regclass; BEGIN \
-               FOR p IN SELECT inhrelid FROM pg_inherits WHERE inhparent = '{parent}'::regclass LOOP \
-                 EXECUTE format('GRANT DELETE ON %s TO {owner}', p); END LOOP; END $grant$;",
-            owner = maturion_schema::OWNER_ROLE
-        ))
-        .await
-        .context("cannot take back the privileges a move needs")?;
+        take_back_move_privileges(&tx, &parent).await?;
     }
     tx.batch_execute(&format!("LOCK TABLE {parent} IN ACCESS EXCLUSIVE MODE"))
         .await
         .context(format!(
             "cannot lock {log} to move rows out of its default partition"
         ))?;
-    let default: String = tx
-        .query_one(
-            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-             WHERE i.inhparent = $1::text::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'",
-            &[&parent],
-        )
-        .await
-        .context(format!("cannot find the default partition of {log}"))?
-        .get(0);
-    let default = qualified(&default);
-    let columns: String = tx
-        .query_one(
-            "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute \
-             WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped",
-            &[&parent],
-        )
-        .await
-        .context(format!("cannot read the columns of {log}"))?
-        .get(0);
-    let foreign_keys: Vec<(String, String)> = tx
-        .query(
-            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
-             WHERE conrelid = $1::text::regclass AND contype = 'f' ORDER BY conname",
-            &[&parent],
-        )
-        .await
-        .context(format!("cannot read the foreign keys of {log}"))?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
+    let source = MoveSource::read(&tx, log, parent).await?;
+    let (parent, default) = (&source.parent, &source.default);
 
     tx.batch_execute(&format!("ALTER TABLE {parent} DETACH PARTITION {default}"))
         .await
         .context(format!("cannot detach {default}"))?;
     let mut outcomes = Vec::new();
     for month in months {
-        let name = month.partition_name(log);
-        let partition = qualified(&name);
-        let range = format!(
-            "\"timestamp\" >= {} AND \"timestamp\" < {}",
-            literal(month.start()),
-            literal(month.end())
-        );
-        let mut ddl = format!(
-            "CREATE TABLE {partition} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
-             INCLUDING STORAGE INCLUDING COMPRESSION);"
-        );
-        for (constraint, definition) in &foreign_keys {
-            ddl.push_str(&format!(
-                " ALTER TABLE {partition} ADD CONSTRAINT {} {definition};",
-                quote_ident(constraint)
-            ));
-        }
-        tx.batch_execute(&ddl)
-            .await
-            .context(format!("cannot create {name}"))?;
-        let copied = tx
-            .execute(&format!("INSERT INTO {partition} ({columns}) SELECT {columns} FROM {default} WHERE {range}"), &[])
-            .await
-            .context(format!("cannot copy rows into {name}"))?;
-        tx.batch_execute(&format!(
-            "ALTER TABLE {parent} ATTACH PARTITION {partition} {}",
-            month.bound_expression()
-        ))
-        .await
-        .context(format!("cannot attach {name}"))?;
-        let deleted = tx
-            .execute(&format!("DELETE FROM {default} WHERE {range}"), &[])
-            .await
-            .context(format!("cannot remove the moved rows from {default}"))?;
-        if deleted != copied {
-            return Err(MaintenanceError::Inconsistent(format!(
-                "copied {copied} rows into {name} but removed {deleted} from {default}; nothing was changed"
-            )));
-        }
-        outcomes.push(Outcome::Moved {
-            partition: name,
-            rows: copied,
-        });
+        outcomes.push(move_month(&tx, log, *month, &source).await?);
     }
     // Validates that the default holds no row of any partition (a scan of what is left).
     tx.batch_execute(&format!(
@@ -360,25 +279,179 @@ async fn move_from_default(
         }
     }
     if audit_trail {
-        tx.execute(
-            "SELECT maturion.protect_audit_partition($1::text::regclass)",
-            &[&default],
-        )
-        .await
-        .context(format!(
-            "maturion.protect_audit_partition refused {default}"
-        ))?;
-        tx.batch_execute(&format!(
-            "REVOKE UPDATE, DELETE, TRUNCATE ON {parent} FROM {owner}",
-            owner = maturion_schema::OWNER_ROLE
-        ))
-        .await
-        .context("cannot give the move's privileges up again")?;
+        give_up_move_privileges(&tx, &source).await?;
     }
     tx.commit()
         .await
         .context(format!("cannot commit the move out of {default}"))?;
     Ok(outcomes)
+}
+
+/// The owner gave up these privileges on audit_log and its partitions (audit trail): take them
+/// back for this transaction only; [`give_up_move_privileges`] gives them up again before it
+/// commits.
+async fn take_back_move_privileges(
+    tx: &Transaction<'_>,
+    parent: &str,
+) -> Result<(), MaintenanceError> {
+    tx.batch_execute(&format!(
+        "GRANT UPDATE, DELETE, TRUNCATE ON {parent} TO {owner}; \
+         DO $grant$ DECLARE p regclass; BEGIN \
+           FOR p IN SELECT inhrelid FROM pg_inherits WHERE inhparent = '{parent}'::regclass LOOP \
+             EXECUTE format('GRANT DELETE ON %s TO {owner}', p); END LOOP; END $grant$;",
+        owner = maturion_schema::OWNER_ROLE
+    ))
+    .await
+    .context("cannot take back the privileges a move needs")
+}
+
+/// Protects the default partition again, and revokes what [`take_back_move_privileges`]
+/// granted on the log.
+async fn give_up_move_privileges(
+    tx: &Transaction<'_>,
+    source: &MoveSource,
+) -> Result<(), MaintenanceError> {
+    let (parent, default) = (&source.parent, &source.default);
+    tx.execute(
+        "SELECT maturion.protect_audit_partition($1::text::regclass)",
+        &[default],
+    )
+    .await
+    .context(format!(
+        "maturion.protect_audit_partition refused {default}"
+    ))?;
+    tx.batch_execute(&format!(
+        "REVOKE UPDATE, DELETE, TRUNCATE ON {parent} FROM {owner}",
+        owner = maturion_schema::OWNER_ROLE
+    ))
+    .await
+    .context("cannot give the move's privileges up again")
+}
+
+/// The log rows move out of: its default partition, and what a new partition copies from it.
+struct MoveSource {
+    /// `public.<log>`.
+    parent: String,
+    /// The default partition, qualified.
+    default: String,
+    /// The log's columns, quoted, comma-separated.
+    columns: String,
+    /// The log's foreign keys: name and definition.
+    foreign_keys: Vec<(String, String)>,
+}
+
+impl MoveSource {
+    async fn read(
+        tx: &Transaction<'_>,
+        log: Log,
+        parent: String,
+    ) -> Result<Self, MaintenanceError> {
+        let default: String = tx
+            .query_one(
+                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                 WHERE i.inhparent = $1::text::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'",
+                &[&parent],
+            )
+            .await
+            .context(format!("cannot find the default partition of {log}"))?
+            .get(0);
+        let columns: String = tx
+            .query_one(
+                "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute \
+                 WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped",
+                &[&parent],
+            )
+            .await
+            .context(format!("cannot read the columns of {log}"))?
+            .get(0);
+        let foreign_keys = tx
+            .query(
+                "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+                 WHERE conrelid = $1::text::regclass AND contype = 'f' ORDER BY conname",
+                &[&parent],
+            )
+            .await
+            .context(format!("cannot read the foreign keys of {log}"))?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        Ok(MoveSource {
+            parent,
+            default: qualified(&default),
+            columns,
+            foreign_keys,
+        })
+    }
+}
+
+/// Creates `month`'s partition, fills it with the month's rows of the detached default,
+/// attaches it and deletes those rows from the default.
+async fn move_month(
+    tx: &Transaction<'_>,
+    log: Log,
+    month: Month,
+    source: &MoveSource,
+) -> Result<Outcome, MaintenanceError> {
+    let MoveSource {
+        parent,
+        default,
+        columns,
+        ..
+    } = source;
+    let name = month.partition_name(log);
+    let partition = qualified(&name);
+    let range = format!(
+        "\"timestamp\" >= {} AND \"timestamp\" < {}",
+        literal(month.start()),
+        literal(month.end())
+    );
+    tx.batch_execute(&create_like_parent(&partition, source))
+        .await
+        .context(format!("cannot create {name}"))?;
+    let copied = tx
+        .execute(
+            &format!(
+                "INSERT INTO {partition} ({columns}) SELECT {columns} FROM {default} WHERE {range}"
+            ),
+            &[],
+        )
+        .await
+        .context(format!("cannot copy rows into {name}"))?;
+    tx.batch_execute(&format!(
+        "ALTER TABLE {parent} ATTACH PARTITION {partition} {}",
+        month.bound_expression()
+    ))
+    .await
+    .context(format!("cannot attach {name}"))?;
+    let deleted = tx
+        .execute(&format!("DELETE FROM {default} WHERE {range}"), &[])
+        .await
+        .context(format!("cannot remove the moved rows from {default}"))?;
+    if deleted != copied {
+        return Err(MaintenanceError::Inconsistent(format!(
+            "copied {copied} rows into {name} but removed {deleted} from {default}; nothing was changed"
+        )));
+    }
+    Ok(Outcome::Moved {
+        partition: name,
+        rows: copied,
+    })
+}
+
+/// A table like the log, with the log's foreign keys, to be attached as a partition.
+fn create_like_parent(partition: &str, source: &MoveSource) -> String {
+    let parent = &source.parent;
+    let mut ddl = format!(
+        "CREATE TABLE {partition} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
+         INCLUDING STORAGE INCLUDING COMPRESSION);"
+    );
+    for (constraint, definition) in &source.foreign_keys {
+        ddl.push_str(&format!(
+            " ALTER TABLE {partition} ADD CONSTRAINT {} {definition};",
+            quote_ident(constraint)
+        ));
+    }
+    ddl
 }
 
 /// A new partition is reachable only through its parent: no grant (a partition is a table of
@@ -532,67 +605,25 @@ async fn drop_partition(
             reason: format!("{name} does not exist"),
         }]);
     }
-    if function_exists(&tx, "maturion.legal_holds_on(regclass)").await? {
-        let holds: Vec<LegalHold> = tx
-            .query(
-                &format!("SELECT {COLUMNS} FROM maturion.legal_holds_on($1::text::regclass)"),
-                &[&partition],
-            )
-            .await
-            .context(format!("cannot look for legal holds on {name}"))?
-            .iter()
-            .map(LegalHold::from_row)
-            .collect();
-        if !holds.is_empty() {
-            warn!(partition = %name, holds = holds.len(), "expired partition kept for legal holds");
-            return Ok(vec![Outcome::Held {
-                partition: name,
-                holds,
-            }]);
-        }
+    let holds = legal_holds_on(&tx, &name, &partition).await?;
+    if !holds.is_empty() {
+        warn!(partition = %name, holds = holds.len(), "expired partition kept for legal holds");
+        return Ok(vec![Outcome::Held {
+            partition: name,
+            holds,
+        }]);
     }
     let through_audit_function = log == Log::Audit
         && function_exists(&tx, "maturion.drop_audit_partition(regclass)").await?;
     if through_audit_function {
-        // Sealing reads every organisation's rows: as the BYPASSRLS maintenance role.
-        tx.batch_execute(&format!(
-            "SET LOCAL ROLE {}",
-            maturion_schema::MAINTENANCE_ROLE
-        ))
-        .await
-        .context("cannot act as the maintenance role")?;
-        tx.execute(
-            "SELECT maturion.drop_audit_partition($1::text::regclass)",
-            &[&partition],
-        )
-        .await
-        .context(format!("maturion.drop_audit_partition refused {name}"))?;
-        let gone: bool = tx
-            .query_one("SELECT to_regclass($1) IS NULL", &[&partition])
-            .await
-            .context(format!("cannot check that {name} is gone"))?
-            .get(0);
-        if !gone {
-            return Err(MaintenanceError::Inconsistent(format!(
-                "maturion.drop_audit_partition({name}) returned but the partition still exists"
-            )));
-        }
+        drop_through_audit_function(&tx, &name, &partition).await?;
     } else {
         tx.batch_execute(&format!("DROP TABLE {partition}"))
             .await
             .context(format!("cannot drop {name}"))?;
     }
-    if log == Log::Event
-        && function_exists(&tx, "maturion.event_prune_commits(timestamptz)").await?
-    {
-        // The bus orders events by their commit records; those of events gone with the month
-        // are no longer needed once every cursor is past them.
-        let pruned: i64 = tx
-            .query_one("SELECT maturion.event_prune_commits($1)", &[&month.end()])
-            .await
-            .context(format!("cannot forget the commit records of {name}"))?
-            .get(0);
-        info!(partition = %name, pruned, "commit records of dropped events forgotten");
+    if log == Log::Event {
+        forget_commit_records(&tx, month, &name).await?;
     }
     tx.commit()
         .await
@@ -601,6 +632,79 @@ async fn drop_partition(
         partition: name,
         through_audit_function,
     }])
+}
+
+/// The legal holds that keep the partition; none when the legal-hold migration is not applied.
+async fn legal_holds_on(
+    tx: &Transaction<'_>,
+    name: &str,
+    partition: &str,
+) -> Result<Vec<LegalHold>, MaintenanceError> {
+    if !function_exists(tx, "maturion.legal_holds_on(regclass)").await? {
+        return Ok(Vec::new());
+    }
+    Ok(tx
+        .query(
+            &format!("SELECT {COLUMNS} FROM maturion.legal_holds_on($1::text::regclass)"),
+            &[&partition],
+        )
+        .await
+        .context(format!("cannot look for legal holds on {name}"))?
+        .iter()
+        .map(LegalHold::from_row)
+        .collect())
+}
+
+/// Drops an audit_log partition with `maturion.drop_audit_partition`, which seals and records
+/// the removal.
+async fn drop_through_audit_function(
+    tx: &Transaction<'_>,
+    name: &str,
+    partition: &str,
+) -> Result<(), MaintenanceError> {
+    // Sealing reads every organisation's rows: as the BYPASSRLS maintenance role.
+    tx.batch_execute(&format!(
+        "SET LOCAL ROLE {}",
+        maturion_schema::MAINTENANCE_ROLE
+    ))
+    .await
+    .context("cannot act as the maintenance role")?;
+    tx.execute(
+        "SELECT maturion.drop_audit_partition($1::text::regclass)",
+        &[&partition],
+    )
+    .await
+    .context(format!("maturion.drop_audit_partition refused {name}"))?;
+    let gone: bool = tx
+        .query_one("SELECT to_regclass($1) IS NULL", &[&partition])
+        .await
+        .context(format!("cannot check that {name} is gone"))?
+        .get(0);
+    if !gone {
+        return Err(MaintenanceError::Inconsistent(format!(
+            "maturion.drop_audit_partition({name}) returned but the partition still exists"
+        )));
+    }
+    Ok(())
+}
+
+/// The bus orders events by their commit records; those of events gone with the month are no
+/// longer needed once every cursor is past them. Nothing to do before the bus is installed.
+async fn forget_commit_records(
+    tx: &Transaction<'_>,
+    month: Month,
+    name: &str,
+) -> Result<(), MaintenanceError> {
+    if !function_exists(tx, "maturion.event_prune_commits(timestamptz)").await? {
+        return Ok(());
+    }
+    let pruned: i64 = tx
+        .query_one("SELECT maturion.event_prune_commits($1)", &[&month.end()])
+        .await
+        .context(format!("cannot forget the commit records of {name}"))?
+        .get(0);
+    info!(partition = %name, pruned, "commit records of dropped events forgotten");
+    Ok(())
 }
 
 impl fmt::Display for Outcome {

@@ -405,13 +405,22 @@ async fn migrations_see_their_module() {
     write(
         dir.path(),
         "1.0.0_in_transaction",
-        "CREATE TABLE seen AS SELECT current_setting('maturion.migration_scope') AS scope;",
+        "CREATE TABLE seen AS SELECT current_setting('maturion.migration_scope') AS scope;
+         -- Declared immutable so that an index build evaluates it: it fails the build
+         -- unless it runs in the module's scope.
+         CREATE FUNCTION in_scope(scope text) RETURNS text IMMUTABLE LANGUAGE plpgsql AS $$
+         BEGIN
+           IF current_setting('maturion.migration_scope', true) IS DISTINCT FROM scope THEN
+             RAISE 'not in scope %', scope;
+           END IF;
+           RETURN scope;
+         END $$;",
         None,
     );
     write(
         dir.path(),
         "1.1.0_statement_by_statement",
-        "-- maturion:no-transaction\nINSERT INTO seen SELECT current_setting('maturion.migration_scope');",
+        "-- maturion:no-transaction\nCREATE INDEX CONCURRENTLY seen_in_scope ON seen (in_scope(scope));",
         None,
     );
     let options = Options {
@@ -429,7 +438,19 @@ async fn migrations_see_their_module() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(seen, ["risks", "risks"]);
+    assert_eq!(seen, ["risks"], "in a transaction");
+    let indexed: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'seen_in_scope'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        indexed, 1,
+        "statement by statement, the index build saw the scope"
+    );
     let after: Option<String> = admin
         .query_one(
             "SELECT current_setting('maturion.migration_scope', true)",
