@@ -19,13 +19,14 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use indicatif::ProgressBar;
+use maturion_config::DatabaseTarget;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
 pub use report::{OverheadLine, OverheadReport, Workload};
 
-use crate::server::Scratch;
-use crate::{bar, Server};
+use crate::bar;
+use crate::scratch::Scratch;
 use workload::{Block, Clients, TABLES};
 
 /// Goal for the audited/plain time ratio with synchronous_commit on and off.
@@ -69,7 +70,7 @@ type Phases = Vec<((bool, Workload), BlockTimes)>;
 
 /// Measures and prints the report. The whole platform is migrated: the audit trigger's cost
 /// includes what other scopes hang on audit_log.
-pub async fn run(server: &Server, options: &Options) -> Result<OverheadReport> {
+pub async fn run(server: &DatabaseTarget, options: &Options) -> Result<OverheadReport> {
     ensure!(
         options.clients > 0
             && options.transactions > 0
@@ -78,21 +79,18 @@ pub async fn run(server: &Server, options: &Options) -> Result<OverheadReport> {
         "every benchmark option must be at least 1"
     );
     let scratch = Scratch::create(server, BENCH_DATABASE).await?;
-    let outcome = trigger_overhead(server, &scratch.admin, options).await;
-    scratch.remove(server).await?;
+    let outcome = trigger_overhead(&scratch, options).await;
+    scratch.remove().await?;
     let report = outcome?;
     println!();
     print!("{}", report.render());
     Ok(report)
 }
 
-async fn trigger_overhead(
-    server: &Server,
-    admin: &Client,
-    options: &Options,
-) -> Result<OverheadReport> {
+async fn trigger_overhead(scratch: &Scratch, options: &Options) -> Result<OverheadReport> {
+    let admin = &scratch.admin;
     workload::create_tables(admin).await?;
-    let mut clients = Clients::connect(server, BENCH_DATABASE, options.clients).await?;
+    let mut clients = Clients::connect(scratch, options.clients).await?;
     let progress = bar(
         (options.rounds * 2 * 2 * TABLES.len() * options.clients * options.transactions) as u64,
         "{msg:>24} [{bar:40}] {pos}/{len} transactions",

@@ -11,11 +11,11 @@ mod load;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use maturion_config::DatabaseTarget;
 use maturion_tenancy::{Database, TenantContext};
 use tokio_postgres::{Client, Config};
 
-use crate::server::Scratch;
-use crate::Server;
+use crate::scratch::Scratch;
 use graphile::Graphile;
 use load::{Figures, Load};
 
@@ -84,22 +84,22 @@ struct Bench<'a> {
 }
 
 /// Runs everything in a scratch database and prints the report.
-pub async fn run(server: &Server, options: &Options) -> Result<()> {
+pub async fn run(server: &DatabaseTarget, options: &Options) -> Result<()> {
     let scratch = Scratch::create(server, BENCH_DATABASE).await?;
-    let outcome = measure(server, options).await;
-    scratch.remove(server).await?;
+    let outcome = measure(&scratch, options).await;
+    scratch.remove().await?;
     outcome
 }
 
-async fn measure(server: &Server, options: &Options) -> Result<()> {
-    let admin_url = server.admin_url(BENCH_DATABASE)?;
-    if let Server::External { .. } = server {
-        eprintln!("note: with DATABASE_URL the bus's application pool logs in as that administrator, not maturion_app");
+async fn measure(scratch: &Scratch, options: &Options) -> Result<()> {
+    let admin_url = scratch.target.admin_url().expose().to_owned();
+    if !scratch.app_logs_in_as_itself() {
+        eprintln!("note: without a URL for maturion_app the bus's application pool logs in as the administrator");
     }
     let pool_size = options.publishers
         + options.workers.iter().max().copied().unwrap_or(1) * STREAMS_PER_CLAIM
         + 4;
-    let app = server.app_database(BENCH_DATABASE, pool_size)?;
+    let app = scratch.app_database(pool_size)?;
     let mut tenants = Vec::new();
     for n in 0..options.organisations {
         let name = format!("Bench {n}");
@@ -112,8 +112,8 @@ async fn measure(server: &Server, options: &Options) -> Result<()> {
     let bench = Bench {
         options,
         admin_url,
-        admin_config: server.admin_config(BENCH_DATABASE),
-        admin: server.admin(BENCH_DATABASE).await?,
+        admin_config: scratch.target.admin_config(),
+        admin: scratch.target.admin().await?,
         app,
         tenants,
     };

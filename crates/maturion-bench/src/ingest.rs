@@ -11,9 +11,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::pin::pin;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{ensure, Context, Result};
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
+use maturion_config::DatabaseTarget;
 use maturion_tenancy::{Database, TenantContext};
 use maturion_testing::Tenant;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -21,8 +22,8 @@ use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
-use crate::server::Scratch;
-use crate::{bar, Server};
+use crate::bar;
+use crate::scratch::Scratch;
 
 const BENCH_DATABASE: &str = "maturion_bench_ingest";
 
@@ -69,19 +70,21 @@ const ENTITY_TYPE: &str = "policy";
 const CLIENT_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) maturion-bench";
 
-/// Measures and prints the figures. Logs in as `maturion_app`, so only on the embedded cluster.
-pub async fn run(server: &Server, options: &Options) -> Result<Figures> {
-    let Server::Embedded(cluster) = server else {
-        bail!("bench ingest logs in as maturion_app, which needs the embedded cluster (unset DATABASE_URL)");
-    };
+/// Measures and prints the figures. Logs in as `maturion_app`, so on an external server only
+/// with that role's own URL.
+pub async fn run(server: &DatabaseTarget, options: &Options) -> Result<Figures> {
+    // Before the scratch database is made, to fail without leaving anything behind.
+    server
+        .url_for(maturion_schema::APP_ROLE)
+        .context("bench ingest logs in as maturion_app")?;
     let scratch = Scratch::create(server, BENCH_DATABASE).await?;
     let app = Database::new(
-        cluster.config(maturion_schema::APP_ROLE, BENCH_DATABASE),
+        scratch.target.config_for(maturion_schema::APP_ROLE)?,
         options.connections.max(1),
     )?;
     let outcome = measure(&scratch.admin, &app, options).await;
     drop(app);
-    scratch.remove(server).await?;
+    scratch.remove().await?;
     outcome
 }
 

@@ -15,9 +15,7 @@ pub mod audit;
 pub mod events;
 pub mod ingest;
 pub mod rls;
-mod server;
-
-pub use server::Server;
+mod scratch;
 
 use indicatif::{ProgressBar, ProgressStyle};
 

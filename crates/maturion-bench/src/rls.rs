@@ -6,14 +6,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
 use indicatif::ProgressBar;
+use maturion_config::DatabaseTarget;
 use maturion_tenancy::{OrganisationId, TenantConnection, TenantContext};
 use rand::seq::SliceRandom;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 use uuid::Uuid;
 
-use crate::server::Scratch;
-use crate::{bar, Server};
+use crate::bar;
+use crate::scratch::Scratch;
 
 const BENCH_DATABASE: &str = "maturion_bench_rls";
 /// Organisations that get a 10,000-row tenant list; the rest share the remaining rows.
@@ -43,7 +44,7 @@ impl Default for Options {
 }
 
 /// Loads the users, times both queries both ways and prints the ratios.
-pub async fn run(server: &Server, options: &Options) -> Result<()> {
+pub async fn run(server: &DatabaseTarget, options: &Options) -> Result<()> {
     ensure!(
         options.organisations > LARGE_ORGANISATIONS
             && options.rows
@@ -53,14 +54,15 @@ pub async fn run(server: &Server, options: &Options) -> Result<()> {
         LARGE_ORGANISATIONS * LARGE_ORGANISATION_ROWS + options.organisations
     );
     let scratch = Scratch::create(server, BENCH_DATABASE).await?;
-    let outcome = measure(server, &scratch.admin, options).await;
-    scratch.remove(server).await?;
+    let outcome = measure(&scratch, options).await;
+    scratch.remove().await?;
     outcome
 }
 
-async fn measure(server: &Server, admin: &Client, options: &Options) -> Result<()> {
+async fn measure(scratch: &Scratch, options: &Options) -> Result<()> {
+    let admin = &scratch.admin;
     let loaded = Instant::now();
-    load(server, admin, options).await?;
+    load(scratch, options).await?;
     println!(
         "loaded {} users over {} organisations in {:.1} s",
         options.rows,
@@ -77,7 +79,7 @@ async fn measure(server: &Server, admin: &Client, options: &Options) -> Result<(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let mut sides = Sides::connect(server).await?;
+    let mut sides = Sides::connect(&scratch.target).await?;
     let progress = bar((samples.len() * 2 + large.len() * LIST_ROUNDS) as u64, BAR)
         .with_message("timing queries");
     let mut lookups = sides.time_lookups(&samples, &progress).await?;
@@ -94,8 +96,9 @@ async fn measure(server: &Server, admin: &Client, options: &Options) -> Result<(
 /// Each organisation and its first user (the fixture, in the organisation's own tenant
 /// transaction), then its other users in one statement as the BYPASSRLS maintenance role,
 /// created by that first user.
-async fn load(server: &Server, admin: &Client, options: &Options) -> Result<()> {
-    let app = server.app_database(BENCH_DATABASE, 1)?;
+async fn load(scratch: &Scratch, options: &Options) -> Result<()> {
+    let admin = &scratch.admin;
+    let app = scratch.app_database(1)?;
     let progress = bar(options.rows as u64, BAR).with_message("loading users");
     let mut tenants = Vec::with_capacity(options.organisations);
     for n in 1..=options.organisations {
@@ -165,11 +168,9 @@ struct Sides {
 }
 
 impl Sides {
-    async fn connect(server: &Server) -> Result<Self> {
-        let app = server
-            .connect_as(maturion_schema::APP_ROLE, BENCH_DATABASE)
-            .await?;
-        let bypass = server.admin(BENCH_DATABASE).await?;
+    async fn connect(target: &DatabaseTarget) -> Result<Self> {
+        let app = target.connect_as(maturion_schema::APP_ROLE).await?;
+        let bypass = target.admin().await?;
         bypass
             .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
             .await?;

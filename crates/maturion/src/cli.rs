@@ -4,23 +4,25 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Maturion data platform: database lifecycle, migrations and conformance checks.
 ///
+/// Settings come from built-in defaults, then a configuration file (--config, MATURION_CONFIG,
+/// or ./maturion.toml if present), then environment variables, then the flags below.
 /// Without DATABASE_URL, commands use a private PostgreSQL cluster in MATURION_HOME
 /// (default ./.maturion), started with the PostgreSQL binaries on this machine.
 #[derive(Debug, Parser)]
 #[command(name = "maturion", version)]
 pub struct Cli {
-    /// Administrator connection URL of an existing server; unset = the embedded cluster.
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    /// Configuration file (TOML); it must exist.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Administrator connection URL of an existing server, as DATABASE_URL; unset = the
+    /// embedded cluster.
+    #[arg(long, global = true)]
     pub database_url: Option<String>,
 
-    /// Folder of the embedded cluster.
-    #[arg(
-        long,
-        env = "MATURION_HOME",
-        global = true,
-        default_value = ".maturion"
-    )]
-    pub home: PathBuf,
+    /// Folder of the embedded cluster, as MATURION_HOME.
+    #[arg(long, global = true)]
+    pub home: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -64,11 +66,12 @@ pub enum DbCommand {
     Stop,
     /// Say whether the database is running and where.
     Status,
-    /// Print a connection URL.
+    /// Print a connection URL, password included (for scripts).
     Url {
-        /// Role to connect as.
-        #[arg(long, default_value = "postgres")]
-        role: String,
+        /// Role to connect as; default: the administrator. On an external server, a role
+        /// without a configured URL is an error.
+        #[arg(long)]
+        role: Option<String>,
     },
 }
 

@@ -1,101 +1,44 @@
-//! Where the database is: an existing server named by DATABASE_URL, or the embedded cluster.
+//! The settings of this run: the library's layers (defaults, file, environment), then the
+//! command line's flags.
 
-use std::str::FromStr;
-
-use anyhow::{bail, Context, Result};
-use maturion_cluster::{Cluster, ClusterOptions};
-use tokio_postgres::{Client, Config, NoTls};
+use anyhow::{anyhow, Context, Result};
+use maturion_config::{Settings, Sources};
 
 use crate::cli::Cli;
 
-/// Name of the database the embedded cluster serves.
-pub const EMBEDDED_DATABASE: &str = "maturion";
-
-pub enum Target {
-    /// A server managed elsewhere; `url` connects as an administrator.
-    External {
-        url: String,
-        config: Config,
-    },
-    Embedded {
-        cluster: Cluster,
-        database: String,
-    },
+pub fn load(cli: &Cli) -> Result<Settings> {
+    let mut sources = Sources::from_process();
+    sources.file = cli.config.clone();
+    if let Some(url) = &cli.database_url {
+        sources
+            .overrides
+            .push(("database.url".to_owned(), url.clone()));
+    }
+    if let Some(home) = &cli.home {
+        let home = home.to_str().context("--home must be valid UTF-8")?;
+        sources
+            .overrides
+            .push(("database.home".to_owned(), home.to_owned()));
+    }
+    Settings::load(&sources).context("invalid configuration")
 }
 
-impl Target {
-    pub fn from_cli(cli: &Cli) -> Result<Self> {
-        match &cli.database_url {
-            Some(url) => {
-                let config =
-                    Config::from_str(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
-                if config.get_dbname().is_none() {
-                    bail!("DATABASE_URL must name a database");
-                }
-                Ok(Target::External {
-                    url: url.clone(),
-                    config,
-                })
-            }
-            None => Ok(Target::Embedded {
-                cluster: Cluster::new(&cli.home, ClusterOptions::default())?,
-                database: EMBEDDED_DATABASE.to_owned(),
-            }),
-        }
+/// Logs go to stderr: stdout is for what commands print.
+pub fn init_logging(settings: &Settings) -> Result<()> {
+    // The parse error repeats itself as its own source: printed once, without the chain.
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.filter).map_err(|error| {
+        anyhow!(
+            "invalid log filter {:?} (log.filter, MATURION_LOG): {error}",
+            settings.log.filter
+        )
+    })?;
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if settings.log.json {
+        logs.json().init();
+    } else {
+        logs.init();
     }
-
-    /// Makes sure the database can be reached: starts the embedded cluster (once initialised
-    /// it is reused) and creates its database.
-    pub async fn ensure_running(&self) -> Result<()> {
-        let Target::Embedded { cluster, database } = self else {
-            return Ok(());
-        };
-        let cluster_for_start = cluster.clone();
-        let outcome = tokio::task::spawn_blocking(move || cluster_for_start.start()).await??;
-        tracing::info!(?outcome, home = %cluster.home().display(), "embedded cluster");
-        let admin = connect(&cluster.config(cluster.superuser(), "postgres")).await?;
-        let exists = admin
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[database])
-            .await?
-            .is_some();
-        if !exists {
-            admin
-                .batch_execute(&format!("CREATE DATABASE \"{database}\""))
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// An administrator connection to the platform database.
-    pub async fn admin(&self) -> Result<Client> {
-        self.ensure_running().await?;
-        connect(&self.admin_config()).await
-    }
-
-    fn admin_config(&self) -> Config {
-        match self {
-            Target::External { config, .. } => config.clone(),
-            Target::Embedded { cluster, database } => cluster.config(cluster.superuser(), database),
-        }
-    }
-
-    pub fn url(&self, role: &str) -> String {
-        match self {
-            Target::External { url, .. } => url.clone(),
-            Target::Embedded { cluster, database } => cluster.url(role, database),
-        }
-    }
-}
-
-pub async fn connect(config: &Config) -> Result<Client> {
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .context("cannot connect to PostgreSQL")?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::warn!(%error, "database connection closed");
-        }
-    });
-    Ok(client)
+    Ok(())
 }

@@ -4,23 +4,24 @@ mod cli;
 mod commands;
 mod configuration;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MATURION_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match commands::run(cli).await {
+    match run(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
+}
+
+/// Settings and logging first, so that a bad setting fails before anything starts.
+fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    let settings = configuration::load(&cli)?;
+    configuration::init_logging(&settings)?;
+    tokio::runtime::Runtime::new()?.block_on(commands::run(cli.command, settings))
 }

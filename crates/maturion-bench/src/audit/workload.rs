@@ -12,7 +12,7 @@ use tokio_postgres::{Client, Statement};
 use uuid::Uuid;
 
 use super::{Options, Workload};
-use crate::Server;
+use crate::scratch::Scratch;
 
 /// Without a trigger, with the audit trigger, with the floor trigger.
 pub(super) const TABLES: [&str; 3] = ["bench_plain", "bench_audited", "bench_floor"];
@@ -99,8 +99,8 @@ pub(super) struct Block {
 
 impl Clients {
     /// `count` organisations (each with its first user, who acts), and a session for each.
-    pub async fn connect(server: &Server, database: &str, count: usize) -> Result<Self> {
-        let app = server.app_database(database, 1)?;
+    pub async fn connect(scratch: &Scratch, count: usize) -> Result<Self> {
+        let app = scratch.app_database(1)?;
         let mut sessions = Vec::new();
         for n in 0..count {
             let tenant = maturion_testing::organisation_with_admin_from(
@@ -110,8 +110,9 @@ impl Clients {
                 Some(USER_AGENT.to_owned()),
             )
             .await?;
-            let client = server
-                .connect_as(maturion_schema::APP_ROLE, database)
+            let client = scratch
+                .target
+                .connect_as(maturion_schema::APP_ROLE)
                 .await
                 .context("cannot connect as maturion_app")?;
             let connection = TenantConnection::new(client).await?;

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::load::{figures, now_micros, plan, slots, Figures, Load, Pace};
 use super::{Bench, STREAMS_PER_CLAIM};
-use crate::server::connect;
+use maturion_config::connect;
 
 /// One bus run of `load` with `workers` workers; `transactional` handlers open their tenant
 /// transaction, as a handler that writes would.

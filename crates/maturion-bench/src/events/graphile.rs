@@ -18,7 +18,7 @@ use tokio_postgres::{Client, Config, Statement};
 
 use super::load::{figures, now_micros, plan, slots, Figures, Load, Pace};
 use super::Bench;
-use crate::server::connect;
+use maturion_config::connect;
 
 pub(super) struct Graphile {
     dir: PathBuf,

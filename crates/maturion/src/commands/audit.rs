@@ -4,11 +4,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
+use maturion_config::DatabaseTarget;
 use maturion_tenancy::OrganisationId;
 use tokio_postgres::Client;
 
 use crate::cli::Format;
-use crate::configuration::Target;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -36,7 +36,7 @@ pub enum AuditCommand {
     },
 }
 
-pub async fn run(target: &Target, command: AuditCommand) -> Result<ExitCode> {
+pub async fn run(target: &DatabaseTarget, command: AuditCommand) -> Result<ExitCode> {
     let client = maintenance(target).await?;
     match command {
         AuditCommand::Seal { max_rows, format } => {
@@ -90,7 +90,7 @@ pub async fn run(target: &Target, command: AuditCommand) -> Result<ExitCode> {
 }
 
 /// An administrator session that reads every organisation's audit rows.
-async fn maintenance(target: &Target) -> Result<Client> {
+async fn maintenance(target: &DatabaseTarget) -> Result<Client> {
     let client = target.admin().await?;
     maturion_platform::become_maintenance(&client).await;
     Ok(client)

@@ -5,13 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use maturion_bench::{audit, events, ingest, rls, Server};
+use maturion_bench::{audit, events, ingest, rls};
+use maturion_config::DatabaseTarget;
 
 use crate::cli::BenchCommand;
-use crate::configuration::Target;
 
-pub async fn run(target: &Target, command: BenchCommand) -> Result<ExitCode> {
-    let server = server(target).await?;
+pub async fn run(server: &DatabaseTarget, command: BenchCommand) -> Result<ExitCode> {
     match command {
         BenchCommand::Rls {
             organisations,
@@ -23,29 +22,17 @@ pub async fn run(target: &Target, command: BenchCommand) -> Result<ExitCode> {
                 rows,
                 iterations,
             };
-            rls::run(&server, &options).await?;
+            rls::run(server, &options).await?;
         }
         BenchCommand::Ingest(args) => {
-            ingest::run(&server, &args.into()).await?;
+            ingest::run(server, &args.into()).await?;
         }
-        BenchCommand::Events(args) => events::run(&server, &args.into()).await?,
+        BenchCommand::Events(args) => events::run(server, &args.into()).await?,
         BenchCommand::Audit(args) => {
-            audit::run(&server, &args.into()).await?;
+            audit::run(server, &args.into()).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The target's server, the embedded cluster started first.
-async fn server(target: &Target) -> Result<Server> {
-    target.ensure_running().await?;
-    Ok(match target {
-        Target::Embedded { cluster, .. } => Server::Embedded(cluster.clone()),
-        Target::External { url, config } => Server::External {
-            url: url.clone(),
-            config: config.clone(),
-        },
-    })
 }
 
 /// Rows/s of batched inserts into the partitioned audit_log as maturion_app vs COPY into an

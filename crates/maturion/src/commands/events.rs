@@ -5,12 +5,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
+use maturion_config::DatabaseTarget;
 use maturion_events::{Event, Tail, TailFilter};
 use maturion_tenancy::OrganisationId;
-use tokio_postgres::Config;
 use uuid::Uuid;
-
-use crate::configuration::Target;
 
 #[derive(Debug, Subcommand)]
 pub enum EventsCommand {
@@ -64,7 +62,7 @@ pub enum OutputFormat {
     Json,
 }
 
-pub async fn run(target: &Target, command: EventsCommand) -> Result<ExitCode> {
+pub async fn run(target: &DatabaseTarget, command: EventsCommand) -> Result<ExitCode> {
     match command {
         EventsCommand::Tail(args) => tail(target, args).await,
         EventsCommand::DeadLetters {
@@ -76,7 +74,7 @@ pub async fn run(target: &Target, command: EventsCommand) -> Result<ExitCode> {
     }
 }
 
-async fn tail(target: &Target, args: TailArgs) -> Result<ExitCode> {
+async fn tail(target: &DatabaseTarget, args: TailArgs) -> Result<ExitCode> {
     let organisation_id = args
         .organisation
         .as_deref()
@@ -86,7 +84,9 @@ async fn tail(target: &Target, args: TailArgs) -> Result<ExitCode> {
         event_types: args.types,
         organisation_id,
     };
-    let mut tail = Tail::start(&admin_config(target).await?, &filter, args.from_beginning).await?;
+    // The bus opens its own LISTEN connection with the administrator's settings.
+    target.ensure_running().await?;
+    let mut tail = Tail::start(&target.admin_config(), &filter, args.from_beginning).await?;
     let mut printed = 0;
     let mut last_event = Instant::now();
     let outcome = async {
@@ -164,7 +164,7 @@ fn print_event(
 }
 
 async fn dead_letters(
-    target: &Target,
+    target: &DatabaseTarget,
     subscription: Option<String>,
     all: bool,
     format: OutputFormat,
@@ -195,7 +195,7 @@ async fn dead_letters(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn replay(target: &Target, id: Uuid) -> Result<ExitCode> {
+async fn replay(target: &DatabaseTarget, id: Uuid) -> Result<ExitCode> {
     let client = maintenance(target).await?;
     if maturion_events::replay(&client, id).await? {
         println!("dead letter {id} queued for redelivery");
@@ -207,19 +207,10 @@ async fn replay(target: &Target, id: Uuid) -> Result<ExitCode> {
 }
 
 /// An administrator connection that has become maturion_maintenance.
-async fn maintenance(target: &Target) -> Result<tokio_postgres::Client> {
+async fn maintenance(target: &DatabaseTarget) -> Result<tokio_postgres::Client> {
     let client = target.admin().await?;
     client
         .batch_execute(&format!("SET ROLE {}", maturion_events::MAINTENANCE_ROLE))
         .await?;
     Ok(client)
-}
-
-/// The administrator's connection settings (the bus opens its own LISTEN connection).
-async fn admin_config(target: &Target) -> Result<Config> {
-    target.admin().await?;
-    Ok(match target {
-        Target::External { config, .. } => config.clone(),
-        Target::Embedded { cluster, database } => cluster.config(cluster.superuser(), database),
-    })
 }

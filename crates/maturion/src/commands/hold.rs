@@ -5,10 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
+use maturion_config::DatabaseTarget;
 use maturion_tenancy::OrganisationId;
 use uuid::Uuid;
-
-use crate::configuration::Target;
 
 #[derive(Debug, Subcommand)]
 pub enum HoldCommand {
@@ -31,7 +30,7 @@ pub enum HoldCommand {
     },
 }
 
-pub async fn run(target: &Target, command: HoldCommand) -> Result<ExitCode> {
+pub async fn run(target: &DatabaseTarget, command: HoldCommand) -> Result<ExitCode> {
     let client = target.admin().await?;
     match command {
         HoldCommand::Place {

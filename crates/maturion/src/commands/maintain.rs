@@ -7,9 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use maturion_config::DatabaseTarget;
 use maturion_maintenance::{Outcome, Policy, Progress};
-
-use crate::configuration::Target;
 
 /// Keeps the time-partitioned logs (audit_log, event_log) in shape.
 #[derive(Debug, Args)]
@@ -44,7 +43,7 @@ impl MaintainArgs {
     }
 }
 
-pub async fn run(target: &Target, args: MaintainArgs) -> Result<ExitCode> {
+pub async fn run(target: &DatabaseTarget, args: MaintainArgs) -> Result<ExitCode> {
     let policy = args.policy();
     let mut admin = target.admin().await?;
     let bar = ProgressBar::new(0).with_message("maintaining");

@@ -2,90 +2,108 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{ensure, Context, Result};
+use maturion_config::{DatabaseSettings, DatabaseTarget};
 use maturion_lint::ChangeKind;
 use maturion_migrate::{MigrationSet, MigrationState, Migrator};
 
 use crate::cli::{Bump, MigrateCommand, MigrationSource};
-use crate::configuration::Target;
 
-pub async fn run(target: &Target, command: MigrateCommand) -> Result<ExitCode> {
+/// `new` and `lint` work on files alone: they need no database and no PostgreSQL binaries.
+pub async fn run(database: &DatabaseSettings, command: MigrateCommand) -> Result<ExitCode> {
     match command {
-        MigrateCommand::Status(source) => status(target, &source).await,
-        MigrateCommand::Up { source, to } => {
-            let sets = load(&source)?;
-            ensure!(
-                to.is_none() || sets.len() == 1,
-                "--to names a version of one set: add --scope"
-            );
-            let mut admin = target.admin().await?;
-            maturion_schema::bootstrap_roles(&admin).await?;
-            let progress = indicatif::ProgressBar::new(sets.len() as u64).with_style(
-                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} sets")?,
-            );
-            for set in &sets {
-                progress.set_message(format!("migrating {}", set.scope));
-                let applied = Migrator::new(set, options_for(&source, set))
-                    .up(&mut admin, to.as_ref())
-                    .await;
-                let applied = applied?;
-                progress.suspend(|| {
-                    if applied.is_empty() {
-                        println!("{}: already up to date", set.scope);
-                    }
-                    for m in applied {
-                        println!(
-                            "{}: applied {} {} ({} ms)",
-                            set.scope, m.version, m.name, m.execution_ms
-                        );
-                    }
-                });
-                progress.inc(1);
-            }
-            progress.finish_and_clear();
-            Ok(ExitCode::SUCCESS)
-        }
-        MigrateCommand::Down { source, to } => {
-            let sets = load(&source)?;
-            ensure!(
-                to == semver::Version::new(0, 0, 0) || sets.len() == 1,
-                "--to {to} names a version of one set: add --scope (or revert everything with --to 0.0.0)"
-            );
-            let mut admin = target.admin().await?;
-            // Later sets build on earlier ones: revert them first.
-            for set in sets.iter().rev() {
-                let reverted = Migrator::new(set, options_for(&source, set))
-                    .down(&mut admin, &to)
-                    .await?;
-                if reverted.is_empty() {
-                    println!("{}: nothing to revert above {to}", set.scope);
-                }
-                for m in reverted {
-                    println!(
-                        "{}: reverted {} {} ({} ms)",
-                        set.scope, m.version, m.name, m.execution_ms
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
         MigrateCommand::New {
             name,
             dir,
             scope,
             bump,
-        } => {
-            let kind = match bump {
-                Bump::Major => ChangeKind::Major,
-                Bump::Minor => ChangeKind::Minor,
-                Bump::Patch => ChangeKind::Patch,
-            };
-            let scope = scope_of(&dir, scope.as_deref())?;
-            let folder = maturion_migrate::scaffold(&dir, &scope, &name, kind)?;
-            println!("created {}", folder.display());
-            Ok(ExitCode::SUCCESS)
-        }
+        } => new(&name, &dir, scope.as_deref(), bump),
         MigrateCommand::Lint { paths } => lint(paths),
+        MigrateCommand::Status(source) => status(&super::open(database).await?, &source).await,
+        MigrateCommand::Up { source, to } => {
+            up(&super::open(database).await?, &source, to.as_ref()).await
+        }
+        MigrateCommand::Down { source, to } => {
+            down(&super::open(database).await?, &source, &to).await
+        }
     }
+}
+
+async fn up(
+    target: &DatabaseTarget,
+    source: &MigrationSource,
+    to: Option<&semver::Version>,
+) -> Result<ExitCode> {
+    let sets = load(source)?;
+    ensure!(
+        to.is_none() || sets.len() == 1,
+        "--to names a version of one set: add --scope"
+    );
+    let mut admin = target.admin().await?;
+    maturion_schema::bootstrap_roles(&admin).await?;
+    let progress = indicatif::ProgressBar::new(sets.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} sets")?,
+    );
+    for set in &sets {
+        progress.set_message(format!("migrating {}", set.scope));
+        let applied = Migrator::new(set, options_for(source, set))
+            .up(&mut admin, to)
+            .await?;
+        progress.suspend(|| {
+            if applied.is_empty() {
+                println!("{}: already up to date", set.scope);
+            }
+            for m in applied {
+                println!(
+                    "{}: applied {} {} ({} ms)",
+                    set.scope, m.version, m.name, m.execution_ms
+                );
+            }
+        });
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn down(
+    target: &DatabaseTarget,
+    source: &MigrationSource,
+    to: &semver::Version,
+) -> Result<ExitCode> {
+    let sets = load(source)?;
+    ensure!(
+        *to == semver::Version::new(0, 0, 0) || sets.len() == 1,
+        "--to {to} names a version of one set: add --scope (or revert everything with --to 0.0.0)"
+    );
+    let mut admin = target.admin().await?;
+    // Later sets build on earlier ones: revert them first.
+    for set in sets.iter().rev() {
+        let reverted = Migrator::new(set, options_for(source, set))
+            .down(&mut admin, to)
+            .await?;
+        if reverted.is_empty() {
+            println!("{}: nothing to revert above {to}", set.scope);
+        }
+        for m in reverted {
+            println!(
+                "{}: reverted {} {} ({} ms)",
+                set.scope, m.version, m.name, m.execution_ms
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn new(name: &str, dir: &Path, scope: Option<&str>, bump: Bump) -> Result<ExitCode> {
+    let kind = match bump {
+        Bump::Major => ChangeKind::Major,
+        Bump::Minor => ChangeKind::Minor,
+        Bump::Patch => ChangeKind::Patch,
+    };
+    let scope = scope_of(dir, scope)?;
+    let folder = maturion_migrate::scaffold(dir, &scope, name, kind)?;
+    println!("created {}", folder.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A module's folder is run as that module; the platform's sets as the platform.
@@ -132,7 +150,7 @@ fn scope_of(dir: &Path, explicit: Option<&str>) -> Result<String> {
         .context("cannot name the scope after the folder; pass --scope")
 }
 
-async fn status(target: &Target, source: &MigrationSource) -> Result<ExitCode> {
+async fn status(target: &DatabaseTarget, source: &MigrationSource) -> Result<ExitCode> {
     let mut admin = target.admin().await?;
     let mut pending = 0;
     for set in load(source)? {

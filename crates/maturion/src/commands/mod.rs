@@ -10,27 +10,35 @@ mod migrate;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use maturion_config::{DatabaseSettings, DatabaseTarget, PlatformRole, Settings};
 
-use crate::cli::{Cli, Command};
-use crate::configuration::Target;
+use crate::cli::Command;
 
-pub async fn run(cli: Cli) -> Result<ExitCode> {
-    let target = Target::from_cli(&cli)?;
-    match cli.command.unwrap_or(Command::Up) {
-        Command::Up => up(&target).await,
-        Command::Db(command) => db::run(&target, command).await,
-        Command::Migrate(command) => migrate::run(&target, command).await,
-        Command::Check(args) => check::run(&target, args).await,
-        Command::Maintain(args) => maintain::run(&target, args).await,
-        Command::LegalHold(command) => hold::run(&target, command).await,
-        Command::Events(command) => events::run(&target, command).await,
-        Command::Audit(command) => audit::run(&target, command).await,
-        Command::Bench(command) => bench::run(&target, command).await,
+/// Commands that need no database (`migrate new`, `migrate lint`) never look for one.
+pub async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode> {
+    let database = &settings.database;
+    match command.unwrap_or(Command::Up) {
+        Command::Up => up(&open(database).await?).await,
+        Command::Db(command) => db::run(&open(database).await?, command).await,
+        Command::Migrate(command) => migrate::run(database, command).await,
+        Command::Check(args) => check::run(&open(database).await?, args).await,
+        Command::Maintain(args) => maintain::run(&open(database).await?, args).await,
+        Command::LegalHold(command) => hold::run(&open(database).await?, command).await,
+        Command::Events(command) => events::run(&open(database).await?, command).await,
+        Command::Audit(command) => audit::run(&open(database).await?, command).await,
+        Command::Bench(command) => bench::run(&open(database).await?, command).await,
     }
 }
 
+/// The database the settings name. Finding the embedded cluster's PostgreSQL binaries runs
+/// programs, so it happens off the async worker threads.
+async fn open(settings: &DatabaseSettings) -> Result<DatabaseTarget> {
+    let settings = settings.clone();
+    Ok(tokio::task::spawn_blocking(move || DatabaseTarget::new(&settings)).await??)
+}
+
 /// The main job: database up, schema current, and where to find it.
-async fn up(target: &Target) -> Result<ExitCode> {
+async fn up(target: &DatabaseTarget) -> Result<ExitCode> {
     let mut admin = target.admin().await?;
     let applied = maturion_platform::migrate_up(&mut admin).await?;
     let versions: Vec<String> = maturion_platform::migration_sets()
@@ -44,7 +52,7 @@ async fn up(target: &Target) -> Result<ExitCode> {
         })
         .collect();
     println!("Maturion is up.");
-    if let Target::Embedded { cluster, .. } = target {
+    if let DatabaseTarget::Embedded { cluster, .. } = target {
         println!("  embedded cluster: {}", cluster.home().display());
     }
     println!(
@@ -52,11 +60,22 @@ async fn up(target: &Target) -> Result<ExitCode> {
         versions.join(", "),
         applied.len()
     );
-    println!("  administrator:    {}", target.url("postgres"));
-    println!(
-        "  application role: {}",
-        target.url(maturion_schema::APP_ROLE)
-    );
-    println!("Try: psql \"{}\" -c '\\dt'", target.url("postgres"));
+    // Passwords are masked here; `maturion db url` prints the URL as configured.
+    let admin_url = target.admin_url();
+    println!("  administrator:    {admin_url}");
+    let app = PlatformRole::App;
+    match target.url_for(app.name()) {
+        Ok(url) => println!("  application role: {url}"),
+        Err(_) => println!(
+            "  application role: no URL configured ({}, {})",
+            app.key(),
+            app.variable()
+        ),
+    }
+    if admin_url.config().get_password().is_some() {
+        println!("Try: psql \"$(maturion db url)\" -c '\\dt'");
+    } else {
+        println!("Try: psql \"{admin_url}\" -c '\\dt'");
+    }
     Ok(ExitCode::SUCCESS)
 }

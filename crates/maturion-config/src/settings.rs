@@ -1,0 +1,97 @@
+//! The typed settings: every value checked, every default filled in.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::role::PlatformRole;
+use crate::url::ConnectionUrl;
+
+/// Folder of the embedded cluster, relative to the working directory.
+pub const DEFAULT_HOME: &str = ".maturion";
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+/// As axum's own default body limit.
+pub const DEFAULT_BODY_LIMIT_BYTES: NonZeroUsize = NonZeroUsize::new(2 * 1024 * 1024).unwrap();
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_CONCURRENCY_LIMIT: NonZeroUsize = NonZeroUsize::new(256).unwrap();
+/// Rollups are hourly: an hour between maintenance runs keeps them at most an hour behind.
+pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(3600);
+pub const DEFAULT_LOG_FILTER: &str = "warn";
+
+/// Everything the CLI and the server are configured with. Built by
+/// [`Settings::load`](crate::Settings::load) from defaults, a TOML file, the environment and
+/// the command line, in that order.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub server: ServerSettings,
+    pub jobs: JobSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone)]
+pub enum DatabaseSettings {
+    /// A private cluster in `home`, run by Maturion with the machine's PostgreSQL binaries.
+    Embedded { home: PathBuf },
+    /// A server run elsewhere.
+    External(Box<ExternalServer>),
+}
+
+/// The URLs of a server run elsewhere, each naming the platform database.
+#[derive(Debug, Clone)]
+pub struct ExternalServer {
+    /// An administrator's: migrations, checks, maintenance (`DATABASE_URL`).
+    pub admin_url: ConnectionUrl,
+    pub app_url: Option<ConnectionUrl>,
+    pub readonly_url: Option<ConnectionUrl>,
+    pub maintenance_url: Option<ConnectionUrl>,
+}
+
+impl ExternalServer {
+    pub fn role_url(&self, role: PlatformRole) -> Option<&ConnectionUrl> {
+        match role {
+            PlatformRole::App => self.app_url.as_ref(),
+            PlatformRole::Readonly => self.readonly_url.as_ref(),
+            PlatformRole::Maintenance => self.maintenance_url.as_ref(),
+        }
+    }
+
+    /// Every URL moved to the database `name`.
+    pub fn with_database(&self, name: &str) -> Self {
+        let move_to = |url: &Option<ConnectionUrl>| url.as_ref().map(|u| u.with_database(name));
+        Self {
+            admin_url: self.admin_url.with_database(name),
+            app_url: move_to(&self.app_url),
+            readonly_url: move_to(&self.readonly_url),
+            maintenance_url: move_to(&self.maintenance_url),
+        }
+    }
+}
+
+/// The HTTP server's limits.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// Largest request body accepted.
+    pub body_limit_bytes: NonZeroUsize,
+    /// Longest a request may take before it is answered with a timeout.
+    pub request_timeout: Duration,
+    /// Requests served at once; more wait.
+    pub concurrency_limit: NonZeroUsize,
+}
+
+/// The periodic jobs.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Between two runs of the platform's maintenance (partitions, retention, rollups, seal).
+    pub maintenance_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// A `tracing` filter, e.g. `info` or `maturion=debug,tokio_postgres=warn`.
+    pub filter: String,
+    /// One JSON object per line instead of readable text.
+    pub json: bool,
+}

@@ -1,0 +1,388 @@
+//! Loading the settings: built-in defaults, then a TOML file, then environment variables,
+//! then what the command line says; a later source wins.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fmt::Display;
+use std::fs;
+use std::net::SocketAddr;
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::SettingsError;
+use crate::role::PlatformRole;
+use crate::settings::*;
+use crate::url::ConnectionUrl;
+
+/// Read when neither the caller nor `MATURION_CONFIG` names a file, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "maturion.toml";
+/// Names the configuration file.
+pub const CONFIG_VARIABLE: &str = "MATURION_CONFIG";
+
+/// Variables whose names start so belong to the settings: an unknown one is a mistake.
+const NAMESPACES: [&str; 4] = [
+    "MATURION_DATABASE_",
+    "MATURION_SERVER_",
+    "MATURION_JOBS_",
+    "MATURION_LOG_",
+];
+
+/// Where settings come from. Not `Debug`: the environment holds passwords.
+#[derive(Default, Clone)]
+pub struct Sources {
+    /// A configuration file that must exist (the CLI's `--config`). Without it:
+    /// `MATURION_CONFIG`, else `./maturion.toml` if there is one, else no file.
+    pub file: Option<PathBuf>,
+    /// Environment variables; empty values count as unset.
+    pub environment: Vec<(OsString, OsString)>,
+    /// The last word, as (key, value) with keys as in the file: `("database.url", …)`.
+    pub overrides: Vec<(String, String)>,
+}
+
+impl Sources {
+    /// The process's environment, no file named, no overrides.
+    pub fn from_process() -> Self {
+        Self {
+            environment: std::env::vars_os().collect(),
+            ..Self::default()
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the file, then the environment, then the overrides.
+    pub fn load(sources: &Sources) -> Result<Self, SettingsError> {
+        let environment = environment(&sources.environment)?;
+        let file = sources
+            .file
+            .clone()
+            .or_else(|| environment.get(CONFIG_VARIABLE).map(PathBuf::from))
+            .or_else(|| {
+                let default = Path::new(DEFAULT_CONFIG_FILE);
+                default.is_file().then(|| default.to_path_buf())
+            });
+        let mut layer = match file {
+            Some(path) => Layer::from_file(&path)?,
+            None => Layer::default(),
+        };
+        for setting in &SETTINGS {
+            if let Some(value) = environment.get(setting.variable) {
+                (setting.set)(&mut layer, value).map_err(|message| SettingsError::Variable {
+                    variable: setting.variable.to_owned(),
+                    message,
+                })?;
+            }
+        }
+        for (key, value) in &sources.overrides {
+            let overriding = |message| SettingsError::Override {
+                key: key.clone(),
+                message,
+            };
+            let setting = SETTINGS
+                .iter()
+                .find(|setting| setting.key == key)
+                .ok_or_else(|| overriding("no such setting".to_owned()))?;
+            (setting.set)(&mut layer, value).map_err(overriding)?;
+        }
+        layer.into_settings()
+    }
+}
+
+/// The non-empty values of the variables we read, by name.
+fn environment(variables: &[(OsString, OsString)]) -> Result<HashMap<&str, &str>, SettingsError> {
+    let mut known = HashMap::new();
+    for (name, value) in variables {
+        let Some(name) = name.to_str() else { continue };
+        if name != CONFIG_VARIABLE && !SETTINGS.iter().any(|s| s.variable == name) {
+            if NAMESPACES.iter().any(|prefix| name.starts_with(prefix)) {
+                return Err(SettingsError::UnknownVariable {
+                    variable: name.to_owned(),
+                    known: variable_names(),
+                });
+            }
+            continue;
+        }
+        let value = value.to_str().ok_or_else(|| SettingsError::Variable {
+            variable: name.to_owned(),
+            message: "not valid UTF-8".to_owned(),
+        })?;
+        if !value.is_empty() {
+            known.insert(name, value);
+        }
+    }
+    Ok(known)
+}
+
+fn variable_names() -> String {
+    let names: Vec<&str> = std::iter::once(CONFIG_VARIABLE)
+        .chain(SETTINGS.iter().map(|setting| setting.variable))
+        .collect();
+    names.join(", ")
+}
+
+/// One setting that the environment or the command line can set.
+struct Setting {
+    /// As in the file: `section.name`.
+    key: &'static str,
+    variable: &'static str,
+    set: fn(&mut Layer, &str) -> Result<(), String>,
+}
+
+static SETTINGS: [Setting; 12] = [
+    Setting {
+        key: "database.home",
+        variable: "MATURION_HOME",
+        set: |layer, value| {
+            layer.database.home = Some(value.into());
+            Ok(())
+        },
+    },
+    Setting {
+        key: "database.url",
+        variable: "DATABASE_URL",
+        set: |layer, value| {
+            layer.database.url = Some(url(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: PlatformRole::App.key(),
+        variable: PlatformRole::App.variable(),
+        set: |layer, value| {
+            layer.database.app_url = Some(url(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: PlatformRole::Readonly.key(),
+        variable: PlatformRole::Readonly.variable(),
+        set: |layer, value| {
+            layer.database.readonly_url = Some(url(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: PlatformRole::Maintenance.key(),
+        variable: PlatformRole::Maintenance.variable(),
+        set: |layer, value| {
+            layer.database.maintenance_url = Some(url(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.listen",
+        variable: "MATURION_SERVER_LISTEN",
+        set: |layer, value| {
+            layer.server.listen = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.body_limit_bytes",
+        variable: "MATURION_SERVER_BODY_LIMIT_BYTES",
+        set: |layer, value| {
+            layer.server.body_limit_bytes = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.request_timeout_seconds",
+        variable: "MATURION_SERVER_REQUEST_TIMEOUT_SECONDS",
+        set: |layer, value| {
+            layer.server.request_timeout_seconds = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.concurrency_limit",
+        variable: "MATURION_SERVER_CONCURRENCY_LIMIT",
+        set: |layer, value| {
+            layer.server.concurrency_limit = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "jobs.maintenance_interval_seconds",
+        variable: "MATURION_JOBS_MAINTENANCE_INTERVAL_SECONDS",
+        set: |layer, value| {
+            layer.jobs.maintenance_interval_seconds = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "log.filter",
+        variable: "MATURION_LOG",
+        set: |layer, value| {
+            layer.log.filter = Some(value.to_owned());
+            Ok(())
+        },
+    },
+    Setting {
+        key: "log.json",
+        variable: "MATURION_LOG_JSON",
+        set: |layer, value| {
+            layer.log.json = Some(parse(value)?);
+            Ok(())
+        },
+    },
+];
+
+/// The reason never repeats the value: it may hold a password.
+fn url(value: &str) -> Result<ConnectionUrl, String> {
+    ConnectionUrl::parse(value).map_err(|error| error.to_string())
+}
+
+fn parse<T: FromStr>(value: &str) -> Result<T, String>
+where
+    T::Err: Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|error: T::Err| error.to_string())
+}
+
+/// What one source sets; `None` leaves the value to the sources before it.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Layer {
+    database: DatabaseLayer,
+    server: ServerLayer,
+    jobs: JobsLayer,
+    log: LogLayer,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DatabaseLayer {
+    home: Option<PathBuf>,
+    url: Option<ConnectionUrl>,
+    app_url: Option<ConnectionUrl>,
+    readonly_url: Option<ConnectionUrl>,
+    maintenance_url: Option<ConnectionUrl>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ServerLayer {
+    listen: Option<SocketAddr>,
+    body_limit_bytes: Option<NonZeroUsize>,
+    request_timeout_seconds: Option<NonZeroU64>,
+    concurrency_limit: Option<NonZeroUsize>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct JobsLayer {
+    maintenance_interval_seconds: Option<NonZeroU64>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct LogLayer {
+    filter: Option<String>,
+    json: Option<bool>,
+}
+
+impl Layer {
+    /// A relative `database.home` is taken from the file's folder.
+    fn from_file(path: &Path) -> Result<Self, SettingsError> {
+        let text = fs::read_to_string(path).map_err(|error| SettingsError::ReadFile {
+            path: path.to_owned(),
+            error,
+        })?;
+        let mut layer: Self = toml::from_str(&text).map_err(|error| SettingsError::File {
+            path: path.to_owned(),
+            place: place(&text, error.span()),
+            message: error.message().trim().to_owned(),
+        })?;
+        if let Some(home) = &mut layer.database.home {
+            *home = path.parent().unwrap_or(Path::new("")).join(&*home);
+        }
+        Ok(layer)
+    }
+
+    fn into_settings(self) -> Result<Settings, SettingsError> {
+        let seconds = |value: NonZeroU64| Duration::from_secs(value.get());
+        Ok(Settings {
+            database: self.database.into_settings()?,
+            server: ServerSettings {
+                listen: self.server.listen.unwrap_or(DEFAULT_LISTEN),
+                body_limit_bytes: self
+                    .server
+                    .body_limit_bytes
+                    .unwrap_or(DEFAULT_BODY_LIMIT_BYTES),
+                request_timeout: self
+                    .server
+                    .request_timeout_seconds
+                    .map_or(DEFAULT_REQUEST_TIMEOUT, seconds),
+                concurrency_limit: self
+                    .server
+                    .concurrency_limit
+                    .unwrap_or(DEFAULT_CONCURRENCY_LIMIT),
+            },
+            jobs: JobSettings {
+                maintenance_interval: self
+                    .jobs
+                    .maintenance_interval_seconds
+                    .map_or(DEFAULT_MAINTENANCE_INTERVAL, seconds),
+            },
+            log: LogSettings {
+                filter: self
+                    .log
+                    .filter
+                    .unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
+                json: self.log.json.unwrap_or(false),
+            },
+        })
+    }
+}
+
+impl DatabaseLayer {
+    fn into_settings(self) -> Result<DatabaseSettings, SettingsError> {
+        let Some(admin_url) = self.url else {
+            let role_urls = [&self.app_url, &self.readonly_url, &self.maintenance_url];
+            if let Some((role, _)) =
+                (PlatformRole::ALL.into_iter().zip(role_urls)).find(|(_, url)| url.is_some())
+            {
+                return Err(SettingsError::RoleUrlWithoutServer {
+                    key: role.key(),
+                    variable: role.variable(),
+                });
+            }
+            let home = self.home.unwrap_or_else(|| PathBuf::from(DEFAULT_HOME));
+            return Ok(DatabaseSettings::Embedded { home });
+        };
+        Ok(DatabaseSettings::External(Box::new(ExternalServer {
+            admin_url,
+            app_url: self.app_url,
+            readonly_url: self.readonly_url,
+            maintenance_url: self.maintenance_url,
+        })))
+    }
+}
+
+/// `line 3, key listen` for an error at `span`: the line and its key, never its value.
+fn place(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(before) = span.and_then(|span| text.get(..span.start)) else {
+        return "the whole file".to_owned();
+    };
+    let number = before.matches('\n').count() + 1;
+    let key = text
+        .lines()
+        .nth(number - 1)
+        .and_then(|line| line.split_once('='))
+        .map(|(key, _)| key.trim())
+        .filter(|key| !key.is_empty());
+    match key {
+        Some(key) => format!("line {number}, key {key}"),
+        None => format!("line {number}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

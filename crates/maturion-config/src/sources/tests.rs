@@ -1,0 +1,262 @@
+use std::path::Path;
+
+use super::*;
+
+fn environment(variables: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+    variables
+        .iter()
+        .map(|(name, value)| (name.into(), value.into()))
+        .collect()
+}
+
+/// A configuration file with `text`, in a folder of its own.
+fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("maturion.toml");
+    fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn load(file: Option<&Path>, variables: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+    Settings::load(&Sources {
+        file: file.map(Path::to_path_buf),
+        environment: environment(variables),
+        overrides: Vec::new(),
+    })
+}
+
+fn home(settings: &Settings) -> &Path {
+    match &settings.database {
+        DatabaseSettings::Embedded { home } => home,
+        DatabaseSettings::External(_) => panic!("expected the embedded cluster"),
+    }
+}
+
+fn external(settings: &Settings) -> &ExternalServer {
+    match &settings.database {
+        DatabaseSettings::External(server) => server,
+        DatabaseSettings::Embedded { .. } => panic!("expected an external server"),
+    }
+}
+
+#[test]
+fn without_sources_every_default_applies() {
+    let settings = load(None, &[("PATH", "/bin"), ("MATURION_PG_BINDIR", "/x")]).unwrap();
+    assert_eq!(home(&settings), Path::new(".maturion"));
+    assert_eq!(settings.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(settings.server.body_limit_bytes.get(), 2 * 1024 * 1024);
+    assert_eq!(settings.server.request_timeout, Duration::from_secs(30));
+    assert_eq!(settings.server.concurrency_limit.get(), 256);
+    assert_eq!(
+        settings.jobs.maintenance_interval,
+        Duration::from_secs(3600)
+    );
+    assert_eq!(settings.log.filter, "warn");
+    assert!(!settings.log.json);
+}
+
+#[test]
+fn the_environment_wins_over_the_file_and_the_command_line_over_both() {
+    let (_dir, path) = file(
+        "[server]\nlisten = \"0.0.0.0:9000\"\nconcurrency_limit = 10\n\
+         [log]\nfilter = \"info\"\njson = true\n[database]\nhome = \"/srv/from-file\"\n",
+    );
+    let variables = [
+        ("MATURION_SERVER_LISTEN", "127.0.0.1:9001"),
+        ("MATURION_LOG", "debug"),
+        ("MATURION_HOME", "/srv/from-environment"),
+    ];
+    let settings = load(Some(&path), &variables).unwrap();
+    assert_eq!(settings.server.listen.to_string(), "127.0.0.1:9001");
+    assert_eq!(settings.server.concurrency_limit.get(), 10, "from the file");
+    assert_eq!(settings.log.filter, "debug");
+    assert!(settings.log.json, "from the file");
+    assert_eq!(home(&settings), Path::new("/srv/from-environment"));
+
+    let settings = Settings::load(&Sources {
+        file: Some(path),
+        environment: environment(&variables),
+        overrides: vec![("database.home".into(), "/srv/from-flag".into())],
+    })
+    .unwrap();
+    assert_eq!(home(&settings), Path::new("/srv/from-flag"));
+}
+
+#[test]
+fn maturion_config_names_the_file_unless_the_caller_does() {
+    let (_dir, named) = file("[log]\nfilter = \"named\"\n");
+    let (_other, by_variable) = file("[log]\nfilter = \"by variable\"\n");
+    let variable = [("MATURION_CONFIG", by_variable.to_str().unwrap())];
+    assert_eq!(load(None, &variable).unwrap().log.filter, "by variable");
+    assert_eq!(load(Some(&named), &variable).unwrap().log.filter, "named");
+
+    let missing = named.with_file_name("absent.toml");
+    let error = load(Some(&missing), &[]).unwrap_err();
+    assert!(
+        matches!(error, SettingsError::ReadFile { .. }),
+        "a named file must exist: {error}"
+    );
+}
+
+#[test]
+fn a_relative_home_in_a_file_is_taken_from_the_file_s_folder() {
+    let (dir, path) = file("[database]\nhome = \"data\"\n");
+    assert_eq!(
+        home(&load(Some(&path), &[]).unwrap()),
+        dir.path().join("data")
+    );
+    let relative = load(None, &[("MATURION_HOME", "data")]).unwrap();
+    assert_eq!(
+        home(&relative),
+        Path::new("data"),
+        "the environment's stays as given"
+    );
+}
+
+#[test]
+fn database_url_selects_an_external_server_with_role_urls() {
+    let (_dir, path) =
+        file("[database]\nreadonly_url = \"postgresql://reader:r@replica/maturion\"\n");
+    let settings = load(
+        Some(&path),
+        &[
+            ("DATABASE_URL", "postgresql://root:admin-secret@db/maturion"),
+            (
+                "MATURION_DATABASE_APP_URL",
+                "postgresql://app:app-secret@db/maturion",
+            ),
+        ],
+    )
+    .unwrap();
+    let server = external(&settings);
+    assert_eq!(
+        server.admin_url.expose(),
+        "postgresql://root:admin-secret@db/maturion"
+    );
+    let app = server.role_url(PlatformRole::App).unwrap();
+    assert_eq!(app.config().get_user(), Some("app"));
+    let readonly = server.role_url(PlatformRole::Readonly).unwrap();
+    assert_eq!(readonly.config().get_user(), Some("reader"));
+    assert!(server.role_url(PlatformRole::Maintenance).is_none());
+}
+
+#[test]
+fn empty_variables_count_as_unset() {
+    let settings = load(None, &[("DATABASE_URL", ""), ("MATURION_LOG", "")]).unwrap();
+    assert_eq!(home(&settings), Path::new(".maturion"));
+    assert_eq!(settings.log.filter, "warn");
+}
+
+#[test]
+fn bad_values_name_the_variable_or_the_line_and_key() {
+    for (name, value) in [
+        ("MATURION_SERVER_LISTEN", "nonsense"),
+        ("MATURION_SERVER_CONCURRENCY_LIMIT", "0"),
+        ("MATURION_SERVER_BODY_LIMIT_BYTES", "-1"),
+        ("MATURION_JOBS_MAINTENANCE_INTERVAL_SECONDS", "soon"),
+        ("MATURION_LOG_JSON", "maybe"),
+        ("DATABASE_URL", "postgresql://root:admin-secret@db"),
+        (
+            "MATURION_DATABASE_APP_URL",
+            "postgresql://app:app-secret@db:port/x",
+        ),
+    ] {
+        let error = load(None, &[(name, value)]).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("environment variable {name}: ")),
+            "{error}"
+        );
+        assert!(
+            !error.contains(value) && !error.contains("secret"),
+            "{error}"
+        );
+    }
+
+    let (_dir, path) = file("[server]\nlisten = \"127.0.0.1:8080\"\nrequest_timeout_seconds = 0\n");
+    let error = load(Some(&path), &[]).unwrap_err().to_string();
+    assert!(
+        error.starts_with(&format!(
+            "{}: line 3, key request_timeout_seconds: ",
+            path.display()
+        )),
+        "{error}"
+    );
+
+    let (_dir, path) = file("[database]\nurl = \"postgresql://root:admin-secret@db:x/maturion\"\n");
+    let error = load(Some(&path), &[]).unwrap_err().to_string();
+    assert!(error.contains("line 2, key url"), "{error}");
+    assert!(!error.contains("secret"), "{error}");
+
+    let (_dir, path) = file("[server\n");
+    let error = load(Some(&path), &[]).unwrap_err().to_string();
+    assert!(error.contains("line 1"), "{error}");
+}
+
+#[test]
+fn unknown_keys_and_settings_variables_are_errors() {
+    let (_dir, path) = file("[server]\nlisten = \"127.0.0.1:1\"\nlistn = \"x\"\n");
+    let error = load(Some(&path), &[]).unwrap_err().to_string();
+    assert!(error.contains("line 3, key listn"), "{error}");
+    assert!(error.contains("unknown field `listn`"), "{error}");
+
+    let (_dir, path) = file("[servers]\n");
+    let error = load(Some(&path), &[]).unwrap_err().to_string();
+    assert!(error.contains("unknown field `servers`"), "{error}");
+
+    let error = load(None, &[("MATURION_SERVER_LISTN", "x")]).unwrap_err();
+    assert!(
+        matches!(&error, SettingsError::UnknownVariable { variable, .. } if variable == "MATURION_SERVER_LISTN"),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("MATURION_SERVER_LISTEN"),
+        "{error}"
+    );
+
+    let overridden = Settings::load(&Sources {
+        overrides: vec![("server.listn".into(), "x".into())],
+        ..Sources::default()
+    });
+    assert!(matches!(overridden, Err(SettingsError::Override { .. })));
+}
+
+#[test]
+fn role_urls_need_an_external_server() {
+    let error = load(
+        None,
+        &[(
+            "MATURION_DATABASE_MAINTENANCE_URL",
+            "postgresql://m:pw@db/maturion",
+        )],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, SettingsError::RoleUrlWithoutServer { variable, .. } if variable == "MATURION_DATABASE_MAINTENANCE_URL"),
+        "{error}"
+    );
+}
+
+#[test]
+fn debug_output_never_shows_a_password() {
+    let (_dir, path) =
+        file("[database]\nurl = \"host=db user=root password=file-secret dbname=maturion\"\n");
+    let settings = load(
+        Some(&path),
+        &[(
+            "MATURION_DATABASE_APP_URL",
+            "postgresql://app:app-secret@db/maturion?sslmode=disable",
+        )],
+    )
+    .unwrap();
+    let printed = format!("{settings:?} {settings:#?}");
+    assert!(!printed.contains("secret"), "{printed}");
+    assert!(
+        printed.contains("postgresql://app:****@db/maturion"),
+        "{printed}"
+    );
+    let server = external(&settings);
+    assert_eq!(
+        server.admin_url.expose(),
+        "host=db user=root password=file-secret dbname=maturion"
+    );
+}
