@@ -33,7 +33,7 @@ impl Scratch {
         maturion_platform::migrate_up(&mut admin)
             .await
             .context("cannot migrate the benchmark database")?;
-        maturion_maintenance::maintain(&mut admin, &maturion_maintenance::Policy::default())
+        maturion_maintenance::maintain_logs(&mut admin, &maturion_maintenance::Policy::default())
             .await
             .context("cannot make the benchmark database's partitions")?;
         Ok(Scratch {

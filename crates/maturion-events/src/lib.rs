@@ -62,8 +62,8 @@ pub fn migrations() -> MigrationSet {
 }
 
 /// Applies the pending event bus migrations as `maturion_owner`. The platform schema must be
-/// applied first (`maturion_schema::migrate_up`); `client` is an administrator.
-pub async fn migrate_up(client: &mut Client) -> Result<Vec<AppliedMigration>, MigrateError> {
+/// applied first (`maturion_schema::migrate_global_schema`); `client` is an administrator.
+pub async fn migrate_event_bus(client: &mut Client) -> Result<Vec<AppliedMigration>, MigrateError> {
     // The platform's options, spelled out: maturion-schema will list this scope, so this crate
     // cannot depend on it.
     let options = Options {

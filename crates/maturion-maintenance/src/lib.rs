@@ -2,7 +2,7 @@
 //!
 //! `audit_log` and `event_log` are partitioned by UTC month on `"timestamp"` (native
 //! declarative partitioning, with a default partition so that an insert never fails for lack
-//! of a partition). [`maintain`] is the one job that keeps them in shape; `maturion maintain`
+//! of a partition). [`maintain_logs`] is the one job that keeps them in shape; `maturion maintain`
 //! runs it, and the long-running server will run it on a schedule:
 //!
 //! 1. creates the partitions of the current month and `months_ahead` months after it;
@@ -43,7 +43,7 @@ pub use hold::{legal_holds, place_legal_hold, release_legal_hold, LegalHold};
 pub use month::Month;
 pub use plan::{Fix, Plan, Step};
 pub use rollup::RefreshStats;
-pub use run::{maintain, maintain_with_progress, Outcome, Progress, Report};
+pub use run::{maintain_logs, maintain_logs_with_progress, Outcome, Progress, Report};
 
 static MIGRATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
 

@@ -61,7 +61,7 @@ pub enum Outcome {
     },
 }
 
-/// Reported to the caller of [`maintain_with_progress`] as the run goes.
+/// Reported to the caller of [`maintain_logs_with_progress`] as the run goes.
 #[derive(Debug)]
 pub enum Progress<'a> {
     Planned(&'a Plan),
@@ -72,12 +72,15 @@ pub enum Progress<'a> {
 }
 
 /// Runs the maintenance job on the database `client` (an administrator) is connected to.
-pub async fn maintain(client: &mut Client, policy: &Policy) -> Result<Report, MaintenanceError> {
-    maintain_with_progress(client, policy, |_| {}).await
+pub async fn maintain_logs(
+    client: &mut Client,
+    policy: &Policy,
+) -> Result<Report, MaintenanceError> {
+    maintain_logs_with_progress(client, policy, |_| {}).await
 }
 
-/// [`maintain`], calling `on_progress` once the plan is made and after every step.
-pub async fn maintain_with_progress(
+/// [`maintain_logs`], calling `on_progress` once the plan is made and after every step.
+pub async fn maintain_logs_with_progress(
     client: &mut Client,
     policy: &Policy,
     mut on_progress: impl FnMut(Progress<'_>),

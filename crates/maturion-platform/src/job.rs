@@ -46,7 +46,7 @@ pub async fn maintain(
     on_progress: impl FnMut(Progress<'_>),
 ) -> Result<MaintenanceRun, PlatformError> {
     let maintenance =
-        maturion_maintenance::maintain_with_progress(client, policy, on_progress).await?;
+        maturion_maintenance::maintain_logs_with_progress(client, policy, on_progress).await?;
     if policy.dry_run {
         return Ok(MaintenanceRun {
             maintenance,

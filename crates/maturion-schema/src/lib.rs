@@ -47,7 +47,9 @@ pub fn module_migration_options(module: &str) -> Options {
 
 /// Creates the roles (idempotent), then applies every pending platform migration.
 /// `client` must be an administrator (superuser, or CREATEROLE and database owner).
-pub async fn migrate_up(client: &mut Client) -> Result<Vec<AppliedMigration>, MigrateError> {
+pub async fn migrate_global_schema(
+    client: &mut Client,
+) -> Result<Vec<AppliedMigration>, MigrateError> {
     bootstrap_roles(client).await?;
     Migrator::new(&platform_migrations(), migration_options())
         .up(client, None)

@@ -2,7 +2,7 @@
 //! that setting processed_at stays on the row's page), and a month dropped by retention takes
 //! the commit records of its events with it.
 
-use maturion_maintenance::{maintain, Fix, Outcome, Policy};
+use maturion_maintenance::{maintain_logs, Fix, Outcome, Policy};
 use tokio_postgres::Client;
 
 use crate::support::{self, publish};
@@ -28,7 +28,7 @@ async fn storage(admin: &Client) -> Vec<(String, Vec<String>)> {
 async fn monthly_partitions_keep_the_fillfactor_of_the_default_partition() {
     let db = support::database().await;
     let mut admin = db.admin().await;
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let partitions = storage(&admin).await;
     assert_eq!(
         partitions.len(),
@@ -51,7 +51,7 @@ async fn monthly_partitions_keep_the_fillfactor_of_the_default_partition() {
         .batch_execute(&format!("ALTER TABLE public.{drifted} RESET (fillfactor)"))
         .await
         .unwrap();
-    let report = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let report = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     assert!(
         report.outcomes.contains(&Outcome::Hardened {
             partition: drifted.clone(),
@@ -88,7 +88,7 @@ async fn a_dropped_month_forgets_the_commit_records_of_its_events() {
         .await
         .unwrap();
     assert_eq!(backdated, 1);
-    let report = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let report = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     assert!(
         report
             .outcomes

@@ -9,9 +9,11 @@ async fn migrations_apply_after_the_platform_revert_and_reapply() {
     let mut admin = db.admin().await;
     maturion_platform::migrate_up(&mut admin).await.unwrap();
     // Applies 1.0.0 now, or found it applied by the platform's order.
-    maturion_events::migrate_up(&mut admin).await.unwrap();
+    maturion_events::migrate_event_bus(&mut admin)
+        .await
+        .unwrap();
     assert!(
-        maturion_events::migrate_up(&mut admin)
+        maturion_events::migrate_event_bus(&mut admin)
             .await
             .unwrap()
             .is_empty(),
@@ -52,7 +54,10 @@ async fn migrations_apply_after_the_platform_revert_and_reapply() {
         .get(0);
     assert_eq!(left, 0, "down removes everything up made");
     assert_eq!(
-        maturion_events::migrate_up(&mut admin).await.unwrap().len() as i64,
+        maturion_events::migrate_event_bus(&mut admin)
+            .await
+            .unwrap()
+            .len() as i64,
         versions,
         "and up applies again"
     );

@@ -1,4 +1,4 @@
-use maturion_maintenance::{maintain, Policy};
+use maturion_maintenance::{maintain_logs, Policy};
 
 use crate::{database, organisation};
 
@@ -6,7 +6,7 @@ use crate::{database, organisation};
 async fn the_logs_json_is_stored_with_lz4() {
     let db = database().await;
     let mut admin = db.admin().await;
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let alpha = organisation(&db, "Alpha").await;
     // Big enough to be compressed (past the TOAST threshold), in a monthly and in the default partition.
     let big =

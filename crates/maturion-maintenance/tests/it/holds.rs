@@ -2,7 +2,7 @@
 //! until the hold is released; holds stay on record and cannot be changed or removed.
 
 use maturion_maintenance::{
-    legal_holds, maintain, place_legal_hold, release_legal_hold, Log, Month, Outcome, Policy,
+    legal_holds, maintain_logs, place_legal_hold, release_legal_hold, Log, Month, Outcome, Policy,
 };
 
 use crate::{database, exists, insert_audit, insert_events, now, organisation, partition};
@@ -33,7 +33,7 @@ async fn a_held_organisation_keeps_its_expired_partitions_until_the_hold_is_rele
     .unwrap();
     assert_eq!(hold.released_at, None);
 
-    let report = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let report = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     for (log, months) in [(Log::Event, 15), (Log::Audit, 96)] {
         let name = partition(log, month_ago(months));
         assert!(
@@ -60,7 +60,7 @@ async fn a_held_organisation_keeps_its_expired_partitions_until_the_hold_is_rele
     assert!(!exists(&admin, &unheld).await);
 
     // Kept on every run while the hold is in force; dropped by the first run after its release.
-    let again = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let again = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     assert_eq!(
         again
             .outcomes
@@ -80,7 +80,7 @@ async fn a_held_organisation_keeps_its_expired_partitions_until_the_hold_is_rele
         None,
         "released once"
     );
-    let after = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let after = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     for (log, months) in [(Log::Event, 15), (Log::Audit, 96)] {
         assert!(
             !exists(&admin, &partition(log, month_ago(months))).await,

@@ -26,7 +26,7 @@ pub async fn database() -> TestDatabase {
         async |config: tokio_postgres::Config| {
             let (mut client, connection) = config.connect(NoTls).await?;
             tokio::spawn(connection);
-            maturion_schema::migrate_up(&mut client).await?;
+            maturion_schema::migrate_global_schema(&mut client).await?;
             apply_maintenance_migrations(&mut client).await?;
             Ok(())
         },

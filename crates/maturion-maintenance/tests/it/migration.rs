@@ -1,4 +1,4 @@
-use maturion_maintenance::{maintain, Policy, ROLLUP_TABLES};
+use maturion_maintenance::{maintain_logs, Policy, ROLLUP_TABLES};
 use maturion_migrate::Migrator;
 
 use crate::{database, exists, insert_audit, organisation};
@@ -7,7 +7,7 @@ use crate::{database, exists, insert_audit, organisation};
 async fn the_schema_passes_the_conformance_check() {
     let db = database().await;
     let mut admin = db.admin().await;
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let report = maturion_check::check(&admin, &maturion_check::CheckOptions::default())
         .await
         .unwrap();
@@ -42,7 +42,7 @@ async fn down_then_up_round_trips_with_partitions_in_place() {
     let mut admin = db.admin().await;
     let alpha = organisation(&db, "Alpha").await;
     insert_audit(&admin, &alpha, 3, "now()").await;
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let set = maturion_maintenance::migrations();
     let migrator = Migrator::new(&set, maturion_schema::migration_options());
     migrator
@@ -53,7 +53,7 @@ async fn down_then_up_round_trips_with_partitions_in_place() {
         assert!(!exists(&admin, table).await, "{table} survived down.sql");
     }
     migrator.up(&mut admin, None).await.unwrap();
-    let report = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let report = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let entries: i64 = admin
         .query_one(
             "SELECT coalesce(sum(entries), 0)::bigint FROM audit_log_hourly",

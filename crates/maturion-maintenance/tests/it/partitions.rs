@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 
 use maturion_maintenance::{
-    maintain, maintain_with_progress, Fix, Log, Month, Outcome, Policy, Progress, Step,
+    maintain_logs, maintain_logs_with_progress, Fix, Log, Month, Outcome, Policy, Progress, Step,
 };
 use maturion_tenancy::TenancyError;
 
@@ -21,7 +21,7 @@ fn changes(outcomes: &[Outcome]) -> Vec<&Outcome> {
 async fn creates_the_current_month_and_three_ahead_once() {
     let db = database().await;
     let mut admin = db.admin().await;
-    let report = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let report = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let current = Month::containing(report.now);
     admin.batch_execute("SET TimeZone = 'UTC'").await.unwrap();
     for log in Log::ALL {
@@ -53,7 +53,7 @@ async fn creates_the_current_month_and_three_ahead_once() {
         .count();
     assert_eq!(created, 8, "{report}");
 
-    let again = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let again = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     assert!(
         changes(&again.outcomes).is_empty(),
         "a second run changed things:\n{again}"
@@ -69,7 +69,7 @@ async fn months_ahead_is_configurable_and_a_dry_run_changes_nothing() {
         dry_run: true,
         ..Policy::default()
     };
-    let report = maintain(&mut admin, &policy).await.unwrap();
+    let report = maintain_logs(&mut admin, &policy).await.unwrap();
     let current = Month::containing(report.now);
     let planned: BTreeSet<String> = report
         .planned
@@ -95,7 +95,7 @@ async fn months_ahead_is_configurable_and_a_dry_run_changes_nothing() {
 async fn an_insert_never_fails_for_lack_of_a_partition() {
     let db = database().await;
     let mut admin = db.admin().await;
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let alpha = organisation(&db, "Alpha").await;
     let app = app_database(&db);
     let tx = app.transaction(&alpha.context).await.unwrap();
@@ -121,7 +121,7 @@ async fn an_insert_never_fails_for_lack_of_a_partition() {
 
     // The next run moves what it can (1999 is then past retention and dropped whole); rows
     // beyond the horizon stay in the default partition, and the run says so.
-    let report = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let report = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     assert_eq!(rows_in(&admin, "audit_log_default").await, 1);
     assert_eq!(rows_in(&admin, "event_log_default").await, 1);
     assert!(
@@ -166,7 +166,7 @@ async fn rows_caught_by_the_default_partition_move_into_their_month() {
         .map(|r| (r.get(0), r.get(1)))
         .unwrap();
 
-    let report = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let report = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let outcomes = changes(&report.outcomes);
     for expected in [
         Outcome::Moved {
@@ -276,7 +276,7 @@ async fn rows_arriving_after_planning_are_moved_instead_of_failing_the_run() {
     let alpha = organisation(&db, "Alpha").await;
     let next = Month::containing(now(&writer).await).plus(1);
     let runtime = tokio::runtime::Handle::current();
-    let report = maintain_with_progress(&mut admin, &Policy::default(), |progress| {
+    let report = maintain_logs_with_progress(&mut admin, &Policy::default(), |progress| {
         if let Progress::Planned(plan) = progress {
             assert!(plan.steps.contains(&Step::CreatePartition {
                 log: Log::Audit,
@@ -338,7 +338,7 @@ async fn partitions_have_no_grants_and_the_app_is_refused_on_them() {
         ),
     )
     .await;
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     insert_events(&admin, &alpha, 3, "now()").await;
 
     let partitions: Vec<String> = admin
@@ -424,7 +424,7 @@ async fn partitions_have_no_grants_and_the_app_is_refused_on_them() {
 async fn a_leaked_grant_shows_no_row_and_the_next_run_repairs_drift() {
     let db = database().await;
     let mut admin = db.admin().await;
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let alpha = organisation(&db, "Alpha").await;
     insert_audit(&admin, &alpha, 4, "now()").await;
     let current = Month::containing(now(&admin).await);
@@ -449,7 +449,7 @@ async fn a_leaked_grant_shows_no_row_and_the_next_run_repairs_drift() {
     assert_eq!(seen, 0);
     tx.commit().await.unwrap();
 
-    let report = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let report = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     assert!(
         report.outcomes.contains(&Outcome::Hardened {
             partition: leaked.clone(),
@@ -482,7 +482,7 @@ async fn a_leaked_grant_shows_no_row_and_the_next_run_repairs_drift() {
         .unwrap()
         .get(0);
     assert!(!readonly_column);
-    let again = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let again = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     assert!(changes(&again.outcomes).is_empty(), "{again}");
 }
 
@@ -504,7 +504,7 @@ fn relations(plan: &serde_json::Value, into: &mut BTreeSet<String>) {
 async fn a_one_month_query_of_one_organisation_reads_one_partition() {
     let db = database().await;
     let mut admin = db.admin().await;
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let alpha = organisation(&db, "Alpha").await;
     let beta = organisation(&db, "Beta").await;
     let current = Month::containing(now(&admin).await);
@@ -572,7 +572,7 @@ async fn a_step_that_cannot_get_its_lock_is_left_for_the_next_run() {
         lock_timeout: std::time::Duration::from_millis(200),
         ..Policy::default()
     };
-    let report = maintain(&mut admin, &impatient).await.unwrap();
+    let report = maintain_logs(&mut admin, &impatient).await.unwrap();
     let skipped = report
         .outcomes
         .iter()
@@ -608,7 +608,7 @@ async fn a_step_that_cannot_get_its_lock_is_left_for_the_next_run() {
     assert_eq!(events, 2);
 
     long.commit().await.unwrap();
-    let report = maintain(&mut admin, &impatient).await.unwrap();
+    let report = maintain_logs(&mut admin, &impatient).await.unwrap();
     assert_eq!(
         report
             .outcomes

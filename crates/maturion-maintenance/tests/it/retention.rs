@@ -1,4 +1,4 @@
-use maturion_maintenance::{maintain, Log, Month, Outcome, Policy, Step};
+use maturion_maintenance::{maintain_logs, Log, Month, Outcome, Policy, Step};
 
 use crate::{database, exists, insert_audit, insert_events, now, organisation, partition};
 
@@ -27,7 +27,7 @@ async fn expired_partitions_are_dropped_whole_and_younger_ones_kept() {
     let (old_events, young_events) = (month_of("15 months"), month_of("5 months"));
     let (old_audit, young_audit) = (month_of("96 months"), month_of("72 months"));
 
-    let report = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let report = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     for (log, month, rows) in [(Log::Event, old_events, 3), (Log::Audit, old_audit, 2)] {
         let name = partition(log, month);
         assert!(
@@ -68,7 +68,7 @@ async fn expired_partitions_are_dropped_whole_and_younger_ones_kept() {
         event_log_retention_months: Some(3),
         ..Policy::default()
     };
-    let dry = maintain(
+    let dry = maintain_logs(
         &mut admin,
         &Policy {
             dry_run: true,
@@ -85,7 +85,7 @@ async fn expired_partitions_are_dropped_whole_and_younger_ones_kept() {
         "{dry}"
     );
     assert!(exists(&admin, &partition(Log::Event, young_events)).await);
-    maintain(&mut admin, &tighter).await.unwrap();
+    maintain_logs(&mut admin, &tighter).await.unwrap();
     assert!(!exists(&admin, &partition(Log::Event, young_events)).await);
     assert_eq!(count(&admin, "event_log").await, 0);
     assert_eq!(count(&admin, "audit_log").await, 3);
@@ -97,7 +97,7 @@ async fn expired_partitions_are_dropped_whole_and_younger_ones_kept() {
         ..Policy::default()
     };
     insert_audit(&admin, &alpha, 1, "now() - interval '30 years'").await;
-    let report = maintain(&mut admin, &forever).await.unwrap();
+    let report = maintain_logs(&mut admin, &forever).await.unwrap();
     assert!(
         !report
             .outcomes
@@ -139,7 +139,7 @@ async fn audit_partitions_go_through_the_audit_functions_when_they_exist() {
             .unwrap(),
     );
 
-    let report = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let report = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let name = partition(Log::Audit, expired);
     assert!(
         report.outcomes.contains(&Outcome::Dropped {

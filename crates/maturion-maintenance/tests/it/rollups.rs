@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use maturion_maintenance::{maintain, Log, Outcome, Policy, RefreshStats, ROLLUP_TABLES};
+use maturion_maintenance::{maintain_logs, Log, Outcome, Policy, RefreshStats, ROLLUP_TABLES};
 use maturion_tenancy::TenancyError;
 use tokio_postgres::Client;
 use uuid::Uuid;
@@ -78,7 +78,7 @@ async fn versions(admin: &Client) -> BTreeMap<String, String> {
 async fn rollups_equal_group_by_and_a_refresh_touches_only_changed_buckets() {
     let db = database().await;
     let mut admin = db.admin().await;
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let alpha = organisation(&db, "Alpha").await;
     let beta = organisation(&db, "Beta").await;
     // Several hours and days back; some land in last month's (default) partition and get moved.
@@ -87,7 +87,7 @@ async fn rollups_equal_group_by_and_a_refresh_touches_only_changed_buckets() {
     insert_events(&admin, &alpha, 150, "now() - n * interval '53 minutes'").await;
     insert_events(&admin, &beta, 40, "now() - n * interval '2 hours'").await;
 
-    let first = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let first = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     assert!(
         refreshed(&first.outcomes, Log::Audit).hours > 100,
         "{first}"
@@ -118,7 +118,7 @@ async fn rollups_equal_group_by_and_a_refresh_touches_only_changed_buckets() {
         tx.commit().await.unwrap();
     }
 
-    let second = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let second = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let audit = refreshed(&second.outcomes, Log::Audit);
     assert_eq!((audit.hours, audit.days), (2, 2), "{second}");
     assert_eq!(refreshed(&second.outcomes, Log::Event).hours, 0, "{second}");
@@ -153,7 +153,7 @@ async fn rollups_equal_group_by_and_a_refresh_touches_only_changed_buckets() {
 async fn a_transaction_committing_after_a_refresh_is_counted_by_the_next() {
     let db = database().await;
     let mut admin = db.admin().await;
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let alpha = organisation(&db, "Alpha").await;
     let app = app_database(&db);
     let late = app.transaction(&alpha.context).await.unwrap();
@@ -166,13 +166,13 @@ async fn a_transaction_committing_after_a_refresh_is_counted_by_the_next() {
     .unwrap();
     insert_events(&admin, &alpha, 2, "now()").await;
 
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let total = "SELECT coalesce(sum(events), 0)::bigint FROM event_log_hourly";
     let counted: i64 = admin.query_one(total, &[]).await.unwrap().get(0);
     assert_eq!(counted, 2);
 
     late.commit().await.unwrap();
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let counted: i64 = admin.query_one(total, &[]).await.unwrap().get(0);
     assert_eq!(counted, 5);
     let (rollup, truth) = rollup_and_truth(&admin, Log::Event, false).await;
@@ -189,7 +189,7 @@ async fn the_app_reads_its_own_rollups_and_cannot_write_them() {
         insert_audit(&admin, tenant, 5, "now()").await;
         insert_events(&admin, tenant, 5, "now()").await;
     }
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let app = app_database(&db);
     for table in ROLLUP_TABLES {
         let tx = app.transaction(&alpha.context).await.unwrap();
@@ -244,7 +244,7 @@ async fn rows_written_before_the_migration_are_counted() {
     insert_audit(&admin, &alpha, 20, "now() - n * interval '3 hours'").await;
     insert_events(&admin, &alpha, 20, "now() - n * interval '5 hours'").await;
     apply_maintenance_migrations(&mut admin).await.unwrap();
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     assert_exact(&admin).await;
 }
 
@@ -260,7 +260,7 @@ async fn daily_rollups_outlive_the_partitions_retention_drops() {
         "now() - interval '5 months' + n * interval '1 minute'",
     )
     .await;
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let sums = "SELECT (SELECT coalesce(sum(events), 0)::bigint FROM event_log_hourly), \
                        (SELECT coalesce(sum(events), 0)::bigint FROM event_log_daily), \
                        (SELECT count(*) FROM event_log)";
@@ -277,7 +277,7 @@ async fn daily_rollups_outlive_the_partitions_retention_drops() {
         event_log_retention_months: Some(3),
         ..Policy::default()
     };
-    let report = maintain(&mut admin, &tight).await.unwrap();
+    let report = maintain_logs(&mut admin, &tight).await.unwrap();
     assert!(
         refreshed(&report.outcomes, Log::Event).rows_pruned > 0,
         "{report}"
@@ -287,7 +287,7 @@ async fn daily_rollups_outlive_the_partitions_retention_drops() {
 
     // A late row dated in that expired month neither shrinks nor grows the kept count.
     insert_events(&admin, &alpha, 1, "now() - interval '5 months'").await;
-    let report = maintain(&mut admin, &tight).await.unwrap();
+    let report = maintain_logs(&mut admin, &tight).await.unwrap();
     assert_eq!(
         refreshed(&report.outcomes, Log::Event).discarded,
         1,
@@ -317,7 +317,7 @@ async fn audit_rollups_follow_transaction_ids_and_count_a_late_commit() {
         !triggers.contains(&"invalidate_rollups_on_insert".to_owned()),
         "{triggers:?}"
     );
-    maintain(&mut admin, &Policy::default()).await.unwrap();
+    maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     let alpha = organisation(&db, "Alpha").await;
     let beta = organisation(&db, "Beta").await;
     insert_audit(&admin, &alpha, 50, "now() - n * interval '13 minutes'").await;
@@ -334,7 +334,7 @@ async fn audit_rollups_follow_transaction_ids_and_count_a_late_commit() {
         .get(0);
     insert_audit(&admin, &alpha, 20, "now() - n * interval '5 minutes'").await;
 
-    let first = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let first = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     assert!(refreshed(&first.outcomes, Log::Audit).hours > 0, "{first}");
     let (rollup, truth) = rollup_and_truth(&admin, Log::Audit, false).await;
     assert_eq!(
@@ -364,7 +364,7 @@ async fn audit_rollups_follow_transaction_ids_and_count_a_late_commit() {
     assert_eq!(pending, 0, "inserts record no invalidation");
 
     late.batch_execute("COMMIT").await.unwrap();
-    let second = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let second = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     assert!(
         refreshed(&second.outcomes, Log::Audit).hours > 0,
         "{second}"
@@ -388,7 +388,7 @@ async fn audit_rollups_follow_transaction_ids_and_count_a_late_commit() {
     );
 
     // Nothing new: the next refresh recounts nothing.
-    let third = maintain(&mut admin, &Policy::default()).await.unwrap();
+    let third = maintain_logs(&mut admin, &Policy::default()).await.unwrap();
     assert_eq!(refreshed(&third.outcomes, Log::Audit).hours, 0, "{third}");
 }
 

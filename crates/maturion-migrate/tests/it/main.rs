@@ -40,7 +40,9 @@ async fn platform_round_trip_up_down_up() {
     let set = maturion_schema::platform_migrations();
     let migrator = Migrator::new(&set, maturion_schema::migration_options());
 
-    let applied = maturion_schema::migrate_up(&mut admin).await.unwrap();
+    let applied = maturion_schema::migrate_global_schema(&mut admin)
+        .await
+        .unwrap();
     assert_eq!(applied.len(), set.migrations.len());
     let schema_after_first_up = tables(&admin).await;
     assert!(schema_after_first_up.contains(&"organisations".to_string()));
