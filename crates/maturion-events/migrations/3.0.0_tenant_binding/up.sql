@@ -1,0 +1,40 @@
+-- 3.0.0: the bus reads the tenant binding (platform 3.0.0), not app.current_organisation_id,
+-- which any role may set: a lease is visible to a tenant transaction only for the organisation
+-- it is bound to, and the commit-order reader of event sourcing returns the bound
+-- organisation's events. Without a binding, as before, the lease functions serve the
+-- maintenance side and the reader returns nothing.
+
+CREATE OR REPLACE FUNCTION maturion.event_lease_visible(cursor_organisation uuid) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(cursor_organisation = maturion.current_organisation_id(), true);
+$$;
+CREATE OR REPLACE FUNCTION maturion.events_in_commit_order(p_event_types text[])
+RETURNS TABLE (
+  commit_position bigint,
+  id uuid,
+  "timestamp" timestamptz,
+  event_type text,
+  source_module text,
+  source_entity_type text,
+  source_entity_id uuid,
+  target_module text,
+  target_entity_type text,
+  target_entity_id uuid,
+  payload jsonb
+)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT c.position, e.id, e.timestamp, e.event_type, e.source_module, e.source_entity_type,
+         e.source_entity_id, e.target_module, e.target_entity_type, e.target_entity_id, e.payload
+  FROM maturion.event_commits c
+  JOIN public.event_log e
+    ON e.timestamp = ANY (c.event_timestamps) AND e.transaction_id = c.transaction_id
+   AND e.organisation_id = c.organisation_id
+  WHERE c.organisation_id = (SELECT maturion.current_organisation_id())
+    AND e.event_type = ANY (p_event_types)
+  ORDER BY c.position, e.id;
+$$;
+SELECT maturion.bind_tenant_policies();
