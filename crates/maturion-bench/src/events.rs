@@ -104,7 +104,7 @@ async fn measure(scratch: &Scratch, options: &Options) -> Result<()> {
     for n in 0..options.organisations {
         let name = format!("Bench {n}");
         tenants.push(
-            maturion_testing::organisation_with_admin(&app, &name)
+            maturion_testing::organisation_with_admin(&scratch.admin, &name)
                 .await?
                 .context,
         );

@@ -94,7 +94,7 @@ async fn measure(admin: &Client, app: &Database, options: &Options) -> Result<Fi
         "rows, batch, rounds and connections must be positive"
     );
     let tenant = maturion_testing::organisation_with_admin_from(
-        app,
+        admin,
         "Ingest benchmark",
         Some(IpAddr::V4(CLIENT_ADDRESS)),
         Some(USER_AGENT.to_owned()),

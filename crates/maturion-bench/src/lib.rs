@@ -2,6 +2,7 @@
 //! that same run, in a scratch database of its own that is dropped afterwards.
 //!
 //! - [`audit`]: what the audit trigger costs writers, and the floor below it.
+//! - [`binding`]: a GET-by-id transaction bound with an API token against the former `set_config`.
 //! - [`events`]: the event bus against graphile-worker, and what a NOTIFY per commit costs.
 //! - [`ingest`]: batched `record_views` into the partitioned audit_log against COPY.
 //! - [`rls`]: Row-Level Security against an explicit `WHERE organisation_id`.
@@ -12,6 +13,7 @@
 //! through `maturion_tenancy`.
 
 pub mod audit;
+pub mod binding;
 pub mod events;
 pub mod ingest;
 pub mod rls;

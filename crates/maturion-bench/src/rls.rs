@@ -2,12 +2,13 @@
 //! `maturion_app` under RLS against the same queries with an explicit `WHERE organisation_id`
 //! as a BYPASSRLS role, in alternation, printed as ratios.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
 use indicatif::ProgressBar;
 use maturion_config::DatabaseTarget;
-use maturion_tenancy::{OrganisationId, TenantConnection, TenantContext};
+use maturion_tenancy::{TenantConnection, TenantContext};
 use rand::seq::SliceRandom;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
@@ -62,7 +63,7 @@ pub async fn run(server: &DatabaseTarget, options: &Options) -> Result<()> {
 async fn measure(scratch: &Scratch, options: &Options) -> Result<()> {
     let admin = &scratch.admin;
     let loaded = Instant::now();
-    load(scratch, options).await?;
+    let contexts = load(scratch, options).await?;
     println!(
         "loaded {} users over {} organisations in {:.1} s",
         options.rows,
@@ -79,7 +80,7 @@ async fn measure(scratch: &Scratch, options: &Options) -> Result<()> {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let mut sides = Sides::connect(&scratch.target).await?;
+    let mut sides = Sides::connect(&scratch.target, contexts).await?;
     let progress = bar((samples.len() * 2 + large.len() * LIST_ROUNDS) as u64, BAR)
         .with_message("timing queries");
     let mut lookups = sides.time_lookups(&samples, &progress).await?;
@@ -93,17 +94,16 @@ async fn measure(scratch: &Scratch, options: &Options) -> Result<()> {
     Ok(())
 }
 
-/// Each organisation and its first user (the fixture, in the organisation's own tenant
-/// transaction), then its other users in one statement as the BYPASSRLS maintenance role,
-/// created by that first user.
-async fn load(scratch: &Scratch, options: &Options) -> Result<()> {
+/// Each organisation, its first user and their token (the fixture, through the platform's
+/// function), then its other users in one statement as the BYPASSRLS maintenance role, created
+/// by that first user. Returns each organisation's first user's tenant context.
+async fn load(scratch: &Scratch, options: &Options) -> Result<HashMap<Uuid, TenantContext>> {
     let admin = &scratch.admin;
-    let app = scratch.app_database(1)?;
     let progress = bar(options.rows as u64, BAR).with_message("loading users");
     let mut tenants = Vec::with_capacity(options.organisations);
     for n in 1..=options.organisations {
         let name = format!("Organisation {n}");
-        tenants.push(maturion_testing::organisation_with_admin(&app, &name).await?);
+        tenants.push(maturion_testing::organisation_with_admin(admin, &name).await?);
         progress.inc(1);
     }
     admin
@@ -127,7 +127,10 @@ async fn load(scratch: &Scratch, options: &Options) -> Result<()> {
     progress.finish_and_clear();
     admin.batch_execute("RESET ROLE").await?;
     admin.batch_execute("VACUUM ANALYZE users").await?;
-    Ok(())
+    Ok(tenants
+        .into_iter()
+        .map(|t| (t.organisation.as_uuid(), t.context))
+        .collect())
 }
 
 /// Users of the `index`th organisation: the large ones first, then the rest spread evenly.
@@ -156,12 +159,14 @@ async fn sample_rows(admin: &Client, count: usize) -> Result<Vec<(Uuid, Uuid)>> 
     Ok(rows)
 }
 
-/// Both sides of the comparison: `maturion_app` under RLS, and the BYPASSRLS maintenance role
-/// that says `WHERE organisation_id` itself; each sets the tenant context the same way. And an
-/// untimed third session that reads each sampled row first.
+/// Both sides of the comparison: `maturion_app` under RLS, bound with the organisation's first
+/// user's token, and the BYPASSRLS maintenance role that says `WHERE organisation_id` itself in
+/// a plain transaction (it binds nothing: the binding itself is untimed, and `bench binding`
+/// measures it). And an untimed third session that reads each sampled row first.
 struct Sides {
     rls: TenantConnection,
-    plain: TenantConnection,
+    contexts: HashMap<Uuid, TenantContext>,
+    plain: Client,
     warm: Client,
     lookup_rls: Statement,
     lookup_plain: Statement,
@@ -171,7 +176,7 @@ struct Sides {
 }
 
 impl Sides {
-    async fn connect(target: &DatabaseTarget) -> Result<Self> {
+    async fn connect(target: &DatabaseTarget, contexts: HashMap<Uuid, TenantContext>) -> Result<Self> {
         let app = target.connect_as(maturion_schema::APP_ROLE).await?;
         let bypass = target.admin().await?;
         bypass
@@ -190,7 +195,8 @@ impl Sides {
                 .prepare(&format!("{LIST} organisation_id = $1 AND {ORDER}"))
                 .await?,
             rls: TenantConnection::new(app).await?,
-            plain: TenantConnection::new(bypass).await?,
+            contexts,
+            plain: bypass,
             warm,
         })
     }
@@ -224,16 +230,11 @@ impl Sides {
 
     async fn time_lookup(&mut self, organisation: Uuid, id: Uuid, rls: bool) -> Result<Duration> {
         let (rows, elapsed) = if rls {
-            timed(&mut self.rls, organisation, &self.lookup_rls, &[&id]).await?
+            let context = &self.contexts[&organisation];
+            timed(&mut self.rls, context, &self.lookup_rls, &[&id]).await?
         } else {
             let parameters: [&(dyn ToSql + Sync); 2] = [&id, &organisation];
-            timed(
-                &mut self.plain,
-                organisation,
-                &self.lookup_plain,
-                &parameters,
-            )
-            .await?
+            timed_plain(&self.plain, &self.lookup_plain, &parameters).await?
         };
         let side = if rls { "RLS" } else { "plain" };
         ensure!(rows == 1, "{side} lookup found {rows} rows");
@@ -262,15 +263,10 @@ impl Sides {
 
     async fn time_list(&mut self, organisation: Uuid, rls: bool) -> Result<Duration> {
         let (rows, elapsed) = if rls {
-            timed(&mut self.rls, organisation, &self.list_rls, &[]).await?
+            let context = &self.contexts[&organisation];
+            timed(&mut self.rls, context, &self.list_rls, &[]).await?
         } else {
-            timed(
-                &mut self.plain,
-                organisation,
-                &self.list_plain,
-                &[&organisation],
-            )
-            .await?
+            timed_plain(&self.plain, &self.list_plain, &[&organisation]).await?
         };
         let side = if rls { "RLS" } else { "plain" };
         ensure!(
@@ -281,16 +277,15 @@ impl Sides {
     }
 }
 
-/// Runs `statement` in a tenant transaction of `organisation` and returns its row count and
-/// how long the query alone took (the context is set the same way on both sides, untimed).
+/// Runs `statement` in a tenant transaction of `context` and returns its row count and how
+/// long the query alone took (the binding untimed).
 async fn timed(
     connection: &mut TenantConnection,
-    organisation: Uuid,
+    context: &TenantContext,
     statement: &Statement,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<(usize, Duration)> {
-    let context = TenantContext::new(OrganisationId::from_uuid(organisation));
-    let tx = connection.transaction(&context).await?;
+    let tx = connection.transaction(context).await?;
     let started = Instant::now();
     let rows = tx.query(statement, params).await?.len();
     let elapsed = started.elapsed();
@@ -331,4 +326,18 @@ fn stats(samples: &mut [Duration]) -> (f64, f64) {
     let median = samples[samples.len() / 2].as_secs_f64();
     let mean = samples.iter().map(Duration::as_secs_f64).sum::<f64>() / samples.len() as f64;
     (median, mean)
+}
+
+/// [`timed`] for the BYPASSRLS side, in a plain transaction.
+async fn timed_plain(
+    client: &Client,
+    statement: &Statement,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<(usize, Duration)> {
+    client.batch_execute("BEGIN").await?;
+    let started = Instant::now();
+    let rows = client.query(statement, params).await?.len();
+    let elapsed = started.elapsed();
+    client.batch_execute("COMMIT").await?;
+    Ok((rows, elapsed))
 }

@@ -58,6 +58,20 @@ pub(crate) async fn connect(admin: &Config) -> Result<Listener, EventError> {
     })
 }
 
+/// A plain session of the maintenance role (no LISTEN), e.g. for making service bindings.
+pub(crate) async fn connect_maintenance(admin: &Config) -> Result<Client, EventError> {
+    let (client, connection) = admin.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, "maintenance connection closed");
+        }
+    });
+    client
+        .batch_execute(&format!("SET ROLE {MAINTENANCE_ROLE}"))
+        .await?;
+    Ok(client)
+}
+
 impl Listener {
     /// `sql` prepared on this connection once.
     pub async fn prepared(&self, sql: &str) -> Result<Statement, EventError> {

@@ -6,7 +6,9 @@
 //! organisation in one query, and acknowledges, in bulk, the streams whose handler did not
 //! touch the database. A handler that writes asks its [`Delivery`] for the tenant transaction of
 //! the event's organisation: a [`TenantTransaction`] on the application pool (`maturion_app`),
-//! so its writes are under RLS for that organisation, and the cursor then moves inside that same
+//! bound to that organisation as the platform's service (a binding the worker's second
+//! maintenance session makes for that transaction, [`ServiceBinder`]; no user acts), so its
+//! writes are under RLS for that organisation, and the cursor then moves inside that same
 //! transaction, so it moves if and only if the writes commit. The acknowledgement functions are
 //! SECURITY DEFINER and take the lease token, which only the claimer knows.
 
@@ -14,7 +16,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use maturion_tenancy::{Database, OrganisationId, TenancyError, TenantContext, TenantTransaction};
+use maturion_tenancy::{
+    Database, OrganisationId, ServiceBinder, TenancyError, TenantContext, TenantTransaction,
+};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, Row, Statement};
 use uuid::Uuid;
@@ -209,6 +213,7 @@ pub struct Worker<H> {
     listener: Listener,
     claim: Statement,
     app: Database,
+    binder: ServiceBinder,
     handler: H,
     options: WorkerOptions,
     last_discovery: Option<Instant>,
@@ -308,6 +313,7 @@ impl<H: Handler> Worker<H> {
         options: WorkerOptions,
     ) -> Result<Self, EventError> {
         let listener = listen::connect(admin).await?;
+        let binder = ServiceBinder::new(listen::connect_maintenance(admin).await?);
         let patterns = subscription::patterns(&listener.client, subscription).await?;
         let claim = listener
             .client
@@ -327,6 +333,7 @@ impl<H: Handler> Worker<H> {
             listener,
             claim,
             app,
+            binder,
             handler,
             options,
             last_discovery: None,
@@ -534,7 +541,10 @@ impl<H: Handler> Worker<H> {
     fn delivery(&self, organisation: Uuid) -> Delivery {
         Delivery {
             app: self.app.clone(),
-            context: TenantContext::new(OrganisationId::from_uuid(organisation)),
+            context: TenantContext::service(
+                OrganisationId::from_uuid(organisation),
+                self.binder.clone(),
+            ),
             durable: self.options.durable_acknowledgements,
             tx: None,
         }

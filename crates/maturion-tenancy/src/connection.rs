@@ -2,26 +2,27 @@ use std::ops::Deref;
 
 use tokio_postgres::{Client, Statement};
 
-use crate::database::{begin, SET_CONTEXT};
+use crate::database::{begin, end, BIND_TOKEN};
 use crate::{TenancyError, TenantContext};
 
 /// A connection the caller holds (not one from a [`Database`](crate::Database) pool) on which
-/// tenant transactions open exactly as [`Database::transaction`](crate::Database::transaction)
-/// opens them: BEGIN and the context in one round trip, with a statement prepared once. For code
+/// tenant transactions open and end exactly as
+/// [`Database::transaction`](crate::Database::transaction)'s: BEGIN and the binding in one round
+/// trip, with a statement prepared once, and the session's state shed with the COMMIT. For code
 /// that must keep one session through many transactions, such as a benchmark's timed loop.
 pub struct TenantConnection {
     client: Client,
-    set_context: Statement,
+    bind_token: Statement,
     /// A transaction was begun and not ended: the next one rolls it back first.
     open: bool,
 }
 
 impl TenantConnection {
     pub async fn new(client: Client) -> Result<Self, TenancyError> {
-        let set_context = client.prepare(SET_CONTEXT).await?;
+        let bind_token = client.prepare(BIND_TOKEN).await?;
         Ok(Self {
             client,
-            set_context,
+            bind_token,
             open: false,
         })
     }
@@ -41,7 +42,7 @@ impl TenantConnection {
             self.client.batch_execute("ROLLBACK").await?;
         }
         self.open = true;
-        begin(&self.client, &self.set_context, context).await?;
+        begin(&self.client, &self.bind_token, context).await?;
         Ok(ConnectionTransaction { connection: self })
     }
 }
@@ -52,10 +53,17 @@ pub struct ConnectionTransaction<'a> {
 }
 
 impl ConnectionTransaction<'_> {
+    /// Commits. A session that kept state it must not carry into the next transaction (see
+    /// [`Database`](crate::Database)) is an error here: the caller holds the connection, so
+    /// it must drop it.
     pub async fn commit(self) -> Result<(), TenancyError> {
-        self.connection.client.batch_execute("COMMIT").await?;
+        let clean = end(&self.connection.client, "COMMIT").await?;
         self.connection.open = false;
-        Ok(())
+        if clean {
+            Ok(())
+        } else {
+            Err(TenancyError::TaintedSession)
+        }
     }
 }
 

@@ -5,11 +5,23 @@ use tokio_postgres::error::SqlState;
 /// could reveal that a row of another organisation exists.
 #[derive(Debug, thiserror::Error)]
 pub enum TenancyError {
-    #[error("no tenant context: {0}")]
+    #[error("no tenant binding: {0}")]
     MissingContext(String),
 
     #[error("malformed tenant context: {0}")]
     MalformedContext(String),
+
+    #[error("invalid API token: {0}")]
+    InvalidToken(String),
+
+    #[error("tenant binding refused: {0}")]
+    AlreadyBound(String),
+
+    #[error("the transaction was not bound to its context's tenant: {0}")]
+    BindingMismatch(String),
+
+    #[error("the session kept state it must not carry into another transaction; drop the connection")]
+    TaintedSession,
 
     #[error("cross-tenant write refused: {0}")]
     CrossTenant(String),
@@ -43,6 +55,8 @@ impl From<tokio_postgres::Error> for TenancyError {
         match db.code().code() {
             "MT401" => Self::MissingContext(message),
             "MT400" => Self::MalformedContext(message),
+            "MT498" => Self::InvalidToken(message),
+            "MT409" => Self::AlreadyBound(message),
             "MT403" => Self::CrossTenant(message),
             _ if *db.code() == SqlState::INSUFFICIENT_PRIVILEGE
                 && message.contains("row-level security") =>

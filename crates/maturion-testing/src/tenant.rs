@@ -2,38 +2,38 @@
 
 use std::net::IpAddr;
 
-use maturion_tenancy::{Database, OrganisationId, TenancyError, TenantContext, UserId};
+use maturion_tenancy::{ApiToken, OrganisationId, TenancyError, TenantContext, UserId};
+use tokio_postgres::Client;
+use uuid::Uuid;
 
 /// An organisation and its first user, an administrator who created their own account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub organisation: OrganisationId,
     pub user: UserId,
-    /// What the organisation was created in and its tests reuse: its first user acting, from
-    /// the client given at creation (if any).
+    /// The first user's API token, as `maturion org create` prints it.
+    pub token: ApiToken,
+    /// What the tenant's tests open transactions with: the first user, bound with their token,
+    /// from the client given at creation (if any).
     pub context: TenantContext,
 }
 
-/// Creates an organisation named `name` and its first user, e-mail
-/// `first@<name in lower case, spaces as dashes>.example`, the way sign-up does: `app` (the
-/// application role, or an administrator) writes both in one tenant transaction of the new
-/// organisation.
-pub async fn organisation_with_admin(app: &Database, name: &str) -> Result<Tenant, TenancyError> {
-    organisation_with_admin_from(app, name, None, None).await
+/// Creates an organisation named `name`, its first user (e-mail `first@<name in lower case,
+/// spaces as dashes>.example`, name First User) and an API token for that user, the way
+/// `maturion org create` does: `maturion.create_organisation`, called by `admin` (an
+/// administrator, or a session of the maintenance role).
+pub async fn organisation_with_admin(admin: &Client, name: &str) -> Result<Tenant, TenancyError> {
+    organisation_with_admin_from(admin, name, None, None).await
 }
 
-/// [`organisation_with_admin`] from a client: its address and user agent are on the
-/// context, and so on the audit rows of the creation and of the tenant's later transactions.
+/// [`organisation_with_admin`] whose context is from a client: its address and user agent
+/// are on the audit rows of the tenant's transactions.
 pub async fn organisation_with_admin_from(
-    app: &Database,
+    admin: &Client,
     name: &str,
     ip_address: Option<IpAddr>,
     user_agent: Option<String>,
 ) -> Result<Tenant, TenancyError> {
-    let (organisation, user) = (OrganisationId::generate(), UserId::generate());
-    let context = TenantContext::new(organisation)
-        .with_user(user)
-        .with_client(ip_address, user_agent);
     let email = format!(
         "first@{}.example",
         name.to_lowercase()
@@ -41,22 +41,39 @@ pub async fn organisation_with_admin_from(
             .collect::<Vec<_>>()
             .join("-")
     );
-    let tx = app.transaction(&context).await?;
-    tx.execute(
-        "INSERT INTO organisations (id, name) VALUES ($1, $2)",
-        &[&organisation, &name],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO users (id, organisation_id, email, full_name, role, created_by) \
-         VALUES ($1, $2, $3, 'First User', 'admin', $1)",
-        &[&user, &organisation, &email],
-    )
-    .await?;
-    tx.commit().await?;
+    let row = admin
+        .query_one(
+            "SELECT organisation_id, user_id, token \
+             FROM maturion.create_organisation($1, $2, 'First User')",
+            &[&name, &email],
+        )
+        .await?;
+    let organisation = OrganisationId::from_uuid(row.get::<_, Uuid>(0));
+    let user = UserId::from_uuid(row.get::<_, Uuid>(1));
+    let token = parse_token(row.get(2))?;
+    let context =
+        TenantContext::new(organisation, user, token.clone()).with_client(ip_address, user_agent);
     Ok(Tenant {
         organisation,
         user,
+        token,
         context,
     })
+}
+
+/// A new API token for an active user (`maturion.create_token`, called by `admin`).
+pub async fn token_for(admin: &Client, user: UserId) -> Result<ApiToken, TenancyError> {
+    let row = admin
+        .query_one(
+            "SELECT token FROM maturion.create_token($1)",
+            &[&user],
+        )
+        .await?;
+    parse_token(row.get(0))
+}
+
+fn parse_token(token: &str) -> Result<ApiToken, TenancyError> {
+    token
+        .parse()
+        .map_err(|error| TenancyError::InvalidToken(format!("{error}")))
 }

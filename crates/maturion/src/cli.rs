@@ -53,6 +53,12 @@ pub enum Command {
     /// Legal holds: an organisation's log partitions outlive their retention while held.
     #[command(subcommand)]
     LegalHold(crate::commands::hold::HoldCommand),
+    /// Organisations: create one with its first administrator and an API token.
+    #[command(subcommand)]
+    Org(crate::commands::tenants::OrgCommand),
+    /// API tokens: create one for a user, revoke one.
+    #[command(subcommand)]
+    Token(crate::commands::tenants::TokenCommand),
     /// Benchmarks that print figures and ratios measured in one run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -157,6 +163,18 @@ pub enum BenchCommand {
         rows: usize,
         /// Timed repetitions of each query.
         #[arg(long, default_value_t = 2_000)]
+        iterations: usize,
+    },
+    /// Tenant binding: a GET-by-id transaction bound with an API token against the same
+    /// transaction with the former set_config context, as maturion_app.
+    Binding {
+        #[arg(long, default_value_t = 100)]
+        organisations: usize,
+        /// Users per organisation.
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+        /// Timed transactions of each side.
+        #[arg(long, default_value_t = 4_000)]
         iterations: usize,
     },
     /// Ingest: batched INSERTs into partitioned audit_log as maturion_app vs COPY into an

@@ -76,7 +76,7 @@ async fn audit_rows_take_their_id_from_the_inlined_expression() {
     let db = support::database().await;
     let admin = db.admin().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     let tx = app.transaction(&alpha.context).await.unwrap();
     let before = Uuid::now_v7();
     maturion_audit::record_views(&tx, "policies", "policy", &[Uuid::now_v7(), Uuid::now_v7()])

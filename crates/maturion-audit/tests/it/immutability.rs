@@ -20,8 +20,7 @@ async fn refused(client: &Client, sql: &str) -> String {
 #[tokio::test]
 async fn no_role_may_change_or_remove_audit_rows() {
     let db = support::database().await;
-    let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     let admin = db.admin().await;
 
     // The superuser passes every privilege check and meets the guard triggers.
@@ -75,8 +74,7 @@ async fn no_role_may_change_or_remove_audit_rows() {
 #[tokio::test]
 async fn replica_mode_does_not_switch_the_guards_off() {
     let db = support::database().await;
-    let app = support::app(&db).await;
-    provision(&app, "Alpha").await;
+    provision(&db, "Alpha").await;
     support::seal(&support::maintenance(&db).await).await;
     let admin = db.admin().await;
     // One removal on the record, so that every seal table has a row to refuse.
@@ -131,8 +129,7 @@ async fn a_new_partition_is_protected_once_protect_audit_partition_ran() {
         )
         .await
         .unwrap();
-    let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     admin
         .execute(
             "INSERT INTO audit_log (organisation_id, timestamp, module, entity_type, entity_id, action) \

@@ -38,7 +38,7 @@ async fn old_partition(
 async fn an_expired_partition_is_removed_on_the_record_and_the_chain_stays_intact() {
     let db = support::database().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     let admin = db.admin().await;
     old_partition(
         &admin,
@@ -98,8 +98,7 @@ async fn an_expired_partition_is_removed_on_the_record_and_the_chain_stays_intac
 #[tokio::test]
 async fn a_partition_dropped_behind_the_retention_job_is_caught() {
     let db = support::database().await;
-    let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     let admin = db.admin().await;
     old_partition(
         &admin,
@@ -129,8 +128,7 @@ async fn a_partition_dropped_behind_the_retention_job_is_caught() {
 #[tokio::test]
 async fn only_sealed_bounded_partitions_can_be_removed() {
     let db = support::database().await;
-    let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     let admin = db.admin().await;
     old_partition(
         &admin,
@@ -209,7 +207,7 @@ async fn only_sealed_bounded_partitions_can_be_removed() {
 async fn a_forged_retention_record_is_caught() {
     let db = support::database().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     activity(&app, &alpha, 1).await;
     let maintenance = support::maintenance(&db).await;
     support::seal(&maintenance).await;
@@ -241,8 +239,7 @@ async fn a_forged_retention_record_is_caught() {
 #[tokio::test]
 async fn a_partition_with_rows_under_legal_hold_is_refused_until_the_hold_is_released() {
     let db = support::database().await;
-    let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     let admin = db.admin().await;
     old_partition(
         &admin,

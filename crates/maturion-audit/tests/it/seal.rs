@@ -10,8 +10,8 @@ use crate::support::{self, activity, provision};
 async fn a_clean_chain_verifies_and_grows_seal_after_seal() {
     let db = support::database().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
-    let beta = provision(&app, "Beta").await;
+    let alpha = provision(&db, "Alpha").await;
+    let beta = provision(&db, "Beta").await;
     activity(&app, &alpha, 5).await;
     activity(&app, &beta, 3).await;
     let maintenance = support::maintenance(&db).await;
@@ -64,7 +64,7 @@ async fn a_clean_chain_verifies_and_grows_seal_after_seal() {
 async fn seals_cut_at_transaction_boundaries() {
     let db = support::database().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     activity(&app, &alpha, 6).await;
     let maintenance = support::maintenance(&db).await;
     // 14 rows in 7 transactions of 2 rows; about 4 rows per seal means 2 transactions each.
@@ -85,7 +85,7 @@ async fn seals_cut_at_transaction_boundaries() {
 async fn rows_wait_for_an_earlier_transaction_that_is_still_running() {
     let db = support::database().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     let maintenance = support::maintenance(&db).await;
     support::seal(&maintenance).await;
 
@@ -119,7 +119,7 @@ async fn a_transaction_in_another_database_does_not_hold_sealing_back() {
     let db = support::database().await;
     let other = support::database().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
 
     let (elsewhere, connection) = other
         .config(&superuser(&other))
@@ -148,7 +148,7 @@ fn superuser(db: &maturion_testing::TestDatabase) -> String {
 async fn writers_never_wait_for_the_sealer() {
     let db = support::database().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     activity(&app, &alpha, 3).await;
 
     let sealer = support::maintenance(&db).await;

@@ -61,11 +61,11 @@ pub async fn seal_with(maintenance: &Client, max_rows: i32) -> maturion_audit::S
         .unwrap()
 }
 
-/// An organisation and its first user, created by the app role under the new organisation's
-/// context, from a browser whose address and user agent go into the audit rows.
-pub async fn provision(database: &Database, name: &str) -> Tenant {
+/// An organisation and its first user, created by the platform's function, whose tenant
+/// context is from a browser: its address and user agent go into the audit rows.
+pub async fn provision(db: &TestDatabase, name: &str) -> Tenant {
     maturion_testing::organisation_with_admin_from(
-        database,
+        &db.admin().await,
         name,
         Some("203.0.113.7".parse().unwrap()),
         Some(format!("{name}-browser/1.0 (ü «q» \\ \"x\")")),

@@ -41,8 +41,8 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let db = support::database().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
-    let beta = provision(&app, "Beta").await;
+    let alpha = provision(&db, "Alpha").await;
+    let beta = provision(&db, "Beta").await;
     activity(&app, &alpha, 6).await;
     activity(&app, &beta, 2).await;
     let tx = app.transaction(&alpha.context).await.unwrap();

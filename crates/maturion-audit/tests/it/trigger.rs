@@ -39,7 +39,7 @@ async fn every_write_leaves_one_entry_with_who_where_and_what() {
     let db = support::database().await;
     let admin = db.admin().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
 
     // Provisioning: the organisation and its first user, one business operation.
     let organisation = entries(&admin, "organisations", alpha.organisation.as_uuid()).await;
@@ -142,7 +142,7 @@ async fn an_update_that_changes_nothing_leaves_nothing() {
     let db = support::database().await;
     let admin = db.admin().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     // In one transaction now() does not move, so the stamp changes nothing either.
     let tx = app.transaction(&alpha.context).await.unwrap();
     tx.execute(
@@ -171,7 +171,7 @@ async fn a_hard_delete_by_maintenance_keeps_the_old_row() {
     let db = support::database().await;
     let admin = db.admin().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     let tx = app.transaction(&alpha.context).await.unwrap();
     let setting: Uuid = tx
         .query_one(
@@ -228,7 +228,7 @@ async fn module_tables_are_audited_under_their_module() {
     let db = support::database().await;
     let admin = db.admin().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     // As a module migration would: the new overload names the module; the old signature takes
     // it from the migration scope when the migrator sets it; a partitioned table's rows name
     // the table, not the partition.
@@ -346,8 +346,8 @@ async fn the_platform_tables_carry_the_trigger_and_the_logs_do_not() {
 async fn the_app_writes_audit_rows_only_through_the_trigger_and_reads_only_its_own() {
     let db = support::database().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
-    let beta = provision(&app, "Beta").await;
+    let alpha = provision(&db, "Alpha").await;
+    let beta = provision(&db, "Beta").await;
 
     let tx = app.transaction(&alpha.context).await.unwrap();
     let error = tx
@@ -394,7 +394,7 @@ async fn record_view_writes_a_viewed_entry_for_the_context() {
     let db = support::database().await;
     let admin = db.admin().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     let tx = app.transaction(&alpha.context).await.unwrap();
     maturion_audit::record_view(&tx, "platform", "users", alpha.user.as_uuid())
         .await
@@ -442,7 +442,7 @@ async fn a_failed_transaction_leaves_no_audit_row() {
     let db = support::database().await;
     let admin = db.admin().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
+    let alpha = provision(&db, "Alpha").await;
     let before = support::audit_rows(&admin, alpha.organisation).await;
     let tx = app.transaction(&alpha.context).await.unwrap();
     tx.execute(
@@ -463,8 +463,8 @@ async fn record_views_writes_one_viewed_entry_per_entity_in_one_call() {
     let db = support::database().await;
     let admin = db.admin().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
-    let beta = provision(&app, "Beta").await;
+    let alpha = provision(&db, "Alpha").await;
+    let beta = provision(&db, "Beta").await;
     let listed: Vec<Uuid> = (0..250).map(|_| Uuid::now_v7()).collect();
 
     let tx = app.transaction(&alpha.context).await.unwrap();
@@ -592,8 +592,8 @@ async fn an_actor_of_another_organisation_is_refused_and_an_erased_user_keeps_th
     let db = support::database().await;
     let admin = db.admin().await;
     let app = support::app(&db).await;
-    let alpha = provision(&app, "Alpha").await;
-    let beta = provision(&app, "Beta").await;
+    let alpha = provision(&db, "Alpha").await;
+    let beta = provision(&db, "Beta").await;
     admin
         .batch_execute(
             "SET ROLE maturion_owner;
@@ -605,10 +605,24 @@ async fn an_actor_of_another_organisation_is_refused_and_an_erased_user_keeps_th
         )
         .await
         .unwrap();
-    let impostor = maturion_tenancy::TenantContext::new(alpha.organisation).with_user(beta.user);
+    // A context naming alpha with beta's user and token is refused when it begins: the
+    // database binds beta's own organisation.
+    let impostor = maturion_tenancy::TenantContext::new(alpha.organisation, beta.user, beta.token.clone());
     let before = support::audit_rows(&admin, alpha.organisation).await;
-    let tx = app.transaction(&impostor).await.unwrap();
-    let error = tx
+    let refused = app.transaction(&impostor).await.err().expect("an impostor context is refused");
+    assert!(
+        matches!(refused, maturion_tenancy::TenancyError::BindingMismatch(_)),
+        "{refused:?}"
+    );
+    // Below the binding, the audit functions refuse such an actor too: a binding of alpha
+    // with beta's user, made by the superuser (who can read the binding key), used as the app.
+    let impostor_session = db.admin().await;
+    let impersonate = format!(
+        "BEGIN; SELECT set_config('maturion.binding', '{0}/{1}/' || maturion.binding_mac('{0}/{1}', pg_backend_pid(), transaction_timestamp()), true); SET LOCAL ROLE maturion_app",
+        alpha.organisation, beta.user
+    );
+    impostor_session.batch_execute(&impersonate).await.unwrap();
+    let error = impostor_session
         .execute(
             "INSERT INTO readings (organisation_id, value) VALUES ($1, 7)",
             &[&alpha.organisation],
@@ -619,16 +633,20 @@ async fn an_actor_of_another_organisation_is_refused_and_an_erased_user_keeps_th
         format!("{error:?}").contains("is not a user of organisation"),
         "{error:?}"
     );
-    drop(tx);
-    let tx = app.transaction(&impostor).await.unwrap();
-    let error = maturion_audit::record_views(&tx, "sensors", "reading", &[Uuid::now_v7()])
+    impostor_session.batch_execute("ROLLBACK").await.unwrap();
+    impostor_session.batch_execute(&impersonate).await.unwrap();
+    let error = impostor_session
+        .execute(
+            "SELECT maturion.record_views('sensors', 'reading', ARRAY[$1::uuid])",
+            &[&Uuid::now_v7()],
+        )
         .await
         .unwrap_err();
     assert!(
         format!("{error:?}").contains("is not a user of organisation"),
         "{error:?}"
     );
-    drop(tx);
+    impostor_session.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(
         support::audit_rows(&admin, alpha.organisation).await,
         before,

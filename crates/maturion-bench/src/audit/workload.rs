@@ -100,11 +100,10 @@ pub(super) struct Block {
 impl Clients {
     /// `count` organisations (each with its first user, who acts), and a session for each.
     pub async fn connect(scratch: &Scratch, count: usize) -> Result<Self> {
-        let app = scratch.app_database(1)?;
         let mut sessions = Vec::new();
         for n in 0..count {
             let tenant = maturion_testing::organisation_with_admin_from(
-                &app,
+                &scratch.admin,
                 &format!("Bench {n}"),
                 Some(CLIENT_ADDRESS),
                 Some(USER_AGENT.to_owned()),

@@ -3,14 +3,21 @@
 use std::collections::BTreeMap;
 
 use maturion_events::permissions::{self, PermissionKey};
-use maturion_tenancy::{Database, UserId};
+use maturion_tenancy::{Database, ServiceBinder, TenantContext, UserId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::support;
-use maturion_testing::{organisation_with_admin, Tenant};
+use maturion_testing::{organisation_with_admin, token_for, Tenant, TestDatabase};
 
-async fn add_users(app: &Database, tenant: &Tenant, count: usize) -> Vec<UserId> {
+/// `count` more users of `tenant`, each with a token, and the tenant's first user: their
+/// contexts.
+async fn add_users(
+    db: &TestDatabase,
+    app: &Database,
+    tenant: &Tenant,
+    count: usize,
+) -> Vec<(UserId, TenantContext)> {
     let tx = app.transaction(&tenant.context).await.unwrap();
     let mut users = vec![tenant.user];
     for n in 0..count {
@@ -24,17 +31,23 @@ async fn add_users(app: &Database, tenant: &Tenant, count: usize) -> Vec<UserId>
         users.push(user);
     }
     tx.commit().await.unwrap();
-    users
+    let admin = db.admin().await;
+    let mut contexts = Vec::new();
+    for user in users {
+        let token = token_for(&admin, user).await.unwrap();
+        contexts.push((user, TenantContext::new(tenant.organisation, user, token)));
+    }
+    contexts
 }
 
 #[tokio::test]
 async fn random_grants_and_revokes_are_rebuilt_exactly_from_the_log() {
     let db = support::database().await;
     let app = support::app(&db, 6);
-    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&app, "Beta").await.unwrap();
-    let alpha_users = add_users(&app, &alpha, 3).await;
-    let beta_users = add_users(&app, &beta, 1).await;
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
+    let alpha_users = add_users(&db, &app, &alpha, 3).await;
+    let beta_users = add_users(&db, &app, &beta, 1).await;
     let modules = ["risks", "policies"];
     let names = ["read", "approve", "admin"];
 
@@ -50,13 +63,12 @@ async fn random_grants_and_revokes_are_rebuilt_exactly_from_the_log() {
         } else {
             (&alpha, &alpha_users)
         };
-        let actor = users[rng.gen_range(0..users.len())];
-        let context = maturion_tenancy::TenantContext::new(tenant.organisation).with_user(actor);
-        let tx = app.transaction(&context).await.unwrap();
+        let (actor, context) = &users[rng.gen_range(0..users.len())];
+        let tx = app.transaction(context).await.unwrap();
         let commit = rng.gen_bool(0.85);
         let mut staged = expected.clone();
         for _ in 0..rng.gen_range(1..=3) {
-            let user = users[rng.gen_range(0..users.len())];
+            let user = users[rng.gen_range(0..users.len())].0;
             let key = PermissionKey {
                 user_id: user.as_uuid(),
                 module: modules[rng.gen_range(0..modules.len())].to_owned(),
@@ -106,7 +118,7 @@ async fn random_grants_and_revokes_are_rebuilt_exactly_from_the_log() {
     // Two concurrent transactions on the same permission: they serialise on its row, and the
     // log orders them as they committed.
     let key = ("risks", "approve");
-    let user = alpha_users[1];
+    let user = alpha_users[1].0;
     let setup = app.transaction(&alpha.context).await.unwrap();
     permissions::grant(&setup, user, key.0, key.1)
         .await
@@ -157,11 +169,15 @@ async fn random_grants_and_revokes_are_rebuilt_exactly_from_the_log() {
 async fn a_grant_needs_an_acting_user() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = organisation_with_admin(&app, "Alpha").await.unwrap();
-    let tx = app
-        .transaction(&maturion_tenancy::TenantContext::new(alpha.organisation))
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    // The platform's service acts for the organisation: a transaction without a user.
+    let maintenance = db.admin().await;
+    maintenance
+        .batch_execute("SET ROLE maturion_maintenance")
         .await
         .unwrap();
+    let service = TenantContext::service(alpha.organisation, ServiceBinder::new(maintenance));
+    let tx = app.transaction(&service).await.unwrap();
     let error = permissions::grant(&tx, alpha.user, "risks", "read")
         .await
         .unwrap_err();

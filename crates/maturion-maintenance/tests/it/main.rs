@@ -49,7 +49,7 @@ pub async fn apply_maintenance_migrations(client: &mut Client) -> anyhow::Result
 
 /// An organisation and its first user.
 pub async fn organisation(db: &TestDatabase, name: &str) -> Tenant {
-    maturion_testing::organisation_with_admin(&app_database(db), name)
+    maturion_testing::organisation_with_admin(&db.admin().await, name)
         .await
         .unwrap()
 }

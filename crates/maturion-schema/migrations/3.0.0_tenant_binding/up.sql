@@ -31,6 +31,9 @@ CREATE TABLE maturion.binding_key (
   outer_pad bytea NOT NULL CHECK (octet_length(outer_pad) = 64)
 );
 COMMENT ON TABLE maturion.binding_key IS '@internal The HMAC key of the tenant bindings (as its inner and outer pads), made at migration time; readable by the owner only.';
+COMMENT ON COLUMN maturion.binding_key.only_row IS 'Always true: the table holds one key.';
+COMMENT ON COLUMN maturion.binding_key.inner_pad IS 'The HMAC key XOR 0x36 (64 bytes).';
+COMMENT ON COLUMN maturion.binding_key.outer_pad IS 'The HMAC key XOR 0x5c (64 bytes).';
 WITH key AS (SELECT maturion_crypto.gen_random_bytes(64) AS secret)
 INSERT INTO maturion.binding_key (inner_pad, outer_pad)
 SELECT string_agg(set_byte('\x00'::bytea, 0, get_byte(secret, i) # 54), '' ORDER BY i),
@@ -51,6 +54,14 @@ CREATE TABLE maturion.api_tokens (
   CONSTRAINT api_tokens_expire_after_creation CHECK (expires_at > created_at)
 );
 COMMENT ON TABLE maturion.api_tokens IS '@internal API tokens: the SHA-256 of each secret (never the secret), for one user of one organisation; read only by the platform''s functions.';
+COMMENT ON COLUMN maturion.api_tokens.id IS 'Token id (UUIDv7): what revocation names; not part of the secret.';
+COMMENT ON COLUMN maturion.api_tokens.organisation_id IS 'The organisation the token binds to.';
+COMMENT ON COLUMN maturion.api_tokens.user_id IS 'The user the token binds to (of that organisation).';
+COMMENT ON COLUMN maturion.api_tokens.secret_hash IS 'SHA-256 of the whole token text; the token itself is never stored.';
+COMMENT ON COLUMN maturion.api_tokens.created_at IS 'When the token was made.';
+COMMENT ON COLUMN maturion.api_tokens.expires_at IS 'After this the token binds nothing.';
+COMMENT ON COLUMN maturion.api_tokens.revoked_at IS 'When the token was revoked (by an operator, or with its user or organisation); NULL while valid.';
+COMMENT ON COLUMN maturion.api_tokens.last_used_at IS 'Last use as recorded off the binding path (maturion.record_token_use); NULL until then.';
 CREATE INDEX idx_api_tokens_user ON maturion.api_tokens (organisation_id, user_id);
 
 ------------------------------------------------------------------------------------------------
@@ -220,8 +231,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF expires_in IS NULL OR expires_in <= interval '0' OR expires_in > interval '10 years' THEN
-    RAISE EXCEPTION 'a token expires after more than 0 and at most 10 years, not %', coalesce(expires_in::text, 'NULL')
+  IF expires_in IS NULL OR expires_in <= interval '0' OR expires_in > interval '3650 days' THEN
+    RAISE EXCEPTION 'a token expires after more than 0 and at most 3650 days, not %', coalesce(expires_in::text, 'NULL')
       USING ERRCODE = '22023';
   END IF;
   token := 'mt_' || translate(rtrim(encode(maturion_crypto.gen_random_bytes(32), 'base64'), '='), '+/', '-_');

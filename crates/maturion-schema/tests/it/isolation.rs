@@ -1,7 +1,8 @@
 //! The isolation matrix: every tenant table × {SELECT, INSERT, UPDATE, DELETE, INSERT … ON
-//! CONFLICT} × {own organisation, other organisation, unset, empty, malformed context}, run as
-//! `maturion_app`. Whatever the outcome, not one row of the other organisation is read,
-//! changed or created.
+//! CONFLICT} × {bound to the own organisation, bound and aiming at the other organisation,
+//! unbound, and the attacker's settings: the former app.* context, a made-up binding, a binding
+//! copied from an earlier transaction}, run as `maturion_app`. Whatever the outcome, not one
+//! row of the other organisation is read, changed or created.
 
 use maturion_tenancy::Database;
 use maturion_testing::TestDatabase;
@@ -28,21 +29,27 @@ fn is_read_only(table: &str) -> bool {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Context {
-    /// Context is organisation A and the statement aims at A's rows.
+    /// Bound with A's token, and the statement aims at A's rows.
     Own,
-    /// Context is organisation A and the statement aims at organisation B's rows.
+    /// Bound with A's token, and the statement aims at organisation B's rows.
     Other,
+    /// No binding.
     Unset,
-    Empty,
-    Malformed,
+    /// A's ids in app.current_organisation_id and app.current_user_id, as before the binding.
+    ForgedSetting,
+    /// A's ids in maturion.binding with a made-up MAC.
+    ForgedBinding,
+    /// A's real binding of an earlier transaction of the same session, set again.
+    CopiedBinding,
 }
 
-const CONTEXTS: [Context; 5] = [
+const CONTEXTS: [Context; 6] = [
     Context::Own,
     Context::Other,
     Context::Unset,
-    Context::Empty,
-    Context::Malformed,
+    Context::ForgedSetting,
+    Context::ForgedBinding,
+    Context::CopiedBinding,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -66,6 +73,8 @@ const OPERATIONS: [Operation; 5] = [
 struct Fixture {
     a: Tenant,
     b: Tenant,
+    /// A's first user's API token.
+    a_token: String,
 }
 
 #[derive(Clone, Copy)]
@@ -78,12 +87,13 @@ struct Tenant {
 /// their rows as the superuser.
 async fn fixture(db: &TestDatabase) -> Fixture {
     let admin = db.admin().await;
-    let app = Database::new(db.config(maturion_schema::APP_ROLE), 1).unwrap();
     let mut tenants = Vec::new();
+    let mut tokens = Vec::new();
     for name in ["Alpha", "Beta"] {
-        let tenant = maturion_testing::organisation_with_admin(&app, name)
+        let tenant = maturion_testing::organisation_with_admin(&admin, name)
             .await
             .unwrap();
+        tokens.push(tenant.token.expose().to_owned());
         let (organisation, user) = (tenant.organisation.as_uuid(), tenant.user.as_uuid());
         admin
             .execute(
@@ -146,7 +156,36 @@ async fn fixture(db: &TestDatabase) -> Fixture {
     Fixture {
         a: tenants[0],
         b: tenants[1],
+        a_token: tokens.swap_remove(0),
     }
+}
+
+/// What an attacker's session says before its statement, for each context.
+fn preamble(context: Context, a: Tenant, a_token: &str, copied: &str) -> String {
+    match context {
+        Context::Own | Context::Other => format!("SELECT maturion.bind_tenant('{a_token}')"),
+        Context::Unset => String::new(),
+        Context::ForgedSetting => format!(
+            "SELECT set_config('app.current_organisation_id', '{}', true), \
+                    set_config('app.current_user_id', '{}', true)",
+            a.organisation, a.user
+        ),
+        Context::ForgedBinding => format!(
+            "SELECT set_config('maturion.binding', '{}/{}/' || repeat('0', 64), true)",
+            a.organisation, a.user
+        ),
+        Context::CopiedBinding => format!("SELECT set_config('maturion.binding', '{copied}', true)"),
+    }
+}
+
+/// A's binding as an earlier transaction of `app`'s session held it.
+async fn binding_of_an_earlier_transaction(app: &Client, a_token: &str) -> String {
+    let sql = format!(
+        "SELECT maturion.bind_tenant('{a_token}'); SELECT current_setting('maturion.binding')"
+    );
+    let rows = run_as_app(app, "", &sql).await.unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    rows[1].clone()
 }
 
 /// A fingerprint of every row organisation B has in `table`, read as the superuser.
@@ -287,18 +326,12 @@ async fn upsert_sql(admin: &Client, table: &str, acting: Tenant, victim: Tenant)
     }
 }
 
-/// Runs `sql` in a transaction as the app role with the context `setting` (None: never set).
-/// Returns the organisations of the rows it returned, or the SQLSTATE it failed with.
-async fn run_as_app(app: &Client, setting: Option<&str>, sql: &str) -> Result<Vec<String>, String> {
+/// Runs `preamble` (binding, or the attacker's settings), then `sql`, in a transaction as the
+/// app role. Returns the first column of the rows `sql` returned (organisations, mostly), or
+/// the SQLSTATE it failed with.
+async fn run_as_app(app: &Client, preamble: &str, sql: &str) -> Result<Vec<String>, String> {
     app.batch_execute("BEGIN").await.unwrap();
-    if let Some(value) = setting {
-        app.execute(
-            "SELECT set_config('app.current_organisation_id', $1, true)",
-            &[&value],
-        )
-        .await
-        .unwrap();
-    }
+    app.batch_execute(preamble).await.unwrap();
     let result = app.simple_query(sql).await;
     app.batch_execute("ROLLBACK").await.unwrap();
     match result {
@@ -345,9 +378,9 @@ async fn matrix_covers_every_tenant_table() {
 async fn isolation_matrix() {
     let db = maturion_testing::migrated_database().await;
     let admin = db.admin().await;
-    let Fixture { a, b } = fixture(&db).await;
+    let Fixture { a, b, a_token } = fixture(&db).await;
     let app = db.connect(maturion_schema::APP_ROLE).await;
-    let own = a.organisation.to_string();
+    let copied = binding_of_an_earlier_transaction(&app, &a_token).await;
     let mut cases = 0;
 
     for table in TENANT_TABLES {
@@ -358,12 +391,7 @@ async fn isolation_matrix() {
         };
         let before = snapshot(&admin, table, b.organisation).await;
         for context in CONTEXTS {
-            let setting = match context {
-                Context::Own | Context::Other => Some(own.as_str()),
-                Context::Unset => None,
-                Context::Empty => Some(""),
-                Context::Malformed => Some("not-a-uuid"),
-            };
+            let preamble = preamble(context, a, &a_token, &copied);
             let aimed = if context == Context::Other { b } else { a };
             for operation in OPERATIONS {
                 let sql = match operation {
@@ -387,7 +415,7 @@ async fn isolation_matrix() {
                     },
                     Operation::Upsert => upsert_sql(&admin, table, a, b).await,
                 };
-                let outcome = run_as_app(&app, setting, &sql).await;
+                let outcome = run_as_app(&app, &preamble, &sql).await;
                 let case = format!("{table} × {operation:?} × {context:?}: {sql}\n  → {outcome:?}");
                 cases += 1;
 
@@ -424,7 +452,6 @@ fn expect(
     case: &str,
 ) {
     const NO_CONTEXT: &str = "MT401";
-    const MALFORMED: &str = "MT400";
     const CROSS_TENANT: &str = "MT403";
     const DENIED: &str = "42501";
     let error = outcome.as_ref().err().map(String::as_str);
@@ -435,13 +462,12 @@ fn expect(
                 "own rows must be visible: {case}"
             )
         }
-        (Operation::Select, Context::Other | Context::Unset | Context::Empty) => {
+        (Operation::Select, _) => {
             assert!(
                 matches!(outcome, Ok(rows) if rows.is_empty()),
                 "must see nothing: {case}"
             )
         }
-        (Operation::Select, Context::Malformed) => assert_eq!(error, Some("22P02"), "{case}"),
         (Operation::Delete, _) => {
             assert_eq!(error, Some(DENIED), "the app never hard-deletes: {case}")
         }
@@ -453,8 +479,13 @@ fn expect(
         (Operation::Insert | Operation::Update | Operation::Upsert, _) if is_read_only(table) => {
             assert_eq!(error, Some(DENIED), "{case}")
         }
-        (_, Context::Unset | Context::Empty) => assert_eq!(error, Some(NO_CONTEXT), "{case}"),
-        (_, Context::Malformed) => assert_eq!(error, Some(MALFORMED), "{case}"),
+        (
+            _,
+            Context::Unset
+            | Context::ForgedSetting
+            | Context::ForgedBinding
+            | Context::CopiedBinding,
+        ) => assert_eq!(error, Some(NO_CONTEXT), "{case}"),
         (Operation::Insert, Context::Own) if table == "organisations" => {
             assert!(error.is_some(), "organisation A exists already: {case}")
         }
@@ -489,20 +520,27 @@ fn expect(
 }
 
 #[tokio::test]
-async fn a_new_organisation_is_provisioned_under_its_own_context() {
+async fn the_app_cannot_create_organisations() {
     let db = maturion_testing::migrated_database().await;
+    let Fixture { a, a_token, .. } = fixture(&db).await;
     let app = db.connect(maturion_schema::APP_ROLE).await;
     let id = Uuid::now_v7();
-    let context = id.to_string();
     let sql =
         format!("INSERT INTO organisations (id, name) VALUES ('{id}', 'Gamma') RETURNING id::text");
+    // Its own context, as sign-up once set it: no binding, so no write at all.
+    let forged = format!("SELECT set_config('app.current_organisation_id', '{id}', true)");
+    assert_eq!(run_as_app(&app, &forged, &sql).await, Err("MT401".into()));
+    // Bound to A: another organisation is outside the policy.
+    let bound = preamble(Context::Own, a, &a_token, "");
+    assert_eq!(run_as_app(&app, &bound, &sql).await, Err("42501".into()));
+    // Organisations are made by the maintenance side's function, which the app cannot call.
     assert_eq!(
-        run_as_app(&app, Some(&context), &sql).await,
-        Ok(vec![context.clone()])
-    );
-    let other = Uuid::now_v7().to_string();
-    assert_eq!(
-        run_as_app(&app, Some(&other), &sql).await,
+        run_as_app(
+            &app,
+            "",
+            "SELECT organisation_id::text FROM maturion.create_organisation('Gamma', 'g@gamma.example', 'G')"
+        )
+        .await,
         Err("42501".into())
     );
 }
@@ -511,7 +549,7 @@ async fn a_new_organisation_is_provisioned_under_its_own_context() {
 async fn cross_tenant_composite_foreign_keys_are_refused() {
     let db = maturion_testing::migrated_database().await;
     let admin = db.admin().await;
-    let Fixture { a, b } = fixture(&db).await;
+    let Fixture { a, b, .. } = fixture(&db).await;
     // Even the superuser (no RLS) cannot make A's row point at B's user.
     let error = admin
         .execute(
@@ -523,15 +561,21 @@ async fn cross_tenant_composite_foreign_keys_are_refused() {
         .unwrap_err();
     assert_eq!(error.code().unwrap().code(), "23503", "{error}");
     // audit_log has no foreign keys (it outlives the users it names, platform 2.0.0): its
-    // writers, the only way the application has into it, refuse B's user as A's actor.
-    let app = db.connect(maturion_schema::APP_ROLE).await;
+    // writers, the only way the application has into it, refuse B's user as A's actor. No
+    // token binds such a pair; the superuser, who can read the binding key, makes one and acts
+    // as the app with it.
+    let impersonate = format!(
+        "SELECT set_config('maturion.binding', '{0}/{1}/' || \
+                maturion.binding_mac('{0}/{1}', pg_backend_pid(), transaction_timestamp()), true); \
+         SET LOCAL ROLE maturion_app",
+        a.organisation, b.user
+    );
     let sql = format!(
-        "SELECT set_config('app.current_user_id', '{}', true); \
-         SELECT maturion.record_views('platform', 'users', ARRAY['{}'::uuid])",
-        b.user, b.user
+        "SELECT maturion.record_views('platform', 'users', ARRAY['{}'::uuid])",
+        b.user
     );
     assert_eq!(
-        run_as_app(&app, Some(&a.organisation.to_string()), &sql).await,
+        run_as_app(&admin, &impersonate, &sql).await,
         Err("MT403".into())
     );
 }
@@ -539,19 +583,19 @@ async fn cross_tenant_composite_foreign_keys_are_refused() {
 #[tokio::test]
 async fn tenant_context_does_not_outlive_its_transaction() {
     let db = maturion_testing::migrated_database().await;
-    let Fixture { a, .. } = fixture(&db).await;
+    let Fixture { a, a_token, .. } = fixture(&db).await;
     let app = db.connect(maturion_schema::APP_ROLE).await;
-    let own = a.organisation.to_string();
+    let bound = preamble(Context::Own, a, &a_token, "");
     assert_eq!(
-        run_as_app(&app, Some(&own), "SELECT id::text FROM users")
+        run_as_app(&app, &bound, "SELECT id::text FROM users")
             .await
             .unwrap()
             .len(),
         1
     );
-    // Same connection, next transaction, no context: nothing.
+    // Same connection, next transaction, no binding: nothing.
     assert_eq!(
-        run_as_app(&app, None, "SELECT id::text FROM users").await,
+        run_as_app(&app, "", "SELECT id::text FROM users").await,
         Ok(vec![])
     );
 }

@@ -15,6 +15,10 @@ const ALLOWED: &[(&str, &str)] = &[
         "the attacker: a malformed organisation id must be refused by the audit functions",
     ),
     (
+        "crates/maturion-bench/src/binding.rs",
+        "the baseline: the transaction as it was before the binding, with the set_config context",
+    ),
+    (
         "crates/maturion-audit/tests/it/immutability.rs",
         "the owner with a session-level context must still be refused by the guards",
     ),

@@ -13,8 +13,8 @@ async fn app_database(db: &TestDatabase, connections: usize) -> Database {
 async fn a_transaction_sees_only_its_organisation() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 2).await;
-    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&database, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
 
     let tx = database.transaction(&alpha.context).await.unwrap();
     let names: Vec<String> = tx
@@ -34,7 +34,7 @@ async fn a_transaction_sees_only_its_organisation() {
     let settings: (String, String) = {
         let row = tx
             .query_one(
-                "SELECT current_setting('app.current_organisation_id'), current_setting('app.current_user_id')",
+                "SELECT maturion.current_organisation_id()::text, maturion.current_user_id()::text",
                 &[],
             )
             .await
@@ -52,8 +52,8 @@ async fn context_is_transaction_local_on_a_reused_connection() {
     let db = maturion_testing::migrated_database().await;
     // One connection: every transaction below runs on the same server session.
     let database = app_database(&db, 1).await;
-    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&database, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
     for tenant in [&alpha, &beta, &alpha] {
         let tx = database.transaction(&tenant.context).await.unwrap();
         let name: String = tx
@@ -69,13 +69,10 @@ async fn context_is_transaction_local_on_a_reused_connection() {
         assert_eq!(name, expected);
         tx.commit().await.unwrap();
     }
-    // Outside a tenant transaction, the same session has no tenant left.
+    // A session of the runtime role that has not bound has no tenant.
     let raw = db.connect(maturion_schema::APP_ROLE).await;
     let setting: Option<String> = raw
-        .query_one(
-            "SELECT nullif(current_setting('app.current_organisation_id', true), '')",
-            &[],
-        )
+        .query_one("SELECT maturion.current_organisation_id()::text", &[])
         .await
         .unwrap()
         .get(0);
@@ -86,7 +83,7 @@ async fn context_is_transaction_local_on_a_reused_connection() {
 async fn a_dropped_transaction_rolls_back_and_poisons_nothing() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 1).await;
-    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
     {
         let tx = database.transaction(&alpha.context).await.unwrap();
         tx.execute("UPDATE organisations SET name = 'Renamed'", &[])
@@ -111,8 +108,8 @@ async fn a_dropped_transaction_rolls_back_and_poisons_nothing() {
 async fn a_write_for_another_organisation_is_a_clear_error() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 2).await;
-    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&database, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
     let tx = database.transaction(&alpha.context).await.unwrap();
     let error = tx
         .execute(
@@ -132,8 +129,8 @@ async fn a_write_for_another_organisation_is_a_clear_error() {
 async fn duplicates_and_dangling_references_say_nothing_about_other_tenants() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 2).await;
-    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&database, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
 
     let tx = database.transaction(&alpha.context).await.unwrap();
     let error = tx
@@ -171,7 +168,7 @@ async fn duplicates_and_dangling_references_say_nothing_about_other_tenants() {
 async fn audit_fields_are_stamped_from_the_context() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 1).await;
-    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
     let actor = alpha.context.user_id.unwrap();
     let tx = database.transaction(&alpha.context).await.unwrap();
     let row = tx
@@ -200,9 +197,8 @@ async fn audit_fields_are_stamped_from_the_context() {
 #[tokio::test]
 async fn a_connection_of_its_own_opens_the_same_tenant_transactions() {
     let db = maturion_testing::migrated_database().await;
-    let database = app_database(&db, 1).await;
-    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&database, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
     let mut connection = TenantConnection::new(db.connect(maturion_schema::APP_ROLE).await)
         .await
         .unwrap();
@@ -210,7 +206,7 @@ async fn a_connection_of_its_own_opens_the_same_tenant_transactions() {
         let tx = connection.transaction(&tenant.context).await.unwrap();
         let row = tx
             .query_one(
-                "SELECT (SELECT string_agg(name, ',') FROM organisations), current_setting('app.current_user_id')",
+                "SELECT (SELECT string_agg(name, ',') FROM organisations), maturion.current_user_id()::text",
                 &[],
             )
             .await
@@ -223,7 +219,7 @@ async fn a_connection_of_its_own_opens_the_same_tenant_transactions() {
     let outside: Option<String> = connection
         .client()
         .query_one(
-            "SELECT current_setting('app.current_organisation_id', true)",
+            "SELECT coalesce(maturion.current_organisation_id()::text, current_setting('maturion.binding', true))",
             &[],
         )
         .await
@@ -239,9 +235,8 @@ async fn a_connection_of_its_own_opens_the_same_tenant_transactions() {
 #[tokio::test]
 async fn a_transaction_dropped_on_a_connection_does_not_carry_into_the_next() {
     let db = maturion_testing::migrated_database().await;
-    let database = app_database(&db, 1).await;
-    let alpha = organisation_with_admin(&database, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&database, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
     let mut connection = TenantConnection::new(db.connect(maturion_schema::APP_ROLE).await)
         .await
         .unwrap();

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use maturion_bench::{audit, events, ingest, rls};
+use maturion_bench::{audit, binding, events, ingest, rls};
 use maturion_config::DatabaseTarget;
 
 use crate::cli::BenchCommand;
@@ -23,6 +23,18 @@ pub async fn run(server: &DatabaseTarget, command: BenchCommand) -> Result<ExitC
                 iterations,
             };
             rls::run(server, &options).await?;
+        }
+        BenchCommand::Binding {
+            organisations,
+            users,
+            iterations,
+        } => {
+            let options = binding::Options {
+                organisations,
+                users,
+                iterations,
+            };
+            binding::run(server, &options).await?;
         }
         BenchCommand::Ingest(args) => {
             ingest::run(server, &args.into()).await?;

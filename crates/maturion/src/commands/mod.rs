@@ -6,6 +6,7 @@ pub(crate) mod events;
 pub(crate) mod hold;
 pub(crate) mod maintain;
 mod migrate;
+pub(crate) mod tenants;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ pub async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCod
         Command::LegalHold(command) => hold::run(&open(database).await?, command).await,
         Command::Events(command) => events::run(&open(database).await?, command).await,
         Command::Audit(command) => audit::run(&open(database).await?, command).await,
+        Command::Org(command) => tenants::run_org(&open(database).await?, command).await,
+        Command::Token(command) => tenants::run_token(&open(database).await?, command).await,
         Command::Bench(command) => bench::run(&open(database).await?, command).await,
     }
 }

@@ -66,8 +66,7 @@ async fn migrated_server() -> (maturion_testing::TestDatabase, String) {
 
 /// An organisation (and its first user), as the application makes them.
 async fn organisation(db: &maturion_testing::TestDatabase, name: &str) -> uuid::Uuid {
-    let app = maturion_tenancy::Database::new(db.config(maturion_schema::APP_ROLE), 1).unwrap();
-    maturion_testing::organisation_with_admin(&app, name)
+    maturion_testing::organisation_with_admin(&db.admin().await, name)
         .await
         .unwrap()
         .organisation
