@@ -26,8 +26,8 @@ pub async fn organisation_with_admin(admin: &Client, name: &str) -> Result<Tenan
     organisation_with_admin_from(admin, name, None, None).await
 }
 
-/// [`organisation_with_admin`] whose context is from a client: its address and user agent
-/// are on the audit rows of the tenant's transactions.
+/// [`organisation_with_admin`] from a client, as a sign-up: its address and user agent are on
+/// the audit rows of the creation and of the tenant's transactions.
 pub async fn organisation_with_admin_from(
     admin: &Client,
     name: &str,
@@ -44,8 +44,8 @@ pub async fn organisation_with_admin_from(
     let row = admin
         .query_one(
             "SELECT organisation_id, user_id, token \
-             FROM maturion.create_organisation($1, $2, 'First User')",
-            &[&name, &email],
+             FROM maturion.create_organisation($1, $2, 'First User', client_address => $3, client_agent => $4)",
+            &[&name, &email, &ip_address, &user_agent],
         )
         .await?;
     let organisation = OrganisationId::from_uuid(row.get::<_, Uuid>(0));

@@ -11,7 +11,13 @@ const CHANGES: [&str; 3] = [
 ];
 
 async fn refused(client: &Client, sql: &str) -> String {
+    refused_after(client, "", sql).await
+}
+
+/// [`refused`], in a transaction that first runs `preamble`.
+async fn refused_after(client: &Client, preamble: &str, sql: &str) -> String {
     client.batch_execute("BEGIN").await.unwrap();
+    client.batch_execute(preamble).await.unwrap();
     let outcome = client.batch_execute(sql).await;
     client.batch_execute("ROLLBACK").await.unwrap();
     code(&outcome.expect_err(sql))
@@ -48,25 +54,28 @@ async fn no_role_may_change_or_remove_audit_rows() {
         }
         admin.batch_execute("RESET ROLE").await.unwrap();
     }
-    // Even if the owner grants them back, the guards hold. (The owner is subject to RLS: in
-    // its organisation's context it reaches rows.)
+    // Even if the owner grants them back, the guards hold. (The owner is subject to RLS: bound
+    // to its organisation, with a binding it can make since it reads the key, it reaches rows.)
     admin
-        .batch_execute(&format!(
-            "SET ROLE maturion_owner; GRANT UPDATE, DELETE, TRUNCATE ON audit_log, audit_log_default TO maturion_owner;
-             SET app.current_organisation_id = '{}'",
-            alpha.organisation
-        ))
+        .batch_execute(
+            "SET ROLE maturion_owner; GRANT UPDATE, DELETE, TRUNCATE ON audit_log, audit_log_default TO maturion_owner",
+        )
         .await
         .unwrap();
+    let bound = format!(
+        "SELECT set_config('maturion.binding', '{0}/{1}/' || \
+                maturion.binding_mac('{0}/{1}', pg_backend_pid(), transaction_timestamp()), true)",
+        alpha.organisation, alpha.user
+    );
     for sql in CHANGES {
         assert_eq!(
-            refused(&admin, sql).await,
+            refused_after(&admin, &bound, sql).await,
             "MT405",
             "owner with privileges: {sql}"
         );
     }
     admin
-        .batch_execute("RESET ROLE; RESET app.current_organisation_id")
+        .batch_execute("RESET ROLE")
         .await
         .unwrap();
 }

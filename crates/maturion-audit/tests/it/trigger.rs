@@ -82,17 +82,27 @@ async fn every_write_leaves_one_entry_with_who_where_and_what() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    // Soft delete, then restore.
-    for sql in [
-        "UPDATE users SET deleted_at = now() WHERE id = $1",
-        "UPDATE users SET deleted_at = NULL WHERE id = $1",
-        // Nothing changes but the stamp of updated_at: still a change, recorded.
-        "UPDATE users SET full_name = full_name WHERE id = $1",
-    ] {
-        let tx = app.transaction(&alpha.context).await.unwrap();
-        tx.execute(sql, &[&alpha.user]).await.unwrap();
-        tx.commit().await.unwrap();
-    }
+    // Soft delete, then restore. A removed user's tokens are revoked with the removal: the
+    // maintenance side restores the user, who acts again with a new token.
+    let tx = app.transaction(&alpha.context).await.unwrap();
+    tx.execute("UPDATE users SET deleted_at = now() WHERE id = $1", &[&alpha.user])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    support::maintenance(&db)
+        .await
+        .execute("UPDATE users SET deleted_at = NULL WHERE id = $1", &[&alpha.user])
+        .await
+        .unwrap();
+    let token = maturion_testing::token_for(&admin, alpha.user).await.unwrap();
+    let context = maturion_tenancy::TenantContext::new(alpha.organisation, alpha.user, token)
+        .with_client(alpha.context.ip_address, alpha.context.user_agent.clone());
+    // Nothing changes but the stamp of updated_at: still a change, recorded.
+    let tx = app.transaction(&context).await.unwrap();
+    tx.execute("UPDATE users SET full_name = full_name WHERE id = $1", &[&alpha.user])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
 
     let user = entries(&admin, "users", alpha.user.as_uuid()).await;
     let actions: Vec<&str> = user.iter().map(|e| e.0.as_str()).collect();
@@ -571,8 +581,8 @@ async fn record_views_writes_one_viewed_entry_per_entity_in_one_call() {
         .unwrap_err();
     assert_eq!(
         code(&error),
-        "MT400",
-        "a malformed context is refused by the guard"
+        "MT401",
+        "a context set with app.* binds nothing: refused as unbound"
     );
     let total: i64 = admin
         .query_one(

@@ -92,7 +92,7 @@ DROP FUNCTION maturion.revoke_api_tokens();
 DROP FUNCTION maturion.record_token_use(uuid, timestamptz);
 DROP FUNCTION maturion.revoke_token(uuid);
 DROP FUNCTION maturion.create_token(uuid, interval);
-DROP FUNCTION maturion.create_organisation(text, text, text, interval);
+DROP FUNCTION maturion.create_organisation(text, text, text, interval, inet, text);
 DROP FUNCTION maturion.issue_token(uuid, uuid, interval);
 DROP FUNCTION maturion.service_binding(uuid, integer, timestamptz);
 DROP FUNCTION maturion.bind_tenant(text);

@@ -244,9 +244,11 @@ $$;
 REVOKE EXECUTE ON FUNCTION maturion.issue_token(uuid, uuid, interval) FROM PUBLIC;
 
 -- An organisation, its first user (an administrator who created their own account) and a
--- token for that user, in the caller's transaction.
+-- token for that user, in the caller's transaction; the audit rows of the creation name the
+-- client it came from, when given (a sign-up).
 CREATE FUNCTION maturion.create_organisation(name text, admin_email text, admin_name text,
                                              expires_in interval DEFAULT interval '90 days',
+                                             client_address inet DEFAULT NULL, client_agent text DEFAULT NULL,
                                              OUT organisation_id uuid, OUT user_id uuid,
                                              OUT token_id uuid, OUT token text, OUT expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -260,15 +262,19 @@ BEGIN
   user_id := public.generate_uuidv7();
   PERFORM set_config('maturion.binding', organisation_id || '/' || user_id || '/'
     || maturion.binding_mac(organisation_id || '/' || user_id, pg_backend_pid(), transaction_timestamp()), true);
+  PERFORM set_config('app.ip_address', coalesce(client_address::text, ''), true);
+  PERFORM set_config('app.user_agent', coalesce(client_agent, ''), true);
   INSERT INTO public.organisations (id, name) VALUES (organisation_id, create_organisation.name);
   INSERT INTO public.users (id, organisation_id, email, full_name, role, created_by)
   VALUES (user_id, organisation_id, admin_email, admin_name, 'admin', user_id);
   SELECT i.token_id, i.token, i.expires_at INTO token_id, token, expires_at
   FROM maturion.issue_token(organisation_id, user_id, expires_in) i;
   PERFORM set_config('maturion.binding', '', true);
+  PERFORM set_config('app.ip_address', '', true);
+  PERFORM set_config('app.user_agent', '', true);
 END
 $$;
-COMMENT ON FUNCTION maturion.create_organisation(text, text, text, interval) IS 'Creates an organisation, its first administrator and an API token for them (shown once); for the maintenance side.';
+COMMENT ON FUNCTION maturion.create_organisation(text, text, text, interval, inet, text) IS 'Creates an organisation, its first administrator and an API token for them (shown once); for the maintenance side.';
 
 -- A new token for an existing, active user. Runs as its caller, the maintenance role, which
 -- reads users across organisations (BYPASSRLS); the owner, under the forced policies, could
@@ -347,14 +353,14 @@ CREATE TRIGGER revoke_api_tokens AFTER UPDATE OF deleted_at ON public.organisati
   EXECUTE FUNCTION maturion.revoke_api_tokens();
 
 REVOKE EXECUTE ON FUNCTION
-  maturion.create_organisation(text, text, text, interval),
+  maturion.create_organisation(text, text, text, interval, inet, text),
   maturion.create_token(uuid, interval),
   maturion.revoke_token(uuid),
   maturion.record_token_use(uuid, timestamptz)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
   maturion.issue_token(uuid, uuid, interval),
-  maturion.create_organisation(text, text, text, interval),
+  maturion.create_organisation(text, text, text, interval, inet, text),
   maturion.create_token(uuid, interval),
   maturion.revoke_token(uuid),
   maturion.record_token_use(uuid, timestamptz)

@@ -1,4 +1,5 @@
 //! Integration tests of the global schema against a real PostgreSQL.
 
+mod binding;
 mod isolation;
 mod schema;
