@@ -1,47 +1,48 @@
 //! Recognises the one fail-closed tenant check a policy expression may be:
 //!
 //! ```sql
-//! organisation_id = (SELECT NULLIF(current_setting('app.current_organisation_id', true), '')::uuid)
+//! organisation_id = (SELECT maturion.current_organisation_id())
 //! ```
 //!
-//! Expressions are compared as PostgreSQL prints them back (`pg_get_expr`), which spells out
-//! casts and adds parentheses and a column alias to the sub-select, so two spellings of the same
-//! expression print the same. Comparison is on tokens, ignoring case, whitespace, parentheses
-//! and the alias; the fixed arities of `current_setting` and `NULLIF` leave no other way to read
-//! what remains.
+//! the organisation of the transaction's verified tenant binding (NULL when unbound, so nothing
+//! matches), read once per statement. Expressions are compared as PostgreSQL prints them back
+//! (`pg_get_expr`), which adds parentheses and a column alias to the sub-select and names the
+//! function's schema (the checker's session does not have `maturion` on its search path), so
+//! two spellings of the same expression print the same. Comparison is on tokens, ignoring
+//! case, whitespace, parentheses and the alias.
 
-/// The tenant setting as the fix messages spell it.
-pub(crate) const TENANT_SETTING: &str =
-    "(SELECT NULLIF(current_setting('app.current_organisation_id', true), '')::uuid)";
+/// The tenant binding as the fix messages spell it.
+pub(crate) const TENANT_BINDING: &str = "(SELECT maturion.current_organisation_id())";
 
-/// How PostgreSQL 15 prints [`TENANT_SETTING`].
-const TENANT_SETTING_PRINTED: &str =
-    "( SELECT (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid AS \"nullif\")";
+/// How PostgreSQL 15 prints [`TENANT_BINDING`].
+const TENANT_BINDING_PRINTED: &str =
+    "( SELECT maturion.current_organisation_id() AS current_organisation_id)";
 
 /// Why `expression` (as printed by `pg_get_expr`) is not the fail-closed comparison of
-/// `column` with the tenant setting, or `None` when it is. Either operand order is accepted.
+/// `column` with the tenant binding, or `None` when it is. Either operand order is accepted.
 pub(crate) fn defect(expression: &str, column: &str) -> Option<&'static str> {
     let found = tokens(expression);
-    let setting = tokens(TENANT_SETTING_PRINTED);
+    let binding = tokens(TENANT_BINDING_PRINTED);
     let (column, equals) = (vec![column.to_owned()], vec!["=".to_owned()]);
-    if found == [&column[..], &equals, &setting].concat()
-        || found == [&setting[..], &equals, &column].concat()
+    if found == [&column[..], &equals, &binding].concat()
+        || found == [&binding[..], &equals, &column].concat()
     {
         return None;
     }
     let has = |token: &str| found.iter().any(|found| found == token);
-    Some(if !has("current_setting") {
-        "does not compare with the tenant setting at all, so it lets through rows of other organisations"
-    } else if !has("'app.current_organisation_id'") {
-        "reads a setting other than app.current_organisation_id"
-    } else if !has("true") {
-        "calls current_setting without missing_ok = true, so it raises an error instead of matching nothing when no tenant is set"
-    } else if !has("nullif") {
-        "does not turn an empty setting into NULL with NULLIF, so an empty tenant context raises an error instead of matching nothing"
+    let qualified = found
+        .windows(3)
+        .any(|w| w == ["maturion", ".", "current_organisation_id"]);
+    Some(if has("current_setting") {
+        "trusts a setting (current_setting), which any role may set: one SQL injection would read and write every tenant"
+    } else if !has("current_organisation_id") {
+        "does not compare with the tenant binding at all, so it lets through rows of other organisations"
+    } else if !qualified {
+        "calls a current_organisation_id() that is not maturion's (or not by its schema), so it need not be the verified binding"
     } else if !has("select") {
-        "reads the setting once per row; wrapped in (SELECT …) it runs once per statement (about 20× faster)"
+        "reads the binding once per row; wrapped in (SELECT …) it runs once per statement"
     } else {
-        "is not the plain comparison with the tenant setting; permissive policies are ORed together, so any extra condition can open the table"
+        "is not the plain comparison with the tenant binding; permissive policies are ORed together, so any extra condition can open the table"
     })
 }
 
@@ -104,23 +105,21 @@ mod tests {
     use super::*;
 
     // Expressions below are what PostgreSQL 15 prints back for policies written in various ways.
-    const CANONICAL: &str = "(organisation_id = ( SELECT (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid AS \"nullif\"))";
+    const CANONICAL: &str = "(organisation_id = ( SELECT maturion.current_organisation_id() AS current_organisation_id))";
 
     #[test]
     fn accepts_the_fail_closed_form_as_printed() {
         assert_eq!(defect(CANONICAL, "organisation_id"), None);
-        let root = "(id = ( SELECT (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid AS \"nullif\"))";
+        let root = "(id = ( SELECT maturion.current_organisation_id() AS current_organisation_id))";
         assert_eq!(defect(root, "id"), None);
     }
 
     #[test]
     fn ignores_case_whitespace_parentheses_alias_and_operand_order() {
         let spellings = [
-            "ORGANISATION_ID=(select nullif(current_setting('app.current_organisation_id'::text,true),''::text)::uuid)",
-            "(organisation_id = ( SELECT (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid AS org))",
-            "(( SELECT (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid AS \"nullif\") = organisation_id)",
-            // Cast outside the sub-select: still one evaluation per statement.
-            "(organisation_id = (( SELECT NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text) AS \"nullif\"))::uuid)",
+            "ORGANISATION_ID=(select MATURION.current_organisation_id())",
+            "(organisation_id = ( SELECT maturion.current_organisation_id() AS org))",
+            "(( SELECT maturion.current_organisation_id() AS current_organisation_id) = organisation_id)",
         ];
         for spelling in spellings {
             assert_eq!(defect(spelling, "organisation_id"), None, "{spelling}");
@@ -139,11 +138,12 @@ mod tests {
     #[test]
     fn names_what_a_leaky_or_slow_policy_gets_wrong() {
         let cases = [
-            ("true", "does not compare with the tenant setting"),
-            ("(organisation_id = (current_setting('app.current_organisation_id'::text))::uuid)", "missing_ok"),
-            ("(organisation_id = ( SELECT (current_setting('app.current_organisation_id'::text, true))::uuid AS current_setting))", "NULLIF"),
-            ("(organisation_id = (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid)", "once per row"),
-            ("(organisation_id = ( SELECT (NULLIF(current_setting('app.tenant'::text, true), ''::text))::uuid AS \"nullif\"))", "other than app.current_organisation_id"),
+            ("true", "does not compare with the tenant binding"),
+            ("(organisation_id = (current_setting('app.current_organisation_id'::text))::uuid)", "any role may set"),
+            ("(organisation_id = ( SELECT (NULLIF(current_setting('app.current_organisation_id'::text, true), ''::text))::uuid AS \"nullif\"))", "any role may set"),
+            ("(organisation_id = ( SELECT current_organisation_id() AS current_organisation_id))", "not maturion's"),
+            ("(organisation_id = ( SELECT evil.current_organisation_id() AS current_organisation_id))", "not maturion's"),
+            ("(organisation_id = maturion.current_organisation_id())", "once per row"),
         ];
         for (expression, expected) in cases {
             let found = defect(expression, "organisation_id")

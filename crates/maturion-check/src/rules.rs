@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::catalog::{
     AppRole, Catalog, ForeignKey, Policy, RoleAttributes, SecurityDefiner, Table,
 };
-use crate::policy::{self, TENANT_SETTING};
+use crate::policy::{self, TENANT_BINDING};
 use crate::report::Violation;
 
 /// The role every object should belong to, named in ownership fixes.
@@ -220,7 +220,7 @@ fn tenant_policies(table: &Table, new_table_hint: &str, out: &mut Vec<Violation>
             format!(
                 "has no permissive row-level security policy, so the application sees no row (or every \
                  row while RLS is off); CREATE POLICY tenant_isolation ON {name} USING ({column} = \
-                 {TENANT_SETTING}) WITH CHECK ({column} = {TENANT_SETTING}){new_table_hint}",
+                 {TENANT_BINDING}) WITH CHECK ({column} = {TENANT_BINDING}){new_table_hint}",
                 name = table.name
             ),
         ));
@@ -239,7 +239,7 @@ fn tenant_policies(table: &Table, new_table_hint: &str, out: &mut Vec<Violation>
 /// What is wrong with a permissive policy, or `None` when each of its expressions is the
 /// fail-closed tenant check.
 fn policy_defects(table: &Table, policy: &Policy, column: &str) -> Option<String> {
-    let check = format!("({column} = {TENANT_SETTING})");
+    let check = format!("({column} = {TENANT_BINDING})");
     // INSERT has only WITH CHECK; SELECT and DELETE only USING. UPDATE and ALL check new rows
     // with USING when WITH CHECK is absent, as PostgreSQL does.
     let (command, fix) = match policy.command.as_str() {

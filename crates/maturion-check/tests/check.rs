@@ -132,10 +132,10 @@ async fn well_built_module_tables_are_clean_in_any_schema() {
              CREATE INDEX ON risk.assessments (organisation_id, good_id); \
              -- Per-command policies of the fail-closed form, operands either way round.
              CREATE POLICY tenant_select ON risk.assessments FOR SELECT \
-               USING ((SELECT nullif(current_setting('app.current_organisation_id', true), '')::uuid) = organisation_id); \
+               USING ((SELECT maturion.current_organisation_id()) = organisation_id); \
              -- WITH CHECK left out: PostgreSQL checks new rows with USING.
              CREATE POLICY tenant_update ON risk.assessments FOR UPDATE \
-               USING (organisation_id = (SELECT nullif(current_setting('app.current_organisation_id', true), '')::uuid)); \
+               USING (organisation_id = (SELECT maturion.current_organisation_id())); \
              -- Restrictive policies only narrow access.
              CREATE POLICY not_deleted ON risk.assessments AS RESTRICTIVE FOR SELECT USING (deleted_at IS NULL); \
              CREATE VIEW risk.open_assessments WITH (security_invoker = on) AS \
@@ -297,13 +297,13 @@ async fn policies_that_are_not_the_fail_closed_check_are_reported() {
         // The per-row form from spec §7.1; it also raises without a tenant.
         ("bare", "USING (organisation_id = current_setting('app.current_organisation_id')::uuid)"),
         ("raises", "USING (organisation_id = (SELECT current_setting('app.current_organisation_id')::uuid))"),
-        ("no_nullif", "USING (organisation_id = (SELECT current_setting('app.current_organisation_id', true)::uuid))"),
+        ("per_row", "USING (organisation_id = maturion.current_organisation_id())"),
         ("open", "FOR SELECT USING (true)"),
-        ("other_column", "USING (owner_id = (SELECT nullif(current_setting('app.current_organisation_id', true), '')::uuid))"),
+        ("other_column", "USING (owner_id = (SELECT maturion.current_organisation_id()))"),
         ("insert_without_check", "FOR INSERT"),
         (
             "loose_check",
-            "FOR UPDATE USING (organisation_id = (SELECT nullif(current_setting('app.current_organisation_id', true), '')::uuid)) \
+            "FOR UPDATE USING (organisation_id = (SELECT maturion.current_organisation_id())) \
              WITH CHECK (true)",
         ),
     ];
@@ -337,14 +337,14 @@ async fn policies_that_are_not_the_fail_closed_check_are_reported() {
             .clone()
     };
     assert!(
-        message("bare").contains("missing_ok"),
+        message("bare").contains("any role may set"),
         "{}",
         message("bare")
     );
     assert!(
-        message("no_nullif").contains("NULLIF"),
+        message("per_row").contains("once per row"),
         "{}",
-        message("no_nullif")
+        message("per_row")
     );
     assert!(
         message("insert_without_check").contains("has no WITH CHECK"),

@@ -85,6 +85,41 @@ BEGIN
 END
 $$;
 
+DO $only_without_the_audit_set$
+BEGIN
+  IF to_regprocedure('maturion.enable_tenant_isolation(regclass, text, boolean, boolean)') IS NOT NULL THEN
+    RETURN;
+  END IF;
+CREATE OR REPLACE FUNCTION maturion.enable_tenant_isolation(target regclass, audit_fields boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', target);
+  EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', target);
+  EXECUTE format(
+    'CREATE POLICY tenant_isolation ON %s '
+    'USING (organisation_id = (select nullif(current_setting(''app.current_organisation_id'', true), '''')::uuid)) '
+    'WITH CHECK (organisation_id = (select nullif(current_setting(''app.current_organisation_id'', true), '''')::uuid))',
+    target);
+  EXECUTE format(
+    'CREATE TRIGGER require_tenant_context BEFORE INSERT OR UPDATE OR DELETE ON %s '
+    'FOR EACH STATEMENT EXECUTE FUNCTION maturion.require_tenant_context()', target);
+  IF audit_fields THEN
+    EXECUTE format(
+      'CREATE TRIGGER stamp_audit_fields BEFORE INSERT OR UPDATE ON %s '
+      'FOR EACH ROW EXECUTE FUNCTION maturion.stamp_audit_fields()', target);
+  END IF;
+  -- No DELETE for the application: deletes are soft (§3.5); hard deletes are maintenance jobs.
+  EXECUTE format('GRANT SELECT, INSERT, UPDATE ON %s TO maturion_app', target);
+  EXECUTE format('GRANT SELECT ON %s TO maturion_readonly', target);
+  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO maturion_maintenance', target);
+END
+$function$;
+END
+$only_without_the_audit_set$;
+
 DROP FUNCTION maturion.bind_tenant_policies();
 DROP TRIGGER revoke_api_tokens ON public.organisations;
 DROP TRIGGER revoke_api_tokens ON public.users;

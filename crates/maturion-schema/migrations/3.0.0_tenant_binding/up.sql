@@ -456,3 +456,40 @@ COMMENT ON FUNCTION maturion.bind_tenant_policies() IS 'Rewrites tenant_isolatio
 REVOKE EXECUTE ON FUNCTION maturion.bind_tenant_policies() FROM PUBLIC;
 
 SELECT maturion.bind_tenant_policies();
+
+-- Tables made by this set's enable_tenant_isolation get the binding form too. Once the audit
+-- set is applied, its overloads are the live ones (audit 1.0.0 replaces this one, audit 4.0.0
+-- gives them the binding form), so this one is replaced only while they are absent.
+DO $only_without_the_audit_set$
+BEGIN
+  IF to_regprocedure('maturion.enable_tenant_isolation(regclass, text, boolean, boolean)') IS NOT NULL THEN
+    RETURN;
+  END IF;
+  CREATE OR REPLACE FUNCTION maturion.enable_tenant_isolation(target regclass, audit_fields boolean DEFAULT true)
+  RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+  AS $function$
+  BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', target);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', target);
+    EXECUTE format(
+      'CREATE POLICY tenant_isolation ON %s '
+      'USING (organisation_id = (SELECT maturion.current_organisation_id())) '
+      'WITH CHECK (organisation_id = (SELECT maturion.current_organisation_id()))',
+      target);
+    EXECUTE format(
+      'CREATE TRIGGER require_tenant_context BEFORE INSERT OR UPDATE OR DELETE ON %s '
+      'FOR EACH STATEMENT EXECUTE FUNCTION maturion.require_tenant_context()', target);
+    IF audit_fields THEN
+      EXECUTE format(
+        'CREATE TRIGGER stamp_audit_fields BEFORE INSERT OR UPDATE ON %s '
+        'FOR EACH ROW EXECUTE FUNCTION maturion.stamp_audit_fields()', target);
+    END IF;
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE ON %s TO maturion_app', target);
+    EXECUTE format('GRANT SELECT ON %s TO maturion_readonly', target);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO maturion_maintenance', target);
+  END
+  $function$;
+END
+$only_without_the_audit_set$;
