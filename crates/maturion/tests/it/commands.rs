@@ -438,3 +438,84 @@ async fn legal_holds_are_placed_listed_and_released_through_the_binary() {
         describe(&all)
     );
 }
+
+#[tokio::test]
+async fn organisations_and_tokens_are_made_and_revoked_through_the_binary() {
+    let (db, url) = migrated_server().await;
+    let created = maturion(
+        &["org", "create", "Acme Ltd", "--admin-email", "ann@acme.example"],
+        None,
+        Some(&url),
+    );
+    assert!(created.status.success(), "{}", describe(&created));
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    for key in ["organisation_id", "user_id", "token"] {
+        assert!(created[key].is_string(), "{key} in {created}");
+    }
+    let first: maturion_tenancy::ApiToken = created["token"].as_str().unwrap().parse().unwrap();
+    let user = created["user_id"].as_str().unwrap().to_owned();
+
+    let issued = maturion(
+        &["token", "create", "--user", &user, "--expires-in", "30d"],
+        None,
+        Some(&url),
+    );
+    assert!(issued.status.success(), "{}", describe(&issued));
+    let issued: serde_json::Value = serde_json::from_slice(&issued.stdout).unwrap();
+    let second: maturion_tenancy::ApiToken = issued["token"].as_str().unwrap().parse().unwrap();
+    assert_ne!(first, second);
+
+    // Either token binds the app role to the new organisation, until it is revoked.
+    let app = db.connect(maturion_schema::APP_ROLE).await;
+    let bind = "SELECT organisation_id::text FROM maturion.bind_tenant($1)";
+    for token in [&first, &second] {
+        app.batch_execute("BEGIN").await.unwrap();
+        let bound: String = app.query_one(bind, &[&token.expose()]).await.unwrap().get(0);
+        assert_eq!(bound, created["organisation_id"].as_str().unwrap());
+        app.batch_execute("ROLLBACK").await.unwrap();
+    }
+    let token_id = issued["token_id"].as_str().unwrap();
+    let revoked = maturion(&["token", "revoke", token_id], None, Some(&url));
+    assert!(revoked.status.success(), "{}", describe(&revoked));
+    app.batch_execute("BEGIN").await.unwrap();
+    let error = app.query_one(bind, &[&second.expose()]).await.unwrap_err();
+    assert_eq!(error.code().unwrap().code(), "MT498", "{error}");
+    app.batch_execute("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_organisation_and_token_input_is_refused_and_changes_nothing() {
+    let (db, url) = migrated_server().await;
+    let admin = db.admin().await;
+    let count = async || -> (i64, i64) {
+        let row = admin
+            .query_one(
+                "SELECT (SELECT count(*) FROM organisations), (SELECT count(*) FROM maturion.api_tokens)",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let before = count().await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    for args in [
+        vec!["org", "create", "", "--admin-email", "a@b.example"],
+        vec!["org", "create", "Acme", "--admin-email", "not an email"],
+        vec!["org", "create", "Acme", "--admin-email", "a@b.example", "--expires-in", "0d"],
+        vec!["token", "create", "--user", "not-a-uuid"],
+        vec!["token", "create", "--user", &unknown],
+        vec!["token", "create", "--user", &unknown, "--expires-in", "-1d"],
+        vec!["token", "create", "--user", &unknown, "--expires-in", "NaN"],
+        vec!["token", "create", "--user", &unknown, "--expires-in", "99999999999999999999d"],
+        vec!["token", "revoke", "not-a-uuid"],
+        vec!["token", "revoke", &unknown],
+    ] {
+        let output = maturion(&args, None, Some(&url));
+        assert!(!output.status.success(), "{args:?} succeeded: {}", describe(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.trim().is_empty(), "{args:?} says why");
+    }
+    assert_eq!(count().await, before, "nothing changed");
+}
