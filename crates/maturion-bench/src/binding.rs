@@ -211,7 +211,11 @@ impl Sides {
 
     async fn time_setting(&mut self, sample: &Sample) -> Result<Duration> {
         let organisation = sample.context.organisation_id.to_string();
-        let user = sample.context.user_id.map(|u| u.to_string()).unwrap_or_default();
+        let user = sample
+            .context
+            .user_id
+            .map(|u| u.to_string())
+            .unwrap_or_default();
         let params: [&(dyn ToSql + Sync); 2] = [&organisation, &user];
         let started = Instant::now();
         let (begun, set) = futures_util::join!(
@@ -220,7 +224,11 @@ impl Sides {
         );
         begun?;
         set?;
-        let rows = self.setting.query(&self.setting_get, &[&sample.id]).await?.len();
+        let rows = self
+            .setting
+            .query(&self.setting_get, &[&sample.id])
+            .await?
+            .len();
         self.setting.batch_execute("COMMIT").await?;
         let elapsed = started.elapsed();
         ensure!(rows == 1, "the baseline GET found {rows} rows");
@@ -233,7 +241,11 @@ fn print(options: &Options, bound: &mut [Duration], setting: &mut [Duration]) {
     let (setting_median, setting_mean) = stats(setting);
     let ratio_median = bound_median / setting_median;
     let ratio_mean = bound_mean / setting_mean;
-    let verdict = if ratio_median <= GOAL { "meets" } else { "misses" };
+    let verdict = if ratio_median <= GOAL {
+        "meets"
+    } else {
+        "misses"
+    };
     println!();
     println!(
         "Tenant binding: GET-by-id transaction (BEGIN; bind; SELECT * FROM users WHERE id = $1; COMMIT) as maturion_app, {} organisations × {} users",

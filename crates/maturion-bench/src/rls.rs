@@ -176,7 +176,10 @@ struct Sides {
 }
 
 impl Sides {
-    async fn connect(target: &DatabaseTarget, contexts: HashMap<Uuid, TenantContext>) -> Result<Self> {
+    async fn connect(
+        target: &DatabaseTarget,
+        contexts: HashMap<Uuid, TenantContext>,
+    ) -> Result<Self> {
         let app = target.connect_as(maturion_schema::APP_ROLE).await?;
         let bypass = target.admin().await?;
         bypass

@@ -20,7 +20,9 @@ pub enum TenancyError {
     #[error("the transaction was not bound to its context's tenant: {0}")]
     BindingMismatch(String),
 
-    #[error("the session kept state it must not carry into another transaction; drop the connection")]
+    #[error(
+        "the session kept state it must not carry into another transaction; drop the connection"
+    )]
     TaintedSession,
 
     #[error("cross-tenant write refused: {0}")]

@@ -64,10 +64,7 @@ pub async fn organisation_with_admin_from(
 /// A new API token for an active user (`maturion.create_token`, called by `admin`).
 pub async fn token_for(admin: &Client, user: UserId) -> Result<ApiToken, TenancyError> {
     let row = admin
-        .query_one(
-            "SELECT token FROM maturion.create_token($1)",
-            &[&user],
-        )
+        .query_one("SELECT token FROM maturion.create_token($1)", &[&user])
         .await?;
     parse_token(row.get(0))
 }

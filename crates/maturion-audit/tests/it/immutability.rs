@@ -74,10 +74,7 @@ async fn no_role_may_change_or_remove_audit_rows() {
             "owner with privileges: {sql}"
         );
     }
-    admin
-        .batch_execute("RESET ROLE")
-        .await
-        .unwrap();
+    admin.batch_execute("RESET ROLE").await.unwrap();
 }
 
 #[tokio::test]

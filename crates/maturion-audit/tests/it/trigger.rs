@@ -85,23 +85,34 @@ async fn every_write_leaves_one_entry_with_who_where_and_what() {
     // Soft delete, then restore. A removed user's tokens are revoked with the removal: the
     // maintenance side restores the user, who acts again with a new token.
     let tx = app.transaction(&alpha.context).await.unwrap();
-    tx.execute("UPDATE users SET deleted_at = now() WHERE id = $1", &[&alpha.user])
-        .await
-        .unwrap();
+    tx.execute(
+        "UPDATE users SET deleted_at = now() WHERE id = $1",
+        &[&alpha.user],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     support::maintenance(&db)
         .await
-        .execute("UPDATE users SET deleted_at = NULL WHERE id = $1", &[&alpha.user])
+        .execute(
+            "UPDATE users SET deleted_at = NULL WHERE id = $1",
+            &[&alpha.user],
+        )
         .await
         .unwrap();
-    let token = maturion_testing::token_for(&admin, alpha.user).await.unwrap();
+    let token = maturion_testing::token_for(&admin, alpha.user)
+        .await
+        .unwrap();
     let context = maturion_tenancy::TenantContext::new(alpha.organisation, alpha.user, token)
         .with_client(alpha.context.ip_address, alpha.context.user_agent.clone());
     // Nothing changes but the stamp of updated_at: still a change, recorded.
     let tx = app.transaction(&context).await.unwrap();
-    tx.execute("UPDATE users SET full_name = full_name WHERE id = $1", &[&alpha.user])
-        .await
-        .unwrap();
+    tx.execute(
+        "UPDATE users SET full_name = full_name WHERE id = $1",
+        &[&alpha.user],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     let user = entries(&admin, "users", alpha.user.as_uuid()).await;
@@ -617,9 +628,14 @@ async fn an_actor_of_another_organisation_is_refused_and_an_erased_user_keeps_th
         .unwrap();
     // A context naming alpha with beta's user and token is refused when it begins: the
     // database binds beta's own organisation.
-    let impostor = maturion_tenancy::TenantContext::new(alpha.organisation, beta.user, beta.token.clone());
+    let impostor =
+        maturion_tenancy::TenantContext::new(alpha.organisation, beta.user, beta.token.clone());
     let before = support::audit_rows(&admin, alpha.organisation).await;
-    let refused = app.transaction(&impostor).await.err().expect("an impostor context is refused");
+    let refused = app
+        .transaction(&impostor)
+        .await
+        .err()
+        .expect("an impostor context is refused");
     assert!(
         matches!(refused, maturion_tenancy::TenancyError::BindingMismatch(_)),
         "{refused:?}"

@@ -20,7 +20,9 @@ fn fast_retries(name: &str, attempts: u32) -> Subscription {
 async fn failures_are_retried_with_back_off_then_dead_lettered_and_replayable() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     support::subscribe(&db, &fast_retries("flaky", 3)).await;
     let recorder = Recorder::default();
     let mut worker = support::worker(&db, &app, "flaky", &recorder, WorkerOptions::default()).await;
@@ -120,7 +122,9 @@ async fn failures_are_retried_with_back_off_then_dead_lettered_and_replayable() 
 async fn handler_writes_commit_with_the_cursor_and_roll_back_with_a_failure() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     support::subscribe(&db, &fast_retries("settings.writer", 5)).await;
     let recorder = Recorder::default();
     recorder
@@ -186,8 +190,12 @@ async fn handler_writes_commit_with_the_cursor_and_roll_back_with_a_failure() {
 async fn cursors_survive_a_restart_and_filters_apply() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta")
+        .await
+        .unwrap();
     support::subscribe(
         &db,
         &Subscription::new("alpha.risks", &["risk.*"]).for_organisation(alpha.organisation),
@@ -251,7 +259,11 @@ async fn workers_share_streams_without_double_processing() {
     let app = support::app(&db, 16);
     let mut tenants = Vec::new();
     for name in ["Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta"] {
-        tenants.push(organisation_with_admin(&db.admin().await, name).await.unwrap());
+        tenants.push(
+            organisation_with_admin(&db.admin().await, name)
+                .await
+                .unwrap(),
+        );
     }
     support::subscribe(&db, &Subscription::new("shared", &["*"])).await;
     for n in 0..300 {
@@ -298,8 +310,12 @@ async fn workers_share_streams_without_double_processing() {
 async fn a_flooding_organisation_does_not_starve_the_others() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let flood = organisation_with_admin(&db.admin().await, "Flood").await.unwrap();
-    let quiet = organisation_with_admin(&db.admin().await, "Quiet").await.unwrap();
+    let flood = organisation_with_admin(&db.admin().await, "Flood")
+        .await
+        .unwrap();
+    let quiet = organisation_with_admin(&db.admin().await, "Quiet")
+        .await
+        .unwrap();
     support::subscribe(&db, &Subscription::new("fair", &["*"])).await;
     let tx = app.transaction(&flood.context).await.unwrap();
     let events: Vec<_> = (0..5000)
@@ -343,7 +359,9 @@ async fn a_flooding_organisation_does_not_starve_the_others() {
 async fn a_lost_lease_rolls_the_handler_back() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     support::subscribe(&db, &Subscription::new("slow", &["*"])).await;
 
     // A handler that takes longer than the lease, while another worker takes the stream over.
@@ -412,7 +430,9 @@ async fn a_lost_lease_rolls_the_handler_back() {
 async fn processed_at_is_the_first_processing() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     support::subscribe(&db, &Subscription::new("first", &["*"])).await;
     support::subscribe(&db, &Subscription::new("second", &["*"])).await;
     support::publish(&app, &alpha, "risk.created", 1).await;
@@ -447,7 +467,9 @@ async fn processed_at_is_the_first_processing() {
 async fn a_lost_lease_is_not_acknowledged_in_bulk() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     support::subscribe(&db, &Subscription::new("slow.bulk", &["*"])).await;
 
     struct Slow;

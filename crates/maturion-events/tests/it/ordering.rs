@@ -16,7 +16,9 @@ use maturion_testing::organisation_with_admin;
 async fn an_event_whose_transaction_commits_late_is_not_skipped() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     support::subscribe(&db, &Subscription::new("audit.mirror", &["risk.*"])).await;
     let recorder = Recorder::default();
     let mut worker = support::worker(
@@ -62,8 +64,12 @@ async fn an_event_whose_transaction_commits_late_is_not_skipped() {
 async fn a_commit_in_progress_holds_back_the_next_one_of_its_organisation() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta")
+        .await
+        .unwrap();
     support::subscribe(&db, &Subscription::new("window", &["*"])).await;
     db.admin()
         .await
@@ -133,8 +139,12 @@ async fn concurrent_publishers_are_delivered_in_commit_order() {
     let db = support::database().await;
     let app = support::app(&db, 12);
     let tenants = [
-        organisation_with_admin(&db.admin().await, "Alpha").await.unwrap(),
-        organisation_with_admin(&db.admin().await, "Beta").await.unwrap(),
+        organisation_with_admin(&db.admin().await, "Alpha")
+            .await
+            .unwrap(),
+        organisation_with_admin(&db.admin().await, "Beta")
+            .await
+            .unwrap(),
     ];
     support::subscribe(&db, &Subscription::new("order.check", &["*"])).await;
 

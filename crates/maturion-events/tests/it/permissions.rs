@@ -44,8 +44,12 @@ async fn add_users(
 async fn random_grants_and_revokes_are_rebuilt_exactly_from_the_log() {
     let db = support::database().await;
     let app = support::app(&db, 6);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta")
+        .await
+        .unwrap();
     let alpha_users = add_users(&db, &app, &alpha, 3).await;
     let beta_users = add_users(&db, &app, &beta, 1).await;
     let modules = ["risks", "policies"];
@@ -169,7 +173,9 @@ async fn random_grants_and_revokes_are_rebuilt_exactly_from_the_log() {
 async fn a_grant_needs_an_acting_user() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     // The platform's service acts for the organisation: a transaction without a user.
     let maintenance = db.admin().await;
     maintenance

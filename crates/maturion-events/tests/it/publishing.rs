@@ -11,7 +11,9 @@ use maturion_testing::organisation_with_admin;
 async fn an_event_exists_iff_its_transaction_commits() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     let admin = db.admin().await;
 
     let committed = {
@@ -85,7 +87,9 @@ async fn an_event_exists_iff_its_transaction_commits() {
 async fn a_batch_is_one_commit_and_keeps_its_order() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     let tx = app.transaction(&alpha.context).await.unwrap();
     let events: Vec<NewEvent> = (0..100)
         .map(|n| NewEvent::new("bench.tick", "tests").payload(json!({"n": n})))
@@ -122,8 +126,12 @@ async fn a_batch_is_one_commit_and_keeps_its_order() {
 async fn invalid_or_forged_events_are_refused() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta")
+        .await
+        .unwrap();
 
     let tx = app.transaction(&alpha.context).await.unwrap();
     let error = publish(&tx, &NewEvent::new("Risk Created", "risks"))
@@ -166,7 +174,9 @@ async fn invalid_or_forged_events_are_refused() {
 async fn events_with_explicit_timestamps_are_still_found() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     support::subscribe(&db, &maturion_events::Subscription::new("all", &["*"])).await;
     let tx = app.transaction(&alpha.context).await.unwrap();
     tx.execute(

@@ -34,8 +34,12 @@ async fn resting(maintenance: &Client, subscription: &str) -> Vec<(uuid::Uuid, b
 async fn a_caught_up_stream_rests_and_its_next_commit_wakes_it() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta")
+        .await
+        .unwrap();
     support::subscribe(&db, &Subscription::new("rest", &["*"])).await;
     let recorder = Recorder::default();
     let mut worker = support::worker(&db, &app, "rest", &recorder, discovering()).await;
@@ -98,7 +102,9 @@ async fn a_caught_up_stream_rests_and_its_next_commit_wakes_it() {
 async fn no_commit_is_left_behind_a_resting_stream() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     support::subscribe(&db, &Subscription::new("race", &["*"])).await;
     let recorder = Recorder::default();
     let mut worker = support::worker(&db, &app, "race", &recorder, discovering()).await;
@@ -143,7 +149,9 @@ async fn no_commit_is_left_behind_a_resting_stream() {
 async fn a_stream_does_not_rest_while_its_organisation_is_committing() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     support::subscribe(&db, &Subscription::new("wait", &["*"])).await;
     let recorder = Recorder::default();
     // Discovers on its first claim only: the stream is then delivered and awake.

@@ -68,7 +68,9 @@ async fn a_dropped_month_forgets_the_commit_records_of_its_events() {
     let db = support::database().await;
     let app = support::app(&db, 1);
     let mut admin = db.admin().await;
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     publish(&app, &alpha, "risk.created", 1).await;
     // An event of three years ago, its commit record dated to then.
     admin

@@ -9,8 +9,12 @@ use maturion_testing::organisation_with_admin;
 async fn tail_follows_new_events_with_filters() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta")
+        .await
+        .unwrap();
     support::publish(&app, &alpha, "risk.created", 0).await;
 
     let filter = TailFilter {

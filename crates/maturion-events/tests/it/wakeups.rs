@@ -50,7 +50,9 @@ async fn count(receiver: &mut tokio::sync::mpsc::UnboundedReceiver<()>) -> usize
 async fn publishers_notify_only_while_a_worker_sleeps() {
     let db = support::database().await;
     let app = support::app(&db, 2);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     let (_listening, mut notifications) = notification_counter(&db).await;
 
     support::publish(&app, &alpha, "risk.created", 1).await;
@@ -95,7 +97,9 @@ async fn publishers_notify_only_while_a_worker_sleeps() {
 async fn a_sleeping_worker_wakes_within_milliseconds() {
     let db = support::database().await;
     let app = support::app(&db, 4);
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     support::subscribe(&db, &Subscription::new("wake", &["*"])).await;
     let recorder = Recorder::default();
     let options = WorkerOptions {

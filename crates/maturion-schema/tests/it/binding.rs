@@ -46,7 +46,11 @@ async fn attempt(session: &Client, preamble: &str, sql: &str) -> Result<Vec<Stri
                 })
                 .collect()
         })
-        .map_err(|e| e.code().map(|c| c.code().to_owned()).unwrap_or_else(|| e.to_string()))
+        .map_err(|e| {
+            e.code()
+                .map(|c| c.code().to_owned())
+                .unwrap_or_else(|| e.to_string())
+        })
 }
 
 fn bind(tenant: &Tenant) -> String {
@@ -81,10 +85,14 @@ async fn only_a_verified_binding_shows_tenant_rows() {
             .unwrap()
             .get(0);
         // And one of an earlier transaction of the attacker's own session.
-        let earlier = attempt(&attacker, &bind(&alpha), "SELECT current_setting('maturion.binding')")
-            .await
-            .unwrap()
-            .remove(0);
+        let earlier = attempt(
+            &attacker,
+            &bind(&alpha),
+            "SELECT current_setting('maturion.binding')",
+        )
+        .await
+        .unwrap()
+        .remove(0);
         let forged_mac = format!("{}/{}/{}", alpha.organisation, alpha.user, "0".repeat(64));
         let forgeries = [
             String::new(),
@@ -99,15 +107,26 @@ async fn only_a_verified_binding_shows_tenant_rows() {
             format!("SET maturion.binding = '{live}'"),
         ];
         let tables = tenant_tables(&admin, role).await;
-        assert!(tables.len() >= 10, "{role} reads the tenant tables: {tables:?}");
+        assert!(
+            tables.len() >= 10,
+            "{role} reads the tenant tables: {tables:?}"
+        );
         for (table, column) in &tables {
             let count = format!("SELECT count(*) FROM {table}");
             let own = attempt(&attacker, &bind(&alpha), &count).await.unwrap();
             if ["organisations", "users"].contains(&table.as_str()) {
                 assert_eq!(own, ["1"], "{role} bound sees alpha's {table}");
             }
-            let own_column = format!("SELECT count(*) FROM {table} WHERE {column} <> '{}'", alpha.organisation);
-            assert_eq!(attempt(&attacker, &bind(&alpha), &own_column).await.unwrap(), ["0"]);
+            let own_column = format!(
+                "SELECT count(*) FROM {table} WHERE {column} <> '{}'",
+                alpha.organisation
+            );
+            assert_eq!(
+                attempt(&attacker, &bind(&alpha), &own_column)
+                    .await
+                    .unwrap(),
+                ["0"]
+            );
             for forgery in &forgeries {
                 assert_eq!(
                     attempt(&attacker, forgery, &count).await,
@@ -131,20 +150,30 @@ async fn forged_bindings_write_nothing() {
     let db = maturion_testing::migrated_database().await;
     let (alpha, _beta) = two_tenants(&db).await;
     let attacker = db.connect(maturion_schema::APP_ROLE).await;
-    let earlier = attempt(&attacker, &bind(&alpha), "SELECT current_setting('maturion.binding')")
-        .await
-        .unwrap()
-        .remove(0);
+    let earlier = attempt(
+        &attacker,
+        &bind(&alpha),
+        "SELECT current_setting('maturion.binding')",
+    )
+    .await
+    .unwrap()
+    .remove(0);
     let write = format!(
         "INSERT INTO organisation_settings (organisation_id, setting_key, setting_value, created_by) \
          VALUES ('{}', 'forged', '1', '{}')",
         alpha.organisation, alpha.user
     );
     for forgery in [
-        format!("SELECT set_config('app.current_organisation_id', '{}', true)", alpha.organisation),
+        format!(
+            "SELECT set_config('app.current_organisation_id', '{}', true)",
+            alpha.organisation
+        ),
         set_binding(&earlier),
     ] {
-        assert_eq!(attempt(&attacker, &forgery, &write).await, Err("MT401".into()));
+        assert_eq!(
+            attempt(&attacker, &forgery, &write).await,
+            Err("MT401".into())
+        );
     }
     assert_eq!(attempt(&attacker, &bind(&alpha), &write).await, Ok(vec![]));
 }
@@ -157,11 +186,19 @@ async fn a_transaction_binds_to_one_tenant() {
         let session = db.connect(role).await;
         let twice = format!("{}; {}", bind(&alpha), bind(&alpha));
         assert_eq!(
-            attempt(&session, &twice, "SELECT maturion.current_organisation_id()::text").await,
+            attempt(
+                &session,
+                &twice,
+                "SELECT maturion.current_organisation_id()::text"
+            )
+            .await,
             Ok(vec![alpha.organisation.to_string()])
         );
         let other = format!("{}; {}", bind(&alpha), bind(&beta));
-        assert_eq!(attempt(&session, &other, "SELECT 1").await, Err("MT409".into()));
+        assert_eq!(
+            attempt(&session, &other, "SELECT 1").await,
+            Err("MT409".into())
+        );
     }
 }
 
@@ -173,7 +210,10 @@ async fn expired_revoked_and_orphaned_tokens_bind_nothing() {
     let mut tenants = Vec::new();
     for name in ["Expired", "Revoked", "Removed", "Suspended", "Closed"] {
         let tenant = organisation_with_admin(&admin, name).await.unwrap();
-        assert_eq!(attempt(&app, &bind(&tenant), "SELECT 1").await, Ok(vec!["1".into()]));
+        assert_eq!(
+            attempt(&app, &bind(&tenant), "SELECT 1").await,
+            Ok(vec!["1".into()])
+        );
         tenants.push(tenant);
     }
     let id_of = async |tenant: &Tenant| -> uuid::Uuid {
@@ -196,14 +236,22 @@ async fn expired_revoked_and_orphaned_tokens_bind_nothing() {
         .await
         .unwrap();
     let revoked = id_of(&tenants[1]).await;
-    let revoke = maturion_tenancy::provision::revoke_token(&admin, revoked).await.unwrap();
+    let revoke = maturion_tenancy::provision::revoke_token(&admin, revoked)
+        .await
+        .unwrap();
     assert!(revoke);
     admin
-        .execute("UPDATE users SET deleted_at = now() WHERE id = $1", &[&tenants[2].user])
+        .execute(
+            "UPDATE users SET deleted_at = now() WHERE id = $1",
+            &[&tenants[2].user],
+        )
         .await
         .unwrap();
     admin
-        .execute("UPDATE users SET is_active = false WHERE id = $1", &[&tenants[3].user])
+        .execute(
+            "UPDATE users SET is_active = false WHERE id = $1",
+            &[&tenants[3].user],
+        )
         .await
         .unwrap();
     admin
@@ -222,7 +270,9 @@ async fn expired_revoked_and_orphaned_tokens_bind_nothing() {
         );
     }
     // A new token for a suspended user is refused too.
-    let error = maturion_testing::token_for(&admin, tenants[3].user).await.unwrap_err();
+    let error = maturion_testing::token_for(&admin, tenants[3].user)
+        .await
+        .unwrap_err();
     assert!(format!("{error:?}").contains("no active user"), "{error:?}");
 }
 
@@ -274,7 +324,11 @@ async fn hostile_input_to_the_binding_functions_is_refused_cleanly() {
         "repeat('x', 20000000)".to_owned(),
     ] {
         let sql = format!("SELECT maturion.bind_tenant({token})");
-        assert_eq!(attempt(&app, &sql, "SELECT 1").await, Err("MT498".into()), "{token:.60}");
+        assert_eq!(
+            attempt(&app, &sql, "SELECT 1").await,
+            Err("MT498".into()),
+            "{token:.60}"
+        );
     }
     let reads = "SELECT coalesce(maturion.current_organisation_id()::text, '') \
                  || coalesce(maturion.current_user_id()::text, '') \
@@ -286,7 +340,12 @@ async fn hostile_input_to_the_binding_functions_is_refused_cleanly() {
         "x".repeat(138),
         format!("{}/service/{}", alpha.organisation, "0".repeat(64)),
         format!("{}/{}/{}", alpha.organisation, alpha.user, "g".repeat(64)),
-        format!("{}/{}/{}", alpha.organisation, "x".repeat(36), "0".repeat(64)),
+        format!(
+            "{}/{}/{}",
+            alpha.organisation,
+            "x".repeat(36),
+            "0".repeat(64)
+        ),
         "é".repeat(138),
         "x".repeat(1_000_000),
     ] {
@@ -304,7 +363,10 @@ async fn operators_functions_refuse_bad_input_and_change_nothing() {
     let (alpha, _beta) = two_tenants(&db).await;
     let admin = db.admin().await;
     let maintenance = db.admin().await;
-    maintenance.batch_execute("SET ROLE maturion_maintenance").await.unwrap();
+    maintenance
+        .batch_execute("SET ROLE maturion_maintenance")
+        .await
+        .unwrap();
     let tokens = "SELECT count(*)::text FROM maturion.api_tokens";
     let organisations = "SELECT count(*)::text FROM organisations";
     let before = (
@@ -313,18 +375,56 @@ async fn operators_functions_refuse_bad_input_and_change_nothing() {
     );
     let user = alpha.user;
     for (sql, code) in [
-        ("SELECT * FROM maturion.create_token(NULL)".to_owned(), "22023"),
-        (format!("SELECT * FROM maturion.create_token('{}')", uuid::Uuid::now_v7()), "22023"),
-        (format!("SELECT * FROM maturion.create_token('{user}', '0 days')"), "22023"),
-        (format!("SELECT * FROM maturion.create_token('{user}', '-1 day')"), "22023"),
-        (format!("SELECT * FROM maturion.create_token('{user}', '3651 days')"), "22023"),
-        (format!("SELECT * FROM maturion.create_token('{user}', NULL)"), "22023"),
-        ("SELECT * FROM maturion.create_organisation('', 'a@b.example', 'A')".to_owned(), "23514"),
-        ("SELECT * FROM maturion.create_organisation('Org', 'not an email', 'A')".to_owned(), "23514"),
-        ("SELECT * FROM maturion.create_organisation(NULL, NULL, NULL)".to_owned(), "23502"),
-        ("SELECT * FROM maturion.create_organisation('Org', 'a@b.example', 'A', '0 days')".to_owned(), "22023"),
+        (
+            "SELECT * FROM maturion.create_token(NULL)".to_owned(),
+            "22023",
+        ),
+        (
+            format!(
+                "SELECT * FROM maturion.create_token('{}')",
+                uuid::Uuid::now_v7()
+            ),
+            "22023",
+        ),
+        (
+            format!("SELECT * FROM maturion.create_token('{user}', '0 days')"),
+            "22023",
+        ),
+        (
+            format!("SELECT * FROM maturion.create_token('{user}', '-1 day')"),
+            "22023",
+        ),
+        (
+            format!("SELECT * FROM maturion.create_token('{user}', '3651 days')"),
+            "22023",
+        ),
+        (
+            format!("SELECT * FROM maturion.create_token('{user}', NULL)"),
+            "22023",
+        ),
+        (
+            "SELECT * FROM maturion.create_organisation('', 'a@b.example', 'A')".to_owned(),
+            "23514",
+        ),
+        (
+            "SELECT * FROM maturion.create_organisation('Org', 'not an email', 'A')".to_owned(),
+            "23514",
+        ),
+        (
+            "SELECT * FROM maturion.create_organisation(NULL, NULL, NULL)".to_owned(),
+            "23502",
+        ),
+        (
+            "SELECT * FROM maturion.create_organisation('Org', 'a@b.example', 'A', '0 days')"
+                .to_owned(),
+            "22023",
+        ),
     ] {
-        assert_eq!(attempt(&maintenance, "", &sql).await, Err(code.into()), "{sql}");
+        assert_eq!(
+            attempt(&maintenance, "", &sql).await,
+            Err(code.into()),
+            "{sql}"
+        );
     }
     assert_eq!(
         attempt(&maintenance, "", "SELECT maturion.revoke_token(NULL)::text").await,
@@ -346,6 +446,12 @@ async fn the_readonly_role_binds_to_read_and_writes_nothing() {
         attempt(&readonly, &bind(&alpha), "SELECT name FROM organisations").await,
         Ok(vec!["Alpha".to_owned()])
     );
-    let write = format!("UPDATE users SET full_name = 'x' WHERE id = '{}'", alpha.user);
-    assert_eq!(attempt(&readonly, &bind(&alpha), &write).await, Err("42501".into()));
+    let write = format!(
+        "UPDATE users SET full_name = 'x' WHERE id = '{}'",
+        alpha.user
+    );
+    assert_eq!(
+        attempt(&readonly, &bind(&alpha), &write).await,
+        Err("42501".into())
+    );
 }

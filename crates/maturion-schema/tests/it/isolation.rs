@@ -174,7 +174,9 @@ fn preamble(context: Context, a: Tenant, a_token: &str, copied: &str) -> String 
             "SELECT set_config('maturion.binding', '{}/{}/' || repeat('0', 64), true)",
             a.organisation, a.user
         ),
-        Context::CopiedBinding => format!("SELECT set_config('maturion.binding', '{copied}', true)"),
+        Context::CopiedBinding => {
+            format!("SELECT set_config('maturion.binding', '{copied}', true)")
+        }
     }
 }
 

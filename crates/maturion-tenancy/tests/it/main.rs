@@ -1,6 +1,7 @@
 //! Tenant transactions against a real PostgreSQL, as the runtime role.
 
 mod context_setters;
+mod pooled_sessions;
 
 use maturion_tenancy::{Database, TenancyError, TenantConnection};
 use maturion_testing::{organisation_with_admin, TestDatabase};
@@ -13,8 +14,12 @@ async fn app_database(db: &TestDatabase, connections: usize) -> Database {
 async fn a_transaction_sees_only_its_organisation() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 2).await;
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta")
+        .await
+        .unwrap();
 
     let tx = database.transaction(&alpha.context).await.unwrap();
     let names: Vec<String> = tx
@@ -52,8 +57,12 @@ async fn context_is_transaction_local_on_a_reused_connection() {
     let db = maturion_testing::migrated_database().await;
     // One connection: every transaction below runs on the same server session.
     let database = app_database(&db, 1).await;
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta")
+        .await
+        .unwrap();
     for tenant in [&alpha, &beta, &alpha] {
         let tx = database.transaction(&tenant.context).await.unwrap();
         let name: String = tx
@@ -83,7 +92,9 @@ async fn context_is_transaction_local_on_a_reused_connection() {
 async fn a_dropped_transaction_rolls_back_and_poisons_nothing() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 1).await;
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     {
         let tx = database.transaction(&alpha.context).await.unwrap();
         tx.execute("UPDATE organisations SET name = 'Renamed'", &[])
@@ -108,8 +119,12 @@ async fn a_dropped_transaction_rolls_back_and_poisons_nothing() {
 async fn a_write_for_another_organisation_is_a_clear_error() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 2).await;
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta")
+        .await
+        .unwrap();
     let tx = database.transaction(&alpha.context).await.unwrap();
     let error = tx
         .execute(
@@ -129,8 +144,12 @@ async fn a_write_for_another_organisation_is_a_clear_error() {
 async fn duplicates_and_dangling_references_say_nothing_about_other_tenants() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 2).await;
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta")
+        .await
+        .unwrap();
 
     let tx = database.transaction(&alpha.context).await.unwrap();
     let error = tx
@@ -168,7 +187,9 @@ async fn duplicates_and_dangling_references_say_nothing_about_other_tenants() {
 async fn audit_fields_are_stamped_from_the_context() {
     let db = maturion_testing::migrated_database().await;
     let database = app_database(&db, 1).await;
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
     let actor = alpha.context.user_id.unwrap();
     let tx = database.transaction(&alpha.context).await.unwrap();
     let row = tx
@@ -197,8 +218,12 @@ async fn audit_fields_are_stamped_from_the_context() {
 #[tokio::test]
 async fn a_connection_of_its_own_opens_the_same_tenant_transactions() {
     let db = maturion_testing::migrated_database().await;
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta")
+        .await
+        .unwrap();
     let mut connection = TenantConnection::new(db.connect(maturion_schema::APP_ROLE).await)
         .await
         .unwrap();
@@ -235,8 +260,12 @@ async fn a_connection_of_its_own_opens_the_same_tenant_transactions() {
 #[tokio::test]
 async fn a_transaction_dropped_on_a_connection_does_not_carry_into_the_next() {
     let db = maturion_testing::migrated_database().await;
-    let alpha = organisation_with_admin(&db.admin().await, "Alpha").await.unwrap();
-    let beta = organisation_with_admin(&db.admin().await, "Beta").await.unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let beta = organisation_with_admin(&db.admin().await, "Beta")
+        .await
+        .unwrap();
     let mut connection = TenantConnection::new(db.connect(maturion_schema::APP_ROLE).await)
         .await
         .unwrap();

@@ -52,8 +52,8 @@ pub async fn run_org(target: &DatabaseTarget, command: OrgCommand) -> Result<Exi
         admin_name,
         expires_in,
     } = command;
-    let admin_name = admin_name
-        .unwrap_or_else(|| admin_email.split('@').next().unwrap_or_default().to_owned());
+    let admin_name =
+        admin_name.unwrap_or_else(|| admin_email.split('@').next().unwrap_or_default().to_owned());
     let client = maintenance(target).await?;
     let created =
         provision::create_organisation(&client, &name, &admin_email, &admin_name, expires_in)
@@ -96,7 +96,9 @@ async fn maintenance(target: &DatabaseTarget) -> Result<tokio_postgres::Client> 
     client
         .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
         .await
-        .context("cannot act as the maintenance role (apply the migrations first: maturion migrate up)")?;
+        .context(
+            "cannot act as the maintenance role (apply the migrations first: maturion migrate up)",
+        )?;
     Ok(client)
 }
 
@@ -133,12 +135,35 @@ mod tests {
 
     #[test]
     fn lifetimes_are_whole_positive_days_or_hours_up_to_ten_years() {
-        assert_eq!(parse_lifetime("90d").unwrap(), Duration::from_secs(90 * 86_400));
-        assert_eq!(parse_lifetime("12h").unwrap(), Duration::from_secs(12 * 3_600));
-        assert_eq!(parse_lifetime("3650d").unwrap(), provision::MAX_TOKEN_LIFETIME);
+        assert_eq!(
+            parse_lifetime("90d").unwrap(),
+            Duration::from_secs(90 * 86_400)
+        );
+        assert_eq!(
+            parse_lifetime("12h").unwrap(),
+            Duration::from_secs(12 * 3_600)
+        );
+        assert_eq!(
+            parse_lifetime("3650d").unwrap(),
+            provision::MAX_TOKEN_LIFETIME
+        );
         for bad in [
-            "", "d", "0d", "-1d", "+1d", "NaN", "NaNd", "infd", "1.5d", "3651d",
-            "99999999999999999999d", "18446744073709551615d", "90", "90 d", "90D", "٣d",
+            "",
+            "d",
+            "0d",
+            "-1d",
+            "+1d",
+            "NaN",
+            "NaNd",
+            "infd",
+            "1.5d",
+            "3651d",
+            "99999999999999999999d",
+            "18446744073709551615d",
+            "90",
+            "90 d",
+            "90D",
+            "٣d",
         ] {
             assert!(parse_lifetime(bad).is_err(), "{bad:?} was accepted");
         }

@@ -443,7 +443,13 @@ async fn legal_holds_are_placed_listed_and_released_through_the_binary() {
 async fn organisations_and_tokens_are_made_and_revoked_through_the_binary() {
     let (db, url) = migrated_server().await;
     let created = maturion(
-        &["org", "create", "Acme Ltd", "--admin-email", "ann@acme.example"],
+        &[
+            "org",
+            "create",
+            "Acme Ltd",
+            "--admin-email",
+            "ann@acme.example",
+        ],
         None,
         Some(&url),
     );
@@ -470,7 +476,11 @@ async fn organisations_and_tokens_are_made_and_revoked_through_the_binary() {
     let bind = "SELECT organisation_id::text FROM maturion.bind_tenant($1)";
     for token in [&first, &second] {
         app.batch_execute("BEGIN").await.unwrap();
-        let bound: String = app.query_one(bind, &[&token.expose()]).await.unwrap().get(0);
+        let bound: String = app
+            .query_one(bind, &[&token.expose()])
+            .await
+            .unwrap()
+            .get(0);
         assert_eq!(bound, created["organisation_id"].as_str().unwrap());
         app.batch_execute("ROLLBACK").await.unwrap();
     }
@@ -502,17 +512,36 @@ async fn bad_organisation_and_token_input_is_refused_and_changes_nothing() {
     for args in [
         vec!["org", "create", "", "--admin-email", "a@b.example"],
         vec!["org", "create", "Acme", "--admin-email", "not an email"],
-        vec!["org", "create", "Acme", "--admin-email", "a@b.example", "--expires-in", "0d"],
+        vec![
+            "org",
+            "create",
+            "Acme",
+            "--admin-email",
+            "a@b.example",
+            "--expires-in",
+            "0d",
+        ],
         vec!["token", "create", "--user", "not-a-uuid"],
         vec!["token", "create", "--user", &unknown],
         vec!["token", "create", "--user", &unknown, "--expires-in", "-1d"],
         vec!["token", "create", "--user", &unknown, "--expires-in", "NaN"],
-        vec!["token", "create", "--user", &unknown, "--expires-in", "99999999999999999999d"],
+        vec![
+            "token",
+            "create",
+            "--user",
+            &unknown,
+            "--expires-in",
+            "99999999999999999999d",
+        ],
         vec!["token", "revoke", "not-a-uuid"],
         vec!["token", "revoke", &unknown],
     ] {
         let output = maturion(&args, None, Some(&url));
-        assert!(!output.status.success(), "{args:?} succeeded: {}", describe(&output));
+        assert!(
+            !output.status.success(),
+            "{args:?} succeeded: {}",
+            describe(&output)
+        );
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(!stderr.trim().is_empty(), "{args:?} says why");
