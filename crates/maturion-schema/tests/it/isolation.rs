@@ -4,7 +4,6 @@
 //! copied from an earlier transaction}, run as `maturion_app`. Whatever the outcome, not one
 //! row of the other organisation is read, changed or created.
 
-use maturion_tenancy::Database;
 use maturion_testing::TestDatabase;
 use tokio_postgres::Client;
 use uuid::Uuid;
