@@ -6,7 +6,7 @@ mod job;
 
 pub use job::{become_maintenance, maintain, MaintenanceRun, PlatformError};
 
-use maturion_migrate::{AppliedMigration, MigrateError, MigrationSet, Migrator};
+use maturion_migrate::{AppliedMigration, MigrateError, MigrationSet, MigrationState, Migrator};
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
@@ -43,4 +43,22 @@ pub fn fingerprint() -> String {
         hasher.update(set.fingerprint());
     }
     hex::encode(hasher.finalize())[..16].to_owned()
+}
+
+/// This build's migrations that the database has not applied, as `scope version`, in order.
+/// A database with every one of them applied runs the schema this build expects.
+pub async fn pending_migrations(client: &mut Client) -> Result<Vec<String>, MigrateError> {
+    let mut pending = Vec::new();
+    for set in migration_sets() {
+        let statuses = Migrator::new(&set, maturion_schema::migration_options())
+            .status(client)
+            .await?;
+        pending.extend(
+            statuses
+                .iter()
+                .filter(|status| status.state == MigrationState::Pending)
+                .map(|status| format!("{} {}", set.scope, status.version)),
+        );
+    }
+    Ok(pending)
 }

@@ -31,8 +31,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the database (embedded by default), apply all migrations, say where it is.
-    /// This is what `maturion` does with no command.
     Up,
+    /// Run the platform as a service: HTTP (health, readiness, metrics) and the periodic job.
+    /// This is what `maturion` does with no command.
+    Serve(crate::commands::serve::ServeArgs),
     /// Manage the embedded PostgreSQL cluster.
     #[command(subcommand)]
     Db(DbCommand),

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod configuration;
+mod server;
 
 use std::process::ExitCode;
 

@@ -6,6 +6,7 @@ pub(crate) mod events;
 pub(crate) mod hold;
 pub(crate) mod maintain;
 mod migrate;
+pub(crate) mod serve;
 
 use std::process::ExitCode;
 
@@ -17,8 +18,9 @@ use crate::cli::Command;
 /// Commands that need no database (`migrate new`, `migrate lint`) never look for one.
 pub async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode> {
     let database = &settings.database;
-    match command.unwrap_or(Command::Up) {
+    match command.unwrap_or_else(|| Command::Serve(serve::ServeArgs { listen: None })) {
         Command::Up => up(&open(database).await?).await,
+        Command::Serve(args) => serve::run(&settings, &open(database).await?, args).await,
         Command::Db(command) => db::run(&open(database).await?, command).await,
         Command::Migrate(command) => migrate::run(database, command).await,
         Command::Check(args) => check::run(&open(database).await?, args).await,
