@@ -1,7 +1,7 @@
--- For each partitioned table among the given ones, its always-firing platform triggers (the
--- append-only guards), and every descendant that lacks a trigger of the same function and
--- the same events (tgtype) at all. A guard present but not firing always is the trigger
--- rule's business.
+-- For each partitioned table among the given ones ($1), its guard triggers (those running one
+-- of the guard functions $2, the append-only guards), and every descendant that lacks a
+-- trigger of the same function and the same events (tgtype) at all. A guard present but not
+-- firing always is the trigger rule's business.
 WITH RECURSIVE tree(root, child) AS (
   SELECT i.inhparent, i.inhrelid FROM pg_inherits i WHERE i.inhparent = ANY($1)
   UNION ALL
@@ -10,9 +10,8 @@ WITH RECURSIVE tree(root, child) AS (
 guards AS (
   SELECT t.tgrelid AS root, t.tgname, t.tgfoid, t.tgtype
   FROM pg_trigger t
-  JOIN pg_proc p ON p.oid = t.tgfoid
-  WHERE t.tgrelid = ANY($1) AND NOT t.tgisinternal AND t.tgenabled = 'A'
-    AND p.pronamespace = to_regnamespace('maturion')
+  WHERE t.tgrelid = ANY($1) AND NOT t.tgisinternal
+    AND t.tgfoid IN (SELECT to_regprocedure(guard) FROM unnest($2::text[]) AS guard)
 )
 SELECT guards.root AS parent_oid,
        format('%I.%I', n.nspname, c.relname) AS partition,

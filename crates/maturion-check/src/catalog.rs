@@ -8,6 +8,14 @@ use tokio_postgres::{Client, Row};
 
 use crate::{CheckError, CheckOptions};
 
+/// Trigger functions the platform attaches ENABLE ALWAYS: guards that must hold even in a
+/// session in replica mode, on a log's every partition too. Every other platform trigger fires
+/// in ordinary sessions only.
+pub(crate) const ALWAYS_FIRING_GUARDS: [&str; 2] = [
+    "maturion.refuse_log_change()",
+    "maturion.refuse_legal_hold_change()",
+];
+
 /// In a function's COMMENT, declares that the application role may call it.
 pub(crate) const APP_MARKER: &str = "@app-callable";
 /// In a function's COMMENT, declares that the read-only role may call it.
@@ -355,7 +363,8 @@ async fn load_tables(client: &Client, options: &CheckOptions) -> Result<TablesBy
         });
     }
     let what = "partitions without their parent's guards";
-    for row in query(client, what, PARTITION_GUARDS, &[&tables.oids]).await? {
+    let guards = &ALWAYS_FIRING_GUARDS[..];
+    for row in query(client, what, PARTITION_GUARDS, &[&tables.oids, &guards]).await? {
         tables
             .of(&row, "parent_oid")
             .unguarded_partitions

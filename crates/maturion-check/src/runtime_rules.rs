@@ -1,16 +1,9 @@
 //! Rules about what the runtime roles can do to every tenant at once, and about the platform's
 //! own machinery (its triggers, its guards, its schema) staying switched on.
 
-use crate::catalog::{Catalog, RuntimeRole, Table, Trigger};
+use crate::catalog::{Catalog, RuntimeRole, Table, Trigger, ALWAYS_FIRING_GUARDS};
 use crate::report::Violation;
 use crate::rules::{ident, literal};
-
-/// Trigger functions the platform attaches ENABLE ALWAYS: guards that must hold even in a
-/// session in replica mode. Every other platform trigger fires in ordinary sessions only.
-const ALWAYS_FIRING_GUARDS: [&str; 2] = [
-    "maturion.refuse_log_change()",
-    "maturion.refuse_legal_hold_change()",
-];
 
 /// What each runtime role may hold on a table the architecture governs: the application
 /// deletes softly (spec §3.5), the read-only role only reads.
