@@ -121,6 +121,8 @@ pub(crate) struct Policy {
 
 #[derive(Debug)]
 pub(crate) struct AccessiblePartition {
+    /// The runtime role that can reach it.
+    pub role: String,
     pub name: String,
     /// Table-level privileges; empty when only column privileges are held.
     pub privileges: Vec<String>,
@@ -283,10 +285,9 @@ pub(crate) async fn load(client: &Client, options: &CheckOptions) -> Result<Cata
         .into_iter()
         .map(|setting| setting.setting)
         .collect();
-    let app_role =
-        load_runtime_role(client, &options.app_role, APP_MARKER, Some(&mut tables)).await?;
+    let app_role = load_runtime_role(client, &options.app_role, APP_MARKER, &mut tables).await?;
     let readonly_role =
-        load_runtime_role(client, &options.readonly_role, READONLY_MARKER, None).await?;
+        load_runtime_role(client, &options.readonly_role, READONLY_MARKER, &mut tables).await?;
     Ok(Catalog {
         database,
         tables: tables.tables,
@@ -432,13 +433,13 @@ async fn load_security_definers(client: &Client) -> Result<Vec<SecurityDefiner>,
 }
 
 /// A runtime role's attributes and, for a role that exists and is no superuser, what it owns,
-/// where it may create, what it may call and connect to, its stored settings, and (given
-/// `tables`) the partitions of them it can reach.
+/// where it may create, what it may call and connect to, its stored settings, and the
+/// partitions of `tables` it can reach.
 async fn load_runtime_role(
     client: &Client,
     name: &str,
     marker: &'static str,
-    tables: Option<&mut TablesByOid>,
+    tables: &mut TablesByOid,
 ) -> Result<RuntimeRole, CheckError> {
     let role = query(client, "a runtime role", APP_ROLE, &[&name]).await?;
     let attributes = role.first().map(|row| RoleAttributes {
@@ -459,9 +460,7 @@ async fn load_runtime_role(
         .is_some_and(|attributes| !attributes.is_superuser)
     {
         load_reach(client, &mut role).await?;
-        if let Some(tables) = tables {
-            attach_accessible_partitions(client, name, tables).await?;
-        }
+        attach_accessible_partitions(client, name, tables).await?;
     }
     if attributes.is_some() {
         role.settings = load_settings(client, Some(name)).await?;
@@ -576,6 +575,7 @@ async fn attach_accessible_partitions(
             .of(&row, "parent_oid")
             .accessible_partitions
             .push(AccessiblePartition {
+                role: app_role.to_owned(),
                 name: row.get("name"),
                 privileges: row.get("table_privileges"),
             });

@@ -107,7 +107,7 @@ fn check_table(table: &Table, catalog: &Catalog, out: &mut Vec<Violation>) {
     audit_trail(table, app_role, out);
     tenant_references(table, out);
     tenant_unique_key(table, out);
-    partitions(table, app_role, out);
+    partitions(table, out);
 }
 
 /// The column that names a row's organisation: `id` in the tenant root itself.
@@ -516,7 +516,7 @@ fn plain_columns(columns: &[Option<String>]) -> Option<Vec<&str>> {
     columns.iter().map(Option::as_deref).collect()
 }
 
-fn partitions(table: &Table, app_role: &str, out: &mut Vec<Violation>) {
+fn partitions(table: &Table, out: &mut Vec<Violation>) {
     for partition in &table.accessible_partitions {
         let privileges = if partition.privileges.is_empty() {
             "column privileges".to_owned()
@@ -527,12 +527,13 @@ fn partitions(table: &Table, app_role: &str, out: &mut Vec<Violation>) {
             "partition-directly-accessible",
             &partition.name,
             format!(
-                "{app_role} holds {privileges} on this partition of {parent}; a partition has its own \
+                "{holder} holds {privileges} on this partition of {parent}; a partition has its own \
                  privileges and RLS, so direct access skips the parent's tenant policy; REVOKE ALL ON \
                  {name} FROM {role} (and from PUBLIC if granted there), and grant on {parent} only",
+                holder = partition.role,
                 parent = table.name,
                 name = partition.name,
-                role = ident(app_role),
+                role = ident(&partition.role),
             ),
         ));
     }

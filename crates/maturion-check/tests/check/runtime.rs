@@ -430,3 +430,26 @@ async fn temporary_tables_large_objects_and_other_databases_of_a_runtime_role_ar
     found.sort();
     assert_eq!(found, expected);
 }
+
+#[tokio::test]
+async fn a_partition_the_read_only_role_can_reach_is_reported() {
+    let (_database, admin) = migrated().await;
+    execute(
+        &admin,
+        "GRANT SELECT ON public.event_log_default TO maturion_readonly",
+    )
+    .await;
+    let report = report(&admin, &CheckOptions::default()).await;
+    let found: Vec<_> = report
+        .violations
+        .iter()
+        .map(|v| (v.rule, v.object.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [("partition-directly-accessible", "public.event_log_default")]
+    );
+    assert!(report.violations[0]
+        .message
+        .starts_with("maturion_readonly holds SELECT on this partition of public.event_log"));
+}

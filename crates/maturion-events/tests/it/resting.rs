@@ -165,7 +165,7 @@ async fn a_stream_does_not_rest_while_its_organisation_is_committing() {
     // The commit-ordering trigger fires now instead of at COMMIT, and takes the lock (the
     // application may not take advisory locks itself).
     committing
-        .batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+        .execute("SET CONSTRAINTS ALL IMMEDIATE", &[])
         .await
         .unwrap();
     // A discovering claim in a transaction that ends after the publisher's commit.
