@@ -16,11 +16,13 @@ guards AS (
 SELECT guards.root AS parent_oid,
        format('%I.%I', n.nspname, c.relname) AS partition,
        guards.tgname::text AS guard,
-       guards.tgfoid::regprocedure::text AS function
+       format('%I.%I(%s)', pn.nspname, p.proname, oidvectortypes(p.proargtypes)) AS function
 FROM tree
 JOIN guards ON guards.root = tree.root
 JOIN pg_class c ON c.oid = tree.child
 JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_proc p ON p.oid = guards.tgfoid
+JOIN pg_namespace pn ON pn.oid = p.pronamespace
 WHERE NOT EXISTS (
   SELECT FROM pg_trigger t
   WHERE t.tgrelid = tree.child AND t.tgfoid = guards.tgfoid AND t.tgtype = guards.tgtype

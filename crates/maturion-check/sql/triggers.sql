@@ -4,7 +4,8 @@
 -- or 'D' (never).
 SELECT format('%I.%I', n.nspname, c.relname) AS table_name,
        t.tgname::text AS name,
-       t.tgfoid::regprocedure::text AS function,
+       -- Spelt out: a regprocedure prints unqualified when its schema is on the search_path.
+       format('%I.%I(%s)', 'maturion', p.proname, oidvectortypes(p.proargtypes)) AS function,
        t.tgenabled::text AS firing
 FROM pg_trigger t
 JOIN pg_class c ON c.oid = t.tgrelid

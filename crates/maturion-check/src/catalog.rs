@@ -66,9 +66,10 @@ pub(crate) struct Table {
     pub indexes: Vec<Index>,
     pub foreign_keys: Vec<ForeignKey>,
     pub policies: Vec<Policy>,
-    /// Descendants the app role holds privileges on (not looked up for a missing or superuser role).
+    /// Descendants a runtime role holds privileges on (not looked up for a missing or superuser
+    /// role).
     pub accessible_partitions: Vec<AccessiblePartition>,
-    /// Descendants lacking one of the table's always-firing platform triggers (its guards).
+    /// Descendants lacking one of the table's append-only guards (`ALWAYS_FIRING_GUARDS`).
     pub unguarded_partitions: Vec<UnguardedPartition>,
 }
 
