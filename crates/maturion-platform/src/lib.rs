@@ -3,8 +3,13 @@
 //! periodic jobs of the crates together ([`maintain`]).
 
 mod job;
+mod runtime_guard;
 
 pub use job::{become_maintenance, maintain, MaintenanceRun, PlatformError};
+pub use runtime_guard::{
+    end_long_transactions, remove_runtime_role_settings, EndedTransaction, RemovedSettings,
+    RuntimeGuard,
+};
 
 use maturion_migrate::{AppliedMigration, MigrateError, MigrationSet, MigrationState, Migrator};
 use sha2::{Digest, Sha256};

@@ -9,6 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use maturion_config::DatabaseTarget;
 use maturion_maintenance::{Outcome, Policy, Progress};
+use maturion_platform::RuntimeGuard;
 
 /// Keeps the time-partitioned logs (audit_log, event_log) in shape.
 #[derive(Debug, Args)]
@@ -28,6 +29,10 @@ pub struct MaintainArgs {
     /// Seconds a partition change may wait for its locks before it is left for the next run.
     #[arg(long, default_value_t = 5)]
     pub lock_timeout: u64,
+    /// Terminate sessions of maturion_app and maturion_readonly whose transaction has been open
+    /// longer than this many minutes; 0 leaves them all.
+    #[arg(long, default_value_t = 10)]
+    pub max_transaction_minutes: u64,
 }
 
 impl MaintainArgs {
@@ -41,6 +46,14 @@ impl MaintainArgs {
             lock_timeout: Duration::from_secs(self.lock_timeout.max(1)),
         }
     }
+
+    fn guard(&self) -> RuntimeGuard {
+        RuntimeGuard {
+            // Capped well inside PostgreSQL's interval range (about 2,000 years).
+            max_transaction_age: (self.max_transaction_minutes > 0)
+                .then(|| Duration::from_secs(self.max_transaction_minutes.min(1 << 30) * 60)),
+        }
+    }
 }
 
 pub async fn run(target: &DatabaseTarget, args: MaintainArgs) -> Result<ExitCode> {
@@ -52,18 +65,45 @@ pub async fn run(target: &DatabaseTarget, args: MaintainArgs) -> Result<ExitCode
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let run = maturion_platform::maintain(&mut admin, &policy, |progress| match progress {
-        Progress::Planned(plan) if !policy.dry_run => bar.set_length(plan.steps.len() as u64),
-        Progress::Planned(_) => {}
-        Progress::Applied { outcomes, .. } => {
-            // Printed on stdout above the bar (also when stderr is not a terminal and the bar is hidden).
-            bar.suspend(|| outcomes.iter().for_each(|outcome| println!("  {outcome}")));
-            bar.inc(1);
-        }
-    })
-    .await
-    .context("maintenance failed (steps printed above were applied)")?;
+    let run =
+        maturion_platform::maintain(
+            &mut admin,
+            &policy,
+            &args.guard(),
+            |progress| match progress {
+                Progress::Planned(plan) if !policy.dry_run => {
+                    bar.set_length(plan.steps.len() as u64)
+                }
+                Progress::Planned(_) => {}
+                Progress::Applied { outcomes, .. } => {
+                    // Printed on stdout above the bar (also when stderr is not a terminal and the bar is hidden).
+                    bar.suspend(|| outcomes.iter().for_each(|outcome| println!("  {outcome}")));
+                    bar.inc(1);
+                }
+            },
+        )
+        .await
+        .context("maintenance failed (steps printed above were applied)")?;
     bar.finish_and_clear();
+    for removed in &run.removed_settings {
+        let scope = removed
+            .database
+            .as_deref()
+            .map_or(String::new(), |database| format!(" in database {database}"));
+        println!(
+            "  removed the stored settings of {}{scope}: {}",
+            removed.role,
+            removed.settings.join(", ")
+        );
+    }
+    for ended in &run.ended_transactions {
+        println!(
+            "  terminated session {} of {}: its transaction was open for {} s",
+            ended.pid,
+            ended.role,
+            ended.open_for.as_secs()
+        );
+    }
     let report = run.maintenance;
     if policy.dry_run {
         print!("{report}");
