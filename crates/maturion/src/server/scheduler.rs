@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use maturion_maintenance::{MaintenanceError, Policy};
-use maturion_platform::PlatformError;
+use maturion_platform::{PlatformError, RuntimeGuard};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 use tokio_postgres::Config;
@@ -95,7 +95,8 @@ impl Scheduler {
             Ok(client) => client,
             Err(error) => return JobOutcome::Failed(error.to_string()),
         };
-        match maturion_platform::maintain(&mut client, &Policy::default(), |_| {}).await {
+        let guard = RuntimeGuard::default();
+        match maturion_platform::maintain(&mut client, &Policy::default(), &guard, |_| {}).await {
             Ok(_) => JobOutcome::Succeeded,
             Err(PlatformError::Maintenance(MaintenanceError::Busy)) => JobOutcome::Skipped,
             Err(error) => JobOutcome::Failed(error.to_string()),
