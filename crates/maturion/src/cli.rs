@@ -1,4 +1,5 @@
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -23,6 +24,12 @@ pub struct Cli {
     /// Folder of the embedded cluster, as MATURION_HOME.
     #[arg(long, global = true)]
     pub home: Option<PathBuf>,
+
+    /// How long to wait for a lock another run holds (migrations, maintenance, the audit
+    /// seal) before failing with who holds it: 30s, 500ms, 2m…
+    #[arg(long, global = true, value_name = "DURATION", default_value = "30s",
+          value_parser = crate::flags::duration, allow_hyphen_values = true)]
+    pub lock_wait: Duration,
 
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -92,10 +92,10 @@ pub struct EventsBenchArgs {
     #[arg(long)]
     pub skip_graphile: bool,
     /// Length of each steady-rate latency run.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value = "5", value_parser = crate::flags::seconds, allow_hyphen_values = true)]
     pub latency_seconds: f64,
     /// Length of each NOTIFY measurement.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value = "5", value_parser = crate::flags::seconds, allow_hyphen_values = true)]
     pub notify_seconds: f64,
     /// Alternating runs of both systems at their best configuration (medians compared).
     #[arg(long, default_value_t = 3)]
