@@ -160,7 +160,11 @@ pub(crate) async fn require_bypass(client: &Client, what: &str) -> Result<(), Au
 }
 
 /// A seal that timed out on its lock names who holds it.
-async fn seal_refused(client: &Client, error: tokio_postgres::Error, waited: Duration) -> AuditError {
+async fn seal_refused(
+    client: &Client,
+    error: tokio_postgres::Error,
+    waited: Duration,
+) -> AuditError {
     if error.code() != Some(&SqlState::LOCK_NOT_AVAILABLE) {
         return not_installed(error);
     }

@@ -93,7 +93,10 @@ pub enum MigrateError {
         "another migration run holds the migration lock: {holders}; gave up after waiting {waited:?}, \
          try again once it has finished"
     )]
-    Locked { holders: String, waited: std::time::Duration },
+    Locked {
+        holders: String,
+        waited: std::time::Duration,
+    },
 
     #[error("database error: {0}")]
     Database(#[from] tokio_postgres::Error),

@@ -55,7 +55,8 @@ pub async fn maintain(
     }
     become_maintenance(client).await;
     let sealed =
-        maturion_audit::seal_within(client, maturion_audit::DEFAULT_SEAL_ROWS, policy.lock_wait).await;
+        maturion_audit::seal_within(client, maturion_audit::DEFAULT_SEAL_ROWS, policy.lock_wait)
+            .await;
     client.batch_execute("RESET ROLE").await?;
     Ok(MaintenanceRun {
         maintenance,

@@ -108,8 +108,12 @@ async fn tail(target: &DatabaseTarget, args: TailArgs) -> Result<ExitCode> {
             if !events.is_empty() {
                 last_event = Instant::now();
             }
-            for (event, committed_at) in &events {
-                print_event(event, committed_at, args.format)?;
+            for item in &events {
+                match item {
+                    Ok((event, committed_at)) => print_event(event, committed_at, args.format)?,
+                    // A row no event can hold: said on stderr, and the tail goes on.
+                    Err(undecodable) => eprintln!("error: {}", printable(&undecodable.to_string())),
+                }
                 printed += 1;
                 if args.limit.is_some_and(|limit| printed >= limit) {
                     return Ok(());
