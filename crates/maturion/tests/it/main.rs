@@ -3,6 +3,7 @@
 mod commands;
 mod configuration;
 mod embedded;
+mod hostile;
 
 use std::path::Path;
 use std::process::{Command, Output};
