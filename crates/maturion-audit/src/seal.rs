@@ -59,7 +59,8 @@ pub async fn seal_with(client: &Client, max_rows: i32) -> Result<SealReport, Aud
 }
 
 /// [`seal_with`], waiting at most `wait` for another sealer's lock (and any other lock the
-/// seal needs) before giving up with who holds it.
+/// seal needs) before giving up with who holds it. The seal is a transaction of its own:
+/// `client` must not be inside one.
 pub async fn seal_within(
     client: &Client,
     max_rows: i32,
