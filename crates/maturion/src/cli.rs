@@ -158,12 +158,12 @@ pub enum BenchCommand {
     /// RLS overhead: PK lookup and tenant list as maturion_app under RLS vs explicit
     /// WHERE organisation_id as a BYPASSRLS role.
     Rls {
-        #[arg(long, default_value_t = 1_000)]
+        #[arg(long, default_value_t = 1_000, value_parser = crate::flags::positive)]
         organisations: usize,
-        #[arg(long, default_value_t = 1_000_000)]
+        #[arg(long, default_value_t = 1_000_000, value_parser = crate::flags::positive)]
         rows: usize,
         /// Timed repetitions of each query.
-        #[arg(long, default_value_t = 2_000)]
+        #[arg(long, default_value_t = 2_000, value_parser = crate::flags::positive)]
         iterations: usize,
     },
     /// Ingest: batched INSERTs into partitioned audit_log as maturion_app vs COPY into an

@@ -46,6 +46,16 @@ pub fn seconds(text: &str) -> Result<f64, String> {
     duration(text).map(|d| d.as_secs_f64())
 }
 
+/// A count that must be at least 1 (a benchmark of zero rows or rounds measures nothing and
+/// divides by zero).
+pub fn positive(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(count) => Ok(count),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +68,14 @@ mod tests {
         assert_eq!(duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(duration("2.5"), Ok(Duration::from_millis(2500)));
         assert_eq!(duration("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn counts_are_whole_and_positive() {
+        assert_eq!(positive("3"), Ok(3));
+        for bad in ["0", "-1", "1.5", "NaN", ""] {
+            assert!(positive(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

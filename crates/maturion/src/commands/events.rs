@@ -44,7 +44,7 @@ pub struct TailArgs {
     #[arg(long)]
     pub from_beginning: bool,
     /// Exit after this many events.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::positive)]
     pub limit: Option<usize>,
     /// Print what is there now (with --from-beginning: the whole log) and exit.
     #[arg(long)]

@@ -105,8 +105,21 @@ fn every_duration_flag_refuses_negative_nan_infinite_and_huge_values() {
             );
         }
     }
-    let seal = run(&["audit", "seal", "--max-rows", "0"]);
-    assert_eq!(seal.status.code(), Some(2), "{}", describe(&seal));
+    for args in [
+        &["audit", "seal", "--max-rows", "0"][..],
+        &["events", "tail", "--limit", "0"],
+        &["bench", "rls", "--iterations", "0"],
+        &["bench", "events", "--workers", "2,0"],
+        &["bench", "ingest", "--rows", "-5"],
+    ] {
+        let output = run(args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            describe(&output)
+        );
+    }
 }
 
 #[test]
