@@ -18,8 +18,11 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF NEW."timestamp" BETWEEN now() - interval '1 year' AND clock_timestamp() + interval '5 minutes'
-     OR (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+  -- Two tests: the first is a simple expression, the fast path of every publish.
+  IF NEW."timestamp" BETWEEN now() - interval '1 year' AND clock_timestamp() + interval '5 minutes' THEN
+    RETURN NEW;
+  END IF;
+  IF (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
     RETURN NEW;
   END IF;
   RAISE EXCEPTION 'event_log.timestamp % is outside the accepted window (a year back to five minutes ahead); leave it out and the database sets it',
