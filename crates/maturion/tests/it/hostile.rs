@@ -138,6 +138,17 @@ fn named_inputs_that_are_not_regular_files_are_refused_at_once() {
         fails_with(&output, 1, &["not a regular file"]);
     }
 
+    // A cluster home whose record of the cluster is a FIFO.
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(home.join("cluster.json"))
+        .status()
+        .unwrap()
+        .success());
+    let output = run(&["--home", home.to_str().unwrap(), "db", "status"]);
+    fails_with(&output, 1, &["cluster.json", "not a regular file"]);
+
     // A module's migration whose up.sql is a FIFO.
     let migration = dir.path().join("risks").join("1.0.0_risks");
     std::fs::create_dir_all(&migration).unwrap();
