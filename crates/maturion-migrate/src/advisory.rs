@@ -34,9 +34,10 @@ pub async fn lock_session(
     }
 }
 
-/// Who holds the advisory lock `key` (one bigint key, session or transaction level), for an
-/// error message: `pid 4242 (user postgres, application "maturion", since 00:12:03 UTC)`, or
-/// a note that nobody holds it any more.
+/// Who holds the advisory lock `key` in this database (one bigint key, session or transaction
+/// level; advisory locks of other databases are other locks), for an error message:
+/// `pid 4242 (user postgres, application "maturion", in a transaction since 00:12:03 UTC)`,
+/// or a note that nobody holds it any more.
 pub async fn lock_holders(client: &Client, key: i64) -> Result<String, tokio_postgres::Error> {
     let rows = client
         .query(
@@ -45,6 +46,8 @@ pub async fn lock_holders(client: &Client, key: i64) -> Result<String, tokio_pos
              FROM pg_catalog.pg_locks l \
              LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+               AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d \
+                                 WHERE d.datname = current_database()) \
                AND ((l.classid::bigint << 32) | l.objid::bigint) = $1 \
              ORDER BY l.pid",
             &[&key],
