@@ -80,10 +80,12 @@ pub struct EventsBenchArgs {
     #[arg(long, default_value_t = 50_000, value_parser = crate::flags::positive)]
     pub events_batched: usize,
     /// Bus worker counts to try.
-    #[arg(long, value_delimiter = ',', default_values_t = [2, 4], value_parser = crate::flags::positive)]
+    #[arg(long, value_delimiter = ',', default_values_t = [2, 4],
+          value_parser = crate::flags::positive)]
     pub workers: Vec<usize>,
     /// graphile-worker concurrency levels to try (local queue enabled).
-    #[arg(long, value_delimiter = ',', default_values_t = [4, 16, 64], value_parser = crate::flags::positive)]
+    #[arg(long, value_delimiter = ',', default_values_t = [4, 16, 64],
+          value_parser = crate::flags::positive)]
     pub graphile_concurrency: Vec<usize>,
     /// Scratch folder graphile-worker is installed into with npm (never committed).
     #[arg(long, default_value = "target/bench-node")]
@@ -92,10 +94,12 @@ pub struct EventsBenchArgs {
     #[arg(long)]
     pub skip_graphile: bool,
     /// Length of each steady-rate latency run.
-    #[arg(long, default_value = "5", value_parser = crate::flags::seconds, allow_hyphen_values = true)]
+    #[arg(long, default_value = "5", value_parser = crate::flags::seconds,
+          allow_hyphen_values = true)]
     pub latency_seconds: f64,
     /// Length of each NOTIFY measurement.
-    #[arg(long, default_value = "5", value_parser = crate::flags::seconds, allow_hyphen_values = true)]
+    #[arg(long, default_value = "5", value_parser = crate::flags::seconds,
+          allow_hyphen_values = true)]
     pub notify_seconds: f64,
     /// Alternating runs of both systems at their best configuration (medians compared).
     #[arg(long, default_value_t = 3, value_parser = crate::flags::positive)]

@@ -50,7 +50,8 @@ pub struct TailArgs {
     #[arg(long)]
     pub once: bool,
     /// Exit after this long without a new event: 30s, 500ms, 2m, or plain seconds.
-    #[arg(long, value_name = "DURATION", value_parser = crate::flags::duration, allow_hyphen_values = true)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::flags::duration,
+          allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Line)]
     pub format: OutputFormat,

@@ -29,7 +29,8 @@ pub struct MaintainArgs {
     pub dry_run: bool,
     /// How long a partition change may wait for its locks before it is left for the next
     /// run: 5s, 500ms, or plain seconds.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::flags::duration, allow_hyphen_values = true)]
+    #[arg(long, value_name = "DURATION", default_value = "5s",
+          value_parser = crate::flags::duration, allow_hyphen_values = true)]
     pub lock_timeout: Duration,
 }
 
