@@ -76,7 +76,9 @@ pub async fn maintain(
         return Ok(run);
     }
     become_maintenance(client).await;
-    let sealed = maturion_audit::seal(client).await;
+    let sealed =
+        maturion_audit::seal_within(client, maturion_audit::DEFAULT_SEAL_ROWS, policy.lock_wait)
+            .await;
     client.batch_execute("RESET ROLE").await?;
     run.seal = Some(sealed?);
     Ok(run)

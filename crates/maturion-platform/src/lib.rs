@@ -11,6 +11,8 @@ pub use runtime_guard::{
     RuntimeGuard,
 };
 
+use std::time::Duration;
+
 use maturion_migrate::{AppliedMigration, MigrateError, MigrationSet, MigrationState, Migrator};
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
@@ -28,11 +30,23 @@ pub fn migration_sets() -> Vec<MigrationSet> {
 /// Creates the roles (idempotent), then applies every pending migration of every set.
 /// `client` must be an administrator.
 pub async fn migrate_up(client: &mut Client) -> Result<Vec<AppliedMigration>, MigrateError> {
+    migrate_up_waiting(client, maturion_migrate::Options::default().lock_wait).await
+}
+
+/// [`migrate_up`], waiting at most `lock_wait` for another migrator's lock.
+pub async fn migrate_up_waiting(
+    client: &mut Client,
+    lock_wait: Duration,
+) -> Result<Vec<AppliedMigration>, MigrateError> {
     maturion_schema::bootstrap_roles(client).await?;
+    let options = maturion_migrate::Options {
+        lock_wait,
+        ..maturion_schema::migration_options()
+    };
     let mut applied = Vec::new();
     for set in migration_sets() {
         applied.extend(
-            Migrator::new(&set, maturion_schema::migration_options())
+            Migrator::new(&set, options.clone())
                 .up(client, None)
                 .await?,
         );

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
@@ -24,9 +25,11 @@ pub async fn run(
     settings: &Settings,
     target: &DatabaseTarget,
     args: ServeArgs,
+    lock_wait: Duration,
 ) -> Result<ExitCode> {
     if let DatabaseTarget::Embedded { .. } = target {
-        let applied = maturion_platform::migrate_up(&mut target.admin().await?).await?;
+        let applied =
+            maturion_platform::migrate_up_waiting(&mut target.admin().await?, lock_wait).await?;
         tracing::info!(applied = applied.len(), "schema up to date");
     } else {
         target.ensure_running().await?;

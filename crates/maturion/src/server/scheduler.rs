@@ -98,7 +98,7 @@ impl Scheduler {
         let guard = RuntimeGuard::default();
         match maturion_platform::maintain(&mut client, &Policy::default(), &guard, |_| {}).await {
             Ok(_) => JobOutcome::Succeeded,
-            Err(PlatformError::Maintenance(MaintenanceError::Busy)) => JobOutcome::Skipped,
+            Err(PlatformError::Maintenance(MaintenanceError::Busy { .. })) => JobOutcome::Skipped,
             Err(error) => JobOutcome::Failed(error.to_string()),
         }
     }

@@ -3,6 +3,7 @@
 mod commands;
 mod configuration;
 mod embedded;
+mod hostile;
 mod server;
 
 use std::path::Path;
