@@ -23,15 +23,16 @@ pub enum MigrateError {
 
     #[error(
         "migration {version} ({name}) of scope '{scope}' was edited after it was applied \
-         (checksum {applied} in the database, {current} on disk); \
-         applied migrations are immutable: restore the file and add a new migration instead"
+         (checksum {} in the database, {} on disk); \
+         applied migrations are immutable: restore the file and add a new migration instead",
+        .checksums.applied, .checksums.current
     )]
     Drift {
         scope: String,
         version: Version,
         name: String,
-        applied: String,
-        current: String,
+        // Boxed: every Result of this crate carries this error's size.
+        checksums: Box<Checksums>,
     },
 
     #[error(
@@ -89,6 +90,22 @@ pub enum MigrateError {
         source: maturion_lint::LintError,
     },
 
+    #[error(
+        "another migration run holds the migration lock: {holders}; gave up after waiting {waited:?}, \
+         try again once it has finished"
+    )]
+    Locked {
+        holders: String,
+        waited: std::time::Duration,
+    },
+
     #[error("database error: {0}")]
     Database(#[from] tokio_postgres::Error),
+}
+
+/// A migration's checksum as applied and as found on disk.
+#[derive(Debug)]
+pub struct Checksums {
+    pub applied: String,
+    pub current: String,
 }

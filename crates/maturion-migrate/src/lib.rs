@@ -6,10 +6,11 @@
 //! (drift), refuses MINOR/PATCH migrations that the zero-regression lint rejects, and takes a
 //! PostgreSQL advisory lock so that two migrators never run at once.
 
+pub mod advisory;
 mod error;
 mod migration;
 mod migrator;
 
-pub use error::MigrateError;
+pub use error::{Checksums, MigrateError};
 pub use migration::{scaffold, Migration, MigrationSet};
 pub use migrator::{AppliedMigration, MigrationState, MigrationStatus, Migrator, Options};

@@ -4,8 +4,14 @@ CREATE OR REPLACE FUNCTION maturion.event_lease_visible(cursor_organisation uuid
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT coalesce(cursor_organisation = nullif(current_setting('app.current_organisation_id', true), '')::uuid, true);
+  SELECT CASE
+    WHEN nullif(current_setting('app.current_organisation_id', true), '') IS NOT NULL
+      THEN cursor_organisation = nullif(current_setting('app.current_organisation_id', true), '')::uuid
+    ELSE pg_has_role(session_user, 'maturion_maintenance', 'MEMBER')
+  END;
 $$;
+COMMENT ON FUNCTION maturion.event_lease_visible(uuid) IS
+  'True when the tenant context names the leased stream''s organisation, or, without a context, for the maintenance role''s members.';
 CREATE OR REPLACE FUNCTION maturion.events_in_commit_order(p_event_types text[])
 RETURNS TABLE (
   commit_position bigint,

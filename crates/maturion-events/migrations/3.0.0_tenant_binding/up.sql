@@ -1,15 +1,21 @@
 -- 3.0.0: the bus reads the tenant binding (platform 3.0.0), not app.current_organisation_id,
 -- which any role may set: a lease is visible to a tenant transaction only for the organisation
 -- it is bound to, and the commit-order reader of event sourcing returns the bound
--- organisation's events. Without a binding, as before, the lease functions serve the
--- maintenance side and the reader returns nothing.
+-- organisation's events. Without a verified binding, as in 2.4.0, the lease functions serve
+-- only the maintenance side's members and the reader returns nothing.
 
 CREATE OR REPLACE FUNCTION maturion.event_lease_visible(cursor_organisation uuid) RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT coalesce(cursor_organisation = maturion.current_organisation_id(), true);
+  SELECT CASE
+    WHEN maturion.current_organisation_id() IS NOT NULL
+      THEN cursor_organisation = maturion.current_organisation_id()
+    ELSE pg_has_role(session_user, 'maturion_maintenance', 'MEMBER')
+  END;
 $$;
+COMMENT ON FUNCTION maturion.event_lease_visible(uuid) IS
+  'True when the transaction is bound to the leased stream''s organisation, or, unbound, for the maintenance role''s members.';
 CREATE OR REPLACE FUNCTION maturion.events_in_commit_order(p_event_types text[])
 RETURNS TABLE (
   commit_position bigint,

@@ -112,7 +112,7 @@ BEGIN
   END IF;
 END
 $$;
-COMMENT ON FUNCTION maturion.current_binding() IS 'The verified tenant binding of this transaction (organisation, user, whether the platform service acts); NULLs when unbound or forged.';
+COMMENT ON FUNCTION maturion.current_binding() IS 'The verified tenant binding of this transaction (organisation, user, whether the platform service acts); NULLs when unbound or forged. @app-callable @readonly-callable';
 
 -- What every tenant policy reads, once per statement: the bound organisation, or NULL.
 CREATE FUNCTION maturion.current_organisation_id() RETURNS uuid
@@ -137,12 +137,12 @@ BEGIN
   RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION maturion.current_organisation_id() IS 'The organisation this transaction is bound to (maturion.bind_tenant), verified; NULL when unbound or forged. Policies read it as (SELECT maturion.current_organisation_id()).';
+COMMENT ON FUNCTION maturion.current_organisation_id() IS 'The organisation this transaction is bound to (maturion.bind_tenant), verified; NULL when unbound or forged. Policies read it as (SELECT maturion.current_organisation_id()). @app-callable @readonly-callable';
 
 CREATE FUNCTION maturion.current_user_id() RETURNS uuid
 LANGUAGE sql STABLE
 AS $$ SELECT b.user_id FROM maturion.current_binding() b $$;
-COMMENT ON FUNCTION maturion.current_user_id() IS 'The user this transaction is bound to, verified; NULL when unbound, forged or bound for the platform service.';
+COMMENT ON FUNCTION maturion.current_user_id() IS 'The user this transaction is bound to, verified; NULL when unbound, forged or bound for the platform service. @app-callable @readonly-callable';
 
 ------------------------------------------------------------------------------------------------
 -- Binding
@@ -189,7 +189,7 @@ BEGIN
   PERFORM set_config('maturion.binding', claims || '/' || mac, true);
 END
 $$;
-COMMENT ON FUNCTION maturion.bind_tenant(text) IS 'Binds this transaction to the organisation and user of a valid API token; the only way the runtime roles reach tenant data. Writes nothing.';
+COMMENT ON FUNCTION maturion.bind_tenant(text) IS 'Binds this transaction to the organisation and user of a valid API token; the only way the runtime roles reach tenant data. Writes nothing. @app-callable @readonly-callable';
 REVOKE EXECUTE ON FUNCTION maturion.bind_tenant(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION maturion.bind_tenant(text) TO maturion_app, maturion_readonly;
 

@@ -3,6 +3,8 @@
 mod commands;
 mod configuration;
 mod embedded;
+mod hostile;
+mod server;
 
 use std::path::Path;
 use std::process::{Command, Output};
