@@ -6,19 +6,27 @@
 //! blocks production traffic behind a long lock. Breaking changes need a MAJOR version
 //! (`X.0.0`) whose `up.sql` declares them with a `-- maturion:destructive` line at the top.
 //!
+//! A module's migration must also stay inside its own objects: no privilege, role, trigger
+//! switch, log change or platform function change that would weaken what keeps tenants apart,
+//! and no dynamic SQL the lint cannot read. Only the platform's own migration sets
+//! ([`Scope::Platform`]) may do that.
+//!
 //! This crate checks a migration script against those rules with the real PostgreSQL parser
 //! ([`pg_query`]). The migration engine runs it before applying a migration, and module
 //! authors run it as `maturion migrate lint [PATH…]`, so every [`Finding`] explains what would
 //! break and names the safe alternative.
 
-use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use semver::Version;
 
+mod files;
 mod rules;
 mod source;
+
+pub use files::{lint_file, lint_paths};
+use rules::Class;
 
 /// What a migration's version number allows it to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +124,17 @@ impl Finding {
     }
 }
 
+/// Whose migration set a script belongs to, which decides how far it may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// A module's set: it may create and change its own objects, and give its own new tables
+    /// the standard grants; nothing of the platform's or of other modules'.
+    Module,
+    /// The platform's own sets (global schema, audit, events, maintenance), which define the
+    /// roles, grants, guards and functions the module rules protect.
+    Platform,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LintError {
     #[error("line {line}: {message}")]
@@ -125,10 +144,20 @@ pub enum LintError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A path named for linting that holds nothing the lint reads.
+    #[error("cannot lint {}: {reason}", path.display())]
+    NotLintable { path: PathBuf, reason: String },
 }
 
-/// Lints one `up.sql` script as a migration of the given kind. Findings are sorted by line.
+/// Lints one `up.sql` script of a module as a migration of the given kind (the strictest
+/// scope). Findings are sorted by line.
 pub fn lint(sql: &str, kind: ChangeKind) -> Result<Vec<Finding>, LintError> {
+    lint_as(sql, kind, Scope::Module)
+}
+
+/// Lints one `up.sql` script of the given scope as a migration of the given kind. Findings are
+/// sorted by line.
+pub fn lint_as(sql: &str, kind: ChangeKind, scope: Scope) -> Result<Vec<Finding>, LintError> {
     let directives = parse_directives(sql);
     let statements = source::statements(sql)?;
     let breaking_allowed = kind == ChangeKind::Major && directives.destructive;
@@ -152,18 +181,22 @@ pub fn lint(sql: &str, kind: ChangeKind) -> Result<Vec<Finding>, LintError> {
     }
 
     let mut checker = rules::Checker::new(directives.no_transaction);
-    for (line, statement) in &statements {
-        for violation in checker.check(statement) {
-            if violation.breaking && breaking_allowed {
-                continue;
-            }
+    for statement in &statements {
+        for (line, violation) in checker.check(statement) {
+            let note = match violation.class {
+                Class::Invalid => None,
+                Class::Breaking if breaking_allowed => continue,
+                Class::Breaking => Some(policy_note(kind)),
+                Class::PlatformOnly if scope == Scope::Platform => continue,
+                Class::PlatformOnly => Some(MODULE_NOTE),
+            };
             let mut message = violation.message;
-            if violation.breaking {
+            if let Some(note) = note {
                 message.push(' ');
-                message.push_str(policy_note(kind));
+                message.push_str(note);
             }
             findings.push(Finding {
-                line: *line,
+                line,
                 rule: violation.rule,
                 message,
             });
@@ -172,6 +205,11 @@ pub fn lint(sql: &str, kind: ChangeKind) -> Result<Vec<Finding>, LintError> {
     findings.sort_by_key(|f| f.line);
     Ok(findings)
 }
+
+/// The closing sentence of a finding only the platform's own migrations may ship.
+const MODULE_NOTE: &str = "A module's migration may not do this at any version, MAJOR and \
+                           `-- maturion:destructive` included; only the platform's own \
+                           migration sets may.";
 
 /// The closing sentence of a breaking finding: how the change could still be shipped.
 fn policy_note(kind: ChangeKind) -> &'static str {
@@ -186,32 +224,6 @@ fn policy_note(kind: ChangeKind) -> &'static str {
              may do this."
         }
     }
-}
-
-/// Lints one file, inferring its kind from its folder: a file inside `1.2.0_add_x/` gets that
-/// version's kind, any other file is linted as MINOR (the strictest). Returns `Ok(None)` for
-/// `down.sql`, which undoes its up script and so is destructive by nature.
-pub fn lint_file(path: &Path) -> Result<Option<Vec<Finding>>, LintError> {
-    if path.file_name() == Some(OsStr::new("down.sql")) {
-        return Ok(None);
-    }
-    let sql = std::fs::read_to_string(path).map_err(|source| LintError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    lint(&sql, kind_of_path(path)).map(Some)
-}
-
-fn kind_of_path(path: &Path) -> ChangeKind {
-    // A bare `up.sql` given from inside its migration folder still names that folder once
-    // made absolute.
-    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    path.parent()
-        .and_then(Path::file_name)
-        .and_then(OsStr::to_str)
-        .and_then(|folder| folder.split_once('_'))
-        .and_then(|(version, _)| Version::parse(version).ok())
-        .map_or(ChangeKind::Minor, |version| ChangeKind::of(&version))
 }
 
 #[cfg(test)]
@@ -367,26 +379,5 @@ mod tests {
             finding.render(Path::new("migrations/1.2.0_x/up.sql")),
             "migrations/1.2.0_x/up.sql:7: ban-truncate: no."
         );
-    }
-
-    #[test]
-    fn kind_comes_from_the_migration_folder() {
-        assert_eq!(
-            kind_of_path(Path::new("m/2.0.0_split_risks/up.sql")),
-            ChangeKind::Major
-        );
-        assert_eq!(
-            kind_of_path(Path::new("m/2.1.0_add_owner/up.sql")),
-            ChangeKind::Minor
-        );
-        assert_eq!(
-            kind_of_path(Path::new("m/2.1.4_fix_index/up.sql")),
-            ChangeKind::Patch
-        );
-        assert_eq!(
-            kind_of_path(Path::new("m/2.0_bad/up.sql")),
-            ChangeKind::Minor
-        );
-        assert_eq!(kind_of_path(Path::new("scratch.sql")), ChangeKind::Minor);
     }
 }
