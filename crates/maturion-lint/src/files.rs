@@ -39,8 +39,14 @@ pub fn lint_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<Finding>)>, Lin
     }
     let mut results = Vec::new();
     for file in files {
-        if let Some(findings) = lint_file(&file)? {
-            results.push((file, findings));
+        match lint_file(&file) {
+            Ok(Some(findings)) => results.push((file, findings)),
+            Ok(None) => {}
+            // Name the file: a parse error alone only knows its line.
+            Err(LintError::Parse { line, message }) => {
+                return Err(not_lintable(&file, &format!("line {line}: {message}")))
+            }
+            Err(other) => return Err(other),
         }
     }
     Ok(results)

@@ -380,4 +380,140 @@ mod tests {
             "migrations/1.2.0_x/up.sql:7: ban-truncate: no."
         );
     }
+
+    fn rules_as(sql: &str, kind: ChangeKind, scope: Scope) -> Vec<(usize, &'static str)> {
+        lint_as(sql, kind, scope)
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.line, f.rule))
+            .collect()
+    }
+
+    const REACHES_PAST_THE_MODULE: &str = "ALTER TABLE risks DISABLE TRIGGER ALL;\n\
+                                           GRANT DELETE ON users TO maturion_app;\n\
+                                           ALTER ROLE maturion_app BYPASSRLS;";
+
+    #[test]
+    fn only_the_platform_may_reach_past_its_own_objects() {
+        let expected = [
+            (1, "ban-disable-trigger"),
+            (2, "ban-runtime-role-grant"),
+            (3, "ban-role-change"),
+        ];
+        for kind in [ChangeKind::Minor, ChangeKind::Patch, ChangeKind::Major] {
+            assert_eq!(rules_as(REACHES_PAST_THE_MODULE, kind, Scope::Module), expected);
+            assert_eq!(rules_as(REACHES_PAST_THE_MODULE, kind, Scope::Platform), []);
+        }
+        let declared = format!("-- maturion:destructive\n{REACHES_PAST_THE_MODULE}");
+        let declared_lines: Vec<usize> = lint(&declared, ChangeKind::Major)
+            .unwrap()
+            .iter()
+            .map(|f| f.line)
+            .collect();
+        assert_eq!(declared_lines, [2, 3, 4], "the directive does not help a module");
+        let message = &lint(REACHES_PAST_THE_MODULE, ChangeKind::Minor).unwrap()[0].message;
+        assert!(message.contains("only the platform's own"), "{message}");
+    }
+
+    #[test]
+    fn the_platform_still_may_not_break_compatibility_unannounced() {
+        assert_eq!(
+            rules_as("ALTER TABLE users DROP COLUMN name;", ChangeKind::Minor, Scope::Platform),
+            [(1, "ban-drop-column")]
+        );
+    }
+
+    #[test]
+    fn do_blocks_are_read_statement_by_statement() {
+        let sql = "DO $$\nBEGIN\n  PERFORM 1;\n  ALTER TABLE risks DROP COLUMN x;\n  \
+                   ALTER TABLE risks ENABLE REPLICA TRIGGER t;\nEND $$;";
+        assert_eq!(
+            rules(sql, ChangeKind::Minor),
+            [(4, "ban-drop-column"), (5, "ban-disable-trigger")]
+        );
+        let quoted = "DO 'BEGIN EXECUTE ''TRUNCATE risks''; END';";
+        assert_eq!(rules(quoted, ChangeKind::Minor), [(1, "ban-dynamic-sql")]);
+    }
+
+    #[test]
+    fn every_form_of_dynamic_sql_is_refused() {
+        for body in [
+            "EXECUTE 'SELECT 1'",
+            "FOR r IN EXECUTE 'SELECT 1' LOOP END LOOP",
+            "OPEN c FOR EXECUTE 'SELECT 1'",
+        ] {
+            let sql = format!("DO $$ DECLARE r record; c refcursor; BEGIN {body}; END $$;");
+            assert_eq!(rules(&sql, ChangeKind::Minor), [(1, "ban-dynamic-sql")], "{body}");
+        }
+        let other_language = "DO LANGUAGE plpython3u $$ plpy.execute('TRUNCATE risks') $$;";
+        assert_eq!(rules(other_language, ChangeKind::Minor), [(1, "ban-dynamic-sql")]);
+        // The PL/pgSQL parser refuses this body; the EXECUTE keyword is still seen.
+        let unreadable = "DO $$ BEGIN RETURN QUERY EXECUTE 'SELECT 1'; END $$;";
+        assert_eq!(rules(unreadable, ChangeKind::Minor), [(1, "ban-dynamic-sql")]);
+    }
+
+    #[test]
+    fn routines_created_here_run_when_called() {
+        let sql = "CREATE FUNCTION again() RETURNS void LANGUAGE plpgsql AS $$\n\
+                   BEGIN\n  PERFORM again();\n  SET LOCAL session_replication_role = replica;\nEND $$;\n\
+                   CREATE PROCEDURE wipe() LANGUAGE sql AS $$ TRUNCATE risks $$;\n\
+                   SELECT again();\n\
+                   CALL public.wipe();";
+        assert_eq!(
+            rules(sql, ChangeKind::Minor),
+            [(4, "ban-disable-trigger"), (6, "ban-truncate")]
+        );
+        let only_created = "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ \
+                            BEGIN EXECUTE 'TRUNCATE risks'; END $$;";
+        assert_eq!(rules(only_created, ChangeKind::Minor), []);
+    }
+
+    #[test]
+    fn grants_fit_a_table_of_the_migration_own() {
+        let created = "CREATE TABLE notes (id int);\n";
+        let allowed = [
+            "GRANT SELECT, INSERT, UPDATE ON notes TO maturion_app",
+            "GRANT SELECT ON TABLE public.notes TO maturion_readonly",
+            "GRANT UPDATE (id) ON notes TO maturion_app",
+            "REVOKE ALL ON users FROM maturion_app",
+        ];
+        for grant in allowed {
+            assert_eq!(rules(&format!("{created}{grant};"), ChangeKind::Minor), [], "{grant}");
+        }
+        let refused = [
+            "GRANT DELETE ON notes TO maturion_app",
+            "GRANT INSERT ON notes TO maturion_readonly",
+            "GRANT SELECT ON notes TO maturion_app WITH GRANT OPTION",
+            "GRANT SELECT ON notes, organisations TO maturion_app",
+            "GRANT USAGE ON SCHEMA maturion TO maturion_app",
+            "GRANT CREATE ON SCHEMA public TO maturion_app",
+            "GRANT SET ON PARAMETER row_security TO maturion_app",
+            "GRANT SELECT ON LARGE OBJECT 1 TO maturion_app",
+            "GRANT maturion_owner TO maturion_readonly",
+            "ALTER TABLE notes OWNER TO maturion_readonly",
+        ];
+        for grant in refused {
+            assert_eq!(
+                rules(&format!("{created}{grant};"), ChangeKind::Minor),
+                [(2, "ban-runtime-role-grant")],
+                "{grant}"
+            );
+        }
+    }
+
+    #[test]
+    fn maintenance_of_existing_tables_is_refused() {
+        for (sql, rule) in [
+            ("VACUUM (FULL, ANALYZE) risks", "ban-blocking-table-maintenance"),
+            ("VACUUM FULL", "ban-blocking-table-maintenance"),
+            ("CLUSTER", "ban-blocking-table-maintenance"),
+            ("ALTER TABLE risks SET LOGGED", "ban-blocking-table-maintenance"),
+            ("ALTER INDEX risks_pkey SET TABLESPACE slow", "ban-blocking-table-maintenance"),
+            ("LOCK risks IN SHARE MODE", "ban-lock-table"),
+            ("REINDEX INDEX risks_pkey", "require-concurrent-reindex"),
+            ("REINDEX SCHEMA public", "require-concurrent-reindex"),
+        ] {
+            assert_eq!(rules(&format!("{sql};"), ChangeKind::Minor), [(1, rule)], "{sql}");
+        }
+    }
 }

@@ -433,4 +433,32 @@ mod tests {
             assert!(!is_log_table(name), "{name}");
         }
     }
+
+    /// Every function the platform's migrations create is one `is_platform_function` knows,
+    /// so that a new one in `public` cannot be redefined by a module unnoticed.
+    #[test]
+    fn every_function_of_the_platform_is_known_as_the_platform_s() {
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut functions = Vec::new();
+        for krate in std::fs::read_dir(crates).unwrap() {
+            let Ok(folders) = std::fs::read_dir(krate.unwrap().path().join("migrations")) else {
+                continue;
+            };
+            for folder in folders {
+                let sql = std::fs::read_to_string(folder.unwrap().path().join("up.sql")).unwrap();
+                for statement in crate::source::statements(&sql).unwrap() {
+                    if let NodeEnum::CreateFunctionStmt(s) = &statement.node {
+                        functions.push(routine_key(s));
+                    }
+                }
+            }
+        }
+        assert!(functions.len() > 20, "found {functions:?}");
+        let unknown: Vec<&String> = functions
+            .iter()
+            .filter(|key| !is_platform_function(key))
+            .collect();
+        assert!(unknown.is_empty(), "add to PLATFORM_PUBLIC_FUNCTIONS: {unknown:?}");
+    }
 }
+
