@@ -401,7 +401,10 @@ mod tests {
             (3, "ban-role-change"),
         ];
         for kind in [ChangeKind::Minor, ChangeKind::Patch, ChangeKind::Major] {
-            assert_eq!(rules_as(REACHES_PAST_THE_MODULE, kind, Scope::Module), expected);
+            assert_eq!(
+                rules_as(REACHES_PAST_THE_MODULE, kind, Scope::Module),
+                expected
+            );
             assert_eq!(rules_as(REACHES_PAST_THE_MODULE, kind, Scope::Platform), []);
         }
         let declared = format!("-- maturion:destructive\n{REACHES_PAST_THE_MODULE}");
@@ -410,7 +413,11 @@ mod tests {
             .iter()
             .map(|f| f.line)
             .collect();
-        assert_eq!(declared_lines, [2, 3, 4], "the directive does not help a module");
+        assert_eq!(
+            declared_lines,
+            [2, 3, 4],
+            "the directive does not help a module"
+        );
         let message = &lint(REACHES_PAST_THE_MODULE, ChangeKind::Minor).unwrap()[0].message;
         assert!(message.contains("only the platform's own"), "{message}");
     }
@@ -418,7 +425,11 @@ mod tests {
     #[test]
     fn the_platform_still_may_not_break_compatibility_unannounced() {
         assert_eq!(
-            rules_as("ALTER TABLE users DROP COLUMN name;", ChangeKind::Minor, Scope::Platform),
+            rules_as(
+                "ALTER TABLE users DROP COLUMN name;",
+                ChangeKind::Minor,
+                Scope::Platform
+            ),
             [(1, "ban-drop-column")]
         );
     }
@@ -443,13 +454,23 @@ mod tests {
             "OPEN c FOR EXECUTE 'SELECT 1'",
         ] {
             let sql = format!("DO $$ DECLARE r record; c refcursor; BEGIN {body}; END $$;");
-            assert_eq!(rules(&sql, ChangeKind::Minor), [(1, "ban-dynamic-sql")], "{body}");
+            assert_eq!(
+                rules(&sql, ChangeKind::Minor),
+                [(1, "ban-dynamic-sql")],
+                "{body}"
+            );
         }
         let other_language = "DO LANGUAGE plpython3u $$ plpy.execute('TRUNCATE risks') $$;";
-        assert_eq!(rules(other_language, ChangeKind::Minor), [(1, "ban-dynamic-sql")]);
+        assert_eq!(
+            rules(other_language, ChangeKind::Minor),
+            [(1, "ban-dynamic-sql")]
+        );
         // The PL/pgSQL parser refuses this body; the EXECUTE keyword is still seen.
         let unreadable = "DO $$ BEGIN RETURN QUERY EXECUTE 'SELECT 1'; END $$;";
-        assert_eq!(rules(unreadable, ChangeKind::Minor), [(1, "ban-dynamic-sql")]);
+        assert_eq!(
+            rules(unreadable, ChangeKind::Minor),
+            [(1, "ban-dynamic-sql")]
+        );
     }
 
     #[test]
@@ -478,7 +499,11 @@ mod tests {
             "REVOKE ALL ON users FROM maturion_app",
         ];
         for grant in allowed {
-            assert_eq!(rules(&format!("{created}{grant};"), ChangeKind::Minor), [], "{grant}");
+            assert_eq!(
+                rules(&format!("{created}{grant};"), ChangeKind::Minor),
+                [],
+                "{grant}"
+            );
         }
         let refused = [
             "GRANT DELETE ON notes TO maturion_app",
@@ -504,16 +529,70 @@ mod tests {
     #[test]
     fn maintenance_of_existing_tables_is_refused() {
         for (sql, rule) in [
-            ("VACUUM (FULL, ANALYZE) risks", "ban-blocking-table-maintenance"),
+            (
+                "VACUUM (FULL, ANALYZE) risks",
+                "ban-blocking-table-maintenance",
+            ),
             ("VACUUM FULL", "ban-blocking-table-maintenance"),
             ("CLUSTER", "ban-blocking-table-maintenance"),
-            ("ALTER TABLE risks SET LOGGED", "ban-blocking-table-maintenance"),
-            ("ALTER INDEX risks_pkey SET TABLESPACE slow", "ban-blocking-table-maintenance"),
+            (
+                "ALTER TABLE risks SET LOGGED",
+                "ban-blocking-table-maintenance",
+            ),
+            (
+                "ALTER INDEX risks_pkey SET TABLESPACE slow",
+                "ban-blocking-table-maintenance",
+            ),
             ("LOCK risks IN SHARE MODE", "ban-lock-table"),
             ("REINDEX INDEX risks_pkey", "require-concurrent-reindex"),
             ("REINDEX SCHEMA public", "require-concurrent-reindex"),
         ] {
-            assert_eq!(rules(&format!("{sql};"), ChangeKind::Minor), [(1, rule)], "{sql}");
+            assert_eq!(
+                rules(&format!("{sql};"), ChangeKind::Minor),
+                [(1, rule)],
+                "{sql}"
+            );
         }
     }
+
+    #[test]
+    fn views_are_granted_only_when_they_read_with_the_caller_s_rights() {
+        let invoker = "CREATE VIEW open_risks WITH (security_invoker = true) AS SELECT 1;\n\
+                       CREATE VIEW closed_risks WITH (security_invoker) AS SELECT 1;\n\
+                       GRANT SELECT ON open_risks, closed_risks TO maturion_readonly;";
+        assert_eq!(rules(invoker, ChangeKind::Minor), []);
+        for definer in [
+            "CREATE VIEW all_users AS SELECT * FROM users;",
+            "CREATE VIEW all_users WITH (security_invoker = false) AS SELECT * FROM users;",
+            "CREATE MATERIALIZED VIEW all_users AS SELECT * FROM users;",
+        ] {
+            let sql = format!("{definer}\nGRANT SELECT ON all_users TO maturion_app;");
+            assert_eq!(
+                rules(&sql, ChangeKind::Minor),
+                [(2, "ban-runtime-role-grant")],
+                "{definer}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_tenant_table_triggers_stay_even_on_new_tables() {
+        let sql = "CREATE TABLE notes (id int);\n\
+                   SELECT maturion.enable_tenant_isolation('notes');\n\
+                   DROP TRIGGER audit_trail ON notes;\n\
+                   CREATE OR REPLACE TRIGGER require_tenant_context BEFORE INSERT ON risks \
+                   FOR EACH STATEMENT EXECUTE FUNCTION noop();\n\
+                   CREATE RULE quiet AS ON INSERT TO users DO INSTEAD NOTHING;\n\
+                   CREATE OR REPLACE TRIGGER notes_touch BEFORE UPDATE ON notes \
+                   FOR EACH ROW EXECUTE FUNCTION touch();";
+        assert_eq!(
+            rules(sql, ChangeKind::Minor),
+            [
+                (3, "ban-disable-trigger"),
+                (4, "ban-disable-trigger"),
+                (5, "ban-disable-trigger")
+            ]
+        );
+    }
 }
+

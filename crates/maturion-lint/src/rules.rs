@@ -100,6 +100,9 @@ const SERIAL_TYPES: &[&str] = &[
 pub(crate) struct Checker {
     no_transaction: bool,
     created_tables: HashSet<String>,
+    /// Views and materialized views created here that read with their owner's rights,
+    /// past row level security.
+    owner_rights_relations: HashSet<String>,
     created_schemas: HashSet<String>,
     created_types: HashSet<String>,
     created_routines: HashMap<String, Routine>,
@@ -112,6 +115,7 @@ impl Checker {
         Checker {
             no_transaction,
             created_tables: HashSet::new(),
+            owner_rights_relations: HashSet::new(),
             created_schemas: HashSet::new(),
             created_types: HashSet::new(),
             created_routines: HashMap::new(),
@@ -161,10 +165,19 @@ impl Checker {
             NodeEnum::CreateStmt(s) => self.remember(s.relation.as_ref()),
             // Materialized views too: indexing one created here blocks nobody.
             NodeEnum::CreateTableAsStmt(s) => {
-                self.remember(s.into.as_ref().and_then(|into| into.rel.as_ref()))
+                let relation = s.into.as_ref().and_then(|into| into.rel.as_ref());
+                self.remember(relation);
+                if s.objtype == ObjectType::ObjectMatview as i32 {
+                    self.remember_owner_rights(relation);
+                }
             }
             NodeEnum::CreateSeqStmt(s) => self.remember(s.sequence.as_ref()),
-            NodeEnum::ViewStmt(s) => self.remember(s.view.as_ref()),
+            NodeEnum::ViewStmt(s) => {
+                self.remember(s.view.as_ref());
+                if !is_security_invoker(&s.options) {
+                    self.remember_owner_rights(s.view.as_ref());
+                }
+            }
             NodeEnum::CreateSchemaStmt(s) => {
                 self.created_schemas.insert(s.schemaname.clone());
             }
@@ -305,6 +318,13 @@ impl Checker {
         }
     }
 
+    fn remember_owner_rights(&mut self, relation: Option<&RangeVar>) {
+        if let Some(r) = relation {
+            self.owner_rights_relations
+                .insert(table_key(&r.schemaname, &r.relname));
+        }
+    }
+
     /// The display name of `relation` unless this file created it.
     fn existing(&self, relation: Option<&RangeVar>) -> Option<String> {
         let r = relation?;
@@ -420,6 +440,23 @@ impl Checker {
             ),
         ))
     }
+}
+
+/// `WITH (security_invoker = true)`: the view reads with its caller's rights (PostgreSQL 15).
+fn is_security_invoker(options: &[Node]) -> bool {
+    options.iter().any(|option| match &option.node {
+        Some(NodeEnum::DefElem(d)) if d.defname == "security_invoker" => {
+            match d.arg.as_deref().and_then(|arg| arg.node.as_ref()) {
+                // A bare `security_invoker` means true.
+                None => true,
+                Some(NodeEnum::String(s)) => matches!(s.sval.as_str(), "true" | "on" | "1"),
+                Some(NodeEnum::Integer(i)) => i.ival != 0,
+                Some(NodeEnum::Boolean(b)) => b.boolval,
+                Some(_) => false,
+            }
+        }
+        _ => false,
+    })
 }
 
 fn drop_database(name: &str) -> Violation {

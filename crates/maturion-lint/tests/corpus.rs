@@ -296,10 +296,7 @@ fn loose_files_are_linted_as_minor() {
 fn unreadable_and_invalid_files_are_errors() {
     let root = tempfile::tempdir().unwrap();
     let missing = root.path().join("1.1.0_x/up.sql");
-    assert!(matches!(
-        lint_file(&missing),
-        Err(LintError::Io { .. })
-    ));
+    assert!(matches!(lint_file(&missing), Err(LintError::Io { .. })));
 
     let path = write_migration(
         root.path(),
@@ -383,7 +380,10 @@ fn named_paths_that_hold_nothing_to_lint_are_errors() {
     let root = tempfile::tempdir().unwrap();
     let root = root.path();
     let fifo = root.join("pipe.sql");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(made.success());
     let device = root.join("zero.sql");
     std::os::unix::fs::symlink("/dev/zero", &device).unwrap();
@@ -416,9 +416,17 @@ fn named_paths_that_hold_nothing_to_lint_are_errors() {
     assert!(refusal(folder).contains("FIFO"));
 
     // A file that does not parse names itself and its line.
-    let broken = write_migration(root, "broken/1.2.0_x", "up.sql", "SELECT 1;\nALTER TABEL x;");
+    let broken = write_migration(
+        root,
+        "broken/1.2.0_x",
+        "up.sql",
+        "SELECT 1;\nALTER TABEL x;",
+    );
     let error = refusal(root.join("broken"));
-    assert!(error.contains(&broken.display().to_string()) && error.contains("line 2"), "{error}");
+    assert!(
+        error.contains(&broken.display().to_string()) && error.contains("line 2"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -426,7 +434,12 @@ fn folders_are_walked_once_even_through_link_loops() {
     let root = tempfile::tempdir().unwrap();
     let migrations = root.path().join("migrations");
     let up = write_migration(&migrations, "1.1.0_drop", "up.sql", "DROP TABLE risks;");
-    write_migration(&migrations, "1.1.0_drop", "down.sql", "CREATE TABLE risks ();");
+    write_migration(
+        &migrations,
+        "1.1.0_drop",
+        "down.sql",
+        "CREATE TABLE risks ();",
+    );
     std::os::unix::fs::symlink(&migrations, migrations.join("loop")).unwrap();
     let results = lint_paths_in_time(vec![migrations]).unwrap();
     let linted: Vec<(&Path, Vec<&str>)> = results

@@ -19,6 +19,14 @@ const PLATFORM_SCHEMAS: &[&str] = &["maturion", "maturion_migrations"];
 /// default can name them unqualified). A test checks the platform's migrations against it.
 pub(crate) const PLATFORM_PUBLIC_FUNCTIONS: &[&str] = &["generate_uuidv7"];
 
+/// The triggers `maturion.enable_tenant_isolation` puts on every tenant table.
+const TENANT_TABLE_TRIGGERS: &[&str] = &[
+    "require_tenant_context",
+    "stamp_audit_fields",
+    "audit_trail",
+    "stamp_organisation",
+];
+
 /// The append-only logs; their partitions and rollups are named `<log>_…`.
 const LOG_TABLES: &[&str] = &["audit_log", "event_log"];
 
@@ -70,6 +78,21 @@ impl Checker {
                 self.foreign_routine(key, "ALTER FUNCTION")
             }
             NodeEnum::DropStmt(s) => self.drop_platform(s),
+            NodeEnum::CreateTrigStmt(s)
+                if s.replace && TENANT_TABLE_TRIGGERS.contains(&s.trigname.as_str()) =>
+            {
+                vec![trigger_violation(&format!(
+                    "CREATE OR REPLACE TRIGGER {}",
+                    s.trigname
+                ))]
+            }
+            NodeEnum::RuleStmt(s) if self.existing(s.relation.as_ref()).is_some() => {
+                let table = s.relation.as_ref().map(display_name).unwrap_or_default();
+                vec![trigger_violation(&format!(
+                    "CREATE RULE {} ON {table}",
+                    s.rulename
+                ))]
+            }
             NodeEnum::RenameStmt(s) => {
                 let key = function_key(s.rename_type, s.object.as_deref());
                 key.filter(|k| is_platform_function(k))
@@ -125,12 +148,21 @@ impl Checker {
                         .map(|(_, t)| t.to_vec())
                         .unwrap_or_default(),
                 };
+                let tenant_trigger = names.iter().find(|parts| {
+                    object_type == ObjectType::ObjectTrigger
+                        && parts
+                            .last()
+                            .is_some_and(|name| TENANT_TABLE_TRIGGERS.contains(&name.as_str()))
+                });
                 names
                     .iter()
                     .map(|parts| table_parts(parts))
                     .find(|parts| is_log_name(parts) && !self.created_here(parts))
                     .map(|parts| log_violation("DROP", &parts.join(".")))
                     .into_iter()
+                    .chain(tenant_trigger.map(|parts| {
+                        trigger_violation(&format!("DROP TRIGGER {}", parts.join(".")))
+                    }))
                     .collect()
             }
             _ => Vec::new(),
@@ -458,7 +490,9 @@ mod tests {
             .iter()
             .filter(|key| !is_platform_function(key))
             .collect();
-        assert!(unknown.is_empty(), "add to PLATFORM_PUBLIC_FUNCTIONS: {unknown:?}");
+        assert!(
+            unknown.is_empty(),
+            "add to PLATFORM_PUBLIC_FUNCTIONS: {unknown:?}"
+        );
     }
 }
-

@@ -161,6 +161,16 @@ impl Checker {
                  migrations gave them",
             ));
         }
+        if let Some(view) = objects.iter().find_map(|node| self.owner_rights(node)) {
+            return Some(grant_violation(
+                &format!(
+                    "GRANT on {view}, a view without security_invoker or a materialized view,"
+                ),
+                "such a view reads with its owner's rights, so row level security of the \
+                 tables under it filters nothing for the grantee; create the view WITH \
+                 (security_invoker = true), or give readers a table with its own policy",
+            ));
+        }
         for grantee in grantees {
             let allowed = table_privileges_allowed(grantee);
             let excess: Vec<&str> = if privileges.is_empty() {
@@ -227,6 +237,19 @@ impl Checker {
                 .created_tables
                 .contains(&table_key(&r.schemaname, &r.relname)),
             _ => false,
+        }
+    }
+
+    fn owner_rights(&self, node: &Node) -> Option<String> {
+        match &node.node {
+            Some(NodeEnum::RangeVar(r))
+                if self
+                    .owner_rights_relations
+                    .contains(&table_key(&r.schemaname, &r.relname)) =>
+            {
+                Some(super::display_name(r))
+            }
+            _ => None,
         }
     }
 
