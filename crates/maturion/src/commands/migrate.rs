@@ -190,9 +190,8 @@ fn lint(paths: Vec<PathBuf>) -> Result<ExitCode> {
         for set in maturion_platform::migration_sets() {
             for m in set.migrations {
                 let path = Path::new(&set.scope).join(m.folder_name()).join("up.sql");
-                let found =
-                    maturion_lint::lint_as(&m.up, m.kind(), maturion_lint::Scope::Platform)
-                        .with_context(|| format!("cannot lint {}", path.display()))?;
+                let found = maturion_lint::lint_as(&m.up, m.kind(), maturion_lint::Scope::Platform)
+                    .with_context(|| format!("cannot lint {}", path.display()))?;
                 results.push((path, found));
             }
         }
