@@ -594,5 +594,40 @@ mod tests {
             ]
         );
     }
-}
 
+    #[test]
+    fn settings_are_caught_however_they_are_made() {
+        for (sql, rule) in [
+            ("SELECT set_config($$session_replication_role$$, 'replica', true)", "ban-disable-trigger"),
+            ("SELECT set_config('session_' || 'replication_role', 'replica', true)", "ban-disable-trigger"),
+            ("SELECT set_config(E'session_replication_role', 'replica', true)", "ban-disable-trigger"),
+            ("UPDATE pg_settings SET setting = 'replica' WHERE name = 'session_replication_role'", "ban-disable-trigger"),
+            ("SELECT set_config('role', 'maturion_maintenance', true)", "ban-role-change"),
+            ("SET ROLE maturion_maintenance", "ban-role-change"),
+            ("SET SESSION AUTHORIZATION postgres", "ban-role-change"),
+            ("SELECT set_config('search_path', 'maturion', true)", "ban-platform-function-change"),
+            ("CREATE SCHEMA reporting AUTHORIZATION maturion_app", "ban-runtime-role-grant"),
+        ] {
+            assert_eq!(rules(&format!("{sql};"), ChangeKind::Minor), [(1, rule)], "{sql}");
+        }
+        let harmless = "SET LOCAL statement_timeout = '5min';\n\
+                        SET LOCAL search_path = reporting, public;\n\
+                        SELECT set_config('maturion.note', 'x', true);\n\
+                        CREATE SCHEMA reporting AUTHORIZATION maturion_owner;";
+        assert_eq!(rules(harmless, ChangeKind::Minor), []);
+    }
+
+    #[test]
+    fn bodies_nested_too_deep_are_not_read() {
+        let mut sql = "ALTER TABLE risks DROP COLUMN x;".to_string();
+        for depth in 0..40 {
+            sql = format!("DO $d{depth}$ BEGIN {sql} END $d{depth}$;");
+        }
+        assert_eq!(rules(&sql, ChangeKind::Minor), [(1, "ban-dynamic-sql")]);
+        let mut shallow = "ALTER TABLE risks DROP COLUMN x;".to_string();
+        for depth in 0..3 {
+            shallow = format!("DO $d{depth}$ BEGIN {shallow} END $d{depth}$;");
+        }
+        assert_eq!(rules(&shallow, ChangeKind::Minor), [(1, "ban-drop-column")]);
+    }
+}

@@ -108,6 +108,8 @@ pub(crate) struct Checker {
     created_routines: HashMap<String, Routine>,
     /// Routines whose bodies are being checked, so that recursion ends.
     expanding: Vec<String>,
+    /// How many bodies deep the statement being checked is.
+    body_depth: usize,
 }
 
 impl Checker {
@@ -120,6 +122,7 @@ impl Checker {
             created_types: HashSet::new(),
             created_routines: HashMap::new(),
             expanding: Vec::new(),
+            body_depth: 0,
         }
     }
 

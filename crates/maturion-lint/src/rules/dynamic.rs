@@ -12,6 +12,11 @@ use crate::source::{self, Statement};
 
 const RULE: &str = "ban-dynamic-sql";
 
+/// How deep bodies may nest (a DO block in a DO block, a function calling a function …)
+/// before the lint stops reading them: far beyond any real migration, and well within the
+/// stack.
+const MAX_BODY_DEPTH: usize = 16;
+
 /// PL/pgSQL constructs that run a string as SQL: `EXECUTE`, `FOR … IN EXECUTE`, and the
 /// `dynquery` of `RETURN QUERY EXECUTE` and `OPEN … FOR EXECUTE`.
 const DYNAMIC_KEYS: &[&str] = &[
@@ -93,13 +98,19 @@ impl Checker {
     /// The violations of running `routine` now: refused outright if the lint cannot see what
     /// it runs, else those of its statements.
     fn run(&mut self, routine: &Routine, what: &str, line: usize) -> Vec<(usize, Violation)> {
+        if self.body_depth >= MAX_BODY_DEPTH {
+            let reason = format!("it nests bodies more than {MAX_BODY_DEPTH} deep");
+            return vec![(line, dynamic_sql(what, &reason))];
+        }
         let mut violations = Vec::new();
         if let Some(reason) = &routine.opaque {
             violations.push((line, dynamic_sql(what, reason)));
         }
+        self.body_depth += 1;
         for inner in &routine.statements {
             violations.extend(self.check_statement(inner));
         }
+        self.body_depth -= 1;
         violations
     }
 }

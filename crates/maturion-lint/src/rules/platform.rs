@@ -4,11 +4,12 @@
 
 use pg_query::protobuf::{
     a_const, AConst, AlterTableCmd, AlterTableType, DropStmt, Node, ObjectType, RangeVar,
-    VariableSetKind, VariableSetStmt,
+    ScanToken, Token, VariableSetKind, VariableSetStmt,
 };
 use pg_query::NodeEnum;
 
-use super::dynamic::{called_names, identifier, routine_key};
+use super::dynamic::{identifier, routine_key};
+use super::privileges::role_violation;
 use super::{display_name, name_parts, platform_only, range_var, table_key, Checker, Violation};
 use crate::source::Statement;
 
@@ -108,6 +109,13 @@ impl Checker {
                     .into_iter()
                     .chain(self.log_statement(node))
                     .collect()
+            }
+            NodeEnum::UpdateStmt(s)
+                if s.relation
+                    .as_ref()
+                    .is_some_and(|r| r.relname == "pg_settings") =>
+            {
+                vec![trigger_violation("UPDATE pg_settings (which works as SET)")]
             }
             other => self.log_statement(other).into_iter().collect(),
         }
@@ -361,6 +369,7 @@ fn setting_violation(name: &str, value: &str) -> Option<Violation> {
         "session_replication_role" if !value.is_empty() && value != "origin" => Some(
             trigger_violation(&format!("setting session_replication_role ({value})")),
         ),
+        "role" | "session_authorization" => Some(role_violation(&format!("setting {name}"))),
         "search_path" if PLATFORM_SCHEMAS.iter().any(|schema| value.contains(schema)) => {
             Some(platform_only(
                 FUNCTION_RULE,
@@ -377,36 +386,40 @@ fn setting_violation(name: &str, value: &str) -> Option<Violation> {
     }
 }
 
-/// `set_config('session_replication_role' | 'search_path', …)` anywhere in the statement.
+/// `set_config(…)` anywhere in the statement, whose first argument names a setting the rules
+/// guard or is not a plain literal (so could name any).
 fn set_config_calls(text: &str) -> Vec<Violation> {
-    if !called_names(text)
-        .iter()
-        .any(|name| name == "set_config" || name == "pg_catalog.set_config")
-    {
-        return Vec::new();
-    }
     let Ok(scan) = pg_query::scan_tokens(text) else {
         return Vec::new();
     };
-    scan.windows(3)
+    let slice = |token: &ScanToken| {
+        let start = usize::try_from(token.start).ok()?;
+        let end = usize::try_from(token.end).ok()?;
+        text.get(start..end)
+    };
+    scan.windows(4)
         .filter(|w| {
-            let raw = text
-                .get(w[0].start as usize..w[0].end as usize)
-                .map(identifier);
-            raw.as_deref() == Some("set_config")
-                && w[1].token == pg_query::protobuf::Token::Ascii40 as i32
-                && w[2].token == pg_query::protobuf::Token::Sconst as i32
+            slice(&w[0]).map(identifier).as_deref() == Some("set_config")
+                && w[1].token == Token::Ascii40 as i32
         })
         .filter_map(|w| {
-            let literal = text.get(w[2].start as usize..w[2].end as usize)?;
-            let name = literal.trim_matches('\'').to_ascii_lowercase();
-            // The value is an expression: judge it as if it named every schema it could.
-            let value = if name == "search_path" {
-                PLATFORM_SCHEMAS[0]
-            } else {
-                "any"
-            };
-            setting_violation(&name, value)
+            // A plain literal argument: a string constant and then the comma.
+            let literal = slice(&w[2]).filter(|_| {
+                w[2].token == Token::Sconst as i32 && w[3].token == Token::Ascii44 as i32
+            });
+            let name = literal
+                .and_then(|l| l.strip_prefix('\'')?.strip_suffix('\''))
+                .filter(|name| !name.contains('\''))
+                .map(str::to_ascii_lowercase);
+            match name.as_deref() {
+                // The value is an expression: judge it as if it named every schema it could.
+                Some("search_path") => setting_violation("search_path", PLATFORM_SCHEMAS[0]),
+                Some(name) => setting_violation(name, "any"),
+                None => Some(trigger_violation(
+                    "set_config() with a setting name that is not a plain literal (it could be \
+                     session_replication_role)",
+                )),
+            }
         })
         .collect()
 }

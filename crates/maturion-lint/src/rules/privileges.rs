@@ -73,6 +73,7 @@ impl Checker {
                 "a member has every privilege of the role it joins, and may SET ROLE to it",
             )],
             NodeEnum::AlterOwnerStmt(s) => new_owner(s.newowner.as_ref()).into_iter().collect(),
+            NodeEnum::CreateSchemaStmt(s) => new_owner(s.authrole.as_ref()).into_iter().collect(),
             NodeEnum::AlterTableStmt(s) => s
                 .cmds
                 .iter()
@@ -293,8 +294,8 @@ fn new_owner(owner: Option<&RoleSpec>) -> Option<Violation> {
     })
 }
 
-/// Creating, changing or dropping a role, default privileges, role and database settings,
-/// and switching the role the migration runs as.
+/// Creating, changing or dropping a role, default privileges, role and database settings.
+/// (Switching the role the migration runs as is a setting: see `platform::setting_violation`.)
 fn role_change(node: &NodeEnum) -> Option<Violation> {
     let what = match node {
         NodeEnum::CreateRoleStmt(s) => format!("CREATE ROLE {}", s.role),
@@ -320,14 +321,13 @@ fn role_change(node: &NodeEnum) -> Option<Violation> {
         }
         NodeEnum::AlterDatabaseSetStmt(s) => format!("ALTER DATABASE {} SET", s.dbname),
         NodeEnum::AlterSystemStmt(_) => "ALTER SYSTEM".to_string(),
-        NodeEnum::VariableSetStmt(s)
-            if matches!(s.name.as_str(), "role" | "session_authorization") =>
-        {
-            format!("SET/RESET {}", s.name.to_uppercase().replace('_', " "))
-        }
         _ => return None,
     };
-    Some(platform_only(
+    Some(role_violation(&what))
+}
+
+pub(super) fn role_violation(what: &str) -> Violation {
+    platform_only(
         ROLE_RULE,
         format!(
             "{what} changes who may do what across the whole cluster: roles, their attributes \
@@ -337,5 +337,5 @@ fn role_change(node: &NodeEnum) -> Option<Violation> {
              leave roles to the platform (`maturion` sets them up), and give your own tables \
              the standard grants with maturion.enable_tenant_isolation('table')."
         ),
-    ))
+    )
 }
