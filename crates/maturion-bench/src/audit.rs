@@ -29,9 +29,9 @@ use crate::bar;
 use crate::scratch::Scratch;
 use workload::{Block, Clients, TABLES};
 
-/// Goal for the audited/plain time ratio with synchronous_commit on and off.
-pub const GOAL_SYNC_ON: f64 = 1.15;
-pub const GOAL_SYNC_OFF: f64 = 1.5;
+/// Goal for the audited/floor time ratio: capture stays inside the writing transaction, so the
+/// floor (inserting the audit row at all) is paid regardless; the goal bounds the rest.
+pub const GOAL_OVER_FLOOR: f64 = 1.1;
 
 const BENCH_DATABASE: &str = "maturion_bench_audit";
 /// Transactions per client in one timed block.
@@ -183,11 +183,7 @@ fn line(
         ratio: audited_time / plain_time,
         median_ratio: pairs[pairs.len() / 2],
         floor_ratio: floor_time / plain_time,
-        goal: if synchronous_commit {
-            GOAL_SYNC_ON
-        } else {
-            GOAL_SYNC_OFF
-        },
+        over_floor: audited_time / floor_time,
     }
 }
 

@@ -23,15 +23,16 @@ pub enum MigrateError {
 
     #[error(
         "migration {version} ({name}) of scope '{scope}' was edited after it was applied \
-         (checksum {applied} in the database, {current} on disk); \
-         applied migrations are immutable: restore the file and add a new migration instead"
+         (checksum {} in the database, {} on disk); \
+         applied migrations are immutable: restore the file and add a new migration instead",
+        .checksums.applied, .checksums.current
     )]
     Drift {
         scope: String,
         version: Version,
         name: String,
-        applied: String,
-        current: String,
+        // Boxed: every Result of this crate carries this error's size.
+        checksums: Box<Checksums>,
     },
 
     #[error(
@@ -91,4 +92,11 @@ pub enum MigrateError {
 
     #[error("database error: {0}")]
     Database(#[from] tokio_postgres::Error),
+}
+
+/// A migration's checksum as applied and as found on disk.
+#[derive(Debug)]
+pub struct Checksums {
+    pub applied: String,
+    pub current: String,
 }

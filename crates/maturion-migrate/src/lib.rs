@@ -10,6 +10,6 @@ mod error;
 mod migration;
 mod migrator;
 
-pub use error::MigrateError;
+pub use error::{Checksums, MigrateError};
 pub use migration::{scaffold, Migration, MigrationSet};
 pub use migrator::{AppliedMigration, MigrationState, MigrationStatus, Migrator, Options};

@@ -7,6 +7,7 @@ use semver::Version;
 use tokio_postgres::Client;
 use tracing::info;
 
+use crate::error::Checksums;
 use crate::{MigrateError, Migration, MigrationSet};
 
 const LEDGER_SQL: &str = include_str!("../sql/ledger.sql");
@@ -237,8 +238,10 @@ impl<'a> Migrator<'a> {
                     scope: self.set.scope.clone(),
                     version,
                     name: entry.name,
-                    applied: entry.checksum,
-                    current,
+                    checksums: Box::new(Checksums {
+                        applied: entry.checksum,
+                        current,
+                    }),
                 });
             }
             ledger.insert(version, entry);

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::Options;
+use super::{Options, GOAL_OVER_FLOOR};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Workload {
@@ -23,7 +23,8 @@ pub struct OverheadLine {
     pub median_ratio: f64,
     /// Time per row with the floor trigger (a fixed audit row only) / without a trigger.
     pub floor_ratio: f64,
-    pub goal: f64,
+    /// Time per row with the trigger / with the floor trigger: what the goal bounds.
+    pub over_floor: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -46,7 +47,7 @@ impl OverheadReport {
         );
         let _ = writeln!(
             out,
-            "{:<19} {:<9} {:>14} {:>16} {:>7} {:>9} {:>11} {:>6}",
+            "{:<19} {:<9} {:>14} {:>16} {:>7} {:>9} {:>11} {:>10}",
             "synchronous_commit",
             "workload",
             "plain rows/s",
@@ -54,12 +55,12 @@ impl OverheadReport {
             "ratio",
             "p50 ratio",
             "floor ratio",
-            "goal"
+            "vs floor"
         );
         for l in &self.lines {
             let _ = writeln!(
                 out,
-                "{:<19} {:<9} {:>14.0} {:>16.0} {:>6.2}x {:>8.2}x {:>10.2}x {:>5.2}x {}",
+                "{:<19} {:<9} {:>14.0} {:>16.0} {:>6.2}x {:>8.2}x {:>10.2}x {:>9.2}x {}",
                 if l.synchronous_commit { "on" } else { "off" },
                 match l.workload {
                     Workload::Insert => "insert",
@@ -70,8 +71,12 @@ impl OverheadReport {
                 l.ratio,
                 l.median_ratio,
                 l.floor_ratio,
-                l.goal,
-                if l.ratio <= l.goal { "ok" } else { "OVER GOAL" }
+                l.over_floor,
+                if l.over_floor <= GOAL_OVER_FLOOR {
+                    "ok"
+                } else {
+                    "OVER GOAL"
+                }
             );
         }
         let _ = writeln!(
@@ -81,7 +86,8 @@ impl OverheadReport {
         );
         let _ = writeln!(
             out,
-            "floor: a trigger that only inserts a fixed audit_log row of the same size; above it is the trigger's own work"
+            "floor: a trigger that only inserts a fixed audit_log row of the same size; above it is the trigger's own \
+             work, whose goal is vs floor <= {GOAL_OVER_FLOOR:.2}x"
         );
         out
     }
