@@ -653,19 +653,14 @@ fn alter_table(table: &str, cmd: &AlterTableCmd) -> Option<Violation> {
             NodeEnum::Constraint(c) => add_constraint(table, c),
             _ => None,
         },
-        _ => change_column(table, &cmd.name, subtype, cmd.def.is_some())
+        _ => change_column(table, &cmd.name, subtype)
+            .or_else(|| drop_default(table, &cmd.name, subtype, cmd.def.is_some()))
             .or_else(|| weaken_guarantee(table, &cmd.name, subtype)),
     }
 }
 
-/// Dropping a column, its default or identity, or changing its type or nullability.
-/// `has_new_default`: an `AT_ColumnDefault` that sets a default rather than dropping it.
-fn change_column(
-    table: &str,
-    column: &str,
-    subtype: AlterTableType,
-    has_new_default: bool,
-) -> Option<Violation> {
+/// Dropping a column or changing its type or nullability.
+fn change_column(table: &str, column: &str, subtype: AlterTableType) -> Option<Violation> {
     let violation = match subtype {
         AlterTableType::AtDropColumn => breaking(
             "ban-drop-column",
@@ -700,6 +695,30 @@ fn change_column(
                  does not block reads or writes); the validated CHECK enforces the same rule."
             ),
         ),
+        AlterTableType::AtDropNotNull => breaking(
+            "ban-drop-not-null",
+            format!(
+                "DROP NOT NULL on column {column} of {table} lets NULL in where running code \
+                 (and the previous release) assumes there is always a value, so readers may \
+                 crash on the first NULL. Safe alternative: keep the column NOT NULL (give it a \
+                 DEFAULT if writers must be able to omit it), or add a new nullable column if \
+                 the data model really changes."
+            ),
+        ),
+        _ => return None,
+    };
+    Some(violation)
+}
+
+/// Dropping a column's default or identity, which writers that omit the column rely on.
+/// `has_new_default`: an `AT_ColumnDefault` that sets a default rather than dropping it.
+fn drop_default(
+    table: &str,
+    column: &str,
+    subtype: AlterTableType,
+    has_new_default: bool,
+) -> Option<Violation> {
+    let violation = match subtype {
         AlterTableType::AtColumnDefault if !has_new_default => breaking(
             "ban-drop-default",
             format!(
@@ -718,16 +737,6 @@ fn change_column(
                  every INSERT of running code that leaves the column out then fails on NULL. \
                  Safe alternative: keep the identity; to change how values are made, ALTER \
                  COLUMN {column} SET GENERATED / RESTART, which keeps inserts working."
-            ),
-        ),
-        AlterTableType::AtDropNotNull => breaking(
-            "ban-drop-not-null",
-            format!(
-                "DROP NOT NULL on column {column} of {table} lets NULL in where running code \
-                 (and the previous release) assumes there is always a value, so readers may \
-                 crash on the first NULL. Safe alternative: keep the column NOT NULL (give it a \
-                 DEFAULT if writers must be able to omit it), or add a new nullable column if \
-                 the data model really changes."
             ),
         ),
         _ => return None,

@@ -79,21 +79,6 @@ impl Checker {
                 self.foreign_routine(key, "ALTER FUNCTION")
             }
             NodeEnum::DropStmt(s) => self.drop_platform(s),
-            NodeEnum::CreateTrigStmt(s)
-                if s.replace && TENANT_TABLE_TRIGGERS.contains(&s.trigname.as_str()) =>
-            {
-                vec![trigger_violation(&format!(
-                    "CREATE OR REPLACE TRIGGER {}",
-                    s.trigname
-                ))]
-            }
-            NodeEnum::RuleStmt(s) if self.existing(s.relation.as_ref()).is_some() => {
-                let table = s.relation.as_ref().map(display_name).unwrap_or_default();
-                vec![trigger_violation(&format!(
-                    "CREATE RULE {} ON {table}",
-                    s.rulename
-                ))]
-            }
             NodeEnum::RenameStmt(s) => {
                 let key = function_key(s.rename_type, s.object.as_deref());
                 key.filter(|k| is_platform_function(k))
@@ -117,7 +102,34 @@ impl Checker {
             {
                 vec![trigger_violation("UPDATE pg_settings (which works as SET)")]
             }
+            NodeEnum::CreateTrigStmt(_) | NodeEnum::RuleStmt(_) => self
+                .tenant_trigger_change(node)
+                .into_iter()
+                .chain(self.log_statement(node))
+                .collect(),
             other => self.log_statement(other).into_iter().collect(),
+        }
+    }
+
+    /// Replacing a tenant-table trigger, or a rewrite rule on a table serving traffic.
+    fn tenant_trigger_change(&self, node: &NodeEnum) -> Option<Violation> {
+        match node {
+            NodeEnum::CreateTrigStmt(s)
+                if s.replace && TENANT_TABLE_TRIGGERS.contains(&s.trigname.as_str()) =>
+            {
+                Some(trigger_violation(&format!(
+                    "CREATE OR REPLACE TRIGGER {}",
+                    s.trigname
+                )))
+            }
+            NodeEnum::RuleStmt(s) => {
+                let table = self.existing(s.relation.as_ref())?;
+                Some(trigger_violation(&format!(
+                    "CREATE RULE {} ON {table}",
+                    s.rulename
+                )))
+            }
+            _ => None,
         }
     }
 
