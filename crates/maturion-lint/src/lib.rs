@@ -478,7 +478,7 @@ mod tests {
         let sql = "CREATE FUNCTION again() RETURNS void LANGUAGE plpgsql AS $$\n\
                    BEGIN\n  PERFORM again();\n  SET LOCAL session_replication_role = replica;\nEND $$;\n\
                    CREATE PROCEDURE wipe() LANGUAGE sql AS $$ TRUNCATE risks $$;\n\
-                   SELECT again();\n\
+                   SELECT again(), again();\n\
                    CALL public.wipe();";
         assert_eq!(
             rules(sql, ChangeKind::Minor),

@@ -77,9 +77,10 @@ impl Checker {
 
     /// Each routine created here that `statement` calls runs now: check its body.
     fn calls(&mut self, statement: &Statement) -> Vec<(usize, Violation)> {
+        let mut seen = std::collections::HashSet::new();
         let called: Vec<(String, Routine)> = called_names(&statement.text)
             .into_iter()
-            .filter(|name| !self.expanding.contains(name))
+            .filter(|name| seen.insert(name.clone()) && !self.expanding.contains(name))
             .filter_map(|name| {
                 let routine = self.created_routines.get(&name)?.clone();
                 Some((name, routine))
