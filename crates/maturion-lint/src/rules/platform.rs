@@ -398,8 +398,8 @@ fn setting_violation(name: &str, value: &str) -> Option<Violation> {
     }
 }
 
-/// `set_config(…)` anywhere in the statement, whose first argument names a setting the rules
-/// guard or is not a plain literal (so could name any).
+/// Calls of set_config anywhere in the statement whose first argument names a setting the
+/// rules guard, or is not a plain literal (so could name any).
 fn set_config_calls(text: &str) -> Vec<Violation> {
     let Ok(scan) = pg_query::scan_tokens(text) else {
         return Vec::new();
@@ -428,7 +428,7 @@ fn set_config_calls(text: &str) -> Vec<Violation> {
                 Some("search_path") => setting_violation("search_path", PLATFORM_SCHEMAS[0]),
                 Some(name) => setting_violation(name, "any"),
                 None => Some(trigger_violation(
-                    "set_config() with a setting name that is not a plain literal (it could be \
+                    "a set_config call whose setting name is not a plain literal (it could be \
                      session_replication_role)",
                 )),
             }
