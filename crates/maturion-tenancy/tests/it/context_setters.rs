@@ -18,6 +18,10 @@ const ALLOWED: &[(&str, &str)] = &[
         "crates/maturion-audit/tests/it/immutability.rs",
         "the owner with a session-level context must still be refused by the guards",
     ),
+    (
+        "crates/maturion-lint/src/lib.rs",
+        "the lint's tests: set_config with computed setting names, which the lint must refuse",
+    ),
 ];
 
 #[test]
