@@ -6,19 +6,27 @@
 //! blocks production traffic behind a long lock. Breaking changes need a MAJOR version
 //! (`X.0.0`) whose `up.sql` declares them with a `-- maturion:destructive` line at the top.
 //!
+//! A module's migration must also stay inside its own objects: no privilege, role, trigger
+//! switch, log change or platform function change that would weaken what keeps tenants apart,
+//! and no dynamic SQL the lint cannot read. Only the platform's own migration sets
+//! ([`Scope::Platform`]) may do that.
+//!
 //! This crate checks a migration script against those rules with the real PostgreSQL parser
 //! ([`pg_query`]). The migration engine runs it before applying a migration, and module
 //! authors run it as `maturion migrate lint [PATH…]`, so every [`Finding`] explains what would
 //! break and names the safe alternative.
 
-use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use semver::Version;
 
+mod files;
 mod rules;
 mod source;
+
+pub use files::{lint_file, lint_paths};
+use rules::Class;
 
 /// What a migration's version number allows it to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +124,17 @@ impl Finding {
     }
 }
 
+/// Whose migration set a script belongs to, which decides how far it may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// A module's set: it may create and change its own objects, and give its own new tables
+    /// the standard grants; nothing of the platform's or of other modules'.
+    Module,
+    /// The platform's own sets (global schema, audit, events, maintenance), which define the
+    /// roles, grants, guards and functions the module rules protect.
+    Platform,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LintError {
     #[error("line {line}: {message}")]
@@ -125,10 +144,20 @@ pub enum LintError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A path named for linting that holds nothing the lint reads.
+    #[error("cannot lint {}: {reason}", path.display())]
+    NotLintable { path: PathBuf, reason: String },
 }
 
-/// Lints one `up.sql` script as a migration of the given kind. Findings are sorted by line.
+/// Lints one `up.sql` script of a module as a migration of the given kind (the strictest
+/// scope). Findings are sorted by line.
 pub fn lint(sql: &str, kind: ChangeKind) -> Result<Vec<Finding>, LintError> {
+    lint_as(sql, kind, Scope::Module)
+}
+
+/// Lints one `up.sql` script of the given scope as a migration of the given kind. Findings are
+/// sorted by line.
+pub fn lint_as(sql: &str, kind: ChangeKind, scope: Scope) -> Result<Vec<Finding>, LintError> {
     let directives = parse_directives(sql);
     let statements = source::statements(sql)?;
     let breaking_allowed = kind == ChangeKind::Major && directives.destructive;
@@ -152,18 +181,22 @@ pub fn lint(sql: &str, kind: ChangeKind) -> Result<Vec<Finding>, LintError> {
     }
 
     let mut checker = rules::Checker::new(directives.no_transaction);
-    for (line, statement) in &statements {
-        for violation in checker.check(statement) {
-            if violation.breaking && breaking_allowed {
-                continue;
-            }
+    for statement in &statements {
+        for (line, violation) in checker.check(statement) {
+            let note = match violation.class {
+                Class::Invalid => None,
+                Class::Breaking if breaking_allowed => continue,
+                Class::Breaking => Some(policy_note(kind)),
+                Class::PlatformOnly if scope == Scope::Platform => continue,
+                Class::PlatformOnly => Some(MODULE_NOTE),
+            };
             let mut message = violation.message;
-            if violation.breaking {
+            if let Some(note) = note {
                 message.push(' ');
-                message.push_str(policy_note(kind));
+                message.push_str(note);
             }
             findings.push(Finding {
-                line: *line,
+                line,
                 rule: violation.rule,
                 message,
             });
@@ -172,6 +205,11 @@ pub fn lint(sql: &str, kind: ChangeKind) -> Result<Vec<Finding>, LintError> {
     findings.sort_by_key(|f| f.line);
     Ok(findings)
 }
+
+/// The closing sentence of a finding only the platform's own migrations may ship.
+const MODULE_NOTE: &str = "A module's migration may not do this at any version, MAJOR and \
+                           `-- maturion:destructive` included; only the platform's own \
+                           migration sets may.";
 
 /// The closing sentence of a breaking finding: how the change could still be shipped.
 fn policy_note(kind: ChangeKind) -> &'static str {
@@ -186,32 +224,6 @@ fn policy_note(kind: ChangeKind) -> &'static str {
              may do this."
         }
     }
-}
-
-/// Lints one file, inferring its kind from its folder: a file inside `1.2.0_add_x/` gets that
-/// version's kind, any other file is linted as MINOR (the strictest). Returns `Ok(None)` for
-/// `down.sql`, which undoes its up script and so is destructive by nature.
-pub fn lint_file(path: &Path) -> Result<Option<Vec<Finding>>, LintError> {
-    if path.file_name() == Some(OsStr::new("down.sql")) {
-        return Ok(None);
-    }
-    let sql = std::fs::read_to_string(path).map_err(|source| LintError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    lint(&sql, kind_of_path(path)).map(Some)
-}
-
-fn kind_of_path(path: &Path) -> ChangeKind {
-    // A bare `up.sql` given from inside its migration folder still names that folder once
-    // made absolute.
-    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    path.parent()
-        .and_then(Path::file_name)
-        .and_then(OsStr::to_str)
-        .and_then(|folder| folder.split_once('_'))
-        .and_then(|(version, _)| Version::parse(version).ok())
-        .map_or(ChangeKind::Minor, |version| ChangeKind::of(&version))
 }
 
 #[cfg(test)]
@@ -369,24 +381,253 @@ mod tests {
         );
     }
 
+    fn rules_as(sql: &str, kind: ChangeKind, scope: Scope) -> Vec<(usize, &'static str)> {
+        lint_as(sql, kind, scope)
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.line, f.rule))
+            .collect()
+    }
+
+    const REACHES_PAST_THE_MODULE: &str = "ALTER TABLE risks DISABLE TRIGGER ALL;\n\
+                                           GRANT DELETE ON users TO maturion_app;\n\
+                                           ALTER ROLE maturion_app BYPASSRLS;";
+
     #[test]
-    fn kind_comes_from_the_migration_folder() {
+    fn only_the_platform_may_reach_past_its_own_objects() {
+        let expected = [
+            (1, "ban-disable-trigger"),
+            (2, "ban-runtime-role-grant"),
+            (3, "ban-role-change"),
+        ];
+        for kind in [ChangeKind::Minor, ChangeKind::Patch, ChangeKind::Major] {
+            assert_eq!(
+                rules_as(REACHES_PAST_THE_MODULE, kind, Scope::Module),
+                expected
+            );
+            assert_eq!(rules_as(REACHES_PAST_THE_MODULE, kind, Scope::Platform), []);
+        }
+        let declared = format!("-- maturion:destructive\n{REACHES_PAST_THE_MODULE}");
+        let declared_lines: Vec<usize> = lint(&declared, ChangeKind::Major)
+            .unwrap()
+            .iter()
+            .map(|f| f.line)
+            .collect();
         assert_eq!(
-            kind_of_path(Path::new("m/2.0.0_split_risks/up.sql")),
-            ChangeKind::Major
+            declared_lines,
+            [2, 3, 4],
+            "the directive does not help a module"
         );
+        let message = &lint(REACHES_PAST_THE_MODULE, ChangeKind::Minor).unwrap()[0].message;
+        assert!(message.contains("only the platform's own"), "{message}");
+    }
+
+    #[test]
+    fn the_platform_still_may_not_break_compatibility_unannounced() {
         assert_eq!(
-            kind_of_path(Path::new("m/2.1.0_add_owner/up.sql")),
-            ChangeKind::Minor
+            rules_as(
+                "ALTER TABLE users DROP COLUMN name;",
+                ChangeKind::Minor,
+                Scope::Platform
+            ),
+            [(1, "ban-drop-column")]
         );
+    }
+
+    #[test]
+    fn do_blocks_are_read_statement_by_statement() {
+        let sql = "DO $$\nBEGIN\n  PERFORM 1;\n  ALTER TABLE risks DROP COLUMN x;\n  \
+                   ALTER TABLE risks ENABLE REPLICA TRIGGER t;\nEND $$;";
         assert_eq!(
-            kind_of_path(Path::new("m/2.1.4_fix_index/up.sql")),
-            ChangeKind::Patch
+            rules(sql, ChangeKind::Minor),
+            [(4, "ban-drop-column"), (5, "ban-disable-trigger")]
         );
+        let quoted = "DO 'BEGIN EXECUTE ''TRUNCATE risks''; END';";
+        assert_eq!(rules(quoted, ChangeKind::Minor), [(1, "ban-dynamic-sql")]);
+    }
+
+    #[test]
+    fn every_form_of_dynamic_sql_is_refused() {
+        for body in [
+            "EXECUTE 'SELECT 1'",
+            "FOR r IN EXECUTE 'SELECT 1' LOOP END LOOP",
+            "OPEN c FOR EXECUTE 'SELECT 1'",
+        ] {
+            let sql = format!("DO $$ DECLARE r record; c refcursor; BEGIN {body}; END $$;");
+            assert_eq!(
+                rules(&sql, ChangeKind::Minor),
+                [(1, "ban-dynamic-sql")],
+                "{body}"
+            );
+        }
+        let other_language = "DO LANGUAGE plpython3u $$ plpy.execute('TRUNCATE risks') $$;";
         assert_eq!(
-            kind_of_path(Path::new("m/2.0_bad/up.sql")),
-            ChangeKind::Minor
+            rules(other_language, ChangeKind::Minor),
+            [(1, "ban-dynamic-sql")]
         );
-        assert_eq!(kind_of_path(Path::new("scratch.sql")), ChangeKind::Minor);
+        // The PL/pgSQL parser refuses this body; the EXECUTE keyword is still seen.
+        let unreadable = "DO $$ BEGIN RETURN QUERY EXECUTE 'SELECT 1'; END $$;";
+        assert_eq!(
+            rules(unreadable, ChangeKind::Minor),
+            [(1, "ban-dynamic-sql")]
+        );
+    }
+
+    #[test]
+    fn routines_created_here_run_when_called() {
+        let sql = "CREATE FUNCTION again() RETURNS void LANGUAGE plpgsql AS $$\n\
+                   BEGIN\n  PERFORM again();\n  SET LOCAL session_replication_role = replica;\nEND $$;\n\
+                   CREATE PROCEDURE wipe() LANGUAGE sql AS $$ TRUNCATE risks $$;\n\
+                   SELECT again(), again();\n\
+                   CALL public.wipe();";
+        assert_eq!(
+            rules(sql, ChangeKind::Minor),
+            [(4, "ban-disable-trigger"), (6, "ban-truncate")]
+        );
+        let only_created = "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ \
+                            BEGIN EXECUTE 'TRUNCATE risks'; END $$;";
+        assert_eq!(rules(only_created, ChangeKind::Minor), []);
+    }
+
+    #[test]
+    fn grants_fit_a_table_of_the_migration_own() {
+        let created = "CREATE TABLE notes (id int);\n";
+        let allowed = [
+            "GRANT SELECT, INSERT, UPDATE ON notes TO maturion_app",
+            "GRANT SELECT ON TABLE public.notes TO maturion_readonly",
+            "GRANT UPDATE (id) ON notes TO maturion_app",
+            "REVOKE ALL ON users FROM maturion_app",
+        ];
+        for grant in allowed {
+            assert_eq!(
+                rules(&format!("{created}{grant};"), ChangeKind::Minor),
+                [],
+                "{grant}"
+            );
+        }
+        let refused = [
+            "GRANT DELETE ON notes TO maturion_app",
+            "GRANT INSERT ON notes TO maturion_readonly",
+            "GRANT SELECT ON notes TO maturion_app WITH GRANT OPTION",
+            "GRANT SELECT ON notes, organisations TO maturion_app",
+            "GRANT USAGE ON SCHEMA maturion TO maturion_app",
+            "GRANT CREATE ON SCHEMA public TO maturion_app",
+            "GRANT SET ON PARAMETER row_security TO maturion_app",
+            "GRANT SELECT ON LARGE OBJECT 1 TO maturion_app",
+            "GRANT maturion_owner TO maturion_readonly",
+            "ALTER TABLE notes OWNER TO maturion_readonly",
+        ];
+        for grant in refused {
+            assert_eq!(
+                rules(&format!("{created}{grant};"), ChangeKind::Minor),
+                [(2, "ban-runtime-role-grant")],
+                "{grant}"
+            );
+        }
+    }
+
+    #[test]
+    fn maintenance_of_existing_tables_is_refused() {
+        for (sql, rule) in [
+            (
+                "VACUUM (FULL, ANALYZE) risks",
+                "ban-blocking-table-maintenance",
+            ),
+            ("VACUUM FULL", "ban-blocking-table-maintenance"),
+            ("CLUSTER", "ban-blocking-table-maintenance"),
+            (
+                "ALTER TABLE risks SET LOGGED",
+                "ban-blocking-table-maintenance",
+            ),
+            (
+                "ALTER INDEX risks_pkey SET TABLESPACE slow",
+                "ban-blocking-table-maintenance",
+            ),
+            ("LOCK risks IN SHARE MODE", "ban-lock-table"),
+            ("REINDEX INDEX risks_pkey", "require-concurrent-reindex"),
+            ("REINDEX SCHEMA public", "require-concurrent-reindex"),
+        ] {
+            assert_eq!(
+                rules(&format!("{sql};"), ChangeKind::Minor),
+                [(1, rule)],
+                "{sql}"
+            );
+        }
+    }
+
+    #[test]
+    fn views_are_granted_only_when_they_read_with_the_caller_s_rights() {
+        let invoker = "CREATE VIEW open_risks WITH (security_invoker = true) AS SELECT 1;\n\
+                       CREATE VIEW closed_risks WITH (security_invoker) AS SELECT 1;\n\
+                       GRANT SELECT ON open_risks, closed_risks TO maturion_readonly;";
+        assert_eq!(rules(invoker, ChangeKind::Minor), []);
+        for definer in [
+            "CREATE VIEW all_users AS SELECT * FROM users;",
+            "CREATE VIEW all_users WITH (security_invoker = false) AS SELECT * FROM users;",
+            "CREATE MATERIALIZED VIEW all_users AS SELECT * FROM users;",
+        ] {
+            let sql = format!("{definer}\nGRANT SELECT ON all_users TO maturion_app;");
+            assert_eq!(
+                rules(&sql, ChangeKind::Minor),
+                [(2, "ban-runtime-role-grant")],
+                "{definer}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_tenant_table_triggers_stay_even_on_new_tables() {
+        let sql = "CREATE TABLE notes (id int);\n\
+                   SELECT maturion.enable_tenant_isolation('notes');\n\
+                   DROP TRIGGER audit_trail ON notes;\n\
+                   CREATE OR REPLACE TRIGGER require_tenant_context BEFORE INSERT ON risks \
+                   FOR EACH STATEMENT EXECUTE FUNCTION noop();\n\
+                   CREATE RULE quiet AS ON INSERT TO users DO INSTEAD NOTHING;\n\
+                   CREATE OR REPLACE TRIGGER notes_touch BEFORE UPDATE ON notes \
+                   FOR EACH ROW EXECUTE FUNCTION touch();";
+        assert_eq!(
+            rules(sql, ChangeKind::Minor),
+            [
+                (3, "ban-disable-trigger"),
+                (4, "ban-disable-trigger"),
+                (5, "ban-disable-trigger")
+            ]
+        );
+    }
+
+    #[test]
+    fn settings_are_caught_however_they_are_made() {
+        for (sql, rule) in [
+            ("SELECT set_config($$session_replication_role$$, 'replica', true)", "ban-disable-trigger"),
+            ("SELECT set_config('session_' || 'replication_role', 'replica', true)", "ban-disable-trigger"),
+            ("SELECT set_config(E'session_replication_role', 'replica', true)", "ban-disable-trigger"),
+            ("UPDATE pg_settings SET setting = 'replica' WHERE name = 'session_replication_role'", "ban-disable-trigger"),
+            ("SELECT set_config('role', 'maturion_maintenance', true)", "ban-role-change"),
+            ("SET ROLE maturion_maintenance", "ban-role-change"),
+            ("SET SESSION AUTHORIZATION postgres", "ban-role-change"),
+            ("SELECT set_config('search_path', 'maturion', true)", "ban-platform-function-change"),
+            ("CREATE SCHEMA reporting AUTHORIZATION maturion_app", "ban-runtime-role-grant"),
+        ] {
+            assert_eq!(rules(&format!("{sql};"), ChangeKind::Minor), [(1, rule)], "{sql}");
+        }
+        let harmless = "SET LOCAL statement_timeout = '5min';\n\
+                        SET LOCAL search_path = reporting, public;\n\
+                        SELECT set_config('maturion.note', 'x', true);\n\
+                        CREATE SCHEMA reporting AUTHORIZATION maturion_owner;";
+        assert_eq!(rules(harmless, ChangeKind::Minor), []);
+    }
+
+    #[test]
+    fn bodies_nested_too_deep_are_not_read() {
+        let mut sql = "ALTER TABLE risks DROP COLUMN x;".to_string();
+        for depth in 0..40 {
+            sql = format!("DO $d{depth}$ BEGIN {sql} END $d{depth}$;");
+        }
+        assert_eq!(rules(&sql, ChangeKind::Minor), [(1, "ban-dynamic-sql")]);
+        let mut shallow = "ALTER TABLE risks DROP COLUMN x;".to_string();
+        for depth in 0..3 {
+            shallow = format!("DO $d{depth}$ BEGIN {shallow} END $d{depth}$;");
+        }
+        assert_eq!(rules(&shallow, ChangeKind::Minor), [(1, "ban-drop-column")]);
     }
 }

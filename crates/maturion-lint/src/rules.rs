@@ -1,6 +1,13 @@
-//! The rules: which statements break running code or block traffic, and what to do instead.
+//! The rules: which statements break running code, block traffic or reach beyond the
+//! migration's own objects, and what to do instead.
 
-use std::collections::HashSet;
+mod definitions;
+mod dynamic;
+mod locks;
+mod platform;
+mod privileges;
+
+use std::collections::{HashMap, HashSet};
 
 use pg_query::protobuf::{
     AlterObjectSchemaStmt, AlterTableCmd, AlterTableType, ColumnDef, ConstrType, Constraint,
@@ -8,21 +15,35 @@ use pg_query::protobuf::{
 };
 use pg_query::{NodeEnum, NodeRef};
 
+use crate::source::Statement;
+use dynamic::Routine;
+
+/// Who may ship a statement a rule refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Nobody: PostgreSQL would reject the script, or could not run it safely.
+    Invalid,
+    /// A compatibility or locking break, which a MAJOR migration may declare with
+    /// `-- maturion:destructive`.
+    Breaking,
+    /// Reaches past the migration's own objects into what keeps tenants apart (privileges,
+    /// roles, triggers, the logs, the platform's functions): only the platform's own migration
+    /// sets may, at any version.
+    PlatformOnly,
+}
+
 /// A rule violated by one statement.
 pub(crate) struct Violation {
     pub rule: &'static str,
     pub message: String,
-    /// A compatibility or locking break, which a MAJOR migration may declare with
-    /// `-- maturion:destructive`. The other rules catch scripts PostgreSQL itself would reject
-    /// or could not run safely, so no directive silences them.
-    pub breaking: bool,
+    pub class: Class,
 }
 
 fn breaking(rule: &'static str, message: String) -> Violation {
     Violation {
         rule,
         message,
-        breaking: true,
+        class: Class::Breaking,
     }
 }
 
@@ -30,7 +51,15 @@ fn always(rule: &'static str, message: String) -> Violation {
     Violation {
         rule,
         message,
-        breaking: false,
+        class: Class::Invalid,
+    }
+}
+
+fn platform_only(rule: &'static str, message: String) -> Violation {
+    Violation {
+        rule,
+        message,
+        class: Class::PlatformOnly,
     }
 }
 
@@ -65,11 +94,22 @@ const SERIAL_TYPES: &[&str] = &[
     "bigserial",
 ];
 
-/// Checks statements in file order, remembering the tables the file creates: nothing done to
-/// such a table can break running code, because no running code knows the table yet.
+/// Checks statements in file order, remembering what the file creates: nothing done to a
+/// table created here can break running code, because no running code knows the table yet,
+/// and a function created here and called at once runs its body at migration time.
 pub(crate) struct Checker {
     no_transaction: bool,
     created_tables: HashSet<String>,
+    /// Views and materialized views created here that read with their owner's rights,
+    /// past row level security.
+    owner_rights_relations: HashSet<String>,
+    created_schemas: HashSet<String>,
+    created_types: HashSet<String>,
+    created_routines: HashMap<String, Routine>,
+    /// Routines whose bodies are being checked, so that recursion ends.
+    expanding: Vec<String>,
+    /// How many bodies deep the statement being checked is.
+    body_depth: usize,
 }
 
 impl Checker {
@@ -77,17 +117,80 @@ impl Checker {
         Checker {
             no_transaction,
             created_tables: HashSet::new(),
+            owner_rights_relations: HashSet::new(),
+            created_schemas: HashSet::new(),
+            created_types: HashSet::new(),
+            created_routines: HashMap::new(),
+            expanding: Vec::new(),
+            body_depth: 0,
         }
     }
 
-    pub fn check(&mut self, statement: &NodeEnum) -> Vec<Violation> {
-        let mut violations: Vec<Violation> =
-            self.transaction_violation(statement).into_iter().collect();
+    /// The violations of one top-level statement, each with its line: a statement inside a DO
+    /// block or a called function reports the line of that inner statement.
+    pub fn check(&mut self, statement: &Statement) -> Vec<(usize, Violation)> {
+        let mut violations: Vec<(usize, Violation)> = self
+            .transaction_violation(&statement.node)
+            .map(|v| (statement.line, v))
+            .into_iter()
+            .collect();
+        violations.extend(self.check_statement(statement));
+        violations
+    }
+
+    /// The rules of every statement that runs, at the top level or inside a body.
+    fn check_statement(&mut self, statement: &Statement) -> Vec<(usize, Violation)> {
+        let mut violations: Vec<(usize, Violation)> = self
+            .check_node(&statement.node)
+            .into_iter()
+            .map(|v| (statement.line, v))
+            .collect();
+        violations.extend(self.check_reach(statement));
+        violations.extend(self.check_bodies(statement));
+        violations
+    }
+
+    /// The rules that protect what the migration did not create: locks, privileges, roles,
+    /// triggers, the logs and the platform's functions.
+    fn check_reach(&mut self, statement: &Statement) -> Vec<(usize, Violation)> {
+        let mut violations = self.locks(&statement.node);
+        violations.extend(self.privileges(&statement.node));
+        violations.extend(self.platform(statement));
+        violations
+            .into_iter()
+            .map(|v| (statement.line, v))
+            .collect()
+    }
+
+    fn check_node(&mut self, statement: &NodeEnum) -> Vec<Violation> {
+        let mut violations = Vec::new();
         match statement {
             NodeEnum::CreateStmt(s) => self.remember(s.relation.as_ref()),
             // Materialized views too: indexing one created here blocks nobody.
             NodeEnum::CreateTableAsStmt(s) => {
-                self.remember(s.into.as_ref().and_then(|into| into.rel.as_ref()))
+                let relation = s.into.as_ref().and_then(|into| into.rel.as_ref());
+                self.remember(relation);
+                if s.objtype == ObjectType::ObjectMatview as i32 {
+                    self.remember_owner_rights(relation);
+                }
+            }
+            NodeEnum::CreateSeqStmt(s) => self.remember(s.sequence.as_ref()),
+            NodeEnum::ViewStmt(s) => {
+                self.remember(s.view.as_ref());
+                if !is_security_invoker(&s.options) {
+                    self.remember_owner_rights(s.view.as_ref());
+                }
+            }
+            NodeEnum::CreateSchemaStmt(s) => {
+                self.created_schemas.insert(s.schemaname.clone());
+            }
+            NodeEnum::CreateEnumStmt(s) => self.remember_type(&s.type_name),
+            NodeEnum::CreateDomainStmt(s) => self.remember_type(&s.domainname),
+            NodeEnum::CompositeTypeStmt(s) => {
+                if let Some(r) = &s.typevar {
+                    self.created_types
+                        .insert(table_key(&r.schemaname, &r.relname));
+                }
             }
             NodeEnum::DropStmt(s) => violations.extend(self.drop(s)),
             NodeEnum::DropdbStmt(s) => violations.push(drop_database(&s.dbname)),
@@ -99,6 +202,7 @@ impl Checker {
                     }));
                 }
             }
+            NodeEnum::AlterEnumStmt(s) => violations.extend(self.rename_enum_value(s)),
             NodeEnum::RenameStmt(s) => violations.extend(self.rename(s)),
             NodeEnum::AlterObjectSchemaStmt(s) => violations.extend(self.move_to_schema(s)),
             NodeEnum::TruncateStmt(s) => violations.extend(self.truncate(s)),
@@ -140,10 +244,10 @@ impl Checker {
     }
 
     fn move_to_schema(&self, s: &AlterObjectSchemaStmt) -> Option<Violation> {
-        let kind = relation_kind(s.object_type);
-        let (Some(kind), Some(name)) = (kind, self.existing(s.relation.as_ref())) else {
-            return None;
+        let Some(kind) = relation_kind(s.object_type) else {
+            return self.move_definition(s);
         };
+        let name = self.existing(s.relation.as_ref())?;
         Some(breaking(
             "renaming-table",
             format!(
@@ -213,6 +317,13 @@ impl Checker {
     fn remember(&mut self, relation: Option<&RangeVar>) {
         if let Some(r) = relation {
             self.created_tables
+                .insert(table_key(&r.schemaname, &r.relname));
+        }
+    }
+
+    fn remember_owner_rights(&mut self, relation: Option<&RangeVar>) {
+        if let Some(r) = relation {
+            self.owner_rights_relations
                 .insert(table_key(&r.schemaname, &r.relname));
         }
     }
@@ -305,6 +416,9 @@ impl Checker {
                 ),
             ));
         }
+        if let Some(violation) = self.rename_definition(s) {
+            return Some(violation);
+        }
         let (kind, name, alternative) = if rename_type == ObjectType::ObjectSchema {
             let alternative = "keep the schema's name, and create new objects in a new schema \
                                if code should move";
@@ -329,6 +443,23 @@ impl Checker {
             ),
         ))
     }
+}
+
+/// `WITH (security_invoker = true)`: the view reads with its caller's rights (PostgreSQL 15).
+fn is_security_invoker(options: &[Node]) -> bool {
+    options.iter().any(|option| match &option.node {
+        Some(NodeEnum::DefElem(d)) if d.defname == "security_invoker" => {
+            match d.arg.as_deref().and_then(|arg| arg.node.as_ref()) {
+                // A bare `security_invoker` means true.
+                None => true,
+                Some(NodeEnum::String(s)) => matches!(s.sval.as_str(), "true" | "on" | "1"),
+                Some(NodeEnum::Integer(i)) => i.ival != 0,
+                Some(NodeEnum::Boolean(b)) => b.boolval,
+                Some(_) => false,
+            }
+        }
+        _ => false,
+    })
 }
 
 fn drop_database(name: &str) -> Violation {
@@ -523,6 +654,7 @@ fn alter_table(table: &str, cmd: &AlterTableCmd) -> Option<Violation> {
             _ => None,
         },
         _ => change_column(table, &cmd.name, subtype)
+            .or_else(|| drop_default(table, &cmd.name, subtype, cmd.def.is_some()))
             .or_else(|| weaken_guarantee(table, &cmd.name, subtype)),
     }
 }
@@ -571,6 +703,40 @@ fn change_column(table: &str, column: &str, subtype: AlterTableType) -> Option<V
                  crash on the first NULL. Safe alternative: keep the column NOT NULL (give it a \
                  DEFAULT if writers must be able to omit it), or add a new nullable column if \
                  the data model really changes."
+            ),
+        ),
+        _ => return None,
+    };
+    Some(violation)
+}
+
+/// Dropping a column's default or identity, which writers that omit the column rely on.
+/// `has_new_default`: an `AT_ColumnDefault` that sets a default rather than dropping it.
+fn drop_default(
+    table: &str,
+    column: &str,
+    subtype: AlterTableType,
+    has_new_default: bool,
+) -> Option<Violation> {
+    let violation = match subtype {
+        AlterTableType::AtColumnDefault if !has_new_default => breaking(
+            "ban-drop-default",
+            format!(
+                "DROP DEFAULT on column {column} of {table} breaks every INSERT of running code \
+                 (and of the previous release, still serving during a rolling deploy) that \
+                 leaves the column out and relies on the default: it then stores NULL, or fails \
+                 on a NOT NULL column. Safe alternative: keep the default, or SET DEFAULT to the \
+                 new value; drop it only once no writer omits the column, as a planned breaking \
+                 change."
+            ),
+        ),
+        AlterTableType::AtDropIdentity => breaking(
+            "ban-drop-default",
+            format!(
+                "DROP IDENTITY on column {column} of {table} removes the sequence that fills it: \
+                 every INSERT of running code that leaves the column out then fails on NULL. \
+                 Safe alternative: keep the identity; to change how values are made, ALTER \
+                 COLUMN {column} SET GENERATED / RESTART, which keeps inserts working."
             ),
         ),
         _ => return None,

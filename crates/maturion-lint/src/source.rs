@@ -5,8 +5,19 @@ use pg_query::{NodeEnum, ParserOptions};
 
 use crate::LintError;
 
+/// One statement of a script: where it starts, its parse tree and its text.
+#[derive(Debug, Clone)]
+pub(crate) struct Statement {
+    /// 1-based line of the statement's first keyword.
+    pub line: usize,
+    pub node: NodeEnum,
+    /// The statement's text from its first keyword on, which token-level rules and the
+    /// PL/pgSQL parser read.
+    pub text: String,
+}
+
 /// Each top-level statement of `sql` with the 1-based line of its first keyword.
-pub(crate) fn statements(sql: &str) -> Result<Vec<(usize, NodeEnum)>, LintError> {
+pub(crate) fn statements(sql: &str) -> Result<Vec<Statement>, LintError> {
     if let Some(nul) = sql.find('\0') {
         return Err(LintError::Parse {
             line: line_of(sql, nul),
@@ -30,8 +41,17 @@ pub(crate) fn statements(sql: &str) -> Result<Vec<(usize, NodeEnum)>, LintError>
         .into_iter()
         .filter_map(|raw| {
             let start = usize::try_from(raw.stmt_location).unwrap_or(0);
-            let line = line_of(sql, skip_trivia(sql, start));
-            Some((line, raw.stmt?.node?))
+            // A length of 0 means "to the end of the script".
+            let end = match usize::try_from(raw.stmt_len).unwrap_or(0) {
+                0 => sql.len(),
+                len => start.saturating_add(len).min(sql.len()),
+            };
+            let keyword = skip_trivia(sql, start).min(end);
+            Some(Statement {
+                line: line_of(sql, keyword),
+                node: raw.stmt?.node?,
+                text: sql.get(keyword..end).unwrap_or_default().to_string(),
+            })
         })
         .collect())
 }
@@ -126,7 +146,7 @@ fn block_comment_len(text: &[u8]) -> Option<usize> {
     None
 }
 
-fn line_of(sql: &str, offset: usize) -> usize {
+pub(crate) fn line_of(sql: &str, offset: usize) -> usize {
     let before = sql.as_bytes().get(..offset).unwrap_or(sql.as_bytes());
     before.iter().filter(|&&b| b == b'\n').count() + 1
 }
@@ -148,7 +168,7 @@ mod tests {
         let lines: Vec<usize> = statements(sql)
             .unwrap()
             .iter()
-            .map(|(line, _)| *line)
+            .map(|statement| statement.line)
             .collect();
         assert_eq!(lines, [4, 8]);
     }

@@ -31,7 +31,10 @@ pub struct Options {
     /// than queueing every query behind its lock.
     pub lock_timeout: String,
     /// The module the set belongs to, which its scripts read as `maturion.migration_scope`
-    /// (so that what they create can be labelled with it). `None`: the setting stays unset.
+    /// (so that what they create can be labelled with it). `None`: the setting stays unset,
+    /// and the set is the platform's own, which the lint lets define roles, grants, guards
+    /// and platform functions ([`maturion_lint::Scope::Platform`]); a module's set is linted
+    /// with the module rules.
     pub module: Option<String>,
     /// How long to wait for another migrator's lock before giving up with who holds it.
     pub lock_wait: Duration,
@@ -145,8 +148,12 @@ impl<'a> Migrator<'a> {
             .filter(|m| !ledger.contains_key(&m.version))
             .filter(|m| target.is_none_or(|t| m.version <= *t))
             .collect();
+        let scope = match self.options.module {
+            Some(_) => maturion_lint::Scope::Module,
+            None => maturion_lint::Scope::Platform,
+        };
         for m in &pending {
-            lint(m)?;
+            lint(m, scope)?;
         }
         let mut applied = Vec::new();
         for m in pending {
@@ -401,13 +408,14 @@ async fn record(
     Ok(())
 }
 
-fn lint(m: &Migration) -> Result<(), MigrateError> {
-    let findings =
-        maturion_lint::lint(&m.up, m.kind()).map_err(|source| MigrateError::Unparsable {
+fn lint(m: &Migration, scope: maturion_lint::Scope) -> Result<(), MigrateError> {
+    let findings = maturion_lint::lint_as(&m.up, m.kind(), scope).map_err(|source| {
+        MigrateError::Unparsable {
             version: m.version.clone(),
             name: m.name.clone(),
             source,
-        })?;
+        }
+    })?;
     if findings.is_empty() {
         return Ok(());
     }

@@ -114,7 +114,8 @@ async fn the_app_role_is_powerless_outside_rls() {
 #[test]
 fn our_own_migrations_pass_the_zero_regression_lint() {
     for m in maturion_schema::platform_migrations().migrations {
-        let findings = maturion_lint::lint(&m.up, m.kind()).unwrap();
+        let findings =
+            maturion_lint::lint_as(&m.up, m.kind(), maturion_lint::Scope::Platform).unwrap();
         assert!(
             findings.is_empty(),
             "{} fails the lint: {:?}",

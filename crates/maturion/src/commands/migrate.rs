@@ -208,60 +208,34 @@ async fn status(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Lints files and migration folders (default: the platform's own migrations, as embedded in
-/// this binary); exit status 1 when anything is found.
+/// Lints files and migration folders as a module's (default: the platform's own migrations,
+/// as embedded in this binary, as the platform's); exit status 1 when anything is found. A
+/// named path holding nothing to lint is an error.
 fn lint(paths: Vec<PathBuf>) -> Result<ExitCode> {
     let mut results = Vec::new();
     if paths.is_empty() {
         for set in maturion_platform::migration_sets() {
             for m in set.migrations {
                 let path = Path::new(&set.scope).join(m.folder_name()).join("up.sql");
-                results.push((path, Some(maturion_lint::lint(&m.up, m.kind())?)));
+                let found = maturion_lint::lint_as(&m.up, m.kind(), maturion_lint::Scope::Platform)
+                    .with_context(|| format!("cannot lint {}", path.display()))?;
+                results.push((path, found));
             }
         }
     } else {
-        let mut files = Vec::new();
-        for path in &paths {
-            collect_sql(path, &mut files)?;
-        }
-        for path in files {
-            let found = maturion_lint::lint_file(&path)
-                .with_context(|| format!("cannot lint {}", path.display()))?;
-            results.push((path, found));
-        }
+        results = maturion_lint::lint_paths(&paths)?;
     }
     let mut findings = 0;
-    let mut linted = 0;
-    for (path, found) in results {
-        // `None`: a down script, which is destructive by nature and not linted.
-        let Some(found) = found else { continue };
-        linted += 1;
-        for finding in &found {
-            println!("{}", finding.render(&path));
+    for (path, found) in &results {
+        for finding in found {
+            println!("{}", finding.render(path));
         }
         findings += found.len();
     }
-    eprintln!("{linted} file(s) linted, {findings} finding(s)");
+    eprintln!("{} file(s) linted, {findings} finding(s)", results.len());
     Ok(if findings == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn collect_sql(path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
-    if path.is_dir() {
-        let mut entries: Vec<_> = std::fs::read_dir(path)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .collect::<Result<_, _>>()?;
-        entries.sort_by_key(|e| e.path());
-        for entry in entries {
-            collect_sql(&entry.path(), files)?;
-        }
-    } else if path.extension().is_some_and(|e| e == "sql") {
-        files.push(path.to_path_buf());
-    } else if !path.exists() {
-        anyhow::bail!("no such file: {}", path.display());
-    }
-    Ok(())
 }

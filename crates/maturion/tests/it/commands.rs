@@ -100,6 +100,74 @@ fn lint_reports_file_line_rule_and_fails() {
     );
 }
 
+/// `maturion migrate lint PATH`, killed if it has not finished within 20 s.
+fn lint_in_time(path: &std::path::Path) -> std::process::Output {
+    let mut child = crate::maturion_command(&["migrate", "lint", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("`migrate lint {}` hangs", path.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn lint_refuses_named_paths_it_does_not_lint() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("up.sql");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "DROP TABLE risks;").unwrap();
+    for (path, reason) in [
+        (fifo, "FIFO"),
+        (text, "not a .sql file"),
+        (dir.path().join("missing.sql"), "No such file"),
+        (std::path::PathBuf::from("/dev/null"), "not a .sql file"),
+    ] {
+        let lint = lint_in_time(&path);
+        assert!(!lint.status.success(), "{}", describe(&lint));
+        let message = crate::stderr(&lint);
+        assert!(
+            message.contains(reason) && !message.contains("file(s) linted"),
+            "{}",
+            describe(&lint)
+        );
+    }
+}
+
+#[test]
+fn lint_refuses_what_a_module_may_not_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("1.4.0_quiet_import");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("up.sql"),
+        "DO $$ BEGIN EXECUTE 'ALTER TABLE risks DISABLE TRIGGER ALL'; END $$;\n\
+         GRANT DELETE ON risks TO maturion_app;\n",
+    )
+    .unwrap();
+    let lint = lint_in_time(dir.path());
+    assert_eq!(lint.status.code(), Some(1), "{}", describe(&lint));
+    let up = folder.join("up.sql");
+    for expected in [
+        format!("{}:1: ban-dynamic-sql:", up.display()),
+        format!("{}:2: ban-runtime-role-grant:", up.display()),
+    ] {
+        assert!(stdout(&lint).contains(&expected), "{}", describe(&lint));
+    }
+}
+
 #[test]
 fn new_scaffolds_the_next_minor_version() {
     let dir = tempfile::tempdir().unwrap();

@@ -19,4 +19,5 @@ CREATE POLICY tenant_isolation ON risk_treatments
 CREATE INDEX risk_treatments_risk_id_idx ON risk_treatments (risk_id);
 CREATE UNIQUE INDEX risk_treatments_tenant_action_key ON public.risk_treatments (tenant_id, risk_id, action);
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON risk_treatments TO maturion_app;
+GRANT SELECT, INSERT, UPDATE ON risk_treatments TO maturion_app;
+GRANT SELECT ON risk_treatments TO maturion_readonly;

@@ -1,3 +1,5 @@
+-- expect: ban-role-change
+-- expect-line: 6
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'maturion_auditor') THEN

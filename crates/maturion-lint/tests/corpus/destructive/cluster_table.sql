@@ -1,0 +1,2 @@
+-- expect: ban-blocking-table-maintenance
+CLUSTER risks USING risks_pkey;

@@ -1,0 +1,2 @@
+-- expect: ban-platform-function-change
+DROP FUNCTION maturion.audit_trail() CASCADE;

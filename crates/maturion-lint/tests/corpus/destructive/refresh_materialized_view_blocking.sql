@@ -1,0 +1,2 @@
+-- expect: ban-blocking-table-maintenance
+REFRESH MATERIALIZED VIEW reporting.control_coverage;

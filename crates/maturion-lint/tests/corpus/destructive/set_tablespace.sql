@@ -1,0 +1,2 @@
+-- expect: ban-blocking-table-maintenance
+ALTER TABLE risks SET TABLESPACE slow_disk;

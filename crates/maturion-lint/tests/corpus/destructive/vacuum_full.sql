@@ -1,0 +1,3 @@
+-- expect: ban-blocking-table-maintenance
+-- expect-line: 3
+VACUUM FULL risks;
