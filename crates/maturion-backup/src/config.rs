@@ -130,13 +130,19 @@ fn conf_literal(text: &str) -> String {
     format!("'{}'", text.replace('\\', r"\\").replace('\'', "''"))
 }
 
+/// Every folder it creates goes to the server's user, so that user can reach the last one.
 fn private_dir(cluster: &Cluster, dir: &Path) -> Result<(), BackupError> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io(format!("create {}", dir.display())))?;
-    cluster.give_to_owner(dir)?;
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|folder| !folder.exists())
+        .collect();
+    for folder in missing.into_iter().rev() {
+        DirBuilder::new()
+            .mode(0o700)
+            .create(folder)
+            .map_err(io(format!("create {}", folder.display())))?;
+        cluster.give_to_owner(folder)?;
+    }
     Ok(())
 }
 

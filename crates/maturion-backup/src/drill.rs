@@ -235,3 +235,59 @@ async fn discard(scratch: &std::path::Path) {
         tracing::warn!(%error, folder = %scratch.display(), "drill folder left behind");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn healthy() -> DrillReport {
+        DrillReport {
+            passed: true,
+            rpo_seconds: 12.0,
+            rto_seconds: 30.0,
+            rpo_target_seconds: RPO_TARGET_SECONDS,
+            rto_target_seconds: RTO_TARGET_SECONDS,
+            loss_moment: Utc::now(),
+            last_recovered_commit: None,
+            restored_port: 5432,
+            conformance_violations: 0,
+            audit_intact: true,
+            audit_rows_verified: 10,
+            tables: Vec::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn every_missed_objective_and_check_is_a_failure() {
+        assert!(failures(&healthy()).is_empty());
+        let late = DrillReport {
+            rpo_seconds: 901.0,
+            rto_seconds: 3601.0,
+            ..healthy()
+        };
+        assert_eq!(failures(&late).len(), 2);
+        let broken = DrillReport {
+            conformance_violations: 1,
+            audit_intact: false,
+            ..healthy()
+        };
+        assert_eq!(failures(&broken).len(), 2);
+    }
+
+    #[test]
+    fn a_table_missing_or_different_in_the_copy_does_not_match() {
+        let table = |name: &str, rows, checksum: &str| TableFingerprint {
+            table: name.into(),
+            rows,
+            checksum: checksum.into(),
+        };
+        let source = [table("a", 1, "x"), table("b", 2, "y"), table("c", 0, "")];
+        let restored = [table("a", 1, "x"), table("b", 2, "z")];
+        let matches: Vec<bool> = compare(&source, &restored)
+            .iter()
+            .map(|t| t.checksum_matches)
+            .collect();
+        assert_eq!(matches, [true, false, false]);
+    }
+}

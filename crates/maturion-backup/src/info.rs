@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::BackupError;
 
+const STATUS_OK: &str = "ok";
+
 /// One backup set in one repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BackupSet {
@@ -66,6 +68,15 @@ impl RepositoryInfo {
             .iter()
             .filter(|set| kind.is_none_or(|kind| set.kind == kind))
             .max_by_key(|set| set.started_at)
+    }
+
+    /// pgBackRest's own verdict on the stanza and every repository.
+    pub fn is_ok(&self) -> bool {
+        self.status == STATUS_OK
+            && self
+                .repositories
+                .iter()
+                .all(|repo| repo.status == STATUS_OK)
     }
 
     pub fn render_human(&self) -> String {

@@ -192,9 +192,11 @@ async fn restore_to_a_moment_keeps_the_rows_before_it_and_none_after() {
 #[tokio::test]
 async fn the_repository_is_encrypted_and_refuses_a_wrong_passphrase() {
     let (mut scene, settings) = Scene::new(1).await;
-    maturion_backup::setup(&scene.cluster, &settings, &passphrase())
-        .await
-        .unwrap();
+    // As the binary gets it; the restart in `setup` must not hand it to the server.
+    std::env::set_var(maturion_backup::PASSPHRASE_VARIABLE, PASSPHRASE);
+    let from_environment = Passphrase::from_environment().unwrap();
+    let setup = maturion_backup::setup(&scene.cluster, &settings, &from_environment).await;
+    assert!(setup.unwrap().restarted);
     let canary = "CANARY-7f3e1b2a-plaintext-must-not-reach-the-repository";
     let client = scene.client().await;
     client
@@ -222,15 +224,14 @@ async fn the_repository_is_encrypted_and_refuses_a_wrong_passphrase() {
             file.display()
         );
         assert!(
-            !bytes
-                .windows(canary.len())
-                .any(|window| window == canary.as_bytes()),
+            !contains(&bytes, canary),
             "{} holds the canary in plaintext",
             file.display()
         );
     }
     let info = maturion_backup::list(&scene.cluster).await.unwrap();
     assert_eq!(info.repositories[0].cipher, "aes-256-cbc");
+    assert_passphrase_only_in_the_config(&scene);
 
     let wrong = Passphrase::new("not the passphrase of this repository").unwrap();
     let refused = maturion_backup::setup(&scene.cluster, &settings, &wrong).await;
@@ -336,6 +337,40 @@ async fn a_drill_on_a_healthy_cluster_passes_with_its_figures() {
         .filter(|entry| entry.file_name().to_string_lossy().starts_with("drill-"))
         .collect();
     assert!(leftovers.is_empty(), "the drill left its scratch folder");
+}
+
+/// Not in the server's environment or command line, nor in any log of the home; only
+/// in the 0600 configuration file.
+fn assert_passphrase_only_in_the_config(scene: &Scene) {
+    let postmaster = scene.cluster.status().unwrap().pid.unwrap();
+    for view in ["environ", "cmdline"] {
+        let bytes = std::fs::read(format!("/proc/{postmaster}/{view}")).unwrap();
+        assert!(
+            !contains(&bytes, PASSPHRASE),
+            "the server's {view} holds the passphrase"
+        );
+    }
+    let config = maturion_backup::config_file(&scene.cluster);
+    let mode = std::fs::metadata(&config).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(contains(&std::fs::read(&config).unwrap(), PASSPHRASE));
+    let logs = files_under(scene.cluster.home())
+        .into_iter()
+        .filter(|file| file.extension().is_some_and(|ext| ext == "log"));
+    for log in logs {
+        let bytes = std::fs::read(&log).unwrap();
+        assert!(
+            !contains(&bytes, PASSPHRASE),
+            "{} holds the passphrase",
+            log.display()
+        );
+    }
+}
+
+fn contains(bytes: &[u8], text: &str) -> bool {
+    bytes
+        .windows(text.len())
+        .any(|window| window == text.as_bytes())
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {

@@ -279,12 +279,19 @@ impl Cluster {
     }
 
     /// Runs `program` (looked up in `PATH`) as the user the server runs as, from the home.
+    /// The server and its tools need none of Maturion's own variables, and some of those are
+    /// secrets (URLs with passwords, the backup passphrase), so they are not passed on.
     pub fn owner_command(&self, program: impl AsRef<Path>) -> Command {
         let mut command = match &self.owner {
             Some(owner) => owner.command(program.as_ref()),
             None => Command::new(program.as_ref()),
         };
         command.current_dir(&self.home);
+        for (name, _) in std::env::vars_os() {
+            if is_maturion_variable(&name.to_string_lossy()) {
+                command.env_remove(name);
+            }
+        }
         command
     }
 
@@ -535,6 +542,10 @@ fn initdb_locale() -> &'static str {
 /// glibc lists `C.UTF-8` as `C.utf8`; others spell it `C.UTF-8`.
 fn is_c_utf8(locale: &str) -> bool {
     locale.trim().to_ascii_lowercase().replace('-', "") == "c.utf8"
+}
+
+fn is_maturion_variable(name: &str) -> bool {
+    name.starts_with("MATURION_") || name == "DATABASE_URL"
 }
 
 /// A string literal for postgresql.conf.
