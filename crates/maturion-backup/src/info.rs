@@ -63,10 +63,20 @@ pub struct RepositoryInfo {
 }
 
 impl RepositoryInfo {
+    /// The latest backup (of `kind`, when given) in any repository.
     pub fn last(&self, kind: Option<BackupKind>) -> Option<&BackupSet> {
+        self.last_matching(|set| kind.is_none_or(|kind| set.kind == kind))
+    }
+
+    /// The latest backup (of `kind`, when given) in repository `key`.
+    pub fn last_in(&self, key: u32, kind: Option<BackupKind>) -> Option<&BackupSet> {
+        self.last_matching(|set| set.repository == key && kind.is_none_or(|kind| set.kind == kind))
+    }
+
+    fn last_matching(&self, wanted: impl Fn(&BackupSet) -> bool) -> Option<&BackupSet> {
         self.backups
             .iter()
-            .filter(|set| kind.is_none_or(|kind| set.kind == kind))
+            .filter(|set| wanted(set))
             .max_by_key(|set| set.started_at)
     }
 

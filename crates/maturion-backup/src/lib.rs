@@ -76,8 +76,43 @@ pub async fn setup(
 /// WAL the backup needs to be archived, so broken archiving fails the backup.
 pub async fn run(cluster: &Cluster, kind: BackupKind) -> Result<Vec<BackupSet>, BackupError> {
     let before = list(cluster).await?;
-    let repositories: Vec<u32> = before.repositories.iter().map(|repo| repo.key).collect();
-    for key in &repositories {
+    let plan: Vec<(u32, BackupKind)> = before
+        .repositories
+        .iter()
+        .map(|repo| (repo.key, kind))
+        .collect();
+    back_up(cluster, &before, &plan).await
+}
+
+/// Into each repository, what `schedule` says is due there (so a repository that missed
+/// a backup catches up on its own); empty when nothing is due.
+pub async fn run_scheduled(
+    cluster: &Cluster,
+    schedule: &Schedule,
+) -> Result<Vec<BackupSet>, BackupError> {
+    let before = list(cluster).await?;
+    let now = chrono::Utc::now();
+    let plan: Vec<(u32, BackupKind)> = before
+        .repositories
+        .iter()
+        .filter_map(|repo| {
+            schedule
+                .due(&before, repo.key, now)
+                .map(|kind| (repo.key, kind))
+        })
+        .collect();
+    back_up(cluster, &before, &plan).await
+}
+
+async fn back_up(
+    cluster: &Cluster,
+    before: &RepositoryInfo,
+    plan: &[(u32, BackupKind)],
+) -> Result<Vec<BackupSet>, BackupError> {
+    if plan.is_empty() {
+        return Ok(Vec::new());
+    }
+    for (key, kind) in plan {
         info!(repository = key, kind = kind.as_str(), "backing up");
         let args = [format!("--type={}", kind.as_str()), format!("--repo={key}")];
         pgbackrest::run(cluster, "backup", &args).await?;
@@ -88,18 +123,6 @@ pub async fn run(cluster: &Cluster, kind: BackupKind) -> Result<Vec<BackupSet>, 
         .into_iter()
         .filter(|set| !before.backups.contains(set))
         .collect())
-}
-
-/// Runs what `schedule` says is due, if anything.
-pub async fn run_scheduled(
-    cluster: &Cluster,
-    schedule: &Schedule,
-) -> Result<Option<Vec<BackupSet>>, BackupError> {
-    let info = list(cluster).await?;
-    match schedule.due(&info, chrono::Utc::now()) {
-        Some(kind) => run(cluster, kind).await.map(Some),
-        None => Ok(None),
-    }
 }
 
 pub async fn list(cluster: &Cluster) -> Result<RepositoryInfo, BackupError> {

@@ -22,15 +22,16 @@ impl Default for Schedule {
 }
 
 impl Schedule {
-    /// A full backup when none started since the last daily full time; else an
-    /// incremental one when the last backup of any kind is older than the interval.
-    pub fn due(&self, info: &RepositoryInfo, now: DateTime<Utc>) -> Option<BackupKind> {
+    /// For repository `key`: a full backup when none started there since the last daily
+    /// full time; else an incremental one when its last backup of any kind is older than
+    /// the interval.
+    pub fn due(&self, info: &RepositoryInfo, key: u32, now: DateTime<Utc>) -> Option<BackupKind> {
         let last_full_time = self.last_full_time(now);
-        match info.last(Some(BackupKind::Full)) {
+        match info.last_in(key, Some(BackupKind::Full)) {
             Some(full) if full.started_at >= last_full_time => {}
             _ => return Some(BackupKind::Full),
         }
-        let last = info.last(None)?;
+        let last = info.last_in(key, None)?;
         (now - last.started_at >= self.incremental_every).then_some(BackupKind::Incr)
     }
 
@@ -56,12 +57,16 @@ mod tests {
     }
 
     fn info(sets: &[(BackupKind, &str)]) -> RepositoryInfo {
+        in_repository(1, sets)
+    }
+
+    fn in_repository(repository: u32, sets: &[(BackupKind, &str)]) -> RepositoryInfo {
         let backups = sets
             .iter()
             .map(|(kind, start)| BackupSet {
                 label: String::new(),
                 kind: *kind,
-                repository: 1,
+                repository,
                 started_at: at(start),
                 stopped_at: at(start),
                 database_bytes: 0,
@@ -80,7 +85,7 @@ mod tests {
 
     #[test]
     fn first_backup_is_full() {
-        let due = Schedule::default().due(&info(&[]), at("2026-12-03T10:00:00Z"));
+        let due = Schedule::default().due(&info(&[]), 1, at("2026-12-03T10:00:00Z"));
         assert_eq!(due, Some(BackupKind::Full));
     }
 
@@ -89,11 +94,11 @@ mod tests {
         let history = info(&[(BackupKind::Full, "2026-12-02T02:00:05Z")]);
         let schedule = Schedule::default();
         assert_eq!(
-            schedule.due(&history, at("2026-12-03T01:59:00Z")),
+            schedule.due(&history, 1, at("2026-12-03T01:59:00Z")),
             Some(BackupKind::Incr)
         );
         assert_eq!(
-            schedule.due(&history, at("2026-12-03T02:00:00Z")),
+            schedule.due(&history, 1, at("2026-12-03T02:00:00Z")),
             Some(BackupKind::Full)
         );
     }
@@ -105,10 +110,21 @@ mod tests {
             (BackupKind::Incr, "2026-12-03T06:00:10Z"),
         ]);
         let schedule = Schedule::default();
-        assert_eq!(schedule.due(&history, at("2026-12-03T10:00:00Z")), None);
+        assert_eq!(schedule.due(&history, 1, at("2026-12-03T10:00:00Z")), None);
         assert_eq!(
-            schedule.due(&history, at("2026-12-03T10:00:10Z")),
+            schedule.due(&history, 1, at("2026-12-03T10:00:10Z")),
             Some(BackupKind::Incr)
+        );
+    }
+
+    #[test]
+    fn each_repository_is_judged_on_its_own_backups() {
+        let history = in_repository(2, &[(BackupKind::Full, "2026-12-03T02:00:05Z")]);
+        let now = at("2026-12-03T03:00:00Z");
+        assert_eq!(Schedule::default().due(&history, 2, now), None);
+        assert_eq!(
+            Schedule::default().due(&history, 1, now),
+            Some(BackupKind::Full)
         );
     }
 }

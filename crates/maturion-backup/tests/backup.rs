@@ -254,11 +254,22 @@ async fn losing_repo1_whole_still_restores_from_repo2() {
         .batch_execute("CREATE TABLE orders (n int); INSERT INTO orders VALUES (1), (2)")
         .await
         .unwrap();
-    let made = maturion_backup::run(&scene.cluster, BackupKind::Full)
+    let schedule = maturion_backup::Schedule::default();
+    let made = maturion_backup::run_scheduled(&scene.cluster, &schedule)
         .await
         .unwrap();
     let repositories: Vec<u32> = made.iter().map(|set| set.repository).collect();
     assert_eq!(repositories, [1, 2]);
+    assert!(
+        made.iter().all(|set| set.kind == BackupKind::Full),
+        "{made:?}"
+    );
+    let again = maturion_backup::run_scheduled(&scene.cluster, &schedule).await;
+    assert_eq!(
+        again.unwrap(),
+        [],
+        "a full backup was just taken in each repository"
+    );
     client
         .batch_execute("INSERT INTO orders VALUES (3)")
         .await
@@ -353,7 +364,15 @@ fn assert_passphrase_only_in_the_config(scene: &Scene) {
     let config = maturion_backup::config_file(&scene.cluster);
     let mode = std::fs::metadata(&config).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    assert!(contains(&std::fs::read(&config).unwrap(), PASSPHRASE));
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(PASSPHRASE));
+    for retention in ["repo1-retention-full-type=time", "repo1-retention-full=30"] {
+        assert!(
+            text.contains(retention),
+            "no {retention} in {}",
+            config.display()
+        );
+    }
     let logs = files_under(scene.cluster.home())
         .into_iter()
         .filter(|file| file.extension().is_some_and(|ext| ext == "log"));

@@ -95,10 +95,11 @@ pub async fn run(target: &DatabaseTarget, command: BackupCommand) -> Result<Exit
             full_at,
             incremental_hours,
         } => {
+            target.ensure_running().await?;
             let made = match kind.filter(|_| !scheduled) {
                 Some(kind) => {
                     let step = maturion_backup::run(cluster, kind.into());
-                    Some(with_spinner("backing up", step).await?)
+                    with_spinner("backing up", step).await?
                 }
                 None => {
                     let schedule = Schedule {
@@ -109,7 +110,7 @@ pub async fn run(target: &DatabaseTarget, command: BackupCommand) -> Result<Exit
                     with_spinner("running what is due", step).await?
                 }
             };
-            print_made(made.as_deref());
+            print_made(&made);
             Ok(ExitCode::SUCCESS)
         }
         BackupCommand::List { format } => {
@@ -130,7 +131,10 @@ pub async fn run(target: &DatabaseTarget, command: BackupCommand) -> Result<Exit
             println!("every file in the repositories matches its checksum");
             Ok(ExitCode::SUCCESS)
         }
-        BackupCommand::Drill { format } => drill(cluster, database, format).await,
+        BackupCommand::Drill { format } => {
+            target.ensure_running().await?;
+            drill(cluster, database, format).await
+        }
     }
 }
 
@@ -216,20 +220,18 @@ async fn drill(cluster: &Cluster, database: &str, format: Format) -> Result<Exit
     })
 }
 
-fn print_made(made: Option<&[BackupSet]>) {
-    match made {
-        None => println!("no backup is due"),
-        Some(sets) => {
-            for set in sets {
-                println!(
-                    "repo{}: {} backup {} ({} B stored)",
-                    set.repository,
-                    set.kind.as_str(),
-                    set.label,
-                    set.stored_bytes
-                );
-            }
-        }
+fn print_made(made: &[BackupSet]) {
+    if made.is_empty() {
+        println!("no backup is due");
+    }
+    for set in made {
+        println!(
+            "repo{}: {} backup {} ({} B stored)",
+            set.repository,
+            set.kind.as_str(),
+            set.label,
+            set.stored_bytes
+        );
     }
 }
 
