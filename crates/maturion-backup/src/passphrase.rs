@@ -8,7 +8,8 @@ use crate::error::{io, BackupError};
 
 pub const PASSPHRASE_FILE_VARIABLE: &str = "MATURION_BACKUP_PASSPHRASE_FILE";
 pub const PASSPHRASE_VARIABLE: &str = "MATURION_BACKUP_PASSPHRASE";
-/// pgBackRest itself asks for at least this much for aes-256-cbc to be worth it.
+/// The repository key is derived from the passphrase: a short one is the weak link of
+/// aes-256-cbc.
 const MIN_LENGTH: usize = 16;
 
 #[derive(Clone)]

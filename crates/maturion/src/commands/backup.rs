@@ -204,6 +204,15 @@ async fn drill(cluster: &Cluster, database: &str, format: Format) -> Result<Exit
                 "  tables matching the source: {matching}/{}",
                 report.tables.len()
             );
+            for table in report.tables.iter().filter(|t| !t.checksum_matches) {
+                let restored = table
+                    .restored_rows
+                    .map_or("missing".to_owned(), |n| n.to_string());
+                println!(
+                    "    {}: {} row(s) at the loss, {restored} restored",
+                    table.table, table.source_rows
+                );
+            }
             println!(
                 "  conformance violations: {}, audit chain intact: {} ({} rows)",
                 report.conformance_violations, report.audit_intact, report.audit_rows_verified
