@@ -11,4 +11,11 @@ pub enum AuditError {
     /// Sealing or verifying needs to read every organisation's rows.
     #[error("{0} cannot read every organisation's audit rows: connect as a superuser or SET ROLE maturion_maintenance")]
     NotPrivileged(String),
+
+    /// Another sealer (or a partition drop, which seals first) kept the seal lock too long.
+    #[error("another sealer holds the audit seal lock: {holders}; gave up after waiting {waited:?}, try again once it has finished")]
+    SealBusy {
+        holders: String,
+        waited: std::time::Duration,
+    },
 }

@@ -23,7 +23,7 @@ use maturion_tenancy::{TenancyError, TenantTransaction};
 use uuid::Uuid;
 
 pub use error::AuditError;
-pub use seal::{seal, seal_with, ChainHead, SealMade, SealReport};
+pub use seal::{seal, seal_with, seal_within, ChainHead, SealMade, SealReport};
 pub use verify::{verify, verify_anchored, Anchor, Break, BreakKind, RowLocation, VerifyReport};
 
 static MIGRATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations");

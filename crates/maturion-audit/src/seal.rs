@@ -1,6 +1,8 @@
 //! The sealer: `maturion.seal_audit_log()` does the work inside the database (no row leaves
 //! it); this is the call the CLI, the maintenance job and the server make.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
@@ -48,13 +50,42 @@ pub async fn seal(client: &Client) -> Result<SealReport, AuditError> {
     seal_with(client, DEFAULT_SEAL_ROWS).await
 }
 
+/// How long a sealer waits for another one's lock by default.
+pub const DEFAULT_SEAL_WAIT: Duration = Duration::from_secs(30);
+
 /// [`seal`] with another target size per seal.
 pub async fn seal_with(client: &Client, max_rows: i32) -> Result<SealReport, AuditError> {
+    seal_within(client, max_rows, DEFAULT_SEAL_WAIT).await
+}
+
+/// [`seal_with`], waiting at most `wait` for another sealer's lock (and any other lock the
+/// seal needs) before giving up with who holds it. The seal is a transaction of its own:
+/// `client` must not be inside one.
+pub async fn seal_within(
+    client: &Client,
+    max_rows: i32,
+    wait: Duration,
+) -> Result<SealReport, AuditError> {
     require_bypass(client, "the sealer").await?;
-    let rows = client
+    client
+        .batch_execute(&format!(
+            "BEGIN; SET LOCAL lock_timeout = '{}ms'",
+            wait.as_millis().clamp(1, i32::MAX as u128)
+        ))
+        .await?;
+    let rows = match client
         .query("SELECT * FROM maturion.seal_audit_log($1)", &[&max_rows])
         .await
-        .map_err(not_installed)?;
+    {
+        Ok(rows) => {
+            client.batch_execute("COMMIT").await?;
+            rows
+        }
+        Err(error) => {
+            client.batch_execute("ROLLBACK").await?;
+            return Err(seal_refused(client, error, wait).await);
+        }
+    };
     let seals: Vec<SealMade> = rows
         .iter()
         .map(|row| SealMade {
@@ -126,6 +157,28 @@ pub(crate) async fn require_bypass(client: &Client, what: &str) -> Result<(), Au
         Err(AuditError::NotPrivileged(format!(
             "{what} (running as {user})"
         )))
+    }
+}
+
+/// A seal that timed out on its lock names who holds it.
+async fn seal_refused(
+    client: &Client,
+    error: tokio_postgres::Error,
+    waited: Duration,
+) -> AuditError {
+    if error.code() != Some(&SqlState::LOCK_NOT_AVAILABLE) {
+        return not_installed(error);
+    }
+    let holders = match client
+        .query_one("SELECT hashtext('maturion.audit_seals')::bigint", &[])
+        .await
+    {
+        Ok(row) => maturion_migrate::advisory::lock_holders(client, row.get(0)).await,
+        Err(error) => Err(error),
+    };
+    match holders {
+        Ok(holders) => AuditError::SealBusy { holders, waited },
+        Err(error) => AuditError::Database(error),
     }
 }
 

@@ -35,6 +35,11 @@ objects(kind, name, owner) AS (
     AND t.typtype <> 'm'
     AND NOT EXISTS (SELECT FROM pg_type e WHERE e.typarray = t.oid)
   UNION ALL
+  -- Large objects have no row-level security: whatever one session of the role stores there,
+  -- every other session of it (every tenant's) can read.
+  SELECT 'LARGE OBJECT', l.oid::text, l.lomowner
+  FROM pg_largeobject_metadata l
+  UNION ALL
   SELECT 'DATABASE', quote_ident(d.datname), d.datdba
   FROM pg_database d
   WHERE d.datname = current_database()

@@ -6,7 +6,20 @@ use std::collections::HashMap;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
-use crate::CheckError;
+use crate::{CheckError, CheckOptions};
+
+/// Trigger functions the platform attaches ENABLE ALWAYS: guards that must hold even in a
+/// session in replica mode, on a log's every partition too. Every other platform trigger fires
+/// in ordinary sessions only.
+pub(crate) const ALWAYS_FIRING_GUARDS: [&str; 2] = [
+    "maturion.refuse_log_change()",
+    "maturion.refuse_legal_hold_change()",
+];
+
+/// In a function's COMMENT, declares that the application role may call it.
+pub(crate) const APP_MARKER: &str = "@app-callable";
+/// In a function's COMMENT, declares that the read-only role may call it.
+pub(crate) const READONLY_MARKER: &str = "@readonly-callable";
 
 /// Relation names are `schema.name`, quoted where PostgreSQL needs it, so they can be pasted
 /// into the SQL that a message suggests.
@@ -16,7 +29,18 @@ pub(crate) struct Catalog {
     pub tables: Vec<Table>,
     pub views: Vec<View>,
     pub security_definers: Vec<SecurityDefiner>,
-    pub app_role: AppRole,
+    /// Triggers the platform attached, on every table and partition.
+    pub triggers: Vec<Trigger>,
+    /// `ALTER DATABASE … SET` defaults of this database, as `name=value`.
+    pub database_settings: Vec<String>,
+    pub app_role: RuntimeRole,
+    pub readonly_role: RuntimeRole,
+}
+
+impl Catalog {
+    pub fn runtime_roles(&self) -> [&RuntimeRole; 2] {
+        [&self.app_role, &self.readonly_role]
+    }
 }
 
 #[derive(Debug, Default)]
@@ -31,8 +55,10 @@ pub(crate) struct Table {
     pub comment: String,
     /// Whether the audit trail trigger is attached and enabled.
     pub has_audit_trigger: bool,
-    /// Privileges the runtime role holds on the table.
+    /// Privileges the runtime role holds on the table, itself or through PUBLIC.
     pub app_privileges: Vec<String>,
+    /// Privileges the read-only role holds on the table, itself or through PUBLIC.
+    pub readonly_privileges: Vec<String>,
     pub columns: Vec<String>,
     pub organisation_id: Option<OrganisationIdColumn>,
     /// Column names; `None` for an expression.
@@ -40,8 +66,11 @@ pub(crate) struct Table {
     pub indexes: Vec<Index>,
     pub foreign_keys: Vec<ForeignKey>,
     pub policies: Vec<Policy>,
-    /// Descendants the app role holds privileges on (not looked up for a missing or superuser role).
+    /// Descendants a runtime role holds privileges on (not looked up for a missing or superuser
+    /// role).
     pub accessible_partitions: Vec<AccessiblePartition>,
+    /// Descendants lacking one of the table's append-only guards (`ALWAYS_FIRING_GUARDS`).
+    pub unguarded_partitions: Vec<UnguardedPartition>,
 }
 
 impl Table {
@@ -93,9 +122,29 @@ pub(crate) struct Policy {
 
 #[derive(Debug)]
 pub(crate) struct AccessiblePartition {
+    /// The runtime role that can reach it.
+    pub role: String,
     pub name: String,
     /// Table-level privileges; empty when only column privileges are held.
     pub privileges: Vec<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct UnguardedPartition {
+    pub name: String,
+    pub guard: String,
+    /// `schema.name(argument types)` of the guard's function.
+    pub function: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct Trigger {
+    pub table: String,
+    pub name: String,
+    /// `schema.name(argument types)`.
+    pub function: String,
+    /// `pg_trigger.tgenabled`: `O`, `A`, `R` or `D`.
+    pub firing: String,
 }
 
 #[derive(Debug)]
@@ -118,15 +167,56 @@ pub(crate) struct SecurityDefiner {
     pub public_can_execute: bool,
 }
 
+/// A role that runs tenants' SQL: the application role, or the read-only one.
 #[derive(Debug, Default)]
-pub(crate) struct AppRole {
+pub(crate) struct RuntimeRole {
     pub name: String,
+    /// The COMMENT marker of the functions this role may call, e.g. `@app-callable`.
+    pub marker: &'static str,
     /// `None` when no role of that name exists. For a missing or superuser role, the other fields
     /// stay empty.
     pub attributes: Option<RoleAttributes>,
     pub owned_objects: Vec<OwnedObject>,
     /// Schemas and the database where the role may CREATE.
     pub creatable: Vec<CreatablePlace>,
+    /// Whether the role may create temporary tables in this database.
+    pub temporary: bool,
+    /// Functions it may execute that do not carry its marker.
+    pub undeclared_functions: Vec<CallableFunction>,
+    /// System functions past RLS or into other sessions, by class (`large-objects`, …).
+    pub reach: Vec<FunctionClass>,
+    /// Stored defaults of its sessions (`ALTER ROLE … SET`).
+    pub settings: Vec<RoleSetting>,
+    /// initdb's databases (postgres, template1) it may connect to.
+    pub other_databases: Vec<OtherDatabase>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CallableFunction {
+    /// `function`, `procedure` or `aggregate`.
+    pub kind: String,
+    pub signature: String,
+    pub security_definer: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct FunctionClass {
+    pub class: String,
+    pub functions: Vec<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RoleSetting {
+    /// `ALTER ROLE … IN DATABASE` rather than for every database.
+    pub in_this_database_only: bool,
+    /// `name=value`.
+    pub setting: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct OtherDatabase {
+    pub name: String,
+    pub temporary: bool,
 }
 
 #[derive(Debug)]
@@ -162,6 +252,13 @@ const FUNCTIONS: &str = include_str!("../sql/functions.sql");
 const APP_ROLE: &str = include_str!("../sql/app_role.sql");
 const OWNED_OBJECTS: &str = include_str!("../sql/owned_objects.sql");
 const PARTITIONS: &str = include_str!("../sql/partitions.sql");
+const PARTITION_GUARDS: &str = include_str!("../sql/partition_guards.sql");
+const TRIGGERS: &str = include_str!("../sql/triggers.sql");
+const ROLE_FUNCTIONS: &str = include_str!("../sql/role_functions.sql");
+const ROLE_REACH: &str = include_str!("../sql/role_reach.sql");
+const SETTINGS: &str = include_str!("../sql/settings.sql");
+const OTHER_DATABASES: &str = include_str!("../sql/other_databases.sql");
+const TEMPORARY: &str = "SELECT has_database_privilege($1::name, current_database(), 'TEMPORARY')";
 /// Schemas (temporary and TOAST ones aside) and the database where the role may create objects.
 const CREATABLE: &str = "
 SELECT 'SCHEMA' AS kind, quote_ident(n.nspname) AS name
@@ -171,7 +268,7 @@ UNION ALL
 SELECT 'DATABASE', quote_ident(current_database())
 WHERE has_database_privilege($1::name, current_database(), 'CREATE')";
 
-pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, CheckError> {
+pub(crate) async fn load(client: &Client, options: &CheckOptions) -> Result<Catalog, CheckError> {
     let database = query(
         client,
         "the database name",
@@ -180,16 +277,27 @@ pub(crate) async fn load(client: &Client, app_role: &str) -> Result<Catalog, Che
     )
     .await?;
     let database: String = database[0].get(0);
-    let mut tables = load_tables(client, app_role).await?;
+    let mut tables = load_tables(client, options).await?;
     let views = load_views(client).await?;
     let security_definers = load_security_definers(client).await?;
-    let app_role = load_app_role(client, app_role, &mut tables).await?;
+    let triggers = load_triggers(client).await?;
+    let database_settings = load_settings(client, None)
+        .await?
+        .into_iter()
+        .map(|setting| setting.setting)
+        .collect();
+    let app_role = load_runtime_role(client, &options.app_role, APP_MARKER, &mut tables).await?;
+    let readonly_role =
+        load_runtime_role(client, &options.readonly_role, READONLY_MARKER, &mut tables).await?;
     Ok(Catalog {
         database,
         tables: tables.tables,
         views,
         security_definers,
+        triggers,
+        database_settings,
         app_role,
+        readonly_role,
     })
 }
 
@@ -223,8 +331,9 @@ impl TablesByOid {
 }
 
 /// The tables with their indexes, foreign keys and policies.
-async fn load_tables(client: &Client, app_role: &str) -> Result<TablesByOid, CheckError> {
-    let rows = query(client, "tables", TABLES, &[&app_role]).await?;
+async fn load_tables(client: &Client, options: &CheckOptions) -> Result<TablesByOid, CheckError> {
+    let roles: [&(dyn ToSql + Sync); 2] = [&options.app_role, &options.readonly_role];
+    let rows = query(client, "tables", TABLES, &roles).await?;
     let mut tables = TablesByOid::new(rows.iter().map(table).collect());
     let indexes = query(client, "indexes", INDEXES, &[&tables.oids]).await?;
     for row in indexes {
@@ -255,7 +364,47 @@ async fn load_tables(client: &Client, app_role: &str) -> Result<TablesByOid, Che
             check_expression: row.get("check_expression"),
         });
     }
+    let what = "partitions without their parent's guards";
+    let guards = &ALWAYS_FIRING_GUARDS[..];
+    for row in query(client, what, PARTITION_GUARDS, &[&tables.oids, &guards]).await? {
+        tables
+            .of(&row, "parent_oid")
+            .unguarded_partitions
+            .push(UnguardedPartition {
+                name: row.get("partition"),
+                guard: row.get("guard"),
+                function: row.get("function"),
+            });
+    }
     Ok(tables)
+}
+
+async fn load_triggers(client: &Client) -> Result<Vec<Trigger>, CheckError> {
+    let triggers = query(client, "platform triggers", TRIGGERS, &[]).await?;
+    Ok(triggers
+        .iter()
+        .map(|row| Trigger {
+            table: row.get("table_name"),
+            name: row.get("name"),
+            function: row.get("function"),
+            firing: row.get("firing"),
+        })
+        .collect())
+}
+
+/// The stored defaults of `role`, or of this database with `None`.
+async fn load_settings(
+    client: &Client,
+    role: Option<&str>,
+) -> Result<Vec<RoleSetting>, CheckError> {
+    let settings = query(client, "stored settings", SETTINGS, &[&role]).await?;
+    Ok(settings
+        .iter()
+        .map(|row| RoleSetting {
+            in_this_database_only: row.get("in_this_database_only"),
+            setting: row.get("setting"),
+        })
+        .collect())
 }
 
 async fn load_views(client: &Client) -> Result<Vec<View>, CheckError> {
@@ -284,38 +433,94 @@ async fn load_security_definers(client: &Client) -> Result<Vec<SecurityDefiner>,
         .collect())
 }
 
-/// The app role's attributes and, for a role that exists and is no superuser, what it owns,
-/// where it may create, and the partitions of `tables` it can reach.
-async fn load_app_role(
+/// A runtime role's attributes and, for a role that exists and is no superuser, what it owns,
+/// where it may create, what it may call and connect to, its stored settings, and the
+/// partitions of `tables` it can reach.
+async fn load_runtime_role(
     client: &Client,
-    app_role: &str,
+    name: &str,
+    marker: &'static str,
     tables: &mut TablesByOid,
-) -> Result<AppRole, CheckError> {
-    let role = query(client, "the app role", APP_ROLE, &[&app_role]).await?;
+) -> Result<RuntimeRole, CheckError> {
+    let role = query(client, "a runtime role", APP_ROLE, &[&name]).await?;
     let attributes = role.first().map(|row| RoleAttributes {
         is_superuser: row.get("is_superuser"),
         bypasses_rls: row.get("bypasses_rls"),
         superuser_roles: row.get("superuser_roles"),
         bypassrls_roles: row.get("bypassrls_roles"),
     });
-    let mut owned_objects = Vec::new();
-    let mut creatable = Vec::new();
+    let mut role = RuntimeRole {
+        name: name.to_owned(),
+        marker,
+        ..RuntimeRole::default()
+    };
     // The privilege functions raise for a role that does not exist, and answer yes to everything
     // for a superuser, which says nothing beyond `app-role-superuser`.
     if attributes
         .as_ref()
         .is_some_and(|attributes| !attributes.is_superuser)
     {
-        owned_objects = load_owned_objects(client, app_role).await?;
-        creatable = load_creatable(client, app_role).await?;
-        attach_accessible_partitions(client, app_role, tables).await?;
+        load_reach(client, &mut role).await?;
+        attach_accessible_partitions(client, name, tables).await?;
     }
-    Ok(AppRole {
-        name: app_role.to_owned(),
-        attributes,
-        owned_objects,
-        creatable,
-    })
+    if attributes.is_some() {
+        role.settings = load_settings(client, Some(name)).await?;
+    }
+    role.attributes = attributes;
+    Ok(role)
+}
+
+/// What a role that exists and is no superuser owns, may create, call and connect to.
+async fn load_reach(client: &Client, role: &mut RuntimeRole) -> Result<(), CheckError> {
+    let name = role.name.as_str();
+    role.owned_objects = load_owned_objects(client, name).await?;
+    role.creatable = load_creatable(client, name).await?;
+    role.temporary = query(client, "temporary-table rights", TEMPORARY, &[&name]).await?[0].get(0);
+    let marker = role.marker;
+    let functions = query(
+        client,
+        "functions a role may call",
+        ROLE_FUNCTIONS,
+        &[&name, &marker],
+    )
+    .await?;
+    role.undeclared_functions = functions
+        .iter()
+        .map(|row| CallableFunction {
+            kind: row.get("kind"),
+            signature: row.get("signature"),
+            security_definer: row.get("security_definer"),
+        })
+        .collect();
+    let reach = query(
+        client,
+        "system functions a role may call",
+        ROLE_REACH,
+        &[&name],
+    )
+    .await?;
+    role.reach = reach
+        .iter()
+        .map(|row| FunctionClass {
+            class: row.get("class"),
+            functions: row.get("functions"),
+        })
+        .collect();
+    let databases = query(
+        client,
+        "databases a role may connect to",
+        OTHER_DATABASES,
+        &[&name],
+    )
+    .await?;
+    role.other_databases = databases
+        .iter()
+        .map(|row| OtherDatabase {
+            name: row.get("name"),
+            temporary: row.get("temporary"),
+        })
+        .collect();
+    Ok(())
 }
 
 async fn load_owned_objects(
@@ -371,6 +576,7 @@ async fn attach_accessible_partitions(
             .of(&row, "parent_oid")
             .accessible_partitions
             .push(AccessiblePartition {
+                role: app_role.to_owned(),
                 name: row.get("name"),
                 privileges: row.get("table_privileges"),
             });
@@ -389,6 +595,7 @@ fn table(row: &Row) -> Table {
         rls_forced: row.get("rls_forced"),
         comment: row.get("comment"),
         app_privileges: row.get("app_privileges"),
+        readonly_privileges: row.get("readonly_privileges"),
         has_audit_trigger: row.get("has_audit_trigger"),
         columns: row.get("columns"),
         organisation_id: type_name.map(|type_name| OrganisationIdColumn {

@@ -9,6 +9,7 @@ mod catalog;
 mod policy;
 mod report;
 mod rules;
+mod runtime_rules;
 
 pub use report::{Report, Violation};
 
@@ -17,12 +18,15 @@ pub use report::{Report, Violation};
 pub struct CheckOptions {
     /// The runtime role that must stay subject to RLS (owns nothing, no superuser, no BYPASSRLS).
     pub app_role: String,
+    /// The read-only runtime role: subject to RLS like the app role, and able to change nothing.
+    pub readonly_role: String,
 }
 
 impl Default for CheckOptions {
     fn default() -> Self {
         Self {
             app_role: "maturion_app".into(),
+            readonly_role: "maturion_readonly".into(),
         }
     }
 }
@@ -42,7 +46,7 @@ pub async fn check(
     client: &tokio_postgres::Client,
     options: &CheckOptions,
 ) -> Result<Report, CheckError> {
-    let catalog = catalog::load(client, &options.app_role).await?;
+    let catalog = catalog::load(client, options).await?;
     let violations = rules::evaluate(&catalog);
     Ok(Report::new(
         catalog.database,

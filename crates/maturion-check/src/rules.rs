@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 
 use crate::catalog::{
-    AppRole, Catalog, ForeignKey, Policy, RoleAttributes, SecurityDefiner, Table,
+    Catalog, ForeignKey, Policy, RoleAttributes, RuntimeRole, SecurityDefiner, Table,
 };
 use crate::policy::{self, TENANT_SETTING};
 use crate::report::Violation;
+use crate::runtime_rules;
 
 /// The role every object should belong to, named in ownership fixes.
 const OWNER_ROLE: &str = "maturion_owner";
@@ -40,34 +41,50 @@ const ORGANISATION_FK_EXEMPT: [&str; 1] = ["public.audit_log"];
 
 pub(crate) fn evaluate(catalog: &Catalog) -> Vec<Violation> {
     let mut violations = Vec::new();
+    runtime_rules::platform_schema(catalog, &mut violations);
     for table in &catalog.tables {
-        check_table(table, &catalog.app_role.name, &mut violations);
+        check_table(table, catalog, &mut violations);
     }
     check_views(catalog, &mut violations);
     for function in &catalog.security_definers {
         check_security_definer(function, &mut violations);
     }
-    check_app_role(&catalog.app_role, &mut violations);
+    runtime_rules::platform_triggers(&catalog.triggers, &mut violations);
+    runtime_rules::database_settings(catalog, &mut violations);
+    for role in catalog.runtime_roles() {
+        check_runtime_role(role, &mut violations);
+        runtime_rules::check_runtime_role(role, &catalog.database, &mut violations);
+    }
     violations
 }
 
-fn check_table(table: &Table, app_role: &str, out: &mut Vec<Violation>) {
+fn check_table(table: &Table, catalog: &Catalog, out: &mut Vec<Violation>) {
+    let app_role = catalog.app_role.name.as_str();
     unindexed_foreign_keys(table, out);
     if table.comment.trim_start().starts_with(INTERNAL_MARKER) {
-        if !table.app_privileges.is_empty() {
+        let roles = [
+            (app_role, &table.app_privileges),
+            (
+                catalog.readonly_role.name.as_str(),
+                &table.readonly_privileges,
+            ),
+        ];
+        for (role, privileges) in roles.into_iter().filter(|(_, held)| !held.is_empty()) {
             out.push(Violation::new(
                 "internal-table-exposed",
                 &table.name,
                 format!(
-                    "is marked {INTERNAL_MARKER} (platform machinery, exempt from the tenant rules) but {app_role} or PUBLIC holds {} on it, without RLS; REVOKE ALL ON {name} FROM {role}, PUBLIC and reach it through a SECURITY DEFINER function that filters by organisation",
-                    table.app_privileges.join(", "),
+                    "is marked {INTERNAL_MARKER} (platform machinery, exempt from the tenant rules) but {role} or PUBLIC holds {} on it, without RLS; REVOKE ALL ON {name} FROM {role}, PUBLIC and reach it through a SECURITY DEFINER function that filters by organisation",
+                    privileges.join(", "),
                     name = table.name,
-                    role = ident(app_role),
+                    role = ident(role),
                 ),
             ));
         }
         return;
     }
+    runtime_rules::excess_privileges(table, catalog, out);
+    runtime_rules::partition_guards(table, out);
     if !table.is_tenant() {
         // Without the tenant key no other tenant rule can be met; this is the one to fix first.
         out.push(Violation::new(
@@ -90,7 +107,7 @@ fn check_table(table: &Table, app_role: &str, out: &mut Vec<Violation>) {
     audit_trail(table, app_role, out);
     tenant_references(table, out);
     tenant_unique_key(table, out);
-    partitions(table, app_role, out);
+    partitions(table, out);
 }
 
 /// The column that names a row's organisation: `id` in the tenant root itself.
@@ -499,7 +516,7 @@ fn plain_columns(columns: &[Option<String>]) -> Option<Vec<&str>> {
     columns.iter().map(Option::as_deref).collect()
 }
 
-fn partitions(table: &Table, app_role: &str, out: &mut Vec<Violation>) {
+fn partitions(table: &Table, out: &mut Vec<Violation>) {
     for partition in &table.accessible_partitions {
         let privileges = if partition.privileges.is_empty() {
             "column privileges".to_owned()
@@ -510,12 +527,13 @@ fn partitions(table: &Table, app_role: &str, out: &mut Vec<Violation>) {
             "partition-directly-accessible",
             &partition.name,
             format!(
-                "{app_role} holds {privileges} on this partition of {parent}; a partition has its own \
+                "{holder} holds {privileges} on this partition of {parent}; a partition has its own \
                  privileges and RLS, so direct access skips the parent's tenant policy; REVOKE ALL ON \
                  {name} FROM {role} (and from PUBLIC if granted there), and grant on {parent} only",
+                holder = partition.role,
                 parent = table.name,
                 name = partition.name,
-                role = ident(app_role),
+                role = ident(&partition.role),
             ),
         ));
     }
@@ -606,7 +624,7 @@ fn check_security_definer(function: &SecurityDefiner, out: &mut Vec<Violation>) 
     }
 }
 
-fn check_app_role(role: &AppRole, out: &mut Vec<Violation>) {
+fn check_runtime_role(role: &RuntimeRole, out: &mut Vec<Violation>) {
     let object = format!("role {}", role.name);
     let Some(attributes) = &role.attributes else {
         out.push(Violation::new(
@@ -672,7 +690,7 @@ fn role_attributes(
 }
 
 /// Objects owned by the role, or by a role it can SET ROLE to.
-fn owned_objects(role: &AppRole, out: &mut Vec<Violation>) {
+fn owned_objects(role: &RuntimeRole, out: &mut Vec<Violation>) {
     for owned in &role.owned_objects {
         let object = match owned.kind.as_str() {
             "TABLE" | "VIEW" | "MATERIALIZED VIEW" | "SEQUENCE" | "FOREIGN TABLE" => {
@@ -701,7 +719,7 @@ fn owned_objects(role: &AppRole, out: &mut Vec<Violation>) {
 }
 
 /// Schemas and the database where the role may create objects.
-fn creatable_places(role: &AppRole, out: &mut Vec<Violation>) {
+fn creatable_places(role: &RuntimeRole, out: &mut Vec<Violation>) {
     let name = ident(&role.name);
     for place in &role.creatable {
         out.push(Violation::new(
@@ -721,13 +739,13 @@ fn constraint_object(table: &Table, fk: &ForeignKey) -> String {
 }
 
 /// An SQL string literal.
-fn literal(text: &str) -> String {
+pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
 /// An SQL identifier, quoted unless it is plain lower case (keywords are left alone: the
 /// fixes only name columns in places where PostgreSQL accepts them bare).
-fn ident(name: &str) -> String {
+pub(crate) fn ident(name: &str) -> String {
     let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
         && name
             .chars()

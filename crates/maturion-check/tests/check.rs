@@ -5,6 +5,9 @@ use maturion_check::{check, CheckOptions, Report};
 use maturion_testing::{migrated_database, TestDatabase};
 use tokio_postgres::Client;
 
+#[path = "check/runtime.rs"]
+mod runtime;
+
 /// A database with the platform schema and a superuser connection to it.
 async fn migrated() -> (TestDatabase, Client) {
     let database = migrated_database().await;
@@ -95,6 +98,7 @@ impl TestRole {
     fn options(&self) -> CheckOptions {
         CheckOptions {
             app_role: self.name.clone(),
+            ..CheckOptions::default()
         }
     }
 
@@ -200,7 +204,10 @@ async fn a_tenant_table_without_the_audit_trail_is_reported() {
     .await;
     assert_eq!(
         findings(&admin).await,
-        ["missing-audit-trigger: public.organisation_settings"]
+        [
+            "missing-audit-trigger: public.organisation_settings",
+            "platform-trigger-firing: public.organisation_settings.trigger audit_trail"
+        ]
     );
 }
 
@@ -548,8 +555,13 @@ async fn security_definer_functions_must_pin_search_path_and_not_be_public() {
     assert_eq!(
         findings(&admin).await,
         [
+            // Executable by PUBLIC, so by both runtime roles, and declared callable by neither.
+            "runtime-role-undeclared-function: function public.granted()",
+            "runtime-role-undeclared-function: function public.granted()",
             "security-definer-executable-by-public: function public.granted()",
             "security-definer-without-search-path: function public.unpinned(uuid)",
+            "runtime-role-undeclared-function: procedure public.open_to_all()",
+            "runtime-role-undeclared-function: procedure public.open_to_all()",
             "security-definer-executable-by-public: procedure public.open_to_all()",
         ]
     );
@@ -560,6 +572,7 @@ async fn a_missing_app_role_is_reported() {
     let (_database, admin) = migrated().await;
     let options = CheckOptions {
         app_role: "no_such_role".into(),
+        ..CheckOptions::default()
     };
     assert_eq!(
         findings_for(&admin, &options).await,
@@ -576,8 +589,9 @@ async fn an_app_role_that_skips_row_level_security_is_reported() {
     let role = TestRole::create(&admin, &database, "BYPASSRLS").await;
     let bypassrls = findings_for(&admin, &role.options()).await;
     role.drop(&admin).await;
-    // Membership is enough: the role can SET ROLE to the BYPASSRLS maintenance role.
-    let role = TestRole::create(&admin, &database, "IN ROLE maturion_maintenance").await;
+    // Membership is enough, even without inheriting its privileges: the role can SET ROLE to
+    // the BYPASSRLS maintenance role.
+    let role = TestRole::create(&admin, &database, "NOINHERIT IN ROLE maturion_maintenance").await;
     let member = report(&admin, &role.options()).await;
     role.drop(&admin).await;
 
@@ -620,6 +634,8 @@ async fn an_app_role_that_owns_or_may_create_objects_is_reported() {
         [
             format!("app-role-can-create: database {}", database.name()),
             "app-role-owns-objects: public.owned".to_owned(),
+            // An owner holds every privilege on its table.
+            "runtime-role-excess-privilege: public.owned".to_owned(),
             "app-role-can-create: schema public".to_owned(),
         ]
     );

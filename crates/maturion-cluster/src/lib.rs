@@ -504,6 +504,11 @@ impl Cluster {
 
 fn read_cluster_file(home: &Path) -> Result<Option<ClusterFile>, ClusterError> {
     let path = home.join(CLUSTER_FILE);
+    // Reading a FIFO or a device would wait or read for ever.
+    if fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+        let error = std::io::Error::new(ErrorKind::InvalidInput, "not a regular file");
+        return Err(io(format!("read {}", path.display()))(error));
+    }
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
         Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),

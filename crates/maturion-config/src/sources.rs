@@ -291,6 +291,16 @@ struct LogLayer {
 impl Layer {
     /// A relative `database.home` is taken from the file's folder.
     fn from_file(path: &Path) -> Result<Self, SettingsError> {
+        // Reading a FIFO or a device would wait or read for ever.
+        if fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(SettingsError::ReadFile {
+                path: path.to_owned(),
+                error: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "not a regular file (a folder, FIFO or device)",
+                ),
+            });
+        }
         let text = fs::read_to_string(path).map_err(|error| SettingsError::ReadFile {
             path: path.to_owned(),
             error,

@@ -12,7 +12,9 @@ pub struct DeadLetter {
     pub subscription: String,
     pub organisation_id: Uuid,
     pub position: i64,
-    pub event_timestamp: DateTime<Utc>,
+    /// None for a timestamp outside the range chrono represents (an event that could not be
+    /// delivered for that very reason).
+    pub event_timestamp: Option<DateTime<Utc>>,
     pub event_id: Uuid,
     pub event_type: String,
     pub attempts: i32,
@@ -48,7 +50,7 @@ pub async fn dead_letters(
             subscription: row.get(1),
             organisation_id: row.get(2),
             position: row.get(3),
-            event_timestamp: row.get(4),
+            event_timestamp: row.try_get(4).ok(),
             event_id: row.get(5),
             event_type: row.get(6),
             attempts: row.get(7),

@@ -38,10 +38,10 @@ use tokio_postgres::Client;
 
 pub use dead_letters::{dead_letters, replay, DeadLetter};
 pub use error::EventError;
-pub use event::Event;
+pub use event::{Event, UndecodableEvent};
 pub use publish::{publish, publish_all, NewEvent, PublishedEvent};
 pub use subscription::{subscribe, unsubscribe, StartFrom, Subscription};
-pub use tail::{Tail, TailFilter};
+pub use tail::{Tail, TailFilter, Tailed};
 pub use worker::{Delivery, Handler, HandlerError, Round, Worker, WorkerOptions};
 
 static MIGRATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations");

@@ -176,7 +176,9 @@ pub async fn rebuild(tx: &TenantTransaction) -> Result<Permissions, EventError> 
     let mut permissions = Permissions::new();
     for row in rows {
         let event_type: String = row.get(0);
-        let payload: Option<serde_json::Value> = row.get(1);
+        let payload: Option<serde_json::Value> = row
+            .try_get(1)
+            .map_err(|e| EventError::Malformed(format!("{event_type} payload: {e}")))?;
         let payload: Payload = serde_json::from_value(payload.unwrap_or_default())
             .map_err(|e| EventError::Malformed(format!("{event_type} payload: {e}")))?;
         let key = PermissionKey {

@@ -5,12 +5,29 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use maturion_tenancy::OrganisationId;
-use tokio_postgres::{Config, Statement};
+use tokio_postgres::{Config, Row, Statement};
 use uuid::Uuid;
 
-use crate::event::{like_pattern, Event, EVENT_COLUMNS};
+use crate::event::{like_pattern, Event, UndecodableEvent, EVENT_COLUMNS};
 use crate::listen::{self, Listener};
 use crate::EventError;
+
+/// One item a [`Tail`] shows: an event and when it committed, or a row it cannot read.
+pub type Tailed = Result<(Event, DateTime<Utc>), UndecodableEvent>;
+
+/// The event with its commit time.
+fn committed(row: &Row, event: Event) -> Tailed {
+    match row.try_get(2) {
+        Ok(at) => Ok((event, at)),
+        Err(error) => Err(UndecodableEvent {
+            id: event.id,
+            organisation_id: event.organisation_id,
+            position: event.position,
+            event_type: event.event_type,
+            error: format!("its commit time cannot be read: {error}"),
+        }),
+    }
+}
 
 /// Which events a [`Tail`] shows.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -105,8 +122,8 @@ impl Tail {
     }
 
     /// The events committed since the last call (at most about 1,000 commits per organisation),
-    /// without waiting.
-    pub async fn poll(&mut self) -> Result<Vec<(Event, DateTime<Utc>)>, EventError> {
+    /// without waiting. A row that cannot be read is an item of its own, in its place.
+    pub async fn poll(&mut self) -> Result<Vec<Tailed>, EventError> {
         let (organisations, positions): (Vec<Uuid>, Vec<i64>) =
             self.seen.iter().map(|(o, p)| (*o, *p)).unzip();
         let rows = self
@@ -131,7 +148,8 @@ impl Tail {
             *seen = (*seen).max(position);
             // A commit without a matching event comes back once, with a NULL event.
             if row.get::<_, Option<Uuid>>(3).is_some() {
-                events.push((Event::from_row(&row, 3, position), row.get(2)));
+                let event = Event::from_row(&row, 3, position);
+                events.push(event.and_then(|event| committed(&row, event)));
             }
         }
         Ok(events)
@@ -139,10 +157,7 @@ impl Tail {
 
     /// Waits up to `timeout` for new events: polls briefly, then sleeps on LISTEN (as a waiter,
     /// so publishers NOTIFY). Returns an empty list on timeout.
-    pub async fn next(
-        &mut self,
-        timeout: Duration,
-    ) -> Result<Vec<(Event, DateTime<Utc>)>, EventError> {
+    pub async fn next(&mut self, timeout: Duration) -> Result<Vec<Tailed>, EventError> {
         let deadline = Instant::now() + timeout;
         let mut sleep = Duration::from_millis(2);
         loop {

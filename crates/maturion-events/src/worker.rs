@@ -19,7 +19,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, Row, Statement};
 use uuid::Uuid;
 
-use crate::event::{Event, EVENT_COLUMNS};
+use crate::event::{Event, StoredTimestamp, UndecodableEvent, EVENT_COLUMNS};
 use crate::listen::{self, Listener};
 use crate::{subscription, EventError};
 
@@ -155,7 +155,7 @@ impl Round {
 struct Commit {
     position: i64,
     transaction_id: i64,
-    timestamps: Vec<DateTime<Utc>>,
+    timestamps: Vec<StoredTimestamp>,
 }
 
 struct StreamLease {
@@ -175,14 +175,19 @@ impl StreamLease {
             return (self.cursor_position, self.cursor_event_id);
         }
         let last = &events[n - 1];
+        self.cursor_at(last.position, last.id)
+    }
+
+    /// The cursor just past event `id` of the commit at `position`.
+    fn cursor_at(&self, position: i64, id: Uuid) -> (i64, Option<Uuid>) {
         let before = self
             .commits
             .iter()
             .map(|commit| commit.position)
-            .filter(|position| *position < last.position)
+            .filter(|earlier| *earlier < position)
             .max()
             .unwrap_or(self.cursor_position);
-        (before, Some(last.id))
+        (before, Some(id))
     }
 
     fn last_position(&self) -> i64 {
@@ -196,7 +201,7 @@ struct ReplayLease {
     token: Uuid,
     organisation: Uuid,
     position: i64,
-    event_timestamp: DateTime<Utc>,
+    event_timestamp: StoredTimestamp,
     event_id: Uuid,
 }
 
@@ -291,9 +296,74 @@ struct BatchEnd<'a> {
     lease: &'a StreamLease,
     events: &'a [Event],
     done: usize,
-    failure: Option<(usize, String)>,
+    failure: Option<Failure>,
     position: i64,
     event_id: Option<Uuid>,
+}
+
+/// A claimed stream's events in order, up to the first row that cannot be read, if any.
+#[derive(Default)]
+struct Fetched {
+    /// Each event and whether nobody processed it yet.
+    events: Vec<(Event, bool)>,
+    poison: Option<Poison>,
+}
+
+/// A row of the stream that no handler can be given: it is dead-lettered at once, so the
+/// events after it keep flowing.
+struct Poison {
+    event: UndecodableEvent,
+    timestamp: StoredTimestamp,
+}
+
+/// What stopped a batch.
+enum Failure {
+    /// The handler failed on `events[index]`: retried after a back-off, dead after
+    /// max_attempts.
+    Handler { index: usize, error: String },
+    /// The row after the handled events cannot be read.
+    Poison(Poison),
+}
+
+/// The event a batch stopped on, as `event_fail` and `event_dead_letter` record it.
+struct FailedEvent<'a> {
+    position: i64,
+    timestamp: StoredTimestamp,
+    id: Uuid,
+    event_type: &'a str,
+    error: String,
+    /// The cursor's position once it is skipped.
+    skip_position: i64,
+    /// Dead-letter it without retrying.
+    at_once: bool,
+}
+
+impl<'a> FailedEvent<'a> {
+    fn of(lease: &StreamLease, events: &'a [Event], failure: &'a Failure) -> Self {
+        match failure {
+            Failure::Handler { index, error } => {
+                let event = &events[*index];
+                FailedEvent {
+                    position: event.position,
+                    timestamp: StoredTimestamp::from(event.timestamp),
+                    id: event.id,
+                    event_type: &event.event_type,
+                    error: error.clone(),
+                    skip_position: lease.cursor_after(events, index + 1).0,
+                    at_once: false,
+                }
+            }
+            Failure::Poison(Poison { event, timestamp }) => FailedEvent {
+                position: event.position,
+                timestamp: *timestamp,
+                id: event.id,
+                event_type: &event.event_type,
+                error: format!("undecodable event: {}", event.error),
+                skip_position: lease.cursor_at(event.position, event.id).0,
+                at_once: true,
+            },
+        }
+    }
 }
 
 impl<H: Handler> Worker<H> {
@@ -506,7 +576,7 @@ impl<H: Handler> Worker<H> {
                     token,
                     organisation,
                     position,
-                    event_timestamp: row.get("event_timestamp"),
+                    event_timestamp: row.try_get("event_timestamp")?,
                     event_id: row.get("event_id"),
                 });
                 continue;
@@ -514,7 +584,7 @@ impl<H: Handler> Worker<H> {
             let commit = Commit {
                 position,
                 transaction_id: row.get("transaction_id"),
-                timestamps: row.get("event_timestamps"),
+                timestamps: row.try_get("event_timestamps")?,
             };
             // Rows come grouped by stream, commits in order.
             match streams.last_mut() {
@@ -541,7 +611,7 @@ impl<H: Handler> Worker<H> {
     }
 
     /// Every claimed stream's events, in one query as the maintenance role.
-    async fn fetch(&self, streams: &[StreamLease]) -> Result<Vec<Vec<(Event, bool)>>, EventError> {
+    async fn fetch(&self, streams: &[StreamLease]) -> Result<Vec<Fetched>, EventError> {
         let mut columns = (
             Vec::new(),
             Vec::new(),
@@ -585,23 +655,39 @@ impl<H: Handler> Worker<H> {
                 ],
             )
             .await?;
-        let mut events: Vec<Vec<(Event, bool)>> = streams.iter().map(|_| Vec::new()).collect();
+        let mut fetched: Vec<Fetched> = streams.iter().map(|_| Fetched::default()).collect();
         for row in rows {
-            let stream: i32 = row.get(0);
-            events[stream as usize].push((Event::from_row(&row, 2, row.get(1)), row.get(13)));
+            let stream = &mut fetched[row.try_get::<_, i32>(0)? as usize];
+            if stream.poison.is_some() {
+                continue;
+            }
+            match Event::from_row(&row, 2, row.try_get(1)?) {
+                Ok(event) => stream.events.push((event, row.try_get(13)?)),
+                Err(event) => {
+                    tracing::warn!(subscription = %self.subscription, %event, "poison event");
+                    stream.poison = Some(Poison {
+                        event,
+                        timestamp: row.try_get(4)?,
+                    });
+                }
+            }
         }
-        Ok(events)
+        Ok(fetched)
     }
 
     async fn process_stream(
         &self,
         lease: &StreamLease,
-        fetched: Vec<(Event, bool)>,
+        fetched: Fetched,
     ) -> Result<Settled, EventError> {
-        let (events, unprocessed): (Vec<Event>, Vec<bool>) = fetched.into_iter().unzip();
-        // Fewer than asked for: every claimed commit is covered.
-        let complete = events.len() < self.options.max_events;
+        let (events, unprocessed): (Vec<Event>, Vec<bool>) = fetched.events.into_iter().unzip();
+        // Fewer than asked for, and none left unread: every claimed commit is covered.
+        let complete = fetched.poison.is_none() && events.len() < self.options.max_events;
         let (mut delivery, done, failure) = self.handle_batch(lease, &events).await;
+        let failure = match failure {
+            Some((index, error)) => Some(Failure::Handler { index, error }),
+            None => fetched.poison.map(Failure::Poison),
+        };
         let unmarked: Vec<&Event> = events[..done]
             .iter()
             .zip(&unprocessed)
@@ -677,9 +763,10 @@ impl<H: Handler> Worker<H> {
                 unprocessed: unmarked.iter().map(|e| (e.timestamp, e.id)).collect(),
                 delivered: done,
             })),
-            Some((index, error)) => {
+            Some(failure) => {
                 let listener = &self.listener;
-                let fail = self.fail(listener, lease, events, index, &error, position, event_id);
+                let failed = FailedEvent::of(lease, events, &failure);
+                let fail = self.fail(listener, lease, &failed, position, event_id);
                 let (outcome, marked) =
                     futures_util::join!(fail, mark_processed(listener, unmarked));
                 marked?;
@@ -728,8 +815,9 @@ impl<H: Handler> Worker<H> {
                 }
                 .to_owned()
             }
-            Some((index, error)) => {
-                let fail = self.fail(&tx, lease, events, *index, error, position, event_id);
+            Some(failure) => {
+                let failed = FailedEvent::of(lease, events, failure);
+                let fail = self.fail(&tx, lease, &failed, position, event_id);
                 let (outcome, marked) = futures_util::join!(fail, mark_processed(&tx, unmarked));
                 marked?;
                 outcome?
@@ -744,39 +832,34 @@ impl<H: Handler> Worker<H> {
         Ok(Settled::Done(settled(&outcome, done)))
     }
 
-    /// Records the failure of `events[index]` after the events before it succeeded.
-    #[allow(clippy::too_many_arguments)]
+    /// Records the failure of `failed` after the events before it succeeded.
     async fn fail(
         &self,
         session: &impl Session,
         lease: &StreamLease,
-        events: &[Event],
-        index: usize,
-        error: &str,
+        failed: &FailedEvent<'_>,
         position: i64,
         event_id: Option<Uuid>,
     ) -> Result<String, EventError> {
-        let failed = &events[index];
-        let (skip_position, _) = lease.cursor_after(events, index + 1);
         let params: [&(dyn ToSql + Sync); 11] = [
             &lease.token,
             &self.subscription,
             &lease.organisation,
             &position,
             &event_id,
-            &skip_position,
+            &failed.skip_position,
             &failed.position,
             &failed.timestamp,
             &failed.id,
             &failed.event_type,
-            &error,
+            &failed.error,
         ];
-        let rows = session
-            .rows(
-                "SELECT maturion.event_fail($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                &params,
-            )
-            .await?;
+        let sql = if failed.at_once {
+            "SELECT maturion.event_dead_letter($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        } else {
+            "SELECT maturion.event_fail($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        };
+        let rows = session.rows(sql, &params).await?;
         Ok(rows[0].get(0))
     }
 
@@ -851,13 +934,13 @@ impl<H: Handler> Worker<H> {
         let mut delivery = self.delivery(lease.organisation);
         let outcome = match row {
             None => Err("the event is no longer in the event log".to_owned()),
-            Some(row) => {
-                let event = Event::from_row(&row, 0, lease.position);
-                match self.handler.handle(&mut delivery, &event).await {
+            Some(row) => match Event::from_row(&row, 0, lease.position) {
+                Ok(event) => match self.handler.handle(&mut delivery, &event).await {
                     Ok(()) => Ok(event),
                     Err(error) => Err(error.to_string()),
-                }
-            }
+                },
+                Err(undecodable) => Err(format!("undecodable event: {}", undecodable.error)),
+            },
         };
         let result = self
             .finish_replay(lease, outcome, delivery.tx.take())

@@ -2,8 +2,11 @@
 /// transaction); the next run plans again from what it finds.
 #[derive(Debug, thiserror::Error)]
 pub enum MaintenanceError {
-    #[error("another maintenance run is in progress on this database")]
-    Busy,
+    #[error("another maintenance run is in progress on this database: {holders}; gave up after waiting {waited:?}")]
+    Busy {
+        holders: String,
+        waited: std::time::Duration,
+    },
 
     #[error("invalid maintenance policy: {0}")]
     Policy(String),

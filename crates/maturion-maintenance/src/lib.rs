@@ -23,7 +23,8 @@
 //!
 //! The job connects as an administrator: partition DDL runs as `maturion_owner` (it needs
 //! ownership), the rollup refresh as `maturion_maintenance` (BYPASSRLS). Each step is one
-//! transaction, and a session advisory lock keeps two runs from interleaving.
+//! transaction, and a session advisory lock keeps two runs from interleaving (a run waits
+//! for another one's lock at most [`Policy::lock_wait`], then fails naming its holder).
 
 mod error;
 mod hold;
@@ -143,6 +144,9 @@ pub struct Policy {
     /// How long a partition change waits for its locks (the logs are briefly locked) before
     /// giving up; a later run tries again.
     pub lock_timeout: Duration,
+    /// How long to wait for another run's lock (the run's own, then the audit seal's) before
+    /// giving up with who holds it.
+    pub lock_wait: Duration,
 }
 
 impl Default for Policy {
@@ -153,6 +157,7 @@ impl Default for Policy {
             audit_log_retention_months: Some(7 * 12),
             dry_run: false,
             lock_timeout: Duration::from_secs(5),
+            lock_wait: Duration::from_secs(30),
         }
     }
 }

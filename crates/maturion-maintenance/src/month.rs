@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
 
 use crate::Log;
 
@@ -45,10 +45,14 @@ impl Month {
         }
     }
 
-    /// First instant of the month (inclusive lower bound of its partition).
+    /// First instant of the month (inclusive lower bound of its partition); a month beyond
+    /// chrono's range (only reachable by arithmetic) saturates at that range's end.
     pub fn start(self) -> DateTime<Utc> {
-        let date = NaiveDate::from_ymd_opt(self.year, self.month, 1).expect("a valid month");
-        Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        match NaiveDate::from_ymd_opt(self.year, self.month, 1) {
+            Some(date) => Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN)),
+            None if self.year < 0 => DateTime::<Utc>::MIN_UTC,
+            None => DateTime::<Utc>::MAX_UTC,
+        }
     }
 
     /// First instant of the next month (exclusive upper bound of its partition).
@@ -126,6 +130,14 @@ mod tests {
             november.bound_expression(),
             "FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')"
         );
+    }
+
+    #[test]
+    fn months_beyond_chrono_saturate_instead_of_panicking() {
+        let last = Month::containing(DateTime::<Utc>::MAX_UTC);
+        assert_eq!(last.end(), DateTime::<Utc>::MAX_UTC);
+        let first = Month::containing(DateTime::<Utc>::MIN_UTC);
+        assert_eq!(first.plus(-1).start(), DateTime::<Utc>::MIN_UTC);
     }
 
     #[test]

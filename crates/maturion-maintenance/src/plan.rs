@@ -257,7 +257,16 @@ async fn months_to_move(
     notes: &mut Vec<String>,
 ) -> Result<Vec<(Month, i64)>, MaintenanceError> {
     let mut moves = Vec::new();
-    for (month, rows) in default_rows_by_month(tx, log, default).await? {
+    let (by_month, unplaceable) = default_rows_by_month(tx, log, default).await?;
+    if unplaceable > 0 {
+        notes.push(format!(
+            "{unplaceable} rows of {log} are dated where no monthly partition can hold them \
+             (before year 1, after 9998, or infinite): they stay quarantined in {default}; find \
+             them with SELECT * FROM {default} WHERE NOT (\"timestamp\" >= '{FIRST_PLACEABLE}' \
+             AND \"timestamp\" < '{END_OF_PLACEABLE}')"
+        ));
+    }
+    for (month, rows) in by_month {
         if month > horizon {
             notes.push(format!(
                 "{rows} rows of {log} dated {month}, beyond the {horizon} horizon, stay in {default}"
@@ -389,17 +398,27 @@ async fn partitions(tx: &Transaction<'_>, log: Log) -> Result<Vec<Partition>, Ma
         .collect())
 }
 
-/// Rows in the default partition per UTC month (normally none).
+/// The instants monthly partitions can hold: what chrono and `Month` represent, in the
+/// four-digit years PostgreSQL reads back from a partition bound.
+const FIRST_PLACEABLE: &str = "0001-01-01 00:00:00+00";
+const END_OF_PLACEABLE: &str = "9999-01-01 00:00:00+00";
+
+/// Rows in the default partition per UTC month (normally none), and how many no month can
+/// hold. Months are read as numbers, so that no stored timestamp has to fit a Rust type.
 async fn default_rows_by_month(
     tx: &Transaction<'_>,
     log: Log,
     default: &str,
-) -> Result<Vec<(Month, i64)>, MaintenanceError> {
+) -> Result<(Vec<(Month, i64)>, i64), MaintenanceError> {
     let rows = tx
         .query(
             &format!(
-                "SELECT date_trunc('month', \"timestamp\", 'UTC') AS month, count(*) AS rows \
-                 FROM public.{} GROUP BY 1 ORDER BY 1",
+                "SELECT extract(year FROM month)::int AS year, extract(month FROM month)::int AS month, \
+                        count(*) AS rows \
+                 FROM (SELECT CASE WHEN \"timestamp\" >= '{FIRST_PLACEABLE}' AND \"timestamp\" < '{END_OF_PLACEABLE}' \
+                                   THEN date_trunc('month', \"timestamp\", 'UTC') AT TIME ZONE 'UTC' END AS month \
+                       FROM public.{}) AS r \
+                 GROUP BY 1, 2 ORDER BY 1, 2",
                 quote_ident(default)
             ),
             &[],
@@ -408,18 +427,21 @@ async fn default_rows_by_month(
         .context(format!(
             "cannot count the rows in {default}, the default partition of {log}"
         ))?;
-    rows.iter()
-        .map(|row| {
-            let start: DateTime<Utc> = row.get("month");
-            let month = Month::containing(start);
-            if month.start() != start {
-                return Err(MaintenanceError::Inconsistent(format!(
-                    "{start} is not the start of a UTC month"
-                )));
-            }
-            Ok((month, row.get("rows")))
-        })
-        .collect()
+    let mut months = Vec::new();
+    let mut unplaceable = 0;
+    for row in &rows {
+        let year: Option<i32> = row.get("year");
+        let month: Option<i32> = row.get("month");
+        let count: i64 = row.get("rows");
+        let placed = year
+            .zip(month)
+            .and_then(|(year, month)| Month::new(year, u32::try_from(month).ok()?));
+        match placed {
+            Some(month) => months.push((month, count)),
+            None => unplaceable += count,
+        }
+    }
+    Ok((months, unplaceable))
 }
 
 /// TimescaleDB, when present, is deliberately not used for the logs: say so.

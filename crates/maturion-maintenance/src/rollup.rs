@@ -24,6 +24,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::{Client, Transaction};
+use tracing::warn;
 use uuid::Uuid;
 
 use crate::error::Context;
@@ -49,6 +50,9 @@ pub struct RefreshStats {
     pub discarded: usize,
     /// Hourly rollup rows past retention, deleted (the daily rows stay).
     pub rows_pruned: u64,
+    /// Changed hours dated where no Rust date reaches (rows quarantined in the default
+    /// partition): left uncounted.
+    pub unplaceable: usize,
 }
 
 impl fmt::Display for RefreshStats {
@@ -58,6 +62,13 @@ impl fmt::Display for RefreshStats {
             "refreshed the {} rollups: {} hours and {} days recomputed, {} rows written, {} removed",
             self.log, self.hours, self.days, self.rows_written, self.rows_removed
         )?;
+        if self.unplaceable > 0 {
+            write!(
+                f,
+                "; {} hours dated out of range left uncounted",
+                self.unplaceable
+            )?;
+        }
         if self.discarded > 0 || self.rows_pruned > 0 {
             write!(
                 f,
@@ -80,6 +91,7 @@ pub(crate) async fn refresh(
     let tx = begin_refresh(client).await?;
     let mut claimed = claim_invalidations(&tx, log).await?;
     claimed.extend(follow_watermark(&tx, log, horizon).await?);
+    let (claimed, unplaceable) = placeable(claimed);
     let (hours, discarded): (Vec<_>, Vec<_>) = claimed
         .into_iter()
         .partition(|(_, hour)| keep_from.is_none_or(|start| *hour >= start));
@@ -105,6 +117,7 @@ pub(crate) async fn refresh(
         rows_removed: hourly_removed + daily_removed,
         discarded: discarded.len(),
         rows_pruned,
+        unplaceable,
     })
 }
 
@@ -124,11 +137,32 @@ async fn begin_refresh(client: &mut Client) -> Result<Transaction<'_>, Maintenan
     Ok(tx)
 }
 
+/// A bucket as read: its hour, or the error of a timestamp chrono cannot hold.
+type Bucket = (Uuid, Result<DateTime<Utc>, tokio_postgres::Error>);
+
+/// The buckets whose hour was read, and how many could not be.
+fn placeable(buckets: Vec<Bucket>) -> (BTreeSet<(Uuid, DateTime<Utc>)>, usize) {
+    let mut placed = BTreeSet::new();
+    let mut unplaceable = 0;
+    for (organisation, hour) in buckets {
+        match hour {
+            Ok(hour) => {
+                placed.insert((organisation, hour));
+            }
+            Err(error) => {
+                warn!(%organisation, %error, "rollup hour out of range; left uncounted");
+                unplaceable += 1;
+            }
+        }
+    }
+    (placed, unplaceable)
+}
+
 /// Takes the invalidations committed so far: the distinct (organisation, hour) buckets they name.
 async fn claim_invalidations(
     tx: &Transaction<'_>,
     log: Log,
-) -> Result<BTreeSet<(Uuid, DateTime<Utc>)>, MaintenanceError> {
+) -> Result<Vec<Bucket>, MaintenanceError> {
     let claimed = tx
         .query(
             "WITH claimed AS (
@@ -139,7 +173,10 @@ async fn claim_invalidations(
         )
         .await
         .context(format!("cannot claim the invalidations of {log}"))?;
-    Ok(claimed.iter().map(|row| (row.get(0), row.get(1))).collect())
+    Ok(claimed
+        .iter()
+        .map(|row| (row.get(0), row.try_get(1)))
+        .collect())
 }
 
 /// The distinct (organisation, UTC day) buckets of the hours, in order.
@@ -233,7 +270,7 @@ async fn follow_watermark(
     tx: &Transaction<'_>,
     log: Log,
     horizon: i64,
-) -> Result<Vec<(Uuid, DateTime<Utc>)>, MaintenanceError> {
+) -> Result<Vec<Bucket>, MaintenanceError> {
     let hours = tx
         .query(
             "SELECT organisation_id, hour FROM maturion.rollup_follow_watermark($1, $2)",
@@ -243,7 +280,10 @@ async fn follow_watermark(
         .context(format!(
             "cannot find the hours of {log} written since the watermark"
         ))?;
-    Ok(hours.iter().map(|row| (row.get(0), row.get(1))).collect())
+    Ok(hours
+        .iter()
+        .map(|row| (row.get(0), row.try_get(1)))
+        .collect())
 }
 
 async fn recompute(

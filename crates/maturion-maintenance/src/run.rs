@@ -3,6 +3,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use maturion_migrate::advisory::{lock_holders, lock_session};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Transaction};
 use tracing::{info, warn};
@@ -86,13 +87,16 @@ pub async fn maintain_logs_with_progress(
     mut on_progress: impl FnMut(Progress<'_>),
 ) -> Result<Report, MaintenanceError> {
     policy.validate()?;
-    let locked: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&RUN_LOCK])
+    let locked = lock_session(client, RUN_LOCK, policy.lock_wait)
         .await
-        .context("cannot take the maintenance lock")?
-        .get(0);
+        .context("cannot take the maintenance lock")?;
     if !locked {
-        return Err(MaintenanceError::Busy);
+        return Err(MaintenanceError::Busy {
+            holders: lock_holders(client, RUN_LOCK)
+                .await
+                .context("cannot tell who holds the maintenance lock")?,
+            waited: policy.lock_wait,
+        });
     }
     let result = run(client, policy, &mut on_progress).await;
     if let Err(error) = client

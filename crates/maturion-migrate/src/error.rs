@@ -90,6 +90,15 @@ pub enum MigrateError {
         source: maturion_lint::LintError,
     },
 
+    #[error(
+        "another migration run holds the migration lock: {holders}; gave up after waiting {waited:?}, \
+         try again once it has finished"
+    )]
+    Locked {
+        holders: String,
+        waited: std::time::Duration,
+    },
+
     #[error("database error: {0}")]
     Database(#[from] tokio_postgres::Error),
 }

@@ -6,6 +6,7 @@
 //! (drift), refuses MINOR/PATCH migrations that the zero-regression lint rejects, and takes a
 //! PostgreSQL advisory lock so that two migrators never run at once.
 
+pub mod advisory;
 mod error;
 mod migration;
 mod migrator;

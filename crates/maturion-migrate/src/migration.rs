@@ -69,6 +69,13 @@ impl MigrationSet {
                 })?;
             let read = |file: &str| -> Result<Option<String>, MigrateError> {
                 let file_path = path.join(file);
+                // Reading a FIFO or a device would wait or read for ever.
+                if fs::metadata(&file_path).is_ok_and(|m| !m.is_file()) {
+                    return Err(MigrateError::Layout {
+                        path: file_path,
+                        reason: "not a regular file (a folder, FIFO or device)".into(),
+                    });
+                }
                 match fs::read_to_string(&file_path) {
                     Ok(text) => Ok(Some(text)),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use semver::Version;
@@ -33,6 +33,8 @@ pub struct Options {
     /// The module the set belongs to, which its scripts read as `maturion.migration_scope`
     /// (so that what they create can be labelled with it). `None`: the setting stays unset.
     pub module: Option<String>,
+    /// How long to wait for another migrator's lock before giving up with who holds it.
+    pub lock_wait: Duration,
 }
 
 impl Default for Options {
@@ -41,6 +43,7 @@ impl Default for Options {
             owner_role: None,
             lock_timeout: "10s".into(),
             module: None,
+            lock_wait: Duration::from_secs(30),
         }
     }
 }
@@ -90,7 +93,7 @@ impl<'a> Migrator<'a> {
 
     /// Every migration of the set with whether it is applied. Fails on drift.
     pub async fn status(&self, client: &mut Client) -> Result<Vec<MigrationStatus>, MigrateError> {
-        lock(client).await?;
+        lock(client, self.options.lock_wait).await?;
         let result = self.verified_ledger(client).await;
         unlock(client).await?;
         let ledger = result?;
@@ -123,7 +126,7 @@ impl<'a> Migrator<'a> {
         if let Some(target) = target {
             self.require_version(target)?;
         }
-        lock(client).await?;
+        lock(client, self.options.lock_wait).await?;
         let result = self.up_locked(client, target).await;
         unlock(client).await?;
         result
@@ -162,7 +165,7 @@ impl<'a> Migrator<'a> {
         if *target != Version::new(0, 0, 0) {
             self.require_version(target)?;
         }
-        lock(client).await?;
+        lock(client, self.options.lock_wait).await?;
         let result = self.down_locked(client, target).await;
         unlock(client).await?;
         result
@@ -420,12 +423,15 @@ fn lint(m: &Migration) -> Result<(), MigrateError> {
     })
 }
 
-/// Takes the migration lock (waiting for another migrator to finish) and makes sure the
-/// ledger table exists.
-async fn lock(client: &Client) -> Result<(), MigrateError> {
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
-        .await?;
+/// Takes the migration lock (waiting up to `wait` for another migrator to finish) and makes
+/// sure the ledger table exists.
+async fn lock(client: &Client, wait: Duration) -> Result<(), MigrateError> {
+    if !crate::advisory::lock_session(client, MIGRATION_LOCK_KEY, wait).await? {
+        return Err(MigrateError::Locked {
+            holders: crate::advisory::lock_holders(client, MIGRATION_LOCK_KEY).await?,
+            waited: wait,
+        });
+    }
     if let Err(e) = client.batch_execute(LEDGER_SQL).await {
         unlock(client).await?;
         return Err(e.into());

@@ -1,4 +1,5 @@
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -24,6 +25,12 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub home: Option<PathBuf>,
 
+    /// How long to wait for a lock another run holds (migrations, maintenance, the audit
+    /// seal) before failing with who holds it: 30s, 500ms, 2m…
+    #[arg(long, global = true, value_name = "DURATION", default_value = "30s",
+          value_parser = crate::flags::duration, allow_hyphen_values = true)]
+    pub lock_wait: Duration,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -31,8 +38,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the database (embedded by default), apply all migrations, say where it is.
-    /// This is what `maturion` does with no command.
     Up,
+    /// Run the platform as a service: HTTP (health, readiness, metrics) and the periodic job.
+    /// This is what `maturion` does with no command.
+    Serve(crate::commands::serve::ServeArgs),
     /// Manage the embedded PostgreSQL cluster.
     #[command(subcommand)]
     Db(DbCommand),
@@ -156,12 +165,12 @@ pub enum BenchCommand {
     /// RLS overhead: PK lookup and tenant list as maturion_app under RLS vs explicit
     /// WHERE organisation_id as a BYPASSRLS role.
     Rls {
-        #[arg(long, default_value_t = 1_000)]
+        #[arg(long, default_value_t = 1_000, value_parser = crate::flags::positive)]
         organisations: usize,
-        #[arg(long, default_value_t = 1_000_000)]
+        #[arg(long, default_value_t = 1_000_000, value_parser = crate::flags::positive)]
         rows: usize,
         /// Timed repetitions of each query.
-        #[arg(long, default_value_t = 2_000)]
+        #[arg(long, default_value_t = 2_000, value_parser = crate::flags::positive)]
         iterations: usize,
     },
     /// Ingest: batched INSERTs into partitioned audit_log as maturion_app vs COPY into an

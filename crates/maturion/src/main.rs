@@ -3,6 +3,9 @@
 mod cli;
 mod commands;
 mod configuration;
+mod flags;
+mod printable;
+mod server;
 
 use std::process::ExitCode;
 
@@ -23,5 +26,5 @@ fn main() -> ExitCode {
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     let settings = configuration::load(&cli)?;
     configuration::init_logging(&settings)?;
-    tokio::runtime::Runtime::new()?.block_on(commands::run(cli.command, settings))
+    tokio::runtime::Runtime::new()?.block_on(commands::run(cli.command, cli.lock_wait, settings))
 }

@@ -3,6 +3,7 @@
 mod support;
 
 mod delivery;
+mod hostile;
 mod ordering;
 mod permissions;
 mod publishing;

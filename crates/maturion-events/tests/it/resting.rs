@@ -162,11 +162,10 @@ async fn a_stream_does_not_rest_while_its_organisation_is_committing() {
     )
     .await
     .unwrap();
+    // The commit-ordering trigger fires now instead of at COMMIT, and takes the lock (the
+    // application may not take advisory locks itself).
     committing
-        .query_one(
-            "SELECT pg_advisory_xact_lock(19781, hashtext($1::text))",
-            &[&alpha_id.to_string()],
-        )
+        .execute("SET CONSTRAINTS ALL IMMEDIATE", &[])
         .await
         .unwrap();
     // A discovering claim in a transaction that ends after the publisher's commit.

@@ -33,7 +33,11 @@ async fn tail_follows_new_events_with_filters() {
     while seen.len() < 2 {
         let events = tail.next(Duration::from_secs(5)).await.unwrap();
         assert!(!events.is_empty(), "tail timed out");
-        seen.extend(events.iter().map(|(event, _)| payload_n(event)));
+        seen.extend(
+            events
+                .iter()
+                .map(|item| payload_n(&item.as_ref().unwrap().0)),
+        );
     }
     assert_eq!(seen, [1, 4]);
     tail.close().await.unwrap();
@@ -46,7 +50,7 @@ async fn tail_follows_new_events_with_filters() {
         .await
         .unwrap()
         .iter()
-        .map(|(e, _)| payload_n(e))
+        .map(|item| payload_n(&item.as_ref().unwrap().0))
         .collect();
     all.sort();
     assert_eq!(all, [0, 1, 2, 3, 4]);

@@ -5,6 +5,7 @@ mod compression;
 mod holds;
 mod migration;
 mod partitions;
+mod quarantine;
 mod retention;
 mod rollups;
 

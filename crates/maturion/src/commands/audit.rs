@@ -1,6 +1,7 @@
 //! `maturion audit seal | verify`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -16,7 +17,8 @@ pub enum AuditCommand {
     /// too, after the partitions). Rows of transactions still running wait for the next seal.
     Seal {
         /// Rows per seal (whole transactions are never split).
-        #[arg(long, default_value_t = maturion_audit::DEFAULT_SEAL_ROWS)]
+        #[arg(long, default_value_t = maturion_audit::DEFAULT_SEAL_ROWS,
+              value_parser = clap::value_parser!(i32).range(1..))]
         max_rows: i32,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -36,11 +38,15 @@ pub enum AuditCommand {
     },
 }
 
-pub async fn run(target: &DatabaseTarget, command: AuditCommand) -> Result<ExitCode> {
+pub async fn run(
+    target: &DatabaseTarget,
+    command: AuditCommand,
+    lock_wait: Duration,
+) -> Result<ExitCode> {
     let client = maintenance(target).await?;
     match command {
         AuditCommand::Seal { max_rows, format } => {
-            let report = maturion_audit::seal_with(&client, max_rows).await?;
+            let report = maturion_audit::seal_within(&client, max_rows, lock_wait).await?;
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
                 Format::Human => {
@@ -75,6 +81,14 @@ pub async fn run(target: &DatabaseTarget, command: AuditCommand) -> Result<ExitC
             anchors,
             format,
         } => {
+            if let Some(organisation) = organisation {
+                if !organisation_known(&client, organisation).await? {
+                    eprintln!(
+                        "no such organisation {organisation}: no organisation, audit row or seal has that id"
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
             let report = maturion_audit::verify_anchored(&client, organisation, &anchors).await?;
             match format {
                 Format::Human => print!("{}", report.render_human()),
@@ -87,6 +101,22 @@ pub async fn run(target: &DatabaseTarget, command: AuditCommand) -> Result<ExitC
             })
         }
     }
+}
+
+/// Whether the trail knows `organisation`: it exists, or rows or seals of it remain (the
+/// trail outlives an erased organisation). Verifying an unknown one would find nothing to
+/// break and call that intact.
+async fn organisation_known(client: &Client, organisation: OrganisationId) -> Result<bool> {
+    let id = organisation.as_uuid();
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT FROM public.organisations WHERE id = $1) \
+                 OR EXISTS (SELECT FROM public.audit_log WHERE organisation_id = $1) \
+                 OR EXISTS (SELECT FROM maturion.audit_seal_organisations WHERE organisation_id = $1)",
+            &[&id],
+        )
+        .await?
+        .get(0))
 }
 
 /// An administrator session that reads every organisation's audit rows.

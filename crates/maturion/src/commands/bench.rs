@@ -40,16 +40,16 @@ pub async fn run(server: &DatabaseTarget, command: BenchCommand) -> Result<ExitC
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Rows each method writes per round.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, value_parser = crate::flags::positive)]
     pub rows: usize,
     /// Rows per record_views call (and per transaction) on the application side.
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 1_000, value_parser = crate::flags::positive)]
     pub batch: usize,
     /// Rounds; each figure is the median.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::flags::positive)]
     pub rounds: usize,
     /// Application connections inserting at once (COPY stays one stream).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::flags::positive)]
     pub connections: usize,
 }
 
@@ -68,22 +68,24 @@ impl From<IngestArgs> for ingest::Options {
 /// and what a NOTIFY per publishing transaction costs.
 #[derive(Debug, Args)]
 pub struct EventsBenchArgs {
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = crate::flags::positive)]
     pub organisations: usize,
     /// Concurrent publishing connections (both systems).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::flags::positive)]
     pub publishers: usize,
     /// Events of the run with one event per transaction.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = crate::flags::positive)]
     pub events_single: usize,
     /// Events of the run with 100 events per transaction.
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = 50_000, value_parser = crate::flags::positive)]
     pub events_batched: usize,
     /// Bus worker counts to try.
-    #[arg(long, value_delimiter = ',', default_values_t = [2, 4])]
+    #[arg(long, value_delimiter = ',', default_values_t = [2, 4],
+          value_parser = crate::flags::positive)]
     pub workers: Vec<usize>,
     /// graphile-worker concurrency levels to try (local queue enabled).
-    #[arg(long, value_delimiter = ',', default_values_t = [4, 16, 64])]
+    #[arg(long, value_delimiter = ',', default_values_t = [4, 16, 64],
+          value_parser = crate::flags::positive)]
     pub graphile_concurrency: Vec<usize>,
     /// Scratch folder graphile-worker is installed into with npm (never committed).
     #[arg(long, default_value = "target/bench-node")]
@@ -92,13 +94,15 @@ pub struct EventsBenchArgs {
     #[arg(long)]
     pub skip_graphile: bool,
     /// Length of each steady-rate latency run.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value = "5", value_parser = crate::flags::seconds,
+          allow_hyphen_values = true)]
     pub latency_seconds: f64,
     /// Length of each NOTIFY measurement.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value = "5", value_parser = crate::flags::seconds,
+          allow_hyphen_values = true)]
     pub notify_seconds: f64,
     /// Alternating runs of both systems at their best configuration (medians compared).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::flags::positive)]
     pub repeats: usize,
 }
 
@@ -125,16 +129,16 @@ impl From<EventsBenchArgs> for events::Options {
 #[derive(Debug, Args)]
 pub struct AuditBenchArgs {
     /// Concurrent sessions, each for its own organisation.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = crate::flags::positive)]
     pub clients: usize,
     /// Transactions per client and table in each phase (timed in alternating blocks of 50).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = crate::flags::positive)]
     pub transactions: usize,
     /// Rows each transaction inserts or updates (one statement per row).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::flags::positive)]
     pub rows_per_transaction: usize,
     /// Repetitions of every phase (alternating which table goes first).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::flags::positive)]
     pub rounds: usize,
 }
 

@@ -18,6 +18,15 @@ pub async fn run(target: &DatabaseTarget, command: DbCommand) -> Result<ExitCode
 /// Scripts read this URL, so it is printed as configured, password included. On an external
 /// server a role without a URL of its own is an error, never the administrator's URL.
 fn url(target: &DatabaseTarget, role: Option<&str>) -> Result<ExitCode> {
+    if let DatabaseTarget::Embedded { cluster, .. } = target {
+        if !cluster.status()?.initialised {
+            bail!(
+                "no cluster in {}: start one with `maturion db start` (or `maturion`), or name \
+                 another with --home or MATURION_HOME",
+                cluster.home().display()
+            );
+        }
+    }
     let url = match role {
         None => target.admin_url(),
         Some(role) => target.url_for(role)?,

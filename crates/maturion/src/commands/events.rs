@@ -10,6 +10,8 @@ use maturion_events::{Event, Tail, TailFilter};
 use maturion_tenancy::OrganisationId;
 use uuid::Uuid;
 
+use crate::printable::printable;
+
 #[derive(Debug, Subcommand)]
 pub enum EventsCommand {
     /// Follow events as they commit, one line (or JSON object) per event, every organisation's
@@ -42,14 +44,15 @@ pub struct TailArgs {
     #[arg(long)]
     pub from_beginning: bool,
     /// Exit after this many events.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::positive)]
     pub limit: Option<usize>,
     /// Print what is there now (with --from-beginning: the whole log) and exit.
     #[arg(long)]
     pub once: bool,
-    /// Exit after this many seconds without a new event.
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<f64>,
+    /// Exit after this long without a new event: 30s, 500ms, 2m, or plain seconds.
+    #[arg(long, value_name = "DURATION", value_parser = crate::flags::duration,
+          allow_hyphen_values = true)]
+    pub timeout: Option<Duration>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Line)]
     pub format: OutputFormat,
 }
@@ -95,8 +98,7 @@ async fn tail(target: &DatabaseTarget, args: TailArgs) -> Result<ExitCode> {
                 tail.poll().await?
             } else {
                 let wait = args.timeout.map_or(Duration::from_secs(1), |t| {
-                    Duration::from_secs_f64(t)
-                        .saturating_sub(last_event.elapsed())
+                    t.saturating_sub(last_event.elapsed())
                         .max(Duration::from_millis(1))
                 });
                 tokio::select! {
@@ -107,18 +109,18 @@ async fn tail(target: &DatabaseTarget, args: TailArgs) -> Result<ExitCode> {
             if !events.is_empty() {
                 last_event = Instant::now();
             }
-            for (event, committed_at) in &events {
-                print_event(event, committed_at, args.format)?;
+            for item in &events {
+                match item {
+                    Ok((event, committed_at)) => print_event(event, committed_at, args.format)?,
+                    // A row no event can hold: said on stderr, and the tail goes on.
+                    Err(undecodable) => eprintln!("error: {}", printable(&undecodable.to_string())),
+                }
                 printed += 1;
                 if args.limit.is_some_and(|limit| printed >= limit) {
                     return Ok(());
                 }
             }
-            if args.once
-                || args
-                    .timeout
-                    .is_some_and(|t| last_event.elapsed().as_secs_f64() >= t)
-            {
+            if args.once || args.timeout.is_some_and(|t| last_event.elapsed() >= t) {
                 return Ok(());
             }
         }
@@ -150,7 +152,7 @@ fn print_event(
                 .as_ref()
                 .map(|p| format!(" {p}"))
                 .unwrap_or_default();
-            println!(
+            let line = format!(
                 "{} {} #{} {} from {}{source}{payload}",
                 committed_at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
                 event.organisation_id,
@@ -158,6 +160,7 @@ fn print_event(
                 event.event_type,
                 event.source_module,
             );
+            println!("{}", printable(&line));
         }
     }
     Ok(())
@@ -174,19 +177,22 @@ async fn dead_letters(
     for letter in &letters {
         match format {
             OutputFormat::Json => println!("{}", serde_json::to_string(letter)?),
-            OutputFormat::Line => println!(
-                "{} {} {} {} event {} ({}) #{} attempts {} dead {}: {}",
-                letter.id,
-                letter.status,
-                letter.subscription,
-                letter.organisation_id,
-                letter.event_id,
-                letter.event_type,
-                letter.position,
-                letter.attempts,
-                letter.dead_at.format("%Y-%m-%dT%H:%M:%SZ"),
-                letter.last_error.lines().next().unwrap_or_default(),
-            ),
+            OutputFormat::Line => {
+                let line = format!(
+                    "{} {} {} {} event {} ({}) #{} attempts {} dead {}: {}",
+                    letter.id,
+                    letter.status,
+                    letter.subscription,
+                    letter.organisation_id,
+                    letter.event_id,
+                    letter.event_type,
+                    letter.position,
+                    letter.attempts,
+                    letter.dead_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    letter.last_error.lines().next().unwrap_or_default(),
+                );
+                println!("{}", printable(&line));
+            }
         }
     }
     if letters.is_empty() && matches!(format, OutputFormat::Line) {

@@ -9,6 +9,8 @@ use maturion_config::DatabaseTarget;
 use maturion_tenancy::OrganisationId;
 use uuid::Uuid;
 
+use crate::printable::printable;
+
 #[derive(Debug, Subcommand)]
 pub enum HoldCommand {
     /// Place a legal hold on an organisation: `maturion maintain` keeps every log partition
@@ -62,7 +64,7 @@ pub async fn run(target: &DatabaseTarget, command: HoldCommand) -> Result<ExitCo
                 eprintln!("no legal holds{}", if all { "" } else { " in force" });
             }
             for hold in holds {
-                println!("{hold}");
+                println!("{}", printable(&hold.to_string()));
             }
         }
     }

@@ -9,6 +9,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use maturion_config::DatabaseTarget;
 use maturion_maintenance::{Outcome, Policy, Progress};
+use maturion_platform::RuntimeGuard;
+
+use crate::printable::{printable, printable_lines};
 
 /// Keeps the time-partitioned logs (audit_log, event_log) in shape.
 #[derive(Debug, Args)]
@@ -25,26 +28,45 @@ pub struct MaintainArgs {
     /// Print what would be done and change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Seconds a partition change may wait for its locks before it is left for the next run.
-    #[arg(long, default_value_t = 5)]
-    pub lock_timeout: u64,
+    /// How long a partition change may wait for its locks before it is left for the next
+    /// run: 5s, 500ms, or plain seconds.
+    #[arg(long, value_name = "DURATION", default_value = "5s",
+          value_parser = crate::flags::duration, allow_hyphen_values = true)]
+    pub lock_timeout: Duration,
+    /// Terminate sessions of maturion_app and maturion_readonly whose transaction has been open
+    /// longer than this many minutes; 0 leaves them all.
+    #[arg(long, default_value_t = 10)]
+    pub max_transaction_minutes: u64,
 }
 
 impl MaintainArgs {
-    fn policy(&self) -> Policy {
+    fn policy(&self, lock_wait: Duration) -> Policy {
         let keep = |months: u32| (months > 0).then_some(months);
         Policy {
             months_ahead: self.months_ahead,
             event_log_retention_months: keep(self.event_retention_months),
             audit_log_retention_months: keep(self.audit_retention_years.saturating_mul(12)),
             dry_run: self.dry_run,
-            lock_timeout: Duration::from_secs(self.lock_timeout.max(1)),
+            lock_timeout: self.lock_timeout.max(Duration::from_millis(1)),
+            lock_wait,
+        }
+    }
+
+    fn guard(&self) -> RuntimeGuard {
+        RuntimeGuard {
+            // Capped well inside PostgreSQL's interval range (about 2,000 years).
+            max_transaction_age: (self.max_transaction_minutes > 0)
+                .then(|| Duration::from_secs(self.max_transaction_minutes.min(1 << 30) * 60)),
         }
     }
 }
 
-pub async fn run(target: &DatabaseTarget, args: MaintainArgs) -> Result<ExitCode> {
-    let policy = args.policy();
+pub async fn run(
+    target: &DatabaseTarget,
+    args: MaintainArgs,
+    lock_wait: Duration,
+) -> Result<ExitCode> {
+    let policy = args.policy(lock_wait);
     let mut admin = target.admin().await?;
     let bar = ProgressBar::new(0).with_message("maintaining");
     bar.set_style(
@@ -52,24 +74,55 @@ pub async fn run(target: &DatabaseTarget, args: MaintainArgs) -> Result<ExitCode
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let run = maturion_platform::maintain(&mut admin, &policy, |progress| match progress {
-        Progress::Planned(plan) if !policy.dry_run => bar.set_length(plan.steps.len() as u64),
-        Progress::Planned(_) => {}
-        Progress::Applied { outcomes, .. } => {
-            // Printed on stdout above the bar (also when stderr is not a terminal and the bar is hidden).
-            bar.suspend(|| outcomes.iter().for_each(|outcome| println!("  {outcome}")));
-            bar.inc(1);
-        }
-    })
-    .await
-    .context("maintenance failed (steps printed above were applied)")?;
+    let run =
+        maturion_platform::maintain(
+            &mut admin,
+            &policy,
+            &args.guard(),
+            |progress| match progress {
+                Progress::Planned(plan) if !policy.dry_run => {
+                    bar.set_length(plan.steps.len() as u64)
+                }
+                Progress::Planned(_) => {}
+                Progress::Applied { outcomes, .. } => {
+                    // Printed on stdout above the bar (also when stderr is not a terminal and the bar is hidden).
+                    bar.suspend(|| {
+                        outcomes
+                            .iter()
+                            .for_each(|outcome| println!("  {}", printable(&outcome.to_string())))
+                    });
+                    bar.inc(1);
+                }
+            },
+        )
+        .await
+        .context("maintenance failed (steps printed above were applied)")?;
     bar.finish_and_clear();
+    for removed in &run.removed_settings {
+        let scope = removed
+            .database
+            .as_deref()
+            .map_or(String::new(), |database| format!(" in database {database}"));
+        println!(
+            "  removed the stored settings of {}{scope}: {}",
+            removed.role,
+            printable(&removed.settings.join(", "))
+        );
+    }
+    for ended in &run.ended_transactions {
+        println!(
+            "  terminated session {} of {}: its transaction was open for {} s",
+            ended.pid,
+            ended.role,
+            ended.open_for.as_secs()
+        );
+    }
     let report = run.maintenance;
     if policy.dry_run {
-        print!("{report}");
+        print!("{}", printable_lines(&report.to_string()));
     } else {
         for note in &report.notes {
-            println!("  note: {note}");
+            println!("  note: {}", printable(note));
         }
         let skipped = report
             .outcomes

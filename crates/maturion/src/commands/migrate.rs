@@ -1,5 +1,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use maturion_config::{DatabaseSettings, DatabaseTarget};
@@ -9,7 +10,11 @@ use maturion_migrate::{MigrationSet, MigrationState, Migrator};
 use crate::cli::{Bump, MigrateCommand, MigrationSource};
 
 /// `new` and `lint` work on files alone: they need no database and no PostgreSQL binaries.
-pub async fn run(database: &DatabaseSettings, command: MigrateCommand) -> Result<ExitCode> {
+pub async fn run(
+    database: &DatabaseSettings,
+    command: MigrateCommand,
+    lock_wait: Duration,
+) -> Result<ExitCode> {
     match command {
         MigrateCommand::New {
             name,
@@ -18,12 +23,20 @@ pub async fn run(database: &DatabaseSettings, command: MigrateCommand) -> Result
             bump,
         } => new(&name, &dir, scope.as_deref(), bump),
         MigrateCommand::Lint { paths } => lint(paths),
-        MigrateCommand::Status(source) => status(&super::open(database).await?, &source).await,
+        MigrateCommand::Status(source) => {
+            status(&super::open(database).await?, &source, lock_wait).await
+        }
         MigrateCommand::Up { source, to } => {
-            up(&super::open(database).await?, &source, to.as_ref()).await
+            up(
+                &super::open(database).await?,
+                &source,
+                to.as_ref(),
+                lock_wait,
+            )
+            .await
         }
         MigrateCommand::Down { source, to } => {
-            down(&super::open(database).await?, &source, &to).await
+            down(&super::open(database).await?, &source, &to, lock_wait).await
         }
     }
 }
@@ -32,6 +45,7 @@ async fn up(
     target: &DatabaseTarget,
     source: &MigrationSource,
     to: Option<&semver::Version>,
+    lock_wait: Duration,
 ) -> Result<ExitCode> {
     let sets = load(source)?;
     ensure!(
@@ -45,7 +59,7 @@ async fn up(
     );
     for set in &sets {
         progress.set_message(format!("migrating {}", set.scope));
-        let applied = Migrator::new(set, options_for(source, set))
+        let applied = Migrator::new(set, options_for(source, set, lock_wait))
             .up(&mut admin, to)
             .await?;
         progress.suspend(|| {
@@ -69,6 +83,7 @@ async fn down(
     target: &DatabaseTarget,
     source: &MigrationSource,
     to: &semver::Version,
+    lock_wait: Duration,
 ) -> Result<ExitCode> {
     let sets = load(source)?;
     ensure!(
@@ -78,7 +93,7 @@ async fn down(
     let mut admin = target.admin().await?;
     // Later sets build on earlier ones: revert them first.
     for set in sets.iter().rev() {
-        let reverted = Migrator::new(set, options_for(source, set))
+        let reverted = Migrator::new(set, options_for(source, set, lock_wait))
             .down(&mut admin, to)
             .await?;
         if reverted.is_empty() {
@@ -107,10 +122,18 @@ fn new(name: &str, dir: &Path, scope: Option<&str>, bump: Bump) -> Result<ExitCo
 }
 
 /// A module's folder is run as that module; the platform's sets as the platform.
-fn options_for(source: &MigrationSource, set: &MigrationSet) -> maturion_migrate::Options {
-    match source.dir {
+fn options_for(
+    source: &MigrationSource,
+    set: &MigrationSet,
+    lock_wait: Duration,
+) -> maturion_migrate::Options {
+    let options = match source.dir {
         Some(_) => maturion_schema::module_migration_options(&set.scope),
         None => maturion_schema::migration_options(),
+    };
+    maturion_migrate::Options {
+        lock_wait,
+        ..options
     }
 }
 
@@ -150,11 +173,15 @@ fn scope_of(dir: &Path, explicit: Option<&str>) -> Result<String> {
         .context("cannot name the scope after the folder; pass --scope")
 }
 
-async fn status(target: &DatabaseTarget, source: &MigrationSource) -> Result<ExitCode> {
+async fn status(
+    target: &DatabaseTarget,
+    source: &MigrationSource,
+    lock_wait: Duration,
+) -> Result<ExitCode> {
     let mut admin = target.admin().await?;
     let mut pending = 0;
     for set in load(source)? {
-        let statuses = Migrator::new(&set, options_for(source, &set))
+        let statuses = Migrator::new(&set, options_for(source, &set, lock_wait))
             .status(&mut admin)
             .await?;
         println!("scope {}", set.scope);

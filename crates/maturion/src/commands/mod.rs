@@ -8,8 +8,10 @@ pub(crate) mod hold;
 pub(crate) mod maintain;
 mod migrate;
 pub(crate) mod restore;
+pub(crate) mod serve;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
 use maturion_config::{DatabaseSettings, DatabaseTarget, PlatformRole, Settings};
@@ -17,17 +19,25 @@ use maturion_config::{DatabaseSettings, DatabaseTarget, PlatformRole, Settings};
 use crate::cli::Command;
 
 /// Commands that need no database (`migrate new`, `migrate lint`) never look for one.
-pub async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode> {
+/// `lock_wait` bounds the wait for another run's lock (migrations, maintenance, the seal).
+pub async fn run(
+    command: Option<Command>,
+    lock_wait: Duration,
+    settings: Settings,
+) -> Result<ExitCode> {
     let database = &settings.database;
-    match command.unwrap_or(Command::Up) {
-        Command::Up => up(&open(database).await?).await,
+    match command.unwrap_or_else(|| Command::Serve(serve::ServeArgs { listen: None })) {
+        Command::Up => up(&open(database).await?, lock_wait).await,
+        Command::Serve(args) => {
+            serve::run(&settings, &open(database).await?, args, lock_wait).await
+        }
         Command::Db(command) => db::run(&open(database).await?, command).await,
-        Command::Migrate(command) => migrate::run(database, command).await,
+        Command::Migrate(command) => migrate::run(database, command, lock_wait).await,
         Command::Check(args) => check::run(&open(database).await?, args).await,
-        Command::Maintain(args) => maintain::run(&open(database).await?, args).await,
+        Command::Maintain(args) => maintain::run(&open(database).await?, args, lock_wait).await,
         Command::LegalHold(command) => hold::run(&open(database).await?, command).await,
         Command::Events(command) => events::run(&open(database).await?, command).await,
-        Command::Audit(command) => audit::run(&open(database).await?, command).await,
+        Command::Audit(command) => audit::run(&open(database).await?, command, lock_wait).await,
         Command::Bench(command) => bench::run(&open(database).await?, command).await,
         Command::Backup(command) => backup::run(&open(database).await?, command).await,
         Command::Restore(args) => restore::run(&open(database).await?, args).await,
@@ -42,9 +52,9 @@ async fn open(settings: &DatabaseSettings) -> Result<DatabaseTarget> {
 }
 
 /// The main job: database up, schema current, and where to find it.
-async fn up(target: &DatabaseTarget) -> Result<ExitCode> {
+async fn up(target: &DatabaseTarget, lock_wait: Duration) -> Result<ExitCode> {
     let mut admin = target.admin().await?;
-    let applied = maturion_platform::migrate_up(&mut admin).await?;
+    let applied = maturion_platform::migrate_up_waiting(&mut admin, lock_wait).await?;
     let versions: Vec<String> = maturion_platform::migration_sets()
         .iter()
         .map(|set| {

@@ -1,6 +1,7 @@
 //! The embedded default: no DATABASE_URL, a private cluster in MATURION_HOME.
 
-use crate::{describe, maturion, stdout};
+use crate::server::RunningServer;
+use crate::{describe, maturion, maturion_command, stdout};
 
 /// A home under the temp dir (traversable by the postgres user when tests run as root);
 /// the cluster is stopped when the test ends, pass or fail.
@@ -27,7 +28,7 @@ impl Drop for Home {
 #[test]
 fn up_starts_migrates_and_is_reused_then_stops() {
     let home = Home::new();
-    let first = maturion(&[], Some(home.0.path()), None);
+    let first = maturion(&["up"], Some(home.0.path()), None);
     assert!(first.status.success(), "{}", describe(&first));
     let text = stdout(&first);
     assert!(text.contains("Maturion is up."), "{text}");
@@ -111,12 +112,12 @@ fn db_url_connects() {
     );
 }
 
-/// A crash (`kill -9` of the postmaster), then at once the run command: it recovers by
-/// itself, and in between `db status` calls the server dead, not running.
+/// A crash (`kill -9` of the postmaster), then at once a start: it recovers by itself, and
+/// in between `db status` calls the server dead, not running.
 #[test]
-fn the_run_command_recovers_a_killed_cluster_at_once() {
+fn a_start_recovers_a_killed_cluster_at_once() {
     let home = Home::new();
-    let first = maturion(&[], Some(home.0.path()), None);
+    let first = maturion(&["up"], Some(home.0.path()), None);
     assert!(first.status.success(), "{}", describe(&first));
     let status = stdout(&maturion(&["db", "status"], Some(home.0.path()), None));
     let pid = status
@@ -140,13 +141,34 @@ fn the_run_command_recovers_a_killed_cluster_at_once() {
         describe(&dead)
     );
 
-    let again = maturion(&[], Some(home.0.path()), None);
+    let again = maturion(&["up"], Some(home.0.path()), None);
     assert!(again.status.success(), "{}", describe(&again));
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("crash recovery"),
-        "the run command says it recovered: {}",
+        "the start says it recovered: {}",
         describe(&again)
     );
     let running = maturion(&["db", "status"], Some(home.0.path()), None);
     assert!(running.status.success(), "{}", describe(&running));
+}
+
+/// The README's run command: `maturion` alone starts the cluster, migrates and serves until
+/// it is stopped.
+#[tokio::test]
+async fn the_run_command_serves_the_embedded_cluster_until_stopped() {
+    let home = Home::new();
+    let mut command = maturion_command(&[]);
+    command
+        .env("MATURION_HOME", home.0.path())
+        .env("MATURION_SERVER_LISTEN", "127.0.0.1:0");
+    let server = RunningServer::spawn(command);
+    let (status, readiness) = server.ready().await;
+    assert_eq!(status, 200, "{readiness}");
+    let stopped = server.terminate();
+    assert!(stopped.status.success(), "{}", describe(&stopped));
+    assert!(
+        stdout(&stopped).contains("Maturion stopped."),
+        "{}",
+        describe(&stopped)
+    );
 }

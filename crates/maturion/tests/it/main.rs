@@ -4,6 +4,8 @@ mod backup;
 mod commands;
 mod configuration;
 mod embedded;
+mod hostile;
+mod server;
 
 use std::path::Path;
 use std::process::{Command, Output};

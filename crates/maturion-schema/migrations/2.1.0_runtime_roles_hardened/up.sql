@@ -1,0 +1,11 @@
+-- 2.1.0: the functions of the global schema that the runtime roles may call are declared as
+-- such. A function's COMMENT is where the platform says who may call it: `@app-callable` for
+-- maturion_app, `@readonly-callable` for maturion_readonly. `maturion check` reports every
+-- function either role may execute (granted to it, or to PUBLIC by default) that does not say
+-- so, whatever schema or migration it comes from. Trigger functions are not declared: they fire
+-- without the EXECUTE privilege and cannot be called.
+--
+-- What privileges in pg_catalog can close (large objects, advisory locks, signals, the
+-- databases initdb made) belongs to the bootstrap superuser, not to maturion_owner, which runs
+-- this script: sql/roles.sql does it.
+COMMENT ON FUNCTION public.generate_uuidv7() IS 'Time-ordered UUIDv7 (RFC 9562) with sub-millisecond ordering; default for every id, so every role that inserts rows evaluates it. @app-callable @readonly-callable';

@@ -1,0 +1,146 @@
+//! `maturion serve`: the platform as a running service. An axum server (health, readiness,
+//! metrics) with the platform's periodic job in-process.
+//!
+//! Requests run on the application role's own login (`maturion_app`), never an owner or a
+//! BYPASSRLS role; the periodic job runs on the administrator's connection, which its DDL
+//! needs.
+
+mod routes;
+mod scheduler;
+mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use axum::http::StatusCode;
+use axum::Router;
+use maturion_config::{DatabaseTarget, PlatformRole, ServerSettings, Settings};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_postgres::Config;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+
+pub use scheduler::JobStatus;
+
+/// What every handler may read.
+#[derive(Clone)]
+pub struct AppState {
+    /// Connection settings of the application role.
+    pub app: Config,
+    /// Connection settings of the administrator, for checks that read the migration ledger.
+    pub admin: Config,
+    pub jobs: watch::Receiver<JobStatus>,
+    pub metrics: Arc<metrics_exporter_prometheus::PrometheusHandle>,
+    pub started: Instant,
+}
+
+/// A bound, not yet serving, server: its address is known (port 0 picks a free one).
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    scheduler: scheduler::Scheduler,
+}
+
+impl Server {
+    /// Binds `listen` and prepares the routes. Fails when the application role has no URL
+    /// of its own (an external server): the service never runs requests as the administrator.
+    pub async fn bind(
+        settings: &Settings,
+        target: &DatabaseTarget,
+        listen: SocketAddr,
+    ) -> Result<Self> {
+        let app = target
+            .config_for(PlatformRole::App.name())
+            .context("the server runs requests as maturion_app")?;
+        let metrics = Arc::new(telemetry::install_recorder()?);
+        let scheduler =
+            scheduler::Scheduler::new(target.admin_config(), settings.jobs.maintenance_interval);
+        let state = AppState {
+            app,
+            admin: target.admin_config(),
+            jobs: scheduler.status(),
+            metrics,
+            started: Instant::now(),
+        };
+        let router = with_limits(routes::router(state), &settings.server);
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        Ok(Server {
+            listener,
+            router,
+            scheduler,
+        })
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` completes: then stops accepting, lets in-flight requests
+    /// finish, and stops the periodic job between runs (never in the middle of one).
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let jobs = tokio::spawn(self.scheduler.run(stopped));
+        let service = self.router.into_make_service();
+        let serving = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+        });
+        let served = serving.await;
+        let _ = stop.send(true);
+        jobs.await.context("the periodic job task failed")?;
+        served.context("the server failed")
+    }
+}
+
+/// Body limit, per-request timeout, a request id on every request and response, and at most
+/// `concurrency_limit` requests at once (more wait their turn).
+fn with_limits(router: Router, limits: &ServerSettings) -> Router {
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(telemetry::trace_layer())
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes.get()))
+            .layer(GlobalConcurrencyLimitLayer::new(
+                limits.concurrency_limit.get(),
+            ))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                limits.request_timeout,
+            )),
+    )
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}
+
+/// How long readiness checks may take before the server is called not ready.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);

@@ -1,0 +1,122 @@
+//! The routes: liveness, readiness and metrics. Every error answers `application/problem+json`
+//! (RFC 9457).
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use serde_json::{json, Value};
+
+use super::scheduler::JobOutcome;
+use super::{AppState, CHECK_TIMEOUT};
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn(super::telemetry::track))
+        .with_state(state)
+}
+
+/// The process is up and answering.
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready when the application role reaches the database, every migration of this build is
+/// applied, and the last periodic job did not fail. 503 with the failing checks otherwise.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let (database, migrations) = tokio::join!(database_check(&state), migrations_check(&state));
+    let job = job_check(&state);
+    let ready = [&database, &migrations, &job]
+        .iter()
+        .all(|check| check["ok"] == json!(true));
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if ready { "ready" } else { "not ready" },
+        "checks": { "database": database, "migrations": migrations, "maintenance": job },
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn database_check(state: &AppState) -> Value {
+    let reached = tokio::time::timeout(CHECK_TIMEOUT, async {
+        let client = maturion_config::connect(&state.app).await?;
+        client.simple_query("SELECT 1").await?;
+        Ok::<_, anyhow::Error>(())
+    })
+    .await;
+    match reached {
+        Ok(Ok(())) => json!({ "ok": true }),
+        Ok(Err(error)) => json!({ "ok": false, "error": format!("{error:#}") }),
+        Err(_) => json!({ "ok": false, "error": "no answer within the check timeout" }),
+    }
+}
+
+async fn migrations_check(state: &AppState) -> Value {
+    let pending = tokio::time::timeout(CHECK_TIMEOUT, async {
+        let mut client = maturion_config::connect(&state.admin).await?;
+        Ok::<_, anyhow::Error>(maturion_platform::pending_migrations(&mut client).await?)
+    })
+    .await;
+    match pending {
+        Ok(Ok(pending)) if pending.is_empty() => json!({ "ok": true }),
+        Ok(Ok(pending)) => json!({ "ok": false, "pending": pending }),
+        Ok(Err(error)) => json!({ "ok": false, "error": format!("{error:#}") }),
+        Err(_) => json!({ "ok": false, "error": "no answer within the check timeout" }),
+    }
+}
+
+/// Not run yet, succeeded or skipped (another process runs it) are fine; a failure is not.
+fn job_check(state: &AppState) -> Value {
+    let status = state.jobs.borrow().clone();
+    let last_run = status.last_finished.map(|at| at.to_rfc3339());
+    let seconds = status.last_duration.map(|duration| duration.as_secs_f64());
+    match status.outcome {
+        Some(JobOutcome::Failed(error)) => json!({
+            "ok": false, "last_run": last_run, "seconds": seconds, "outcome": "failed", "error": error,
+        }),
+        outcome => json!({
+            "ok": true,
+            "last_run": last_run,
+            "seconds": seconds,
+            "outcome": outcome.as_ref().map(JobOutcome::label),
+        }),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    metrics::gauge!("maturion_uptime_seconds").set(state.started.elapsed().as_secs_f64());
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    problem(StatusCode::NOT_FOUND, "no such resource")
+}
+
+/// An RFC 9457 problem document.
+pub fn problem(status: StatusCode, detail: &str) -> Response {
+    let body = json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}

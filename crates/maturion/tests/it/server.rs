@@ -1,0 +1,197 @@
+//! `maturion serve` over HTTP, started as operators start it, against a test database.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use maturion_testing::TestDatabase;
+use serde_json::Value;
+
+use crate::{maturion, maturion_command, stderr};
+
+/// A running `maturion serve` on a free port; killed when dropped.
+pub struct RunningServer {
+    child: Option<Child>,
+    /// The rest of its stdout, read as it comes so that the server never blocks on the pipe.
+    stdout: Option<JoinHandle<Vec<String>>>,
+    url: String,
+    http: reqwest::Client,
+}
+
+impl RunningServer {
+    /// Serves `db` as an external server, the application role logging in with its own URL.
+    fn start(db: &TestDatabase) -> Self {
+        let mut command = maturion_command(&["serve", "--listen", "127.0.0.1:0"]);
+        command
+            .env("DATABASE_URL", db.url("postgres"))
+            .env("MATURION_DATABASE_APP_URL", db.url("maturion_app"));
+        Self::spawn(command)
+    }
+
+    /// Runs `command`, a `maturion` that serves, and waits until it says where.
+    pub fn spawn(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("maturion serve starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let url = first
+            .strip_prefix("Maturion is serving on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        let stdout = std::thread::spawn(move || lines.map_while(Result::ok).collect());
+        RunningServer {
+            child: Some(child),
+            stdout: Some(stdout),
+            url,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn json(&self, path: &str) -> (u16, Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// `/readyz` once the first run of the periodic job (started at once) has finished.
+    pub async fn ready(&self) -> (u16, Value) {
+        for _ in 0..100 {
+            let readiness = self.json("/readyz").await;
+            if readiness.1["checks"]["maintenance"]["outcome"].is_string() {
+                return readiness;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the periodic job never reported: {:?}",
+            self.json("/readyz").await
+        )
+    }
+
+    /// What a service manager does: SIGTERM, then wait for the exit.
+    pub fn terminate(mut self) -> Output {
+        let child = self.child.take().unwrap();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let mut output = child.wait_with_output().unwrap();
+        let lines = self.stdout.take().unwrap().join().unwrap();
+        output.stdout = lines.join("\n").into_bytes();
+        output
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_migrated_database_is_served_ready_with_metrics_by_route_template() {
+    let db = maturion_testing::migrated_database().await;
+    let server = RunningServer::start(&db);
+
+    let (status, health) = server.json("/healthz").await;
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+
+    let (status, ready) = server.ready().await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(
+        ready["checks"]["maintenance"]["outcome"], "succeeded",
+        "{ready}"
+    );
+
+    let missing = server.get("/v1/no-such-thing/123").await;
+    assert_eq!(missing.status().as_u16(), 404);
+    assert!(missing.headers().contains_key("x-request-id"));
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"http_requests_total{method="GET",route="/readyz",status="200"}"#),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("no-such-thing"),
+        "raw paths never become labels: {metrics}"
+    );
+    assert!(
+        metrics.contains(r#"maturion_job_runs_total{job="maintenance",outcome="succeeded"} 1"#),
+        "{metrics}"
+    );
+
+    let stopped = server.terminate();
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
+}
+
+#[tokio::test]
+async fn an_oversize_body_is_refused_before_it_is_read() {
+    let db = maturion_testing::migrated_database().await;
+    let server = RunningServer::start(&db);
+    let response = server
+        .http
+        .post(format!("{}/healthz", server.url))
+        .body(vec![b'x'; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+}
+
+#[tokio::test]
+async fn a_database_behind_this_build_is_served_but_not_ready() {
+    let db = maturion_testing::fresh_database().await;
+    let server = RunningServer::start(&db);
+    let (status, readiness) = server.json("/readyz").await;
+    assert_eq!(status, 503, "{readiness}");
+    assert_eq!(
+        readiness["checks"]["migrations"]["ok"], false,
+        "{readiness}"
+    );
+    assert!(
+        readiness["checks"]["migrations"]["pending"]
+            .as_array()
+            .is_some_and(|pending| !pending.is_empty()),
+        "{readiness}"
+    );
+}
+
+#[tokio::test]
+async fn an_external_server_without_the_application_url_is_refused() {
+    let db = maturion_testing::migrated_database().await;
+    let output = maturion(
+        &["serve", "--listen", "127.0.0.1:0"],
+        None,
+        Some(&db.url("postgres")),
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("maturion_app"),
+        "{}",
+        stderr(&output)
+    );
+}
