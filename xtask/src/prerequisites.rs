@@ -31,6 +31,12 @@ const PREREQUISITES: &[Prerequisite] = &[
         present: libclang_present,
         debian_packages: &[&["libclang-dev"]],
     },
+    Prerequisite {
+        what: "pgBackRest",
+        why: "`maturion backup` and `maturion restore`, and their tests",
+        present: pgbackrest_present,
+        debian_packages: &[&["pgbackrest"]],
+    },
 ];
 
 /// Checks every prerequisite and installs the missing ones with apt-get when that is
@@ -76,6 +82,10 @@ pub fn ensure() -> Result<()> {
 
 fn postgres_server_present() -> bool {
     ServerBinaries::find(None).is_ok_and(|binaries| binaries.has_extension("pg_trgm"))
+}
+
+fn pgbackrest_present() -> bool {
+    which("pgbackrest")
 }
 
 /// Where bindgen (clang-sys) looks: `LIBCLANG_PATH`, else the system's LLVM folders.

@@ -2,7 +2,8 @@
 //! machine's PostgreSQL binaries.
 //!
 //! Layout of a home:
-//! - `pgdata/`: the data directory (`pgdata/maturion.conf` is rewritten at every start),
+//! - `pgdata/`: the data directory (`pgdata/maturion.conf` is rewritten at every start;
+//!   `pgdata/archiving.conf`, written by the backup set-up, is kept),
 //! - `run/`: the Unix socket directory, the only way in (no TCP),
 //! - `log/postgres.log`: the server log,
 //! - `cluster.json`: the port and bin folder, written once `initdb` has succeeded,
@@ -37,6 +38,8 @@ use postmaster::Postmaster;
 const SUPERUSER: &str = "postgres";
 const CLUSTER_FILE: &str = "cluster.json";
 const SETTINGS_FILE: &str = "maturion.conf";
+/// Written by the backup set-up (WAL archiving); included by [`SETTINGS_FILE`] when present.
+const ARCHIVING_FILE: &str = "archiving.conf";
 /// Only used for connection settings of a cluster that was never initialised.
 const DEFAULT_PORT: u16 = 5432;
 /// `sizeof(sockaddr_un.sun_path)` on Linux, less the terminating NUL.
@@ -265,8 +268,62 @@ impl Cluster {
         connection_url(user, dbname, &self.socket_dir(), self.port())
     }
 
-    fn data_dir(&self) -> PathBuf {
+    pub fn data_dir(&self) -> PathBuf {
         self.home.join("pgdata")
+    }
+
+    /// The settings file for WAL archiving that every start includes when it exists; it
+    /// lives in the data folder, so backups carry it.
+    pub fn archiving_settings_file(&self) -> PathBuf {
+        self.data_dir().join(ARCHIVING_FILE)
+    }
+
+    /// Runs `program` (looked up in `PATH`) as the user the server runs as, from the home.
+    /// The server and its tools need none of Maturion's own variables, and some of those are
+    /// secrets (URLs with passwords, the backup passphrase), so they are not passed on.
+    pub fn owner_command(&self, program: impl AsRef<Path>) -> Command {
+        let mut command = match &self.owner {
+            Some(owner) => owner.command(program.as_ref()),
+            None => Command::new(program.as_ref()),
+        };
+        command.current_dir(&self.home);
+        for (name, _) in std::env::vars_os() {
+            if is_maturion_variable(&name.to_string_lossy()) {
+                command.env_remove(name);
+            }
+        }
+        command
+    }
+
+    /// Hands `path` to the user the server runs as (nothing to do when that is us).
+    pub fn give_to_owner(&self, path: &Path) -> Result<(), ClusterError> {
+        match &self.owner {
+            Some(owner) => owner.give(path),
+            None => Ok(()),
+        }
+    }
+
+    /// Creates the home and an empty, private data folder for a restore to fill.
+    pub fn prepare_restore(&self) -> Result<(), ClusterError> {
+        self.create_home()?;
+        self.create_private_dir(&self.data_dir())
+    }
+
+    /// Takes the data folder a restore (or a copy) put into `pgdata/` as this home's
+    /// cluster, so that [`Cluster::start`] starts it instead of initialising a new one.
+    pub fn adopt_restored(&self) -> Result<(), ClusterError> {
+        if read_cluster_file(&self.home)?.is_some() {
+            return Ok(());
+        }
+        self.check_data_version()?;
+        let port = match self.options.port {
+            Some(port) => port,
+            None => free_port()?,
+        };
+        self.write_cluster_file(&ClusterFile {
+            port,
+            bindir: self.binaries.dir.clone(),
+        })
     }
 
     fn socket_dir(&self) -> PathBuf {
@@ -399,7 +456,8 @@ impl Cluster {
              listen_addresses = ''\n\
              unix_socket_directories = {}\n\
              unix_socket_permissions = 0700\n\
-             max_connections = {}\n",
+             max_connections = {}\n\
+             include_if_exists = '{ARCHIVING_FILE}'\n",
             config_string(&self.socket_dir()),
             self.options.max_connections,
         );
@@ -439,14 +497,8 @@ impl Cluster {
 
     /// A command running one of the PostgreSQL programs, as the cluster's owner.
     fn pg_command(&self, program: &str) -> Command {
-        let program = self.binaries.dir.join(program);
-        let mut command = match &self.owner {
-            Some(owner) => owner.command(&program),
-            None => Command::new(program),
-        };
-        // The owner may not be able to enter our working directory.
-        command.current_dir(&self.home);
-        command
+        // From the home: the owner may not be able to enter our working directory.
+        self.owner_command(self.binaries.dir.join(program))
     }
 }
 
@@ -495,6 +547,10 @@ fn initdb_locale() -> &'static str {
 /// glibc lists `C.UTF-8` as `C.utf8`; others spell it `C.UTF-8`.
 fn is_c_utf8(locale: &str) -> bool {
     locale.trim().to_ascii_lowercase().replace('-', "") == "c.utf8"
+}
+
+fn is_maturion_variable(name: &str) -> bool {
+    name.starts_with("MATURION_") || name == "DATABASE_URL"
 }
 
 /// A string literal for postgresql.conf.

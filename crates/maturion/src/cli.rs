@@ -71,6 +71,11 @@ pub enum Command {
     /// Benchmarks that print figures and ratios measured in one run.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Backups with pgBackRest: set-up, runs, list, verify, restore drill.
+    #[command(subcommand)]
+    Backup(crate::commands::backup::BackupCommand),
+    /// Point-in-time recovery of the embedded cluster into a new folder, started and checked.
+    Restore(crate::commands::restore::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,4 +1,5 @@
 pub(crate) mod audit;
+pub(crate) mod backup;
 pub(crate) mod bench;
 mod check;
 mod db;
@@ -6,6 +7,7 @@ pub(crate) mod events;
 pub(crate) mod hold;
 pub(crate) mod maintain;
 mod migrate;
+pub(crate) mod restore;
 pub(crate) mod serve;
 pub(crate) mod tenants;
 
@@ -40,6 +42,8 @@ pub async fn run(
         Command::Org(command) => tenants::run_org(&open(database).await?, command).await,
         Command::Token(command) => tenants::run_token(&open(database).await?, command).await,
         Command::Bench(command) => bench::run(&open(database).await?, command).await,
+        Command::Backup(command) => backup::run(&open(database).await?, command).await,
+        Command::Restore(args) => restore::run(&open(database).await?, args).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Black-box tests of the `maturion` binary.
 
+mod backup;
 mod commands;
 mod configuration;
 mod embedded;
