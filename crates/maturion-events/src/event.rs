@@ -22,6 +22,9 @@ pub struct Event {
     pub target_entity_type: Option<String>,
     pub target_entity_id: Option<Uuid>,
     pub payload: Option<serde_json::Value>,
+    /// The user whose verified binding published it (set by the database); `None` for the
+    /// platform service or an operator.
+    pub published_by: Option<Uuid>,
     /// Commit position in the organisation's stream: increasing in commit order.
     pub position: i64,
 }
@@ -31,7 +34,7 @@ pub struct Event {
 pub(crate) const EVENT_COLUMNS: &str =
     "e.id, e.organisation_id, e.timestamp, e.event_type, e.source_module, \
      e.source_entity_type, e.source_entity_id, e.target_module, e.target_entity_type, \
-     e.target_entity_id, e.payload";
+     e.target_entity_id, e.payload, e.published_by";
 
 impl Event {
     /// Reads [`EVENT_COLUMNS`] starting at column `first`, and the position from `position`.
@@ -61,6 +64,7 @@ impl Event {
             target_entity_type: row.try_get(first + 8).map_err(undecodable)?,
             target_entity_id: row.try_get(first + 9).map_err(undecodable)?,
             payload: row.try_get(first + 10).map_err(undecodable)?,
+            published_by: row.try_get(first + 11).map_err(undecodable)?,
             position,
         })
     }

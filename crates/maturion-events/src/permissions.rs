@@ -1,10 +1,11 @@
 //! Event sourcing for a critical operation (spec §3.4): user permission grants and
 //! revocations.
 //!
-//! [`grant`] and [`revoke`] change `user_permissions` **and** publish `permission.granted` /
-//! `permission.revoked` in the caller's transaction, only when the state really changes. The
-//! event log is then a complete history: [`rebuild`] replays it in commit order and yields
-//! exactly the set of active permissions, which [`active`] reads from the table.
+//! [`grant`] and [`revoke`] change `user_permissions` in the caller's transaction; the database
+//! publishes `permission.granted` / `permission.revoked` from that change itself (trigger
+//! `publish_permission_change`, events 3.1.0), whoever makes it, and refuses them from every
+//! publisher. The event log is then a complete history: [`rebuild`] replays it in commit order
+//! and yields exactly the set of active permissions, which [`active`] reads from the table.
 //!
 //! Commit order matters: two transactions changing the same permission serialise on its row,
 //! and the commit positions of the bus order them as they committed, whatever the clocks of
@@ -19,12 +20,10 @@ use maturion_tenancy::{TenantTransaction, UserId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{publish, EventError, NewEvent};
+use crate::EventError;
 
 pub const PERMISSION_GRANTED: &str = "permission.granted";
 pub const PERMISSION_REVOKED: &str = "permission.revoked";
-const SOURCE_MODULE: &str = "platform";
-const ENTITY_TYPE: &str = "user_permission";
 
 /// A permission a user holds for a module.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -37,18 +36,19 @@ pub struct PermissionKey {
 /// Active permissions and who granted each (the latest grant).
 pub type Permissions = BTreeMap<PermissionKey, Option<Uuid>>;
 
-#[derive(Debug, Serialize, Deserialize)]
+/// The payload the database writes (`maturion.insert_permission_event`).
+#[derive(Debug, Deserialize)]
 struct Payload {
     user_id: Uuid,
     module: String,
     permission: String,
     /// Who granted (granted events) or revoked (revoked events).
     actor: Option<Uuid>,
-    permission_id: Uuid,
 }
 
 /// Grants `permission` on `module` to `user` in the transaction's organisation, as the
-/// transaction's user. Returns false, publishing nothing, when it is already active.
+/// transaction's user. Returns false, changing and publishing nothing, when it is already
+/// active.
 pub async fn grant(
     tx: &TenantTransaction,
     user: UserId,
@@ -72,32 +72,21 @@ pub async fn grant(
             &[&tx.context().organisation_id, &user, &module, &permission, &actor],
         )
         .await?;
-    let Some(row) = row else { return Ok(false) };
-    let id: Uuid = row.get(0);
-    record(
-        tx,
-        PERMISSION_GRANTED,
-        user,
-        module,
-        permission,
-        Some(actor),
-        id,
-    )
-    .await?;
-    Ok(true)
+    Ok(row.is_some())
 }
 
-/// Revokes it (a soft delete). Returns false, publishing nothing, when it is not active.
+/// Revokes it (a soft delete). Returns false, changing and publishing nothing, when it is not
+/// active.
 pub async fn revoke(
     tx: &TenantTransaction,
     user: UserId,
     module: &str,
     permission: &str,
 ) -> Result<bool, EventError> {
-    let actor = tx
-        .context()
-        .user_id
-        .ok_or(EventError::MissingActor("a permission revocation"))?;
+    // The revocation is recorded in the acting user's name (deleted_by, the event's actor).
+    if tx.context().user_id.is_none() {
+        return Err(EventError::MissingActor("a permission revocation"));
+    }
     let row = tx
         .query_opt(
             "UPDATE user_permissions SET deleted_at = now() \
@@ -106,43 +95,7 @@ pub async fn revoke(
             &[&tx.context().organisation_id, &user, &module, &permission],
         )
         .await?;
-    let Some(row) = row else { return Ok(false) };
-    let id: Uuid = row.get(0);
-    record(
-        tx,
-        PERMISSION_REVOKED,
-        user,
-        module,
-        permission,
-        Some(actor),
-        id,
-    )
-    .await?;
-    Ok(true)
-}
-
-async fn record(
-    tx: &TenantTransaction,
-    event_type: &str,
-    user: UserId,
-    module: &str,
-    permission: &str,
-    actor: Option<maturion_tenancy::UserId>,
-    permission_id: Uuid,
-) -> Result<(), EventError> {
-    let payload = Payload {
-        user_id: user.as_uuid(),
-        module: module.to_owned(),
-        permission: permission.to_owned(),
-        actor: actor.map(|a| a.as_uuid()),
-        permission_id,
-    };
-    let event = NewEvent::new(event_type, SOURCE_MODULE)
-        .source(ENTITY_TYPE, permission_id)
-        .target(SOURCE_MODULE, Some(("user".to_owned(), user.as_uuid())))
-        .payload(serde_json::to_value(&payload).map_err(|e| EventError::Malformed(e.to_string()))?);
-    publish(tx, &event).await?;
-    Ok(())
+    Ok(row.is_some())
 }
 
 /// The organisation's active permissions as the table holds them.

@@ -5,9 +5,12 @@ use uuid::Uuid;
 use crate::event::is_event_type;
 use crate::EventError;
 
-/// An event to publish. The organisation is the transaction's; the id is a UUIDv7 made here
-/// (monotonic within the process, so a transaction's events are delivered in publication
-/// order); the timestamp is the transaction's start, as `event_log`'s default.
+/// An event to publish. The organisation and the publishing user are the transaction's
+/// verified binding's (`maturion.publish_events` reads them; no argument names them); the id
+/// is a UUIDv7 made here (monotonic within the process, so a transaction's events are
+/// delivered in publication order); the timestamp is the transaction's start, set by the
+/// database. `permission.*` events and the `platform` module are the platform's own: the
+/// database refuses them ([`crate::permissions`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub event_type: String,
@@ -87,7 +90,7 @@ pub async fn publish(
     Ok(published.remove(0))
 }
 
-/// Publishes several events in `tx` with one statement, in this order.
+/// Publishes several events in `tx` with one call of `maturion.publish_events`, in this order.
 pub async fn publish_all(
     tx: &TenantTransaction,
     events: &[NewEvent],
@@ -109,26 +112,18 @@ pub async fn publish_all(
     let target_entity_ids: Vec<Option<Uuid>> = events.iter().map(|e| e.target_entity_id).collect();
     let payloads: Vec<Option<serde_json::Value>> =
         events.iter().map(|e| e.payload.clone()).collect();
-    let organisation = tx.context().organisation_id;
 
+    // The organisation and the publishing user are the binding's, read by the database.
     let statement = tx
         .prepare(
-            "INSERT INTO event_log (id, organisation_id, event_type, source_module, source_entity_type, \
-                                    source_entity_id, target_module, target_entity_type, target_entity_id, payload) \
-             SELECT id, $1, event_type, source_module, source_entity_type, source_entity_id, target_module, \
-                    target_entity_type, target_entity_id, payload \
-             FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[], $8::text[], \
-                         $9::uuid[], $10::jsonb[]) \
-                  AS e(id, event_type, source_module, source_entity_type, source_entity_id, target_module, \
-                       target_entity_type, target_entity_id, payload) \
-             RETURNING timestamp",
+            "SELECT maturion.publish_events($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], \
+                                            $6::text[], $7::text[], $8::uuid[], $9::jsonb[])",
         )
         .await?;
     let rows = tx
         .query(
             &statement,
             &[
-                &organisation,
                 &ids,
                 &event_types,
                 &source_modules,
@@ -141,8 +136,10 @@ pub async fn publish_all(
             ],
         )
         .await?;
-    // Every row gets the transaction's now(); RETURNING order is not guaranteed, but the value is shared.
-    let timestamp: DateTime<Utc> = rows[0].get(0);
+    let timestamp: DateTime<Utc> = rows
+        .first()
+        .and_then(|row| row.try_get(0).ok())
+        .ok_or_else(|| EventError::Malformed("publish_events returned no timestamp".into()))?;
     Ok(ids
         .into_iter()
         .map(|id| PublishedEvent { id, timestamp })

@@ -239,14 +239,21 @@ const FETCH_EVENTS: &str = "SELECT stream, position, {COLUMNS}, unprocessed FROM
 
 /// Sets `processed_at` on events nobody processed yet. Two subscriptions marking the same
 /// events lock them in the same order (the input is sorted by key), so one may wait briefly
-/// for the other, then finds them processed; they do not deadlock.
+/// for the other, then finds them processed; they do not deadlock. The maintenance side
+/// writes event_log itself; a handler's tenant transaction, whose role may not, through the
+/// platform's function (its bound organisation's events only).
 const MARK_PROCESSED: &str = "UPDATE event_log e SET processed_at = now() \
      FROM unnest($1::timestamptz[], $2::uuid[]) AS u(ts, id) \
      WHERE e.timestamp = u.ts AND e.id = u.id AND e.processed_at IS NULL";
+const MARK_PROCESSED_BOUND: &str =
+    "SELECT maturion.event_mark_processed($1::timestamptz[], $2::uuid[])";
 
 /// Where bookkeeping statements run: the maintenance connection, or the handlers' tenant
 /// transaction (whose connection it does not expose).
 trait Session: Sync {
+    /// How this session marks events processed.
+    const MARK_PROCESSED: &'static str;
+
     fn rows<'a>(
         &'a self,
         sql: &'a str,
@@ -255,6 +262,8 @@ trait Session: Sync {
 }
 
 impl Session for Listener {
+    const MARK_PROCESSED: &'static str = MARK_PROCESSED;
+
     async fn rows(
         &self,
         sql: &str,
@@ -266,6 +275,8 @@ impl Session for Listener {
 }
 
 impl Session for TenantTransaction {
+    const MARK_PROCESSED: &'static str = MARK_PROCESSED_BOUND;
+
     async fn rows(
         &self,
         sql: &str,
@@ -672,7 +683,7 @@ impl<H: Handler> Worker<H> {
                 continue;
             }
             match Event::from_row(&row, 2, row.try_get(1)?) {
-                Ok(event) => stream.events.push((event, row.try_get(13)?)),
+                Ok(event) => stream.events.push((event, row.try_get(14)?)),
                 Err(event) => {
                     tracing::warn!(subscription = %self.subscription, %event, "poison event");
                     stream.poison = Some(Poison {
@@ -1070,7 +1081,7 @@ fn replayed(result: &str) -> Round {
     }
 }
 
-async fn mark_processed(session: &impl Session, events: Vec<&Event>) -> Result<(), EventError> {
+async fn mark_processed<S: Session>(session: &S, events: Vec<&Event>) -> Result<(), EventError> {
     mark_keys(
         session,
         events.iter().map(|e| (e.timestamp, e.id)).collect(),
@@ -1078,8 +1089,8 @@ async fn mark_processed(session: &impl Session, events: Vec<&Event>) -> Result<(
     .await
 }
 
-async fn mark_keys(
-    session: &impl Session,
+async fn mark_keys<S: Session>(
+    session: &S,
     mut keys: Vec<(DateTime<Utc>, Uuid)>,
 ) -> Result<(), EventError> {
     if keys.is_empty() {
@@ -1089,7 +1100,7 @@ async fn mark_keys(
     keys.sort();
     let timestamps: Vec<DateTime<Utc>> = keys.iter().map(|k| k.0).collect();
     let ids: Vec<Uuid> = keys.iter().map(|k| k.1).collect();
-    session.rows(MARK_PROCESSED, &[&timestamps, &ids]).await?;
+    session.rows(S::MARK_PROCESSED, &[&timestamps, &ids]).await?;
     Ok(())
 }
 
@@ -1110,6 +1121,7 @@ mod tests {
             target_entity_type: None,
             target_entity_id: None,
             payload: None,
+            published_by: None,
             position,
         }
     }

@@ -1,6 +1,7 @@
 //! What a tenant (or old data) can put in event_log must not stop a worker, a tail or a
-//! stream: undecodable rows are dead-lettered at once, the rest flows; runtime roles cannot
-//! date events out of range; the lease functions fail closed without a tenant context.
+//! stream: undecodable rows are dead-lettered at once, the rest flows; the database dates
+//! published events and no role but a superuser dates one out of range; the lease functions
+//! fail closed without a tenant context.
 
 use maturion_events::{Subscription, Tail, TailFilter};
 use maturion_testing::{organisation_with_admin, Tenant, TestDatabase};
@@ -115,12 +116,27 @@ async fn tail_reports_an_undecodable_event_in_its_place_and_goes_on() {
 }
 
 #[tokio::test]
-async fn runtime_roles_cannot_date_events_outside_a_window_around_now() {
+async fn the_database_dates_events_and_holds_every_role_but_a_superuser_to_a_window() {
     let db = support::database().await;
     let app = support::app(&db, 1);
     let alpha = organisation_with_admin(&db.admin().await, "Alpha")
         .await
         .unwrap();
+    // The application publishes only through maturion.publish_events, which takes no date.
+    let published = support::publish(&app, &alpha, "risk.created", 1).await;
+    let maintenance = support::maintenance(&db).await;
+    let dated: bool = maintenance
+        .query_one(
+            "SELECT \"timestamp\" = (SELECT c.event_timestamps[1] FROM maturion.event_commits c \
+                                     WHERE c.transaction_id = e.transaction_id) \
+             FROM event_log e WHERE e.id = $1",
+            &[&published],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(dated);
+    // The maintenance role, which may insert, is held to the window.
     for at in [
         "'263000-01-01 00:00:00+00'",
         "'4000-01-01 00:00:00+00 BC'",
@@ -129,8 +145,7 @@ async fn runtime_roles_cannot_date_events_outside_a_window_around_now() {
         "now() + interval '1 day'",
         "now() - interval '2 years'",
     ] {
-        let tx = app.transaction(&alpha.context).await.unwrap();
-        let error = tx
+        let error = maintenance
             .execute(
                 &format!(
                     "INSERT INTO event_log (organisation_id, event_type, source_module, \"timestamp\") \
@@ -141,19 +156,18 @@ async fn runtime_roles_cannot_date_events_outside_a_window_around_now() {
             .await
             .unwrap_err();
         assert!(
-            error.to_string().contains("outside the accepted window"),
-            "{at}: {error}"
+            format!("{error:?}").contains("outside the accepted window"),
+            "{at}: {error:?}"
         );
     }
-    let tx = app.transaction(&alpha.context).await.unwrap();
-    tx.execute(
-        "INSERT INTO event_log (organisation_id, event_type, source_module, \"timestamp\") \
-         VALUES ($1, 'risk.created', 'tests', now() - interval '40 days')",
-        &[&alpha.organisation],
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    maintenance
+        .execute(
+            "INSERT INTO event_log (organisation_id, event_type, source_module, \"timestamp\") \
+             VALUES ($1, 'risk.created', 'tests', now() - interval '40 days')",
+            &[&alpha.organisation],
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod attacks;
 mod delivery;
 mod hostile;
 mod ordering;

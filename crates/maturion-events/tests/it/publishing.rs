@@ -140,33 +140,35 @@ async fn invalid_or_forged_events_are_refused() {
     assert!(matches!(error, EventError::InvalidEvent(_)), "{error}");
     tx.rollback().await.unwrap();
 
-    // The organisation comes from the context: a raw insert for another one is refused.
-    let tx = app.transaction(&alpha.context).await.unwrap();
-    let error = tx
+    // The application does not write event_log itself, for its organisation or another one.
+    for organisation in [alpha.organisation, beta.organisation] {
+        let tx = app.transaction(&alpha.context).await.unwrap();
+        let error = tx
+            .execute(
+                "INSERT INTO event_log (organisation_id, event_type, source_module) VALUES ($1, 'risk.created', 'risks')",
+                &[&organisation],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, TenancyError::PermissionDenied(_)), "{error}");
+    }
+
+    // transaction_id is the database's: a forged one (by a superuser, who may insert) fails at
+    // commit.
+    let admin = db.admin().await;
+    admin.batch_execute("BEGIN").await.unwrap();
+    admin
         .execute(
-            "INSERT INTO event_log (organisation_id, event_type, source_module) VALUES ($1, 'risk.created', 'risks')",
-            &[&beta.organisation],
+            "INSERT INTO event_log (organisation_id, event_type, source_module, transaction_id) \
+             VALUES ($1, 'risk.created', 'risks', '1')",
+            &[&alpha.organisation],
         )
         .await
-        .unwrap_err();
-    assert!(matches!(error, TenancyError::CrossTenant(_)), "{error}");
-    tx.rollback().await.unwrap();
-
-    // transaction_id is the database's: a forged one fails at commit.
-    let tx = app.transaction(&alpha.context).await.unwrap();
-    tx.execute(
-        "INSERT INTO event_log (organisation_id, event_type, source_module, transaction_id) \
-         VALUES ($1, 'risk.created', 'risks', '1')",
-        &[&alpha.organisation],
-    )
-    .await
-    .unwrap();
-    let error = tx.commit().await.unwrap_err();
+        .unwrap();
+    let error = admin.batch_execute("COMMIT").await.unwrap_err();
     assert!(
-        error
-            .to_string()
-            .contains("transaction_id is set by the database"),
-        "{error}"
+        format!("{error:?}").contains("transaction_id is set by the database"),
+        "{error:?}"
     );
 }
 
@@ -178,17 +180,18 @@ async fn events_with_explicit_timestamps_are_still_found() {
         .await
         .unwrap();
     support::subscribe(&db, &maturion_events::Subscription::new("all", &["*"])).await;
-    let tx = app.transaction(&alpha.context).await.unwrap();
-    tx.execute(
-        "INSERT INTO event_log (organisation_id, event_type, source_module, timestamp, payload) VALUES \
-         ($1, 'import.row', 'tests', now() - interval '40 days', '{\"n\": 1}'), \
-         ($1, 'import.row', 'tests', now() - interval '3 days', '{\"n\": 2}'), \
-         ($1, 'import.row', 'tests', now(), '{\"n\": 3}')",
-        &[&alpha.organisation],
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    // Published events carry their transaction's start; an operator's import may date rows.
+    support::maintenance(&db)
+        .await
+        .execute(
+            "INSERT INTO event_log (organisation_id, event_type, source_module, timestamp, payload) VALUES \
+             ($1, 'import.row', 'tests', now() - interval '40 days', '{\"n\": 1}'), \
+             ($1, 'import.row', 'tests', now() - interval '3 days', '{\"n\": 2}'), \
+             ($1, 'import.row', 'tests', now(), '{\"n\": 3}')",
+            &[&alpha.organisation],
+        )
+        .await
+        .unwrap();
     let recorder = support::Recorder::default();
     let mut worker = support::worker(&db, &app, "all", &recorder, Default::default()).await;
     support::drain(&mut worker).await;

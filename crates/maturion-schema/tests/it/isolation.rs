@@ -21,9 +21,10 @@ const TENANT_TABLES: [&str; 10] = [
     "event_log_daily",
 ];
 
-/// Rollups: derived by the maintenance job, read-only for the application.
+/// Rollups, derived by the maintenance job, and the event log, written through the
+/// platform's functions (events 3.1.0): read-only for the application.
 fn is_read_only(table: &str) -> bool {
-    table.ends_with("_hourly") || table.ends_with("_daily")
+    table.ends_with("_hourly") || table.ends_with("_daily") || table == "event_log"
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -226,8 +227,8 @@ fn insert_sql(table: &str, tenant: Tenant) -> String {
             fresh.simple()
         ),
         "user_permissions" => format!(
-            "INSERT INTO user_permissions (organisation_id, user_id, module, permission, created_by) \
-             VALUES ('{o}', '{u}', 'risks', 'p{}', '{u}')",
+            "INSERT INTO user_permissions (organisation_id, user_id, module, permission, granted_by, created_by) \
+             VALUES ('{o}', '{u}', 'risks', 'p{}', '{u}', '{u}')",
             fresh.simple()
         ),
         "audit_log" => format!(
