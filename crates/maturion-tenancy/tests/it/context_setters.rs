@@ -15,6 +15,10 @@ const ALLOWED: &[(&str, &str)] = &[
         "the attacker: the former app.* context must bind nothing for the runtime roles",
     ),
     (
+        "crates/maturion-events/tests/it/attacks.rs",
+        "the attacker: the former app.* context must publish nothing and lease nothing",
+    ),
+    (
         "crates/maturion-audit/tests/it/trigger.rs",
         "the attacker: a malformed organisation id must be refused by the audit functions",
     ),
