@@ -1100,7 +1100,9 @@ async fn mark_keys<S: Session>(
     keys.sort();
     let timestamps: Vec<DateTime<Utc>> = keys.iter().map(|k| k.0).collect();
     let ids: Vec<Uuid> = keys.iter().map(|k| k.1).collect();
-    session.rows(S::MARK_PROCESSED, &[&timestamps, &ids]).await?;
+    session
+        .rows(S::MARK_PROCESSED, &[&timestamps, &ids])
+        .await?;
     Ok(())
 }
 

@@ -218,7 +218,10 @@ async fn permission_events_come_only_from_the_changes_they_describe() {
         }));
         let error = maturion_events::publish(&tx, &forged).await.unwrap_err();
         assert!(
-            matches!(error, EventError::Tenancy(TenancyError::PermissionDenied(_))),
+            matches!(
+                error,
+                EventError::Tenancy(TenancyError::PermissionDenied(_))
+            ),
             "{event_type} from {module}: {error}"
         );
     }
@@ -252,7 +255,11 @@ async fn permission_events_come_only_from_the_changes_they_describe() {
              VALUES ('{}', '{a_user}', 'risks', 'read')",
             alpha.organisation
         );
-        let refused = if role == maturion_schema::APP_ROLE { "MT403" } else { DENIED };
+        let refused = if role == maturion_schema::APP_ROLE {
+            "MT403"
+        } else {
+            DENIED
+        };
         assert_eq!(
             attempt(&attacker, &bind(&alpha), &nameless).await,
             Err(refused.to_owned()),
@@ -263,11 +270,17 @@ async fn permission_events_come_only_from_the_changes_they_describe() {
 
     // Real changes publish, in the bound user's name…
     let tx = app.transaction(&alpha.context).await.unwrap();
-    assert!(permissions::grant(&tx, alpha.user, "risks", "approve").await.unwrap());
+    assert!(permissions::grant(&tx, alpha.user, "risks", "approve")
+        .await
+        .unwrap());
     tx.commit().await.unwrap();
     let tx = app.transaction(&alpha.context).await.unwrap();
-    assert!(permissions::revoke(&tx, alpha.user, "risks", "approve").await.unwrap());
-    assert!(permissions::grant(&tx, alpha.user, "risks", "approve").await.unwrap());
+    assert!(permissions::revoke(&tx, alpha.user, "risks", "approve")
+        .await
+        .unwrap());
+    assert!(permissions::grant(&tx, alpha.user, "risks", "approve")
+        .await
+        .unwrap());
     tx.commit().await.unwrap();
     // …and an operator's (no binding) as the platform service's, leaving no binding behind.
     admin.batch_execute("BEGIN").await.unwrap();
@@ -279,7 +292,10 @@ async fn permission_events_come_only_from_the_changes_they_describe() {
         .await
         .unwrap();
     let left: String = admin
-        .query_one("SELECT coalesce(current_setting('maturion.binding', true), '')", &[])
+        .query_one(
+            "SELECT coalesce(current_setting('maturion.binding', true), '')",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -373,9 +389,16 @@ async fn settings_the_platform_reads(admin: &Client) -> Vec<String> {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert!(settings.iter().any(|s| s == "maturion.binding"), "{settings:?}");
+    assert!(
+        settings.iter().any(|s| s == "maturion.binding"),
+        "{settings:?}"
+    );
     // What the ordering and the policies trusted before the binding and events 3.1.0.
-    for former in ["maturion.event_commits_done", "app.current_organisation_id", "app.current_user_id"] {
+    for former in [
+        "maturion.event_commits_done",
+        "app.current_organisation_id",
+        "app.current_user_id",
+    ] {
         if !settings.iter().any(|s| s == former) {
             settings.push(former.into());
         }
@@ -413,10 +436,15 @@ async fn nothing_a_transaction_sets_makes_its_events_undeliverable_or_doubled() 
             for before in [true, false] {
                 let number = next();
                 let tx = app.transaction(&alpha.context).await.unwrap();
-                let set = format!("SELECT set_config($1::text, {value}, true) || $2::text || $3::text");
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-                    [&setting, &alpha.organisation.as_uuid().to_string(), &beta.organisation.as_uuid().to_string()];
-                let event = NewEvent::new("risk.created", "attack").payload(serde_json::json!({ "n": number }));
+                let set =
+                    format!("SELECT set_config($1::text, {value}, true) || $2::text || $3::text");
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [
+                    &setting,
+                    &alpha.organisation.as_uuid().to_string(),
+                    &beta.organisation.as_uuid().to_string(),
+                ];
+                let event = NewEvent::new("risk.created", "attack")
+                    .payload(serde_json::json!({ "n": number }));
                 let outcome = async {
                     if before {
                         tx.query(set.as_str(), &params).await?;
@@ -440,19 +468,31 @@ async fn nothing_a_transaction_sets_makes_its_events_undeliverable_or_doubled() 
     let numbers = [next(), next(), next()];
     let tx = app.transaction(&alpha.context).await.unwrap();
     let publish = async |number: i64| {
-        let event = NewEvent::new("risk.created", "attack").payload(serde_json::json!({ "n": number }));
+        let event =
+            NewEvent::new("risk.created", "attack").payload(serde_json::json!({ "n": number }));
         maturion_events::publish(&tx, &event).await.unwrap();
     };
     publish(numbers[0]).await;
     tx.execute("SAVEPOINT early", &[]).await.unwrap();
-    tx.execute("SET CONSTRAINTS ALL IMMEDIATE", &[]).await.unwrap();
-    tx.execute("ROLLBACK TO SAVEPOINT early", &[]).await.unwrap();
-    tx.execute("SET CONSTRAINTS ALL IMMEDIATE", &[]).await.unwrap();
-    publish(numbers[1]).await;
-    tx.query("SELECT set_config('maturion.event_commits_done', '', true)", &[])
+    tx.execute("SET CONSTRAINTS ALL IMMEDIATE", &[])
         .await
         .unwrap();
-    tx.execute("SET CONSTRAINTS ALL DEFERRED", &[]).await.unwrap();
+    tx.execute("ROLLBACK TO SAVEPOINT early", &[])
+        .await
+        .unwrap();
+    tx.execute("SET CONSTRAINTS ALL IMMEDIATE", &[])
+        .await
+        .unwrap();
+    publish(numbers[1]).await;
+    tx.query(
+        "SELECT set_config('maturion.event_commits_done', '', true)",
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.execute("SET CONSTRAINTS ALL DEFERRED", &[])
+        .await
+        .unwrap();
     publish(numbers[2]).await;
     tx.commit().await.unwrap();
     expected.extend(numbers);
@@ -574,12 +614,18 @@ fn aimed_values(
     let mut uuids = vec![tenant.organisation.as_uuid(), tenant.user.as_uuid()];
     uuids.extend(ids);
     BTreeMap::from([
-        ("uuid", uuids.iter().map(|u| format!("'{u}'::uuid")).collect()),
+        (
+            "uuid",
+            uuids.iter().map(|u| format!("'{u}'::uuid")).collect(),
+        ),
         ("text", vec!["'all'".into(), "'risk.created'".into()]),
         ("bigint", vec![position.to_string(), "0".into()]),
         ("integer", vec!["1".into()]),
         ("boolean", vec!["true".into(), "false".into()]),
-        ("timestamp with time zone", vec![format!("'{at}'::timestamptz")]),
+        (
+            "timestamp with time zone",
+            vec![format!("'{at}'::timestamptz")],
+        ),
         ("interval", vec!["'1 minute'::interval".into()]),
         ("jsonb", vec!["'{}'::jsonb".into()]),
         ("inet", vec!["'127.0.0.1'::inet".into()]),
@@ -594,7 +640,9 @@ async fn every_function_a_runtime_role_may_call_leaves_another_organisation_unto
     let app = support::app(&db, 1);
     support::subscribe(&db, &Subscription::new("all", &["*"])).await;
     let tx = app.transaction(&alpha.context).await.unwrap();
-    assert!(permissions::grant(&tx, alpha.user, "risks", "read").await.unwrap());
+    assert!(permissions::grant(&tx, alpha.user, "risks", "read")
+        .await
+        .unwrap());
     tx.commit().await.unwrap();
     let event = support::publish(&app, &alpha, "risk.created", 1).await;
     let maintenance = support::maintenance(&db).await;
@@ -650,7 +698,10 @@ async fn every_function_a_runtime_role_may_call_leaves_another_organisation_unto
                 "maturion.event_mark_processed",
                 "maturion.event_acknowledge",
             ] {
-                assert!(functions.iter().any(|(f, _)| f == needed), "{needed}: {functions:?}");
+                assert!(
+                    functions.iter().any(|(f, _)| f == needed),
+                    "{needed}: {functions:?}"
+                );
             }
         }
         let attacker = db.connect(role).await;
@@ -661,9 +712,9 @@ async fn every_function_a_runtime_role_may_call_leaves_another_organisation_unto
                     .iter()
                     .map(|type_name| {
                         let element = type_name.trim_end_matches("[]");
-                        let choices = values
-                            .get(element)
-                            .unwrap_or_else(|| panic!("{function}: give the walk a value of type {type_name}"));
+                        let choices = values.get(element).unwrap_or_else(|| {
+                            panic!("{function}: give the walk a value of type {type_name}")
+                        });
                         let value = &choices[k % choices.len()];
                         if type_name.ends_with("[]") {
                             format!("ARRAY[{value}]::{type_name}")
@@ -795,7 +846,12 @@ async fn forged_wakeups_neither_skip_nor_repeat_and_real_ones_name_nobody() {
         .collect();
     handled.sort();
     let mut expected: Vec<(Uuid, i64)> = (0..rounds)
-        .flat_map(|n| [(alpha.organisation.as_uuid(), n), (beta.organisation.as_uuid(), n)])
+        .flat_map(|n| {
+            [
+                (alpha.organisation.as_uuid(), n),
+                (beta.organisation.as_uuid(), n),
+            ]
+        })
         .collect();
     expected.sort();
     assert_eq!(handled, expected, "each event exactly once");

@@ -150,7 +150,10 @@ async fn invalid_or_forged_events_are_refused() {
             )
             .await
             .unwrap_err();
-        assert!(matches!(error, TenancyError::PermissionDenied(_)), "{error}");
+        assert!(
+            matches!(error, TenancyError::PermissionDenied(_)),
+            "{error}"
+        );
     }
 
     // transaction_id is the database's: a forged one (by a superuser, who may insert) fails at
