@@ -15,17 +15,22 @@ SELECT c.oid,
          WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'
            AND t.tgfoid = to_regprocedure('maturion.audit_trail()')
        ) AS has_audit_trigger,
-       -- Privileges granted on the table to the runtime role ($1) itself or to PUBLIC (membership
-       -- in other roles is judged by the role rules), and likewise for the read-only role ($2).
+       -- Privileges granted on the table, or on any of its columns, to the runtime role ($1)
+       -- itself or to PUBLIC (membership in other roles is judged by the role rules), and likewise
+       -- for the read-only role ($2).
        ARRAY(
          SELECT DISTINCT acl.privilege_type
-         FROM aclexplode(c.relacl) acl
+         FROM (SELECT c.relacl AS acl_items
+               UNION ALL SELECT a.attacl FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL) granted,
+              aclexplode(granted.acl_items) acl
          WHERE acl.grantee = 0 OR acl.grantee = coalesce(to_regrole($1)::oid, 0)
          ORDER BY 1
        ) AS app_privileges,
        ARRAY(
          SELECT DISTINCT acl.privilege_type
-         FROM aclexplode(c.relacl) acl
+         FROM (SELECT c.relacl AS acl_items
+               UNION ALL SELECT a.attacl FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL) granted,
+              aclexplode(granted.acl_items) acl
          WHERE acl.grantee = 0 OR acl.grantee = coalesce(to_regrole($2)::oid, 0)
          ORDER BY 1
        ) AS readonly_privileges,

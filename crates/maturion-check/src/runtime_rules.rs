@@ -10,6 +10,11 @@ use crate::rules::{ident, literal};
 const APP_TABLE_PRIVILEGES: [&str; 3] = ["SELECT", "INSERT", "UPDATE"];
 const READONLY_TABLE_PRIVILEGES: [&str; 1] = ["SELECT"];
 
+/// In a table's COMMENT, marks a table only the platform's own functions write (event_log:
+/// `maturion.publish_events` and the permission trigger): the runtime roles may only read it,
+/// or they could forge what the platform records there.
+const PLATFORM_WRITES_MARKER: &str = "@platform-writes";
+
 /// A database without the tenant root has no platform schema: whatever tables it has, none
 /// of the isolation the check looks for can be in place.
 pub(crate) fn platform_schema(catalog: &Catalog, out: &mut Vec<Violation>) {
@@ -94,12 +99,14 @@ pub(crate) fn partition_guards(table: &Table, out: &mut Vec<Violation>) {
 
 /// Table privileges of the runtime roles (or PUBLIC) beyond what the platform grants.
 pub(crate) fn excess_privileges(table: &Table, catalog: &Catalog, out: &mut Vec<Violation>) {
+    let platform_writes = table.comment.contains(PLATFORM_WRITES_MARKER);
+    let app_allowed = if platform_writes {
+        &READONLY_TABLE_PRIVILEGES[..]
+    } else {
+        &APP_TABLE_PRIVILEGES[..]
+    };
     let roles = [
-        (
-            &catalog.app_role.name,
-            &table.app_privileges,
-            &APP_TABLE_PRIVILEGES[..],
-        ),
+        (&catalog.app_role.name, &table.app_privileges, app_allowed),
         (
             &catalog.readonly_role.name,
             &table.readonly_privileges,
@@ -119,13 +126,21 @@ pub(crate) fn excess_privileges(table: &Table, catalog: &Catalog, out: &mut Vec<
             "runtime-role-excess-privilege",
             &table.name,
             format!(
-                "{role} or PUBLIC holds {} on it, beyond the platform's {} (DELETE erases rows past \
+                "{role} or PUBLIC holds {} on it (on the table or a column), beyond the platform's {}{} (DELETE erases rows past \
                  soft deletion and the audit of a change, TRUNCATE empties the table for every \
                  organisation past row-level security, REFERENCES and TRIGGER let it probe or hook \
                  into every tenant's rows, and any of UPDATE/DELETE/TRUNCATE lets it LOCK the table); \
                  REVOKE {} ON {} FROM {}, PUBLIC",
                 excess.join(", "),
                 allowed.join(", "),
+                if platform_writes {
+                    format!(
+                        "; it is marked {PLATFORM_WRITES_MARKER}: only the platform's functions \
+                         write it, so a role that may write it forges what the platform records"
+                    )
+                } else {
+                    String::new()
+                },
                 excess.join(", "),
                 table.name,
                 ident(role),

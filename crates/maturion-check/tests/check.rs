@@ -231,6 +231,39 @@ async fn a_rollup_the_application_can_write_is_reported() {
 }
 
 #[tokio::test]
+async fn a_table_only_the_platform_writes_is_reported_when_a_runtime_role_may_write_it() {
+    let (_database, admin) = migrated().await;
+    // event_log is written by maturion.publish_events and the permission trigger only.
+    // A grant to PUBLIC is held by both runtime roles: one finding each.
+    for (grant, roles) in [
+        ("GRANT INSERT ON public.event_log TO maturion_app", 1),
+        (
+            "GRANT UPDATE (processed_at) ON public.event_log TO maturion_app",
+            1,
+        ),
+        ("GRANT INSERT (payload) ON public.event_log TO PUBLIC", 2),
+        (
+            "GRANT UPDATE (processed_at) ON public.event_log TO maturion_readonly",
+            1,
+        ),
+    ] {
+        as_owner(&admin, grant).await;
+        let found = findings(&admin).await;
+        as_owner(
+            &admin,
+            "REVOKE INSERT, UPDATE ON public.event_log FROM maturion_app, maturion_readonly, PUBLIC",
+        )
+        .await;
+        assert_eq!(
+            found,
+            vec!["runtime-role-excess-privilege: public.event_log"; roles],
+            "{grant}"
+        );
+    }
+    assert_eq!(findings(&admin).await, Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn a_nullable_or_non_uuid_organisation_id_is_reported() {
     let (_database, admin) = migrated().await;
     let nullable = variant(

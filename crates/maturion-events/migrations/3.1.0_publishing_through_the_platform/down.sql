@@ -65,4 +65,5 @@ DROP FUNCTION maturion.event_mark_processed(timestamptz[], uuid[]);
 DROP FUNCTION maturion.publish_events(uuid[], text[], text[], text[], uuid[], text[], text[], uuid[], jsonb[]);
 GRANT SELECT, INSERT ON public.event_log TO maturion_app;
 GRANT UPDATE (processed_at) ON public.event_log TO maturion_app;
+COMMENT ON TABLE public.event_log IS 'Cross-module event bus (§4.4, §12): events published in the transaction of the change they describe.';
 ALTER TABLE public.event_log DROP COLUMN published_by;

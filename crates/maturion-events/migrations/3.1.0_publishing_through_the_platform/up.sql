@@ -31,6 +31,9 @@ COMMENT ON COLUMN public.event_log.published_by IS
 
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON public.event_log FROM maturion_app;
 REVOKE UPDATE (processed_at) ON public.event_log FROM maturion_app;
+-- maturion check reports any write privilege of a runtime role on a table so marked.
+COMMENT ON TABLE public.event_log IS
+  'Cross-module event bus (§4.4, §12): events published in the transaction of the change they describe. @platform-writes: the runtime roles read it; maturion.publish_events and the permission trigger write it.';
 
 -- One element per event in every array, in publication order (the ids are UUIDv7 made by the
 -- publisher, so that a transaction's events are delivered in that order). Returns the
