@@ -1,8 +1,9 @@
 //! The event log as a cross-module bus (spec §4.4, §12).
 //!
-//! - **Publishing is transactional** (outbox): [`publish`] inserts into `event_log` inside the
-//!   caller's [`TenantTransaction`], so the event exists if and only if that transaction
-//!   commits. The organisation is the transaction's.
+//! - **Publishing is transactional** (outbox): [`publish`] calls `maturion.publish_events`
+//!   inside the caller's [`TenantTransaction`], so the event exists if and only if that
+//!   transaction commits. The organisation and the publishing user are the transaction's
+//!   verified binding's; the application role cannot write `event_log` itself.
 //! - **Ordering without skipping**: a deferred trigger numbers each publishing transaction at
 //!   COMMIT, per organisation, under a lock held until the commit is visible; per organisation,
 //!   positions therefore become visible in commit order and a cursor never skips an event
@@ -15,9 +16,10 @@
 //!   cursor moves in that same transaction; streams whose handlers did not write are
 //!   acknowledged together. Delivery is at least once; failures are retried with exponential
 //!   back-off and dead-lettered after `max_attempts` ([`dead_letters`], [`replay`]).
-//! - **Wake-ups**: publishers NOTIFY only while a worker sleeps on LISTEN; busy workers poll.
-//! - **Event sourcing**: [`permissions`] grants and revokes user permissions and publishes the
-//!   change in the same transaction; [`permissions::rebuild`] replays the log.
+//! - **Wake-ups**: publishers NOTIFY only while a worker sleeps on LISTEN; busy workers poll. A
+//!   wake-up carries no data and workers trust none: it only makes them claim.
+//! - **Event sourcing**: [`permissions`] grants and revokes user permissions; the database
+//!   publishes each change in the same transaction; [`permissions::rebuild`] replays the log.
 //!
 //! [`TenantTransaction`]: maturion_tenancy::TenantTransaction
 
