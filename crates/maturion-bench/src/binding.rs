@@ -94,7 +94,7 @@ async fn measure(scratch: &Scratch, options: &Options) -> Result<()> {
 }
 
 /// Organisations and their first users through the platform's function (tokens included),
-/// then the other users as the maintenance role.
+/// then the other users, created by each first user.
 async fn load(scratch: &Scratch, options: &Options) -> Result<Vec<maturion_testing::Tenant>> {
     let admin = &scratch.admin;
     let progress = bar(options.organisations as u64, BAR).with_message("loading users");
@@ -105,21 +105,20 @@ async fn load(scratch: &Scratch, options: &Options) -> Result<Vec<maturion_testi
         progress.inc(1);
     }
     progress.finish_and_clear();
-    admin
-        .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
-        .await?;
     let others = (options.users - 1) as i32;
     for tenant in &tenants {
+        // Created by the first user: the stamps name the bound user only.
+        maturion_testing::begin_as(admin, tenant).await?;
         admin
             .execute(
-                "INSERT INTO users (organisation_id, email, full_name, role, created_by) \
-                 SELECT $1::uuid, 'user' || n || '@' || $1::uuid::text || '.example', 'User ' || n, 'member', $3 \
+                "INSERT INTO users (organisation_id, email, full_name, role) \
+                 SELECT $1::uuid, 'user' || n || '@' || $1::uuid::text || '.example', 'User ' || n, 'member' \
                  FROM generate_series(1, $2) n",
-                &[&tenant.organisation, &others, &tenant.user],
+                &[&tenant.organisation, &others],
             )
             .await?;
+        admin.batch_execute("COMMIT").await?;
     }
-    admin.batch_execute("RESET ROLE").await?;
     admin.batch_execute(SETTING_FORM_TABLE).await?;
     for table in ["users", "users_setting_form"] {
         admin

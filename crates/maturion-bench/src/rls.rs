@@ -95,8 +95,8 @@ async fn measure(scratch: &Scratch, options: &Options) -> Result<()> {
 }
 
 /// Each organisation, its first user and their token (the fixture, through the platform's
-/// function), then its other users in one statement as the BYPASSRLS maintenance role, created
-/// by that first user. Returns each organisation's first user's tenant context.
+/// function), then its other users in one statement, created by that first user (bound with
+/// their token). Returns each organisation's first user's tenant context.
 async fn load(scratch: &Scratch, options: &Options) -> Result<HashMap<Uuid, TenantContext>> {
     let admin = &scratch.admin;
     let progress = bar(options.rows as u64, BAR).with_message("loading users");
@@ -106,26 +106,24 @@ async fn load(scratch: &Scratch, options: &Options) -> Result<HashMap<Uuid, Tena
         tenants.push(maturion_testing::organisation_with_admin(admin, &name).await?);
         progress.inc(1);
     }
-    admin
-        .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
-        .await?;
     let insert = admin
         .prepare(
-            "INSERT INTO users (organisation_id, email, full_name, role, created_by) \
-             SELECT $1, 'user' || n || '@org' || $3::int || '.example', 'User ' || n, 'member', $4 \
+            "INSERT INTO users (organisation_id, email, full_name, role) \
+             SELECT $1, 'user' || n || '@org' || $3::int || '.example', 'User ' || n, 'member' \
              FROM generate_series(1, $2) n",
         )
         .await?;
     for (index, tenant) in tenants.iter().enumerate() {
         let others = users_of(index, options) - 1;
         let (count, number) = (others as i32, index as i32);
-        let params: [&(dyn ToSql + Sync); 4] =
-            [&tenant.organisation, &count, &number, &tenant.user];
+        let params: [&(dyn ToSql + Sync); 3] = [&tenant.organisation, &count, &number];
+        // Created by the first user: the stamps name the bound user only.
+        maturion_testing::begin_as(admin, tenant).await?;
         admin.execute(&insert, &params).await?;
+        admin.batch_execute("COMMIT").await?;
         progress.inc(others as u64);
     }
     progress.finish_and_clear();
-    admin.batch_execute("RESET ROLE").await?;
     admin.batch_execute("VACUUM ANALYZE users").await?;
     Ok(tenants
         .into_iter()

@@ -24,7 +24,9 @@
 
 mod tenant;
 
-pub use tenant::{organisation_with_admin, organisation_with_admin_from, token_for, Tenant};
+pub use tenant::{
+    begin_as, organisation_with_admin, organisation_with_admin_from, token_for, Tenant,
+};
 
 use std::env;
 use std::path::{Path, PathBuf};

@@ -61,6 +61,17 @@ pub async fn organisation_with_admin_from(
     })
 }
 
+/// Begins a transaction on `client` bound with `tenant`'s token, for a session outside
+/// `maturion_tenancy` (an administrator loading rows as the tenant's first user, whom the
+/// stamps and the audit trail then name). The caller ends it with SQL.
+pub async fn begin_as(client: &Client, tenant: &Tenant) -> Result<(), TenancyError> {
+    client.batch_execute("BEGIN").await?;
+    client
+        .execute("SELECT maturion.bind_tenant($1)", &[&tenant.token.expose()])
+        .await?;
+    Ok(())
+}
+
 /// A new API token for an active user (`maturion.create_token`, called by `admin`).
 pub async fn token_for(admin: &Client, user: UserId) -> Result<ApiToken, TenancyError> {
     let row = admin

@@ -66,10 +66,10 @@ async fn every_write_leaves_one_entry_with_who_where_and_what() {
         organisation[0].8, *provisioning,
         "one transaction id groups one operation"
     );
-    // The new organisation had no user when it was created: the actor cannot be its user yet.
+    // The organisation is created by its first administrator, made in the same call.
     assert_eq!(
         (organisation[0].0.as_str(), organisation[0].1),
-        ("created", None)
+        ("created", Some(alpha.user.as_uuid()))
     );
     assert_eq!(organisation[0].5.as_ref().unwrap()["name"], json!("Alpha"));
 
@@ -149,8 +149,13 @@ async fn every_write_leaves_one_entry_with_who_where_and_what() {
         "a restore shows deleted_at going back to null"
     );
 
+    // The restore was the platform service's: no user stamped, the service named.
+    assert_eq!(restore["updated_by"], json!({"old": alpha.user.as_uuid(), "new": null}));
+    assert_eq!(user[3].1, Some(Uuid::max()));
+
+    // The stamps only, updated_by back to the user after the service's restore.
     let stamp_only = changes[4].as_object().unwrap();
-    assert_eq!(stamp_only.keys().collect::<Vec<_>>(), ["updated_at"]);
+    assert_eq!(stamp_only.keys().collect::<Vec<_>>(), ["updated_at", "updated_by"]);
 
     // Each transaction has its own id.
     let mut transactions: Vec<i64> = user.iter().map(|e| e.8).collect();
@@ -216,7 +221,8 @@ async fn a_hard_delete_by_maintenance_keeps_the_old_row() {
     assert!(error.to_string().contains("permission denied"), "{error}");
     drop(tx);
 
-    // A maintenance job (BYPASSRLS, no tenant context) may; it is audited like anyone.
+    // A maintenance job (BYPASSRLS, no tenant binding) may; the trail names the platform
+    // service (maturion.platform_service_id()).
     let maintenance = support::maintenance(&db).await;
     assert_eq!(
         maintenance
@@ -234,8 +240,8 @@ async fn a_hard_delete_by_maintenance_keeps_the_old_row() {
     let deleted = &log[1];
     assert_eq!(
         (deleted.1, deleted.6.as_deref()),
-        (None, None),
-        "no user or client in a job"
+        (Some(Uuid::max()), None),
+        "the service, and no client, in a job"
     );
     assert_eq!(
         deleted.5.as_ref().unwrap()["setting_key"],
@@ -640,26 +646,35 @@ async fn an_actor_of_another_organisation_is_refused_and_an_erased_user_keeps_th
         matches!(refused, maturion_tenancy::TenancyError::BindingMismatch(_)),
         "{refused:?}"
     );
-    // Below the binding, the audit functions refuse such an actor too: a binding of alpha
-    // with beta's user, made by the superuser (who can read the binding key), used as the app.
-    let impostor_session = db.admin().await;
-    let impersonate = format!(
-        "BEGIN; SELECT set_config('maturion.binding', '{0}/{1}/' || maturion.binding_mac('{0}/{1}', pg_backend_pid(), transaction_timestamp()), true); SET LOCAL ROLE maturion_app",
-        alpha.organisation, beta.user
-    );
-    impostor_session.batch_execute(&impersonate).await.unwrap();
-    let error = impostor_session
+    // Below the binding, a transaction bound to beta that row-level security does not stop
+    // (the maintenance role with a service binding) cannot write alpha's rows: the audit
+    // trigger refuses a row of another organisation than the bound one.
+    let bound_to_beta = support::maintenance(&db).await;
+    bound_to_beta
+        .batch_execute(&format!(
+            "BEGIN; SELECT set_config('maturion.binding', \
+                    maturion.service_binding('{}', pg_backend_pid(), transaction_timestamp()), true)",
+            beta.organisation
+        ))
+        .await
+        .unwrap();
+    let error = bound_to_beta
         .execute(
             "INSERT INTO readings (organisation_id, value) VALUES ($1, 7)",
             &[&alpha.organisation],
         )
         .await
         .unwrap_err();
-    assert!(
-        format!("{error:?}").contains("is not a user of organisation"),
-        "{error:?}"
+    assert_eq!(code(&error), "MT403", "{error:?}");
+    bound_to_beta.batch_execute("ROLLBACK").await.unwrap();
+    // record_views checks the actor itself, once per call: a binding of alpha with beta's
+    // user, which no token makes, made by the superuser (who can read the binding key) and
+    // used as the app.
+    let impostor_session = db.admin().await;
+    let impersonate = format!(
+        "BEGIN; SELECT set_config('maturion.binding', '{0}/{1}/' || maturion.binding_mac('{0}/{1}', pg_backend_pid(), transaction_timestamp()), true); SET LOCAL ROLE maturion_app",
+        alpha.organisation, beta.user
     );
-    impostor_session.batch_execute("ROLLBACK").await.unwrap();
     impostor_session.batch_execute(&impersonate).await.unwrap();
     let error = impostor_session
         .execute(

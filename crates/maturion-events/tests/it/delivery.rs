@@ -126,12 +126,13 @@ async fn handler_writes_commit_with_the_cursor_and_roll_back_with_a_failure() {
         .await
         .unwrap();
     support::subscribe(&db, &fast_retries("settings.writer", 5)).await;
+    support::create_handled_events(&db).await;
     let recorder = Recorder::default();
     recorder
-        .write_settings_as
+        .records_handled
         .lock()
         .unwrap()
-        .insert(alpha.organisation.as_uuid(), alpha.user.as_uuid());
+        .insert(alpha.organisation.as_uuid());
     let mut worker = support::worker(
         &db,
         &app,
@@ -148,9 +149,9 @@ async fn handler_writes_commit_with_the_cursor_and_roll_back_with_a_failure() {
     assert_eq!((round.delivered, round.retried), (1, 1));
 
     let admin = db.admin().await;
-    let settings = async || -> Vec<String> {
+    let recorded = async || -> Vec<uuid::Uuid> {
         admin
-            .query("SELECT setting_key FROM organisation_settings WHERE setting_key LIKE 'seen.%' ORDER BY 1", &[])
+            .query("SELECT event_id FROM handled_events ORDER BY 1", &[])
             .await
             .unwrap()
             .iter()
@@ -159,7 +160,7 @@ async fn handler_writes_commit_with_the_cursor_and_roll_back_with_a_failure() {
     };
     // The failed handler's write is gone; the first one's is there, exactly once, although
     // the first event's handler ran twice (once in the failed transaction).
-    assert_eq!(settings().await, [format!("seen.e{}", first.simple())]);
+    assert_eq!(recorded().await, [first]);
     let processed: Vec<(uuid::Uuid, bool)> = admin
         .query(
             "SELECT id, processed_at IS NOT NULL FROM event_log ORDER BY id",
@@ -174,7 +175,7 @@ async fn handler_writes_commit_with_the_cursor_and_roll_back_with_a_failure() {
 
     tokio::time::sleep(Duration::from_millis(60)).await;
     support::drain(&mut worker).await;
-    assert_eq!(settings().await.len(), 2);
+    assert_eq!(recorded().await.len(), 2);
     let unprocessed: i64 = admin
         .query_one(
             "SELECT count(*) FROM event_log WHERE processed_at IS NULL",
@@ -363,6 +364,7 @@ async fn a_lost_lease_rolls_the_handler_back() {
         .await
         .unwrap();
     support::subscribe(&db, &Subscription::new("slow", &["*"])).await;
+    support::create_handled_events(&db).await;
 
     // A handler that takes longer than the lease, while another worker takes the stream over.
     #[derive(Clone)]
@@ -379,10 +381,10 @@ async fn a_lost_lease_rolls_the_handler_back() {
     }
     let slow_recorder = Recorder::default();
     slow_recorder
-        .write_settings_as
+        .records_handled
         .lock()
         .unwrap()
-        .insert(alpha.organisation.as_uuid(), alpha.user.as_uuid());
+        .insert(alpha.organisation.as_uuid());
     let options = WorkerOptions {
         lease: Duration::from_millis(100),
         ..WorkerOptions::default()
@@ -398,10 +400,10 @@ async fn a_lost_lease_rolls_the_handler_back() {
     .unwrap();
     let fast_recorder = Recorder::default();
     fast_recorder
-        .write_settings_as
+        .records_handled
         .lock()
         .unwrap()
-        .insert(alpha.organisation.as_uuid(), alpha.user.as_uuid());
+        .insert(alpha.organisation.as_uuid());
     let mut fast = support::worker(&db, &app, "slow", &fast_recorder, options).await;
 
     support::publish(&app, &alpha, "risk.created", 1).await;
@@ -414,7 +416,7 @@ async fn a_lost_lease_rolls_the_handler_back() {
     let admin = db.admin().await;
     let settings: i64 = admin
         .query_one(
-            "SELECT count(*) FROM organisation_settings WHERE setting_key LIKE 'seen.%'",
+            "SELECT count(*) FROM handled_events",
             &[],
         )
         .await

@@ -46,13 +46,14 @@ async fn a_poison_event_is_dead_lettered_at_once_and_the_rest_of_its_stream_flow
         insert_as_superuser(&db, tenant, "NULL", "'263000-01-01 00:00:00+00'").await;
         support::publish(&app, tenant, "risk.created", 2).await;
     }
+    support::create_handled_events(&db).await;
     // Beta's handler writes, so its poison is settled inside the tenant transaction.
     let recorder = Recorder::default();
     recorder
-        .write_settings_as
+        .records_handled
         .lock()
         .unwrap()
-        .insert(beta.organisation.as_uuid(), beta.user.as_uuid());
+        .insert(beta.organisation.as_uuid());
     let mut worker = support::worker(&db, &app, "all", &recorder, Default::default()).await;
     let round = support::drain(&mut worker).await;
 

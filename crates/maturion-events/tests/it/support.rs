@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use maturion_events::{
@@ -49,15 +49,41 @@ pub async fn publish(app: &Database, tenant: &Tenant, event_type: &str, n: i64) 
     published.id
 }
 
+/// A module table that event handlers write as the platform service: its created_by is
+/// nullable, since the service is no user (the trail names it instead).
+pub async fn create_handled_events(db: &TestDatabase) {
+    db.admin()
+        .await
+        .batch_execute(
+            "SET ROLE maturion_owner;
+             CREATE TABLE handled_events (
+               id uuid PRIMARY KEY DEFAULT generate_uuidv7(),
+               organisation_id uuid NOT NULL REFERENCES organisations (id),
+               event_id uuid NOT NULL,
+               created_at timestamptz NOT NULL DEFAULT now(), created_by uuid,
+               updated_at timestamptz NOT NULL DEFAULT now(), updated_by uuid,
+               deleted_at timestamptz, deleted_by uuid,
+               UNIQUE (organisation_id, id),
+               FOREIGN KEY (organisation_id, created_by) REFERENCES users (organisation_id, id),
+               FOREIGN KEY (organisation_id, updated_by) REFERENCES users (organisation_id, id),
+               FOREIGN KEY (organisation_id, deleted_by) REFERENCES users (organisation_id, id));
+             SELECT maturion.enable_tenant_isolation('handled_events', module => 'tests');
+             RESET ROLE;",
+        )
+        .await
+        .unwrap();
+}
+
 /// Records what it handles; fails chosen events a given number of times first; optionally
-/// writes a setting per event through the tenant transaction.
+/// records each event in `handled_events` through the tenant transaction.
 #[derive(Clone, Default)]
 pub struct Recorder {
     pub handled: Arc<Mutex<Vec<Event>>>,
     /// event id → failures left.
     pub failures: Arc<Mutex<HashMap<Uuid, u32>>>,
-    /// Writes `seen.<event id>` into organisation_settings, created by this user per organisation.
-    pub write_settings_as: Arc<Mutex<HashMap<Uuid, Uuid>>>,
+    /// Organisations whose events the handler records in `handled_events` (see
+    /// [`create_handled_events`]) through the delivery's transaction, as the platform service.
+    pub records_handled: Arc<Mutex<HashSet<Uuid>>>,
 }
 
 impl Recorder {
@@ -72,25 +98,21 @@ impl Recorder {
 
 impl Handler for Recorder {
     async fn handle(&self, delivery: &mut Delivery, event: &Event) -> Result<(), HandlerError> {
-        let writer = self
-            .write_settings_as
+        let records = self
+            .records_handled
             .lock()
             .unwrap()
-            .get(&event.organisation_id)
-            .copied();
-        if let Some(user) = writer {
+            .contains(&event.organisation_id);
+        if records {
             assert_eq!(delivery.organisation_id().as_uuid(), event.organisation_id);
-            delivery.transaction().await?.execute(
-                "INSERT INTO organisation_settings (organisation_id, setting_key, setting_value, created_by) \
-                 VALUES ($1, $2, $3, $4)",
-                &[
-                    &event.organisation_id,
-                    &format!("seen.e{}", event.id.simple()),
-                    &serde_json::json!(event.event_type),
-                    &user,
-                ],
-            )
-            .await?;
+            delivery
+                .transaction()
+                .await?
+                .execute(
+                    "INSERT INTO handled_events (organisation_id, event_id) VALUES ($1, $2)",
+                    &[&event.organisation_id, &event.id],
+                )
+                .await?;
         }
         {
             let mut failures = self.failures.lock().unwrap();

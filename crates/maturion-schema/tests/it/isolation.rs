@@ -95,6 +95,8 @@ async fn fixture(db: &TestDatabase) -> Fixture {
             .unwrap();
         tokens.push(tenant.token.expose().to_owned());
         let (organisation, user) = (tenant.organisation.as_uuid(), tenant.user.as_uuid());
+        // The stamps name the bound user only: the superuser writes as the first user.
+        maturion_testing::begin_as(&admin, &tenant).await.unwrap();
         admin
             .execute(
                 "INSERT INTO organisation_settings (organisation_id, setting_key, setting_value, created_by) \
@@ -111,6 +113,7 @@ async fn fixture(db: &TestDatabase) -> Fixture {
             )
             .await
             .unwrap();
+        admin.batch_execute("COMMIT").await.unwrap();
         admin
             .execute(
                 "INSERT INTO audit_log (organisation_id, user_id, module, entity_type, entity_id, action) \
@@ -551,17 +554,24 @@ async fn the_app_cannot_create_organisations() {
 async fn cross_tenant_composite_foreign_keys_are_refused() {
     let db = maturion_testing::migrated_database().await;
     let admin = db.admin().await;
-    let Fixture { a, b, .. } = fixture(&db).await;
-    // Even the superuser (no RLS) cannot make A's row point at B's user.
+    let Fixture { a, b, a_token } = fixture(&db).await;
+    // Even the superuser (no RLS), writing as A's first user, cannot make A's row point at
+    // B's user.
+    admin.batch_execute("BEGIN").await.unwrap();
+    admin
+        .execute("SELECT maturion.bind_tenant($1)", &[&a_token])
+        .await
+        .unwrap();
     let error = admin
         .execute(
-            "INSERT INTO user_permissions (organisation_id, user_id, module, permission, created_by) \
-             VALUES ($1, $2, 'risks', 'write', $3)",
-            &[&a.organisation, &b.user, &a.user],
+            "INSERT INTO user_permissions (organisation_id, user_id, module, permission) \
+             VALUES ($1, $2, 'risks', 'write')",
+            &[&a.organisation, &b.user],
         )
         .await
         .unwrap_err();
     assert_eq!(error.code().unwrap().code(), "23503", "{error}");
+    admin.batch_execute("ROLLBACK").await.unwrap();
     // audit_log has no foreign keys (it outlives the users it names, platform 2.0.0): its
     // writers, the only way the application has into it, refuse B's user as A's actor. No
     // token binds such a pair; the superuser, who can read the binding key, makes one and acts

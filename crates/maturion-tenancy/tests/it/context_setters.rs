@@ -23,6 +23,10 @@ const ALLOWED: &[(&str, &str)] = &[
         "the attacker: a malformed organisation id must be refused by the audit functions",
     ),
     (
+        "crates/maturion-audit/tests/it/attribution.rs",
+        "the attacker: the former app.* context must name no actor, unbound or deactivated",
+    ),
+    (
         "crates/maturion-bench/src/binding.rs",
         "the baseline: the transaction as it was before the binding, with the set_config context",
     ),
