@@ -102,7 +102,12 @@ async fn world(db: &maturion_testing::TestDatabase, app: &Database) -> World {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    for expected in ["organisation_settings", "risks", "user_permissions", "users"] {
+    for expected in [
+        "organisation_settings",
+        "risks",
+        "user_permissions",
+        "users",
+    ] {
         assert!(
             tables.iter().any(|t| t == expected),
             "{expected} is not in {tables:?}"
@@ -125,7 +130,10 @@ async fn attempt(session: &Client, preamble: &str, sql: &str) -> Result<(Vec<Row
     let outcome = async {
         session.batch_execute(preamble).await?;
         let rows = session.query(sql, &[]).await?;
-        let transaction: i64 = session.query_one("SELECT txid_current()", &[]).await?.get(0);
+        let transaction: i64 = session
+            .query_one("SELECT txid_current()", &[])
+            .await?
+            .get(0);
         Ok::<_, tokio_postgres::Error>((rows, transaction))
     }
     .await;
@@ -163,7 +171,11 @@ async fn copy_row_sql(admin: &Client, table: &str, id: Uuid, overrides: &str) ->
         .collect();
     let renamed: String = unique
         .iter()
-        .map(|c| format!(" || jsonb_build_object('{c}', 'x' || substr(md5(random()::text), 1, 8) || r.{c})"))
+        .map(|c| {
+            format!(
+                " || jsonb_build_object('{c}', 'x' || substr(md5(random()::text), 1, 8) || r.{c})"
+            )
+        })
         .collect();
     format!(
         "INSERT INTO {table} SELECT (jsonb_populate_record(NULL::{table}, to_jsonb(r) || {overrides}{renamed})).* \
@@ -274,7 +286,10 @@ async fn stamps_are_the_bound_user_whatever_the_sql_writes_and_the_trail_agrees(
         assert_eq!(actor, mallory, "{changes}");
         let actor = Value::String(world.mallory.to_string());
         if action == "created" {
-            assert_eq!((&changes["created_by"], &changes["updated_by"]), (&actor, &actor));
+            assert_eq!(
+                (&changes["created_by"], &changes["updated_by"]),
+                (&actor, &actor)
+            );
         } else {
             for stamp in ["updated_by", "deleted_by"] {
                 let new = &changes[stamp]["new"];
@@ -298,18 +313,37 @@ async fn unbound_writes_are_refused_whatever_the_settings_say() {
     );
     for table in &world.tables {
         let seed = administrators_row(&admin, &world, table).await;
-        let copy = copy_row_sql(&admin, table, seed, "jsonb_build_object('id', gen_random_uuid())").await;
-        let update = format!("UPDATE {table} SET updated_at = now() WHERE id = '{seed}' RETURNING created_by");
+        let copy = copy_row_sql(
+            &admin,
+            table,
+            seed,
+            "jsonb_build_object('id', gen_random_uuid())",
+        )
+        .await;
+        let update = format!(
+            "UPDATE {table} SET updated_at = now() WHERE id = '{seed}' RETURNING created_by"
+        );
         for preamble in ["", forged.as_str()] {
             for sql in [&copy, &update] {
-                assert_eq!(attempt(&attacker, preamble, sql).await.err().as_deref(), Some("MT401"), "{sql}");
+                assert_eq!(
+                    attempt(&attacker, preamble, sql).await.err().as_deref(),
+                    Some("MT401"),
+                    "{sql}"
+                );
             }
         }
         // The owner (subject to row-level security) is no actor either.
         let owner = "SET LOCAL ROLE maturion_owner;";
-        assert_eq!(attempt(&admin, owner, &update).await.err().as_deref(), Some("MT401"), "{table}");
+        assert_eq!(
+            attempt(&admin, owner, &update).await.err().as_deref(),
+            Some("MT401"),
+            "{table}"
+        );
     }
-    assert_eq!(support::audit_rows(&admin, world.alpha.organisation).await, before);
+    assert_eq!(
+        support::audit_rows(&admin, world.alpha.organisation).await,
+        before
+    );
 }
 
 #[tokio::test]
@@ -320,11 +354,18 @@ async fn the_platform_service_is_named_and_stamps_nobody() {
     let world = world(&db, &app).await;
     let organisation = world.alpha.organisation;
     let setting = administrators_row(&admin, &world, "organisation_settings").await;
-    let service = TenantContext::service(organisation, ServiceBinder::new(support::maintenance(&db).await));
+    let service = TenantContext::service(
+        organisation,
+        ServiceBinder::new(support::maintenance(&db).await),
+    );
 
     // An event handler (a service binding) changes a row: no user stamped, the service named.
     let tx = app.transaction(&service).await.unwrap();
-    let named: Uuid = tx.query_one("SELECT maturion.platform_service_id()", &[]).await.unwrap().get(0);
+    let named: Uuid = tx
+        .query_one("SELECT maturion.platform_service_id()", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(named, SERVICE);
     let updated_by: Option<Uuid> = tx
         .query_one(
@@ -401,7 +442,12 @@ async fn the_platform_service_is_named_and_stamps_nobody() {
         )
         .await
         .unwrap_err();
-    assert!(error.to_string().contains("users_id_is_not_the_platform_service"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("users_id_is_not_the_platform_service"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -413,24 +459,41 @@ async fn deactivated_and_deleted_users_cannot_act() {
     let organisation = world.alpha.organisation;
     let mallory = UserId::from_uuid(world.mallory);
     let bystander = UserId::from_uuid(world.bystander);
-    let bystander_token = maturion_testing::token_for(&admin, bystander).await.unwrap();
+    let bystander_token = maturion_testing::token_for(&admin, bystander)
+        .await
+        .unwrap();
     let contexts = [
         TenantContext::new(organisation, mallory, world.mallory_token.clone()),
         TenantContext::new(organisation, bystander, bystander_token.clone()),
     ];
     for context in &contexts {
         let tx = app.transaction(context).await.unwrap();
-        tx.execute("UPDATE organisations SET legal_name = 'Alpha Ltd'", &[]).await.unwrap();
+        tx.execute("UPDATE organisations SET legal_name = 'Alpha Ltd'", &[])
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
     }
     // The administrator deactivates one and removes the other.
     let tx = app.transaction(&world.alpha.context).await.unwrap();
-    tx.execute("UPDATE users SET is_active = false WHERE id = $1", &[&mallory]).await.unwrap();
-    tx.execute("UPDATE users SET deleted_at = now() WHERE id = $1", &[&bystander]).await.unwrap();
+    tx.execute(
+        "UPDATE users SET is_active = false WHERE id = $1",
+        &[&mallory],
+    )
+    .await
+    .unwrap();
+    tx.execute(
+        "UPDATE users SET deleted_at = now() WHERE id = $1",
+        &[&bystander],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let acted = async || -> i64 {
         admin
-            .query_one("SELECT count(*) FROM audit_log WHERE user_id = ANY ($1)", &[&vec![world.mallory, world.bystander]])
+            .query_one(
+                "SELECT count(*) FROM audit_log WHERE user_id = ANY ($1)",
+                &[&vec![world.mallory, world.bystander]],
+            )
             .await
             .unwrap()
             .get(0)
@@ -438,23 +501,46 @@ async fn deactivated_and_deleted_users_cannot_act() {
     let before = acted().await;
 
     let attacker = db.connect(maturion_schema::APP_ROLE).await;
-    for (context, token) in contexts.iter().zip([&world.mallory_token, &bystander_token]) {
-        assert!(app.transaction(context).await.is_err(), "{:?}", context.user_id);
+    for (context, token) in contexts
+        .iter()
+        .zip([&world.mallory_token, &bystander_token])
+    {
+        assert!(
+            app.transaction(context).await.is_err(),
+            "{:?}",
+            context.user_id
+        );
         let write = "UPDATE organisations SET legal_name = 'Mine' RETURNING id";
-        assert_eq!(attempt(&attacker, &bind(token), write).await.err().as_deref(), Some("MT498"));
+        assert_eq!(
+            attempt(&attacker, &bind(token), write)
+                .await
+                .err()
+                .as_deref(),
+            Some("MT498")
+        );
         let claimed = format!(
             "SELECT set_config('app.current_organisation_id', '{organisation}', true), \
                     set_config('app.current_user_id', '{}', true);",
             context.user_id.unwrap()
         );
-        assert_eq!(attempt(&attacker, &claimed, write).await.err().as_deref(), Some("MT401"));
+        assert_eq!(
+            attempt(&attacker, &claimed, write).await.err().as_deref(),
+            Some("MT401")
+        );
     }
     // Reactivated, the user needs a new token: the old one stays revoked. A removed user gets
     // none.
     let tx = app.transaction(&world.alpha.context).await.unwrap();
-    tx.execute("UPDATE users SET is_active = true WHERE id = $1", &[&mallory]).await.unwrap();
+    tx.execute(
+        "UPDATE users SET is_active = true WHERE id = $1",
+        &[&mallory],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     assert!(app.transaction(&contexts[0]).await.is_err());
-    assert!(maturion_testing::token_for(&admin, bystander).await.is_err());
+    assert!(maturion_testing::token_for(&admin, bystander)
+        .await
+        .is_err());
     assert_eq!(acted().await, before, "no write names them");
 }

@@ -150,12 +150,18 @@ async fn every_write_leaves_one_entry_with_who_where_and_what() {
     );
 
     // The restore was the platform service's: no user stamped, the service named.
-    assert_eq!(restore["updated_by"], json!({"old": alpha.user.as_uuid(), "new": null}));
+    assert_eq!(
+        restore["updated_by"],
+        json!({"old": alpha.user.as_uuid(), "new": null})
+    );
     assert_eq!(user[3].1, Some(Uuid::max()));
 
     // The stamps only, updated_by back to the user after the service's restore.
     let stamp_only = changes[4].as_object().unwrap();
-    assert_eq!(stamp_only.keys().collect::<Vec<_>>(), ["updated_at", "updated_by"]);
+    assert_eq!(
+        stamp_only.keys().collect::<Vec<_>>(),
+        ["updated_at", "updated_by"]
+    );
 
     // Each transaction has its own id.
     let mut transactions: Vec<i64> = user.iter().map(|e| e.8).collect();

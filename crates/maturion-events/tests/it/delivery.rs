@@ -415,10 +415,7 @@ async fn a_lost_lease_rolls_the_handler_back() {
     assert_eq!(fast_round.unwrap().delivered, 1);
     let admin = db.admin().await;
     let settings: i64 = admin
-        .query_one(
-            "SELECT count(*) FROM handled_events",
-            &[],
-        )
+        .query_one("SELECT count(*) FROM handled_events", &[])
         .await
         .unwrap()
         .get(0);
