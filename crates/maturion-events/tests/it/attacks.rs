@@ -249,10 +249,12 @@ async fn permission_events_come_only_from_the_changes_they_describe() {
                 "{role}: {sql}"
             );
         }
-        // A grant is made in the bound user's name only.
-        let nameless = format!(
-            "INSERT INTO user_permissions (organisation_id, user_id, module, permission) \
-             VALUES ('{}', '{a_user}', 'risks', 'read')",
+        // A grant is made in the bound user's name only, not in a colleague's.
+        let in_another_name = format!(
+            "WITH colleague AS (INSERT INTO users (organisation_id, email, full_name, role) \
+             VALUES ('{0}', 'colleague@alpha.example', 'Colleague', 'member') RETURNING id) \
+             INSERT INTO user_permissions (organisation_id, user_id, module, permission, granted_by) \
+             SELECT '{0}', '{a_user}', 'risks', 'read', id FROM colleague",
             alpha.organisation
         );
         let refused = if role == maturion_schema::APP_ROLE {
@@ -261,12 +263,25 @@ async fn permission_events_come_only_from_the_changes_they_describe() {
             DENIED
         };
         assert_eq!(
-            attempt(&attacker, &bind(&alpha), &nameless).await,
+            attempt(&attacker, &bind(&alpha), &in_another_name).await,
             Err(refused.to_owned()),
             "{role}"
         );
     }
     assert_eq!(permission_events(&admin, &alpha).await, []);
+    // A grant that names no grantor is the bound user's.
+    let tx = app.transaction(&alpha.context).await.unwrap();
+    let grantor: Option<Uuid> = tx
+        .query_one(
+            "INSERT INTO user_permissions (organisation_id, user_id, module, permission) \
+             VALUES ($1, $2, 'risks', 'read') RETURNING granted_by",
+            &[&alpha.organisation, &a_user],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    tx.rollback().await.unwrap();
+    assert_eq!(grantor, Some(a_user));
 
     // Real changes publish, in the bound user's name…
     let tx = app.transaction(&alpha.context).await.unwrap();
