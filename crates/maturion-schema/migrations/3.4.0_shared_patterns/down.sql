@@ -13,6 +13,7 @@ DROP FUNCTION maturion.enable_versioning(regclass);
 DROP FUNCTION maturion.keep_versions();
 DROP FUNCTION maturion.bookkeeping_columns();
 DROP FUNCTION maturion.missing_columns(regclass, text[]);
+DROP FUNCTION maturion.search_matches(tsvector, text, text);
 DROP FUNCTION maturion.multilingual_search_query(text);
 DROP FUNCTION maturion.search_query(text, text);
 DROP FUNCTION maturion.search_vector(text, text, text);

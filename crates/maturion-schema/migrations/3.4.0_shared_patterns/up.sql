@@ -89,35 +89,76 @@ AS $$
 $$;
 COMMENT ON FUNCTION maturion.search_query(text, text) IS 'A web-search-syntax query stemmed in one language''s configuration; with language = that language it uses the GIN index of the tsvector column. @app-callable @readonly-callable';
 
--- The same query stemmed in every supported language at once (ORed), for a search over rows of
--- all languages that still uses the one GIN index: each row's document was stemmed in its own
--- language, so one of the alternatives is the form its words take there.
+-- The same query stemmed in every language maturion.text_search_config knows (ORed): one
+-- constant query for the one GIN index over rows of every language. It over-matches (a stem of
+-- one language may be a word of another), so a search over all languages also checks each row
+-- in its own language: maturion.search_matches.
 CREATE FUNCTION maturion.multilingual_search_query(query text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT pg_catalog.websearch_to_tsquery('pg_catalog.simple'::pg_catalog.regconfig, coalesce(query, ''))
-         OPERATOR(pg_catalog.||) pg_catalog.websearch_to_tsquery('pg_catalog.english'::pg_catalog.regconfig, coalesce(query, ''))
-         OPERATOR(pg_catalog.||) pg_catalog.websearch_to_tsquery('pg_catalog.french'::pg_catalog.regconfig, coalesce(query, ''))
-         OPERATOR(pg_catalog.||) pg_catalog.websearch_to_tsquery('pg_catalog.german'::pg_catalog.regconfig, coalesce(query, ''))
-         OPERATOR(pg_catalog.||) pg_catalog.websearch_to_tsquery('pg_catalog.portuguese'::pg_catalog.regconfig, coalesce(query, ''))
-         OPERATOR(pg_catalog.||) pg_catalog.websearch_to_tsquery('pg_catalog.spanish'::pg_catalog.regconfig, coalesce(query, ''))
-         OPERATOR(pg_catalog.||) pg_catalog.websearch_to_tsquery('pg_catalog.dutch'::pg_catalog.regconfig, coalesce(query, ''))
-         OPERATOR(pg_catalog.||) pg_catalog.websearch_to_tsquery('pg_catalog.italian'::pg_catalog.regconfig, coalesce(query, ''))
+  -- Each distinct reading once: the index looks up each alternative of an OR.
+  SELECT coalesce(pg_catalog.string_agg(DISTINCT '(' || q.reading::text || ')', ' | '), '')::pg_catalog.tsquery
+  FROM (VALUES
+    ('pg_catalog.simple'),
+    ('pg_catalog.arabic'),
+    ('pg_catalog.armenian'),
+    ('pg_catalog.basque'),
+    ('pg_catalog.catalan'),
+    ('pg_catalog.danish'),
+    ('pg_catalog.dutch'),
+    ('pg_catalog.english'),
+    ('pg_catalog.finnish'),
+    ('pg_catalog.french'),
+    ('pg_catalog.german'),
+    ('pg_catalog.greek'),
+    ('pg_catalog.hindi'),
+    ('pg_catalog.hungarian'),
+    ('pg_catalog.indonesian'),
+    ('pg_catalog.irish'),
+    ('pg_catalog.italian'),
+    ('pg_catalog.lithuanian'),
+    ('pg_catalog.nepali'),
+    ('pg_catalog.norwegian'),
+    ('pg_catalog.portuguese'),
+    ('pg_catalog.romanian'),
+    ('pg_catalog.russian'),
+    ('pg_catalog.serbian'),
+    ('pg_catalog.spanish'),
+    ('pg_catalog.swedish'),
+    ('pg_catalog.tamil'),
+    ('pg_catalog.turkish'),
+    ('pg_catalog.yiddish')
+  ) AS c(config),
+  LATERAL (SELECT pg_catalog.websearch_to_tsquery(c.config::pg_catalog.regconfig, coalesce(query, '')) AS reading) q
+  WHERE pg_catalog.numnode(q.reading) > 0
 $$;
-COMMENT ON FUNCTION maturion.multilingual_search_query(text) IS 'A web-search-syntax query stemmed in simple, english, french, german, portuguese, spanish, dutch and italian at once (ORed): a search over rows of every language that uses the one GIN index. @app-callable @readonly-callable';
+COMMENT ON FUNCTION maturion.multilingual_search_query(text) IS 'A web-search-syntax query stemmed in every supported language at once (ORed): the index condition of a search over rows of all languages. @app-callable @readonly-callable';
+
+-- Whether a row's document matches a query read in the row's own language. Inlined by the
+-- planner: the first condition is a constant query the GIN index answers, the second keeps
+-- the rows whose own language's stemming matches.
+CREATE FUNCTION maturion.search_matches(document tsvector, language text, query text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT document OPERATOR(pg_catalog.@@) maturion.multilingual_search_query(query)
+     AND document OPERATOR(pg_catalog.@@) maturion.search_query(language, query)
+$$;
+COMMENT ON FUNCTION maturion.search_matches(tsvector, text, text) IS 'Whether a document matches a web-search-syntax query read in the row''s language, through the GIN index: WHERE maturion.search_matches(search_vector, language, $1). @app-callable @readonly-callable';
 
 REVOKE EXECUTE ON FUNCTION
   maturion.text_search_config(text),
   maturion.search_vector(text, text, text),
   maturion.search_query(text, text),
-  maturion.multilingual_search_query(text)
+  maturion.multilingual_search_query(text),
+  maturion.search_matches(tsvector, text, text)
 FROM PUBLIC;
 -- The application and the maintenance role write rows whose generated column calls them.
 GRANT EXECUTE ON FUNCTION
   maturion.text_search_config(text),
   maturion.search_vector(text, text, text),
   maturion.search_query(text, text),
-  maturion.multilingual_search_query(text)
+  maturion.multilingual_search_query(text),
+  maturion.search_matches(tsvector, text, text)
 TO maturion_app, maturion_readonly, maturion_maintenance;
 
 ------------------------------------------------------------------------------------------------
