@@ -22,7 +22,11 @@ const PATTERNS: [(&str, [&str; 3], &str, &str); 3] = [
     ),
     (
         "retention-not-enforced",
-        ["retention_until", "retention_reason", "is_legally_protected"],
+        [
+            "retention_until",
+            "retention_reason",
+            "is_legally_protected",
+        ],
         "maturion.keep_retained_rows()",
         "maturion.enable_retention",
     ),

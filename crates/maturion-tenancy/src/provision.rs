@@ -74,7 +74,8 @@ pub async fn create_first_organisation(
     if any {
         return Ok(None);
     }
-    let created = create_organisation(&transaction, name, admin_email, admin_name, expires_in).await?;
+    let created =
+        create_organisation(&transaction, name, admin_email, admin_name, expires_in).await?;
     transaction.commit().await?;
     Ok(Some(created))
 }

@@ -33,7 +33,13 @@ async fn tenant(db: &TestDatabase, name: &str) -> Tenant {
 }
 
 /// A new policy (its first version) of the bound organisation.
-async fn new_policy(session: &Client, tenant: &Tenant, title: &str, content: &str, language: &str) -> Uuid {
+async fn new_policy(
+    session: &Client,
+    tenant: &Tenant,
+    title: &str,
+    content: &str,
+    language: &str,
+) -> Uuid {
     session
         .query_one(
             "INSERT INTO policies (organisation_id, title, content, language) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -60,7 +66,11 @@ fn refusal<T: std::fmt::Debug>(outcome: Result<T, tokio_postgres::Error>) -> (St
 }
 
 /// Runs `sql` in a savepoint, so that a refusal leaves the transaction usable.
-async fn attempt(session: &Client, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<u64, tokio_postgres::Error> {
+async fn attempt(
+    session: &Client,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<u64, tokio_postgres::Error> {
     session.batch_execute("SAVEPOINT attempt").await.unwrap();
     let outcome = session.execute(sql, params).await;
     session

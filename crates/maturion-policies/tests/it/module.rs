@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use crate::{bound, new_policy, tenant};
 use maturion_check::{check, CheckOptions};
 use maturion_migrate::{MigrationSet, Migrator};
-use crate::{bound, new_policy, tenant};
 
 #[test]
 fn the_migrations_pass_the_module_lint_and_can_be_reverted() {
@@ -14,12 +14,16 @@ fn the_migrations_pass_the_module_lint_and_can_be_reverted() {
     assert!(!set.migrations.is_empty());
     for m in &set.migrations {
         assert!(m.down.is_some(), "{} has no down.sql", m.folder_name());
-        let findings = maturion_lint::lint_as(&m.up, m.kind(), maturion_lint::Scope::Module).unwrap();
+        let findings =
+            maturion_lint::lint_as(&m.up, m.kind(), maturion_lint::Scope::Module).unwrap();
         assert!(
             findings.is_empty(),
             "{} fails the module lint: {:?}",
             m.folder_name(),
-            findings.iter().map(|f| f.render(Path::new("up.sql"))).collect::<Vec<_>>()
+            findings
+                .iter()
+                .map(|f| f.render(Path::new("up.sql")))
+                .collect::<Vec<_>>()
         );
     }
     // `maturion migrate up --dir crates/maturion-policies/migrations` reads the same set.
@@ -82,14 +86,20 @@ async fn the_module_is_its_own_scope_and_reverts_cleanly() {
         .collect();
     assert_eq!(scoped.last(), Some(&latest.to_string()));
 
-    migrator.down(&mut admin, &semver::Version::new(0, 0, 0)).await.unwrap();
+    migrator
+        .down(&mut admin, &semver::Version::new(0, 0, 0))
+        .await
+        .unwrap();
     let table: Option<String> = admin
         .query_one("SELECT to_regclass('public.policies')::text", &[])
         .await
         .unwrap()
         .get(0);
     assert_eq!(table, None);
-    assert_eq!(migrator.up(&mut admin, None).await.unwrap().len(), set.migrations.len());
+    assert_eq!(
+        migrator.up(&mut admin, None).await.unwrap().len(),
+        set.migrations.len()
+    );
     let report = check(&admin, &CheckOptions::default()).await.unwrap();
     assert!(report.violations.is_empty(), "{:#?}", report.violations);
 }

@@ -11,7 +11,12 @@ async fn retained_and_protected_rows_are_kept() {
     let expired = new_policy(&session, &alpha, "Old records", "Gone.", "en").await;
 
     let (code, text) = refusal(
-        attempt(&session, "UPDATE policies SET retention_until = now() + interval '7 years' WHERE id = $1", &[&policy]).await,
+        attempt(
+            &session,
+            "UPDATE policies SET retention_until = now() + interval '7 years' WHERE id = $1",
+            &[&policy],
+        )
+        .await,
     );
     assert_eq!(code, "23514", "{text}");
     assert!(text.contains("retention_reason"), "{text}");
@@ -28,7 +33,11 @@ async fn retained_and_protected_rows_are_kept() {
         "UPDATE policies SET deleted_at = now() WHERE id = $1",
         "UPDATE policies SET deleted_at = now(), is_legally_protected = false WHERE id = $1",
     ] {
-        assert_eq!(refusal(attempt(&session, sql, &[&policy]).await).0, "MT423", "{sql}");
+        assert_eq!(
+            refusal(attempt(&session, sql, &[&policy]).await).0,
+            "MT423",
+            "{sql}"
+        );
     }
     session
         .execute(
@@ -40,13 +49,19 @@ async fn retained_and_protected_rows_are_kept() {
         .unwrap();
     // The next version keeps the retention of the one it follows.
     let next: uuid::Uuid = session
-        .query_one("SELECT maturion.create_next_version('policies', $1, '{}')", &[&policy])
+        .query_one(
+            "SELECT maturion.create_next_version('policies', $1, '{}')",
+            &[&policy],
+        )
         .await
         .unwrap()
         .get(0);
     let kept: (bool, String) = {
         let row = session
-            .query_one("SELECT is_legally_protected, retention_reason FROM policies WHERE id = $1", &[&next])
+            .query_one(
+                "SELECT is_legally_protected, retention_reason FROM policies WHERE id = $1",
+                &[&next],
+            )
             .await
             .unwrap();
         (row.get(0), row.get(1))
@@ -60,15 +75,32 @@ async fn retained_and_protected_rows_are_kept() {
         .batch_execute(&format!("SET ROLE {}", maturion_schema::MAINTENANCE_ROLE))
         .await
         .unwrap();
-    let (code, text) = refusal(admin.execute("DELETE FROM policies WHERE id = $1", &[&next]).await);
+    let (code, text) = refusal(
+        admin
+            .execute("DELETE FROM policies WHERE id = $1", &[&next])
+            .await,
+    );
     assert_eq!(code, "MT423", "{text}");
     assert!(text.contains("legally protected"), "{text}");
     admin
-        .execute("UPDATE policies SET is_legally_protected = false WHERE id = $1", &[&next])
+        .execute(
+            "UPDATE policies SET is_legally_protected = false WHERE id = $1",
+            &[&next],
+        )
         .await
         .unwrap();
-    let (code, text) = refusal(admin.execute("DELETE FROM policies WHERE id = $1", &[&next]).await);
+    let (code, text) = refusal(
+        admin
+            .execute("DELETE FROM policies WHERE id = $1", &[&next])
+            .await,
+    );
     assert_eq!(code, "MT423", "{text}");
     assert!(text.contains("retained until"), "{text}");
-    assert_eq!(admin.execute("DELETE FROM policies WHERE id = $1", &[&expired]).await.unwrap(), 1);
+    assert_eq!(
+        admin
+            .execute("DELETE FROM policies WHERE id = $1", &[&expired])
+            .await
+            .unwrap(),
+        1
+    );
 }

@@ -35,12 +35,36 @@ async fn search_stems_each_policy_in_its_own_language() {
     let alpha = tenant(&db, "Alpha").await;
     let session = bound(&db, &alpha).await;
     for (title, content, language) in [
-        ("English", "Employees protect the systems they are running.", "en"),
-        ("Français", "Les politiques de sécurité protègent les systèmes informatiques.", "fr"),
-        ("Deutsch", "Die Richtlinien schützen die Systeme der Mitarbeiter.", "de"),
-        ("Español", "Las políticas protegen los sistemas de información.", "es"),
-        ("Português", "As políticas protegem os sistemas de informação.", "pt"),
-        ("Nederlands", "De richtlijnen beschermen de informatiesystemen van medewerkers.", "nl"),
+        (
+            "English",
+            "Employees protect the systems they are running.",
+            "en",
+        ),
+        (
+            "Français",
+            "Les politiques de sécurité protègent les systèmes informatiques.",
+            "fr",
+        ),
+        (
+            "Deutsch",
+            "Die Richtlinien schützen die Systeme der Mitarbeiter.",
+            "de",
+        ),
+        (
+            "Español",
+            "Las políticas protegen los sistemas de información.",
+            "es",
+        ),
+        (
+            "Português",
+            "As políticas protegem os sistemas de informação.",
+            "pt",
+        ),
+        (
+            "Nederlands",
+            "De richtlijnen beschermen de informatiesystemen van medewerkers.",
+            "nl",
+        ),
         ("Unknown", "Policies running everywhere.", "xx"),
     ] {
         new_policy(&session, &alpha, title, content, language).await;
@@ -58,7 +82,11 @@ async fn search_stems_each_policy_in_its_own_language() {
         ("nl", "richtlijn", "Nederlands"),
         ("nl", "medewerker", "Nederlands"),
     ] {
-        assert_eq!(found(&session, Some(language), query).await, [title], "{language}: {query}");
+        assert_eq!(
+            found(&session, Some(language), query).await,
+            [title],
+            "{language}: {query}"
+        );
     }
     // Without a stemmer (simple), only the word as written matches.
     assert!(found(&session, Some("xx"), "run").await.is_empty());
@@ -66,7 +94,10 @@ async fn search_stems_each_policy_in_its_own_language() {
     // Across languages, each row matches in its own: French "politique" and Spanish "políticas"
     // share the stem "polit", but "politique" read in Spanish is not "polit".
     assert_eq!(found(&session, None, "politique").await, ["Français"]);
-    assert_eq!(found(&session, None, "políticas").await, ["Español", "Português"]);
+    assert_eq!(
+        found(&session, None, "políticas").await,
+        ["Español", "Português"]
+    );
     assert_eq!(found(&session, None, "richtlijn").await, ["Nederlands"]);
     assert_eq!(found(&session, None, "Richtlinie").await, ["Deutsch"]);
     // Title words weigh more than content words.
@@ -102,10 +133,17 @@ async fn searches_use_the_gin_index_under_row_level_security() {
         .unwrap();
     new_policy(&writer, &alpha, "Acceptable use", "Rules.", "en").await;
     writer.batch_execute("COMMIT").await.unwrap();
-    db.admin().await.batch_execute("ANALYZE policies").await.unwrap();
+    db.admin()
+        .await
+        .batch_execute("ANALYZE policies")
+        .await
+        .unwrap();
     let session = bound(&db, &alpha).await;
     // A small table is cheaper to scan whole; what matters is that the index may serve.
-    session.batch_execute("SET LOCAL enable_seqscan = off").await.unwrap();
+    session
+        .batch_execute("SET LOCAL enable_seqscan = off")
+        .await
+        .unwrap();
     for (query, index) in [
         (
             "SELECT id FROM policies WHERE maturion.search_matches(search_vector, language, 'rules')",

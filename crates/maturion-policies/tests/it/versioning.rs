@@ -41,19 +41,45 @@ async fn previous_versions_are_kept_as_they_were_and_only_the_newest_is_current(
     assert_eq!(
         versions,
         [
-            (first, 1, false, "Access control".into(), "Version one.".into()),
-            (second, 2, false, "Access control".into(), "Version two.".into()),
-            (third, 3, true, "Access control policy".into(), "Version two.".into()),
+            (
+                first,
+                1,
+                false,
+                "Access control".into(),
+                "Version one.".into()
+            ),
+            (
+                second,
+                2,
+                false,
+                "Access control".into(),
+                "Version two.".into()
+            ),
+            (
+                third,
+                3,
+                true,
+                "Access control policy".into(),
+                "Version two.".into()
+            ),
         ]
     );
 
     // Content does not change in place, on an old version or the current one.
     for (id, column) in [(first, "content"), (third, "title"), (third, "language")] {
         let (code, text) = refusal(
-            attempt(&session, &format!("UPDATE policies SET {column} = 'fr' WHERE id = $1"), &[&id]).await,
+            attempt(
+                &session,
+                &format!("UPDATE policies SET {column} = 'fr' WHERE id = $1"),
+                &[&id],
+            )
+            .await,
         );
         assert_eq!(code, "MT409", "{text}");
-        assert!(text.contains(column) && text.contains("create_next_version"), "{text}");
+        assert!(
+            text.contains(column) && text.contains("create_next_version"),
+            "{text}"
+        );
     }
     // Nor does the bookkeeping of versions.
     for sql in [
@@ -61,20 +87,42 @@ async fn previous_versions_are_kept_as_they_were_and_only_the_newest_is_current(
         "UPDATE policies SET version_number = 9 WHERE id = $1",
         "UPDATE policies SET parent_version_id = NULL WHERE id = $1",
     ] {
-        assert_eq!(refusal(attempt(&session, sql, &[&third]).await).0, "MT409", "{sql}");
+        assert_eq!(
+            refusal(attempt(&session, sql, &[&third]).await).0,
+            "MT409",
+            "{sql}"
+        );
     }
     assert_eq!(
-        refusal(attempt(&session, "UPDATE policies SET is_current_version = true WHERE id = $1", &[&first]).await).0,
+        refusal(
+            attempt(
+                &session,
+                "UPDATE policies SET is_current_version = true WHERE id = $1",
+                &[&first]
+            )
+            .await
+        )
+        .0,
         "MT409"
     );
     // A next version follows the current one only.
     let (code, text) = refusal(
-        attempt(&session, "SELECT maturion.create_next_version('policies', $1, '{}')", &[&second]).await,
+        attempt(
+            &session,
+            "SELECT maturion.create_next_version('policies', $1, '{}')",
+            &[&second],
+        )
+        .await,
     );
     assert_eq!(code, "MT409", "{text}");
     // Whatever a client sends, the database numbers the versions.
     let (code, _) = refusal(
-        attempt(&session, "SELECT maturion.create_next_version('policies', $1, '{\"version_number\": 1}')", &[&third]).await,
+        attempt(
+            &session,
+            "SELECT maturion.create_next_version('policies', $1, '{\"version_number\": 1}')",
+            &[&third],
+        )
+        .await,
     );
     assert_eq!(code, "22023");
     let direct: (i32, bool) = {
@@ -114,11 +162,24 @@ async fn concurrent_edits_of_one_version_make_one_next_version() {
         editors.push(tokio::spawn(async move {
             let changes = serde_json::json!({ "content": format!("Edit {editor}.") });
             let outcome = session
-                .query_one("SELECT maturion.create_next_version('policies', $1, $2)", &[&first, &changes])
+                .query_one(
+                    "SELECT maturion.create_next_version('policies', $1, $2)",
+                    &[&first, &changes],
+                )
                 .await;
-            session.batch_execute(if outcome.is_ok() { "COMMIT" } else { "ROLLBACK" }).await.unwrap();
+            session
+                .batch_execute(if outcome.is_ok() {
+                    "COMMIT"
+                } else {
+                    "ROLLBACK"
+                })
+                .await
+                .unwrap();
             outcome.map(|row| row.get::<_, Uuid>(0)).map_err(|error| {
-                error.as_db_error().map(|e| e.code().code().to_owned()).unwrap_or_default()
+                error
+                    .as_db_error()
+                    .map(|e| e.code().code().to_owned())
+                    .unwrap_or_default()
             })
         }));
     }
@@ -153,10 +214,20 @@ async fn another_organisations_version_is_like_one_that_does_not_exist() {
 
     let session = bound(&db, &alpha).await;
     let (theirs, _) = refusal(
-        attempt(&session, "SELECT maturion.create_next_version('policies', $1, '{}')", &[&betas]).await,
+        attempt(
+            &session,
+            "SELECT maturion.create_next_version('policies', $1, '{}')",
+            &[&betas],
+        )
+        .await,
     );
     let (nobodys, _) = refusal(
-        attempt(&session, "SELECT maturion.create_next_version('policies', $1, '{}')", &[&Uuid::now_v7()]).await,
+        attempt(
+            &session,
+            "SELECT maturion.create_next_version('policies', $1, '{}')",
+            &[&Uuid::now_v7()],
+        )
+        .await,
     );
     assert_eq!((theirs.as_str(), nobodys.as_str()), ("P0002", "P0002"));
     // As the parent of a new row of one's own, it is refused as a version that does not exist.
@@ -170,7 +241,10 @@ async fn another_organisations_version_is_like_one_that_does_not_exist() {
     );
     assert_eq!(code, "MT409");
     let history = session
-        .query("SELECT * FROM maturion.version_history('policies', $1)", &[&betas])
+        .query(
+            "SELECT * FROM maturion.version_history('policies', $1)",
+            &[&betas],
+        )
         .await
         .unwrap();
     assert!(history.is_empty());
@@ -178,7 +252,10 @@ async fn another_organisations_version_is_like_one_that_does_not_exist() {
         let row = db
             .admin()
             .await
-            .query_one("SELECT version_number, is_current_version FROM policies WHERE id = $1", &[&betas])
+            .query_one(
+                "SELECT version_number, is_current_version FROM policies WHERE id = $1",
+                &[&betas],
+            )
             .await
             .unwrap();
         (row.get(0), row.get(1))

@@ -12,8 +12,17 @@ async fn status(session: &tokio_postgres::Client, id: Uuid) -> String {
         .get(0)
 }
 
-async fn move_to(session: &tokio_postgres::Client, id: Uuid, to: &str) -> Result<u64, tokio_postgres::Error> {
-    attempt(session, "UPDATE policies SET status = $2 WHERE id = $1", &[&id, &to]).await
+async fn move_to(
+    session: &tokio_postgres::Client,
+    id: Uuid,
+    to: &str,
+) -> Result<u64, tokio_postgres::Error> {
+    attempt(
+        session,
+        "UPDATE policies SET status = $2 WHERE id = $1",
+        &[&id, &to],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -23,7 +32,10 @@ async fn the_status_moves_only_along_the_declared_graph() {
     let session = bound(&db, &alpha).await;
 
     let graph: Vec<(Option<String>, String)> = session
-        .query("SELECT from_status, to_status FROM maturion.workflow_transitions('policies')", &[])
+        .query(
+            "SELECT from_status, to_status FROM maturion.workflow_transitions('policies')",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -56,8 +68,21 @@ async fn the_status_moves_only_along_the_declared_graph() {
     let policy = new_policy(&session, &alpha, "Incident response", "Call.", "en").await;
     // Every move outside the graph, from each status the policy passes through, is refused
     // naming the allowed ones, and changes nothing.
-    let statuses = ["draft", "pending_review", "approved", "rejected", "archived"];
-    let path = ["pending_review", "rejected", "draft", "pending_review", "approved", "archived"];
+    let statuses = [
+        "draft",
+        "pending_review",
+        "approved",
+        "rejected",
+        "archived",
+    ];
+    let path = [
+        "pending_review",
+        "rejected",
+        "draft",
+        "pending_review",
+        "approved",
+        "archived",
+    ];
     let mut refused = 0;
     for next in path {
         let here = status(&session, policy).await;
@@ -66,10 +91,16 @@ async fn the_status_moves_only_along_the_declared_graph() {
             .filter(|(from, _)| from.as_deref() == Some(here.as_str()))
             .map(|(_, to)| to.as_str())
             .collect();
-        for to in statuses.iter().filter(|to| !allowed.contains(to) && **to != here) {
+        for to in statuses
+            .iter()
+            .filter(|to| !allowed.contains(to) && **to != here)
+        {
             let (code, text) = refusal(move_to(&session, policy, to).await);
             assert_eq!(code, "MT409", "{here} → {to}: {text}");
-            assert!(text.contains(&format!("allowed: {}", allowed.join(", "))), "{here} → {to}: {text}");
+            assert!(
+                text.contains(&format!("allowed: {}", allowed.join(", "))),
+                "{here} → {to}: {text}"
+            );
             assert_eq!(status(&session, policy).await, here);
             refused += 1;
         }

@@ -6,14 +6,21 @@ use tokio_postgres::Client;
 /// Runs `sql` as the owner, as a migration does, in a transaction rolled back afterwards;
 /// the SQLSTATE and message of its failure.
 async fn as_migration(admin: &Client, sql: &str) -> Result<(), (String, String)> {
-    admin.batch_execute("BEGIN; SET LOCAL ROLE maturion_owner").await.unwrap();
+    admin
+        .batch_execute("BEGIN; SET LOCAL ROLE maturion_owner")
+        .await
+        .unwrap();
     let outcome = admin.batch_execute(sql).await;
     admin.batch_execute("ROLLBACK").await.unwrap();
     outcome.map_err(|error| {
         let database = error.as_db_error().expect("a database error");
         (
             database.code().code().to_owned(),
-            format!("{} {}", database.message(), database.hint().unwrap_or_default()),
+            format!(
+                "{} {}",
+                database.message(),
+                database.hint().unwrap_or_default()
+            ),
         )
     })
 }
@@ -21,7 +28,8 @@ async fn as_migration(admin: &Client, sql: &str) -> Result<(), (String, String)>
 const VERSIONED: &str = "CREATE TABLE t (id uuid PRIMARY KEY, organisation_id uuid NOT NULL, \
     version_number integer NOT NULL DEFAULT 1, is_current_version boolean NOT NULL DEFAULT true, \
     parent_version_id uuid, deleted_at timestamptz";
-const WORKFLOW: &str = "CREATE TABLE t (id uuid PRIMARY KEY, status text NOT NULL DEFAULT 'draft', \
+const WORKFLOW: &str =
+    "CREATE TABLE t (id uuid PRIMARY KEY, status text NOT NULL DEFAULT 'draft', \
     status_changed_at timestamptz, status_changed_by uuid";
 
 #[tokio::test]
@@ -98,7 +106,10 @@ async fn a_declared_graph_replaces_the_default_and_is_enforced() {
          SELECT maturion.enable_workflow('t', ARRAY['draft>retired']);
          SELECT maturion.enable_workflow('t', ARRAY['draft>published', 'published>retired']);"
     );
-    admin.batch_execute("BEGIN; SET LOCAL ROLE maturion_owner").await.unwrap();
+    admin
+        .batch_execute("BEGIN; SET LOCAL ROLE maturion_owner")
+        .await
+        .unwrap();
     admin.batch_execute(&script).await.unwrap();
     let graph: Vec<String> = admin
         .query(

@@ -42,8 +42,9 @@ async fn the_first_organisation_is_made_once_even_by_concurrent_starts() {
     assert_eq!(organisations, [made[0].organisation_id.as_uuid()]);
 
     let mut later = db.admin().await;
-    let again = create_first_organisation(&mut later, "Demo", "late@demo.example", "Late", LIFETIME)
-        .await
-        .unwrap();
+    let again =
+        create_first_organisation(&mut later, "Demo", "late@demo.example", "Late", LIFETIME)
+            .await
+            .unwrap();
     assert!(again.is_none(), "{again:?}");
 }

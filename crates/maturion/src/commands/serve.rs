@@ -82,9 +82,18 @@ async fn demo_organisation(target: &DatabaseTarget) -> Result<Option<NewOrganisa
 /// The only time the demo administrator's token is shown: only its SHA-256 is kept.
 fn print_demo(demo: &NewOrganisation, url: &str) {
     let expires_at: chrono::DateTime<chrono::Utc> = demo.token.expires_at.into();
-    println!("First start: created the organisation {DEMO_ORGANISATION:?} ({})", demo.organisation_id);
-    println!("  administrator: {DEMO_ADMIN_EMAIL} (user {})", demo.user_id);
-    println!("  API token (shown once, expires {}):", expires_at.format("%Y-%m-%d"));
+    println!(
+        "First start: created the organisation {DEMO_ORGANISATION:?} ({})",
+        demo.organisation_id
+    );
+    println!(
+        "  administrator: {DEMO_ADMIN_EMAIL} (user {})",
+        demo.user_id
+    );
+    println!(
+        "  API token (shown once, expires {}):",
+        expires_at.format("%Y-%m-%d")
+    );
     println!("    export TOKEN={}", demo.token.token.expose());
     println!("  curl -H \"Authorization: Bearer $TOKEN\" {url}/v1/policies");
 }

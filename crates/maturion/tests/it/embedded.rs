@@ -212,7 +212,11 @@ async fn the_first_start_makes_a_demo_organisation_and_shows_its_token_once() {
     );
 
     let psql = |role: &str, sql: &str| {
-        let url = stdout(&maturion(&["db", "url", "--role", role], Some(home.0.path()), None));
+        let url = stdout(&maturion(
+            &["db", "url", "--role", role],
+            Some(home.0.path()),
+            None,
+        ));
         let output = std::process::Command::new("psql")
             .args([url.trim(), "-q", "-v", "ON_ERROR_STOP=1", "-tAc", sql])
             .output()
@@ -221,7 +225,10 @@ async fn the_first_start_makes_a_demo_organisation_and_shows_its_token_once() {
         stdout(&output).trim().to_owned()
     };
     assert_eq!(
-        psql("postgres", "SELECT count(*) || ' ' || min(name) FROM organisations"),
+        psql(
+            "postgres",
+            "SELECT count(*) || ' ' || min(name) FROM organisations"
+        ),
         "1 Demo Organisation"
     );
     assert_eq!(
