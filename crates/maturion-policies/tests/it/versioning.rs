@@ -262,3 +262,60 @@ async fn another_organisations_version_is_like_one_that_does_not_exist() {
     };
     assert_eq!(unchanged, (1, true));
 }
+
+/// §3.5 on a versioned table: a soft delete hides the policy and is on the record; a deleted
+/// policy gets no next version until it is restored.
+#[tokio::test]
+async fn a_deleted_policy_is_kept_and_gets_no_next_version_until_restored() {
+    let db = maturion_testing::migrated_database().await;
+    let alpha = tenant(&db, "Alpha").await;
+    let session = bound(&db, &alpha).await;
+    let policy = new_policy(&session, &alpha, "Clean desk", "Clear it.", "en").await;
+    session
+        .execute(
+            "UPDATE policies SET deleted_at = now() WHERE id = $1",
+            &[&policy],
+        )
+        .await
+        .unwrap();
+    let deleted_by: Option<Uuid> = session
+        .query_one("SELECT deleted_by FROM policies WHERE id = $1", &[&policy])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(deleted_by, Some(alpha.user.as_uuid()));
+    let (code, _) = refusal(
+        attempt(
+            &session,
+            "SELECT maturion.create_next_version('policies', $1, '{}')",
+            &[&policy],
+        )
+        .await,
+    );
+    assert_eq!(code, "MT409");
+    session
+        .execute(
+            "UPDATE policies SET deleted_at = NULL WHERE id = $1",
+            &[&policy],
+        )
+        .await
+        .unwrap();
+    session
+        .query_one(
+            "SELECT maturion.create_next_version('policies', $1, '{}')",
+            &[&policy],
+        )
+        .await
+        .unwrap();
+    let actions: Vec<String> = session
+        .query(
+            "SELECT action FROM audit_log WHERE module = 'policies' AND entity_id = $1 ORDER BY timestamp, id",
+            &[&policy],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(actions, ["created", "deleted", "updated", "updated"]);
+}
