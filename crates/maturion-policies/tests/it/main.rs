@@ -5,6 +5,7 @@
 mod module;
 mod retention;
 mod search;
+mod tenancy_errors;
 mod versioning;
 mod workflow;
 

@@ -151,7 +151,7 @@ async fn the_attack_tests_reach_the_module_table_and_it_holds() {
             Ok(rows) => assert!(rows.is_empty(), "{sql} returned {} row(s)", rows.len()),
             Err(error) => {
                 let code = error.code().map(|c| c.code().to_owned()).unwrap_or_default();
-                assert!(["P0002", "MT409"].contains(&code.as_str()), "{sql}: {error:?}");
+                assert!(["P0002", "MT412"].contains(&code.as_str()), "{sql}: {error:?}");
             }
         }
         attacker.batch_execute("ROLLBACK TO SAVEPOINT attack").await.unwrap();

@@ -75,7 +75,7 @@ async fn previous_versions_are_kept_as_they_were_and_only_the_newest_is_current(
             )
             .await,
         );
-        assert_eq!(code, "MT409", "{text}");
+        assert_eq!(code, "MT405", "{text}");
         assert!(
             text.contains(column) && text.contains("create_next_version"),
             "{text}"
@@ -89,7 +89,7 @@ async fn previous_versions_are_kept_as_they_were_and_only_the_newest_is_current(
     ] {
         assert_eq!(
             refusal(attempt(&session, sql, &[&third]).await).0,
-            "MT409",
+            "MT405",
             "{sql}"
         );
     }
@@ -103,7 +103,7 @@ async fn previous_versions_are_kept_as_they_were_and_only_the_newest_is_current(
             .await
         )
         .0,
-        "MT409"
+        "MT405"
     );
     // A next version follows the current one only.
     let (code, text) = refusal(
@@ -114,7 +114,7 @@ async fn previous_versions_are_kept_as_they_were_and_only_the_newest_is_current(
         )
         .await,
     );
-    assert_eq!(code, "MT409", "{text}");
+    assert_eq!(code, "MT412", "{text}");
     // Whatever a client sends, the database numbers the versions.
     let (code, _) = refusal(
         attempt(
@@ -187,7 +187,7 @@ async fn concurrent_edits_of_one_version_make_one_next_version() {
     for editor in editors {
         match editor.await.unwrap() {
             Ok(id) => made.push(id),
-            Err(code) => assert_eq!(code, "MT409"),
+            Err(code) => assert_eq!(code, "MT412"),
         }
     }
     assert_eq!(made.len(), 1, "exactly one edit wins: {made:?}");
@@ -239,7 +239,7 @@ async fn another_organisations_version_is_like_one_that_does_not_exist() {
         )
         .await,
     );
-    assert_eq!(code, "MT409");
+    assert_eq!(code, "MT412");
     let history = session
         .query(
             "SELECT * FROM maturion.version_history('policies', $1)",
@@ -292,7 +292,7 @@ async fn a_deleted_policy_is_kept_and_gets_no_next_version_until_restored() {
         )
         .await,
     );
-    assert_eq!(code, "MT409");
+    assert_eq!(code, "MT412");
     session
         .execute(
             "UPDATE policies SET deleted_at = NULL WHERE id = $1",

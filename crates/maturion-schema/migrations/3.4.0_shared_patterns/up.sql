@@ -19,9 +19,10 @@
 -- columns are all there (and refuses a table that has only some of them); the per-pattern
 -- functions take options (the transition graph). Every guard is a trigger: the database
 -- enforces the patterns whatever the client, the REST layer included.
--- Errors: MT409 for a move the pattern refuses (a stale or old version, a transition outside
--- the graph), MT423 for a row retention or legal protection keeps, 23514 for a retention date
--- without a reason, 22023 for a table or an argument the helper cannot use.
+-- Errors: MT412 for a next version of a version that is not the current one (stale, deleted
+-- or missing), MT405 for a change to what a version keeps, MT409 for a status move outside the
+-- graph (its detail: "allowed: …"), MT423 for a row retention or legal protection keeps, 23514
+-- for a retention date without a reason, 22023 for a table or an argument a helper cannot use.
 
 ------------------------------------------------------------------------------------------------
 -- Multilingual search
@@ -229,7 +230,7 @@ BEGIN
         INTO previous USING NEW.organisation_id, NEW.parent_version_id;
       IF previous IS NULL THEN
         RAISE EXCEPTION 'version % of % is not the current version of its entity', NEW.parent_version_id, TG_TABLE_NAME
-          USING ERRCODE = 'MT409',
+          USING ERRCODE = 'MT412',
                 DETAIL = 'A next version follows the current, not deleted version; an older one, a deleted one or one that does not exist has none.',
                 HINT = 'Read the current version (is_current_version) and make the next version from it.';
       END IF;
@@ -245,12 +246,12 @@ BEGIN
   IF NEW.version_number IS DISTINCT FROM OLD.version_number
      OR NEW.parent_version_id IS DISTINCT FROM OLD.parent_version_id THEN
     RAISE EXCEPTION 'the version number and parent of a version of % never change', TG_TABLE_NAME
-      USING ERRCODE = 'MT409';
+      USING ERRCODE = 'MT405';
   END IF;
   IF NEW.is_current_version IS DISTINCT FROM OLD.is_current_version
      AND NOT (OLD.is_current_version AND NOT NEW.is_current_version AND pg_catalog.pg_trigger_depth() > 1) THEN
     RAISE EXCEPTION 'is_current_version of % changes only when the next version is created', TG_TABLE_NAME
-      USING ERRCODE = 'MT409',
+      USING ERRCODE = 'MT405',
             HINT = 'Make the next version: SELECT maturion.create_next_version(table, current version id, changes).';
   END IF;
   -- Generated columns are not computed yet in a BEFORE trigger, so they are left out.
@@ -260,7 +261,7 @@ BEGIN
   IF (pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.-) unchanged)
      IS DISTINCT FROM (pg_catalog.to_jsonb(OLD) OPERATOR(pg_catalog.-) unchanged) THEN
     RAISE EXCEPTION 'version % of % does not change: its content is kept as it was', OLD.version_number, TG_TABLE_NAME
-      USING ERRCODE = 'MT409',
+      USING ERRCODE = 'MT405',
             DETAIL = pg_catalog.format('Changed: %s.', (
               SELECT pg_catalog.string_agg(n.key, ', ' ORDER BY n.key)
               FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.-) unchanged) n
@@ -315,7 +316,7 @@ REVOKE EXECUTE ON FUNCTION maturion.enable_versioning(regclass) FROM PUBLIC;
 -- caller's grants apply). Bookkeeping columns are the platform's; the workflow starts again
 -- from its initial status (the new content has not been reviewed); retention carries over.
 -- Returns the new version's id. No version `version_id` (or one of another organisation):
--- P0002; not the current one: MT409 (from the trigger); a change to a column that is not
+-- P0002; not the current one: MT412 (from the trigger); a change to a column that is not
 -- content: 22023 naming it.
 CREATE FUNCTION maturion.create_next_version(target regclass, version_id uuid, changes jsonb DEFAULT '{}')
 RETURNS uuid
