@@ -4,6 +4,8 @@
 SELECT i.indrelid AS table_oid,
        i.indisunique AS is_unique,
        i.indpred IS NOT NULL AS is_partial,
+       (SELECT am.amname::text FROM pg_class ic JOIN pg_am am ON am.oid = ic.relam
+        WHERE ic.oid = i.indexrelid) AS access_method,
        ARRAY(
          SELECT a.attname::text
          FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)

@@ -39,6 +39,12 @@ SELECT c.oid,
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
          ORDER BY a.attnum
        ) AS columns,
+       ARRAY(
+         SELECT a.attname::text FROM pg_attribute a
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+           AND a.atttypid = 'pg_catalog.tsvector'::regtype
+         ORDER BY a.attnum
+       ) AS tsvector_columns,
        format_type(org.atttypid, org.atttypmod) AS organisation_id_type,
        org.attnotnull AS organisation_id_not_null,
        -- Expression parts of a partition key come out as NULL.

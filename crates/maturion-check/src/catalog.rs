@@ -60,6 +60,8 @@ pub(crate) struct Table {
     /// Privileges the read-only role holds on the table, itself or through PUBLIC.
     pub readonly_privileges: Vec<String>,
     pub columns: Vec<String>,
+    /// Columns of type tsvector (full-text documents, §6.4).
+    pub tsvector_columns: Vec<String>,
     pub organisation_id: Option<OrganisationIdColumn>,
     /// Column names; `None` for an expression.
     pub partition_key: Vec<Option<String>>,
@@ -95,6 +97,8 @@ pub(crate) struct OrganisationIdColumn {
 pub(crate) struct Index {
     pub is_unique: bool,
     pub is_partial: bool,
+    /// `btree`, `gin`, …
+    pub access_method: String,
     /// Key columns in order (no INCLUDE columns); `None` for an expression.
     pub key_columns: Vec<Option<String>>,
 }
@@ -340,6 +344,7 @@ async fn load_tables(client: &Client, options: &CheckOptions) -> Result<TablesBy
         tables.of(&row, "table_oid").indexes.push(Index {
             is_unique: row.get("is_unique"),
             is_partial: row.get("is_partial"),
+            access_method: row.get("access_method"),
             key_columns: row.get("key_columns"),
         });
     }
@@ -598,6 +603,7 @@ fn table(row: &Row) -> Table {
         readonly_privileges: row.get("readonly_privileges"),
         has_audit_trigger: row.get("has_audit_trigger"),
         columns: row.get("columns"),
+        tsvector_columns: row.get("tsvector_columns"),
         organisation_id: type_name.map(|type_name| OrganisationIdColumn {
             type_name,
             not_null: row.get("organisation_id_not_null"),

@@ -6,6 +6,7 @@
 //! judging it (`rules`, plain functions of what was loaded).
 
 mod catalog;
+mod pattern_rules;
 mod policy;
 mod report;
 mod rules;

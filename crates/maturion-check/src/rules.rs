@@ -8,7 +8,7 @@ use crate::catalog::{
 };
 use crate::policy::{self, TENANT_BINDING};
 use crate::report::Violation;
-use crate::runtime_rules;
+use crate::{pattern_rules, runtime_rules};
 
 /// The role every object should belong to, named in ownership fixes.
 const OWNER_ROLE: &str = "maturion_owner";
@@ -108,6 +108,7 @@ fn check_table(table: &Table, catalog: &Catalog, out: &mut Vec<Violation>) {
     tenant_references(table, out);
     tenant_unique_key(table, out);
     partitions(table, out);
+    pattern_rules::shared_patterns(table, catalog, out);
 }
 
 /// The column that names a row's organisation: `id` in the tenant root itself.

@@ -703,3 +703,50 @@ async fn privileges_on_a_partition_or_chunk_of_a_tenant_table_are_reported() {
         .message
         .starts_with("maturion_app holds INSERT on this partition of public.audit_log"));
 }
+
+/// A table with the columns of §5.2–§5.4 and a full-text document: until the patterns are
+/// switched on and the document indexed, each is reported; then the table is clean.
+#[tokio::test]
+async fn shared_pattern_columns_without_their_enforcement_are_reported() {
+    let (_database, admin) = migrated().await;
+    let table = variant(
+        &good_table("public.risks"),
+        "title text NOT NULL,",
+        "title text NOT NULL,
+         version_number integer NOT NULL DEFAULT 1,
+         is_current_version boolean NOT NULL DEFAULT true,
+         parent_version_id uuid,
+         status text NOT NULL DEFAULT 'draft',
+         status_changed_at timestamptz,
+         status_changed_by uuid,
+         retention_until timestamptz,
+         retention_reason text,
+         is_legally_protected boolean NOT NULL DEFAULT false,
+         search_vector tsvector GENERATED ALWAYS AS (maturion.search_vector('en', title, '')) STORED,
+         CONSTRAINT valid_status CHECK (status IN ('draft', 'pending_review', 'approved', 'rejected', 'archived')),
+         CONSTRAINT risks_one_next_version UNIQUE (organisation_id, parent_version_id),
+         FOREIGN KEY (organisation_id, parent_version_id) REFERENCES public.risks (organisation_id, id),
+         FOREIGN KEY (organisation_id, status_changed_by) REFERENCES public.users (organisation_id, id),",
+    );
+    as_owner(
+        &admin,
+        &format!("{table}; CREATE INDEX ON public.risks (organisation_id, status_changed_by)"),
+    )
+    .await;
+    assert_eq!(
+        findings(&admin).await,
+        [
+            "retention-not-enforced: public.risks",
+            "versioning-not-enforced: public.risks",
+            "workflow-not-enforced: public.risks",
+            "unindexed-search-vector: public.risks.search_vector",
+        ]
+    );
+    as_owner(
+        &admin,
+        "SELECT maturion.enable_shared_patterns('public.risks'); \
+         CREATE INDEX ON public.risks USING gin (search_vector)",
+    )
+    .await;
+    assert_eq!(findings(&admin).await, Vec::<String>::new());
+}

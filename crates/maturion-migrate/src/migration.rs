@@ -223,7 +223,9 @@ pub fn scaffold(
     let up = format!(
         "-- {version} {name}: {kind:?} change of the {scope} module.\n\
          -- Tenant tables: organisation_id + the standard audit fields, then\n\
-         -- SELECT maturion.enable_tenant_isolation('my_table', module => '{}');\n",
+         -- SELECT maturion.enable_tenant_isolation('my_table', module => '{}');\n\
+         -- and, for versioning, workflow or retention columns (spec §5):\n\
+         -- SELECT maturion.enable_shared_patterns('my_table');\n",
         scope.replace('\'', "''")
     );
     fs::write(folder.join("up.sql"), up).map_err(io(&folder))?;

@@ -1,5 +1,6 @@
 //! Every migration set of the platform, in the order they apply: the global schema first,
-//! then the crates that build on it. The one place that knows this order, and that puts the
+//! then the crates that build on it, then the modules bundled with the platform (the
+//! reference module `policies`). The one place that knows this order, and that puts the
 //! periodic jobs of the crates together ([`maintain`]).
 
 mod job;
@@ -17,14 +18,33 @@ use maturion_migrate::{AppliedMigration, MigrateError, MigrationSet, MigrationSt
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
-/// The platform's migration sets, in dependency order.
+/// Every migration set, in dependency order: the platform's own, then the bundled modules.
 pub fn migration_sets() -> Vec<MigrationSet> {
     vec![
         maturion_schema::platform_migrations(),
         maturion_maintenance::migrations(),
         maturion_audit::migrations(),
         maturion_events::migrations(),
+        maturion_policies::migrations(),
     ]
+}
+
+/// The modules shipped with the platform. Their sets run as any module's do: linted with the
+/// module rules and labelled with their scope, so they prove what a module may do alone.
+pub const BUNDLED_MODULES: [&str; 1] = [maturion_policies::MODULE];
+
+/// Whether `set` is a bundled module's rather than the platform's own.
+pub fn is_bundled_module(set: &MigrationSet) -> bool {
+    BUNDLED_MODULES.contains(&set.scope.as_str())
+}
+
+/// The options `set` runs with: a module's for a bundled module, else the platform's.
+pub fn migration_options(set: &MigrationSet) -> maturion_migrate::Options {
+    if is_bundled_module(set) {
+        maturion_schema::module_migration_options(&set.scope)
+    } else {
+        maturion_schema::migration_options()
+    }
 }
 
 /// Creates the roles (idempotent), then applies every pending migration of every set.
@@ -39,17 +59,13 @@ pub async fn migrate_up_waiting(
     lock_wait: Duration,
 ) -> Result<Vec<AppliedMigration>, MigrateError> {
     maturion_schema::bootstrap_roles(client).await?;
-    let options = maturion_migrate::Options {
-        lock_wait,
-        ..maturion_schema::migration_options()
-    };
     let mut applied = Vec::new();
     for set in migration_sets() {
-        applied.extend(
-            Migrator::new(&set, options.clone())
-                .up(client, None)
-                .await?,
-        );
+        let options = maturion_migrate::Options {
+            lock_wait,
+            ..migration_options(&set)
+        };
+        applied.extend(Migrator::new(&set, options).up(client, None).await?);
     }
     Ok(applied)
 }
@@ -69,7 +85,7 @@ pub fn fingerprint() -> String {
 pub async fn pending_migrations(client: &mut Client) -> Result<Vec<String>, MigrateError> {
     let mut pending = Vec::new();
     for set in migration_sets() {
-        let statuses = Migrator::new(&set, maturion_schema::migration_options())
+        let statuses = Migrator::new(&set, migration_options(&set))
             .status(client)
             .await?;
         pending.extend(

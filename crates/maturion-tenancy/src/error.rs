@@ -17,6 +17,26 @@ pub enum TenancyError {
     #[error("tenant binding refused: {0}")]
     AlreadyBound(String),
 
+    /// A status move outside the table's workflow graph (§5.3); `allowed` are the statuses the
+    /// row may move to from where it is.
+    #[error("{message}")]
+    TransitionRefused {
+        message: String,
+        allowed: Vec<String>,
+    },
+
+    /// A next version of a version that is not the current one of its entity (§5.2).
+    #[error("{0}")]
+    NotCurrentVersion(String),
+
+    /// A change to what the database keeps as it is: a version's content, an audit row.
+    #[error("{0}")]
+    Immutable(String),
+
+    /// A deletion retention or legal protection forbids (§5.4, §10.3).
+    #[error("{0}")]
+    Retained(String),
+
     #[error("the transaction was not bound to its context's tenant: {0}")]
     BindingMismatch(String),
 
@@ -58,7 +78,21 @@ impl From<tokio_postgres::Error> for TenancyError {
             "MT401" => Self::MissingContext(message),
             "MT400" => Self::MalformedContext(message),
             "MT498" => Self::InvalidToken(message),
-            "MT409" => Self::AlreadyBound(message),
+            // The binding's refusal comes from maturion.bind_tenant, a workflow's from its trigger.
+            "MT409"
+                if db
+                    .where_()
+                    .is_some_and(|at| at.contains("maturion.bind_tenant")) =>
+            {
+                Self::AlreadyBound(message)
+            }
+            "MT409" => Self::TransitionRefused {
+                message,
+                allowed: allowed_statuses(db.detail()),
+            },
+            "MT412" => Self::NotCurrentVersion(message),
+            "MT405" => Self::Immutable(message),
+            "MT423" => Self::Retained(message),
             "MT403" => Self::CrossTenant(message),
             _ if *db.code() == SqlState::INSUFFICIENT_PRIVILEGE
                 && message.contains("row-level security") =>
@@ -78,6 +112,20 @@ impl From<tokio_postgres::Error> for TenancyError {
             _ => Self::Database(error),
         }
     }
+}
+
+/// The statuses of a workflow refusal's detail, `allowed: a, b`.
+fn allowed_statuses(detail: Option<&str>) -> Vec<String> {
+    detail
+        .and_then(|detail| detail.strip_prefix("allowed:"))
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|status| !status.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl From<deadpool_postgres::PoolError> for TenancyError {

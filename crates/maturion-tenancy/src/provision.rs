@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 use uuid::Uuid;
 
 use crate::{ApiToken, OrganisationId, TenancyError, UserId};
@@ -31,7 +31,7 @@ pub struct NewOrganisation {
 /// Creates an organisation, its first administrator and a token for them, in one
 /// transaction. `client` is an administrator or a session of the maintenance role.
 pub async fn create_organisation(
-    client: &Client,
+    client: &impl GenericClient,
     name: &str,
     admin_email: &str,
     admin_name: &str,
@@ -49,6 +49,35 @@ pub async fn create_organisation(
         user_id: UserId::from_uuid(row.get(1)),
         token: issued(row.get(2), row.get(3), row.get(4))?,
     })
+}
+
+/// The first organisation of an empty database (a demo on a first start), made as
+/// [`create_organisation`] makes one; `None`, and nothing made, when any organisation exists,
+/// closed ones included. The check and the creation hold a lock on `organisations` that
+/// other creations wait for, so two first starts at once make one organisation. `client` is
+/// an administrator or a session of the maintenance role (which sees every organisation).
+pub async fn create_first_organisation(
+    client: &mut Client,
+    name: &str,
+    admin_email: &str,
+    admin_name: &str,
+    expires_in: Duration,
+) -> Result<Option<NewOrganisation>, TenancyError> {
+    let transaction = client.transaction().await?;
+    transaction
+        .batch_execute("LOCK TABLE public.organisations IN SHARE ROW EXCLUSIVE MODE")
+        .await?;
+    let any: bool = transaction
+        .query_one("SELECT EXISTS (SELECT FROM public.organisations)", &[])
+        .await?
+        .get(0);
+    if any {
+        return Ok(None);
+    }
+    let created =
+        create_organisation(&transaction, name, admin_email, admin_name, expires_in).await?;
+    transaction.commit().await?;
+    Ok(Some(created))
 }
 
 /// A new token for an active user.

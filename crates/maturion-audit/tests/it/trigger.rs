@@ -277,10 +277,10 @@ async fn module_tables_are_audited_under_their_module() {
                deleted_at timestamptz, deleted_by uuid,
                UNIQUE (organisation_id, id));
              SELECT maturion.enable_tenant_isolation('risks', module => 'risks');
-             CREATE TABLE policies (LIKE risks INCLUDING DEFAULTS, UNIQUE (organisation_id, id));
+             CREATE TABLE procedures (LIKE risks INCLUDING DEFAULTS, UNIQUE (organisation_id, id));
              BEGIN;
-             SET LOCAL maturion.migration_scope = 'policies';
-             SELECT maturion.enable_tenant_isolation('policies');
+             SET LOCAL maturion.migration_scope = 'procedures';
+             SELECT maturion.enable_tenant_isolation('procedures');
              COMMIT;
              CREATE TABLE incidents (
                id uuid NOT NULL DEFAULT generate_uuidv7(),
@@ -298,7 +298,7 @@ async fn module_tables_are_audited_under_their_module() {
     let mut ids = Vec::new();
     for sql in [
         "INSERT INTO risks (organisation_id, title, created_by) VALUES ($1, 'Flood', $2) RETURNING id",
-        "INSERT INTO policies (organisation_id, title, created_by) VALUES ($1, 'Backups', $2) RETURNING id",
+        "INSERT INTO procedures (organisation_id, title, created_by) VALUES ($1, 'Backups', $2) RETURNING id",
         "INSERT INTO incidents (organisation_id, title, occurred_at) SELECT $1, 'Outage', now() WHERE $2::uuid IS NOT NULL RETURNING id",
     ] {
         ids.push(tx.query_one(sql, &[&alpha.organisation, &alpha.user]).await.unwrap().get::<_, Uuid>(0));
@@ -306,7 +306,7 @@ async fn module_tables_are_audited_under_their_module() {
     tx.commit().await.unwrap();
     for ((table, module), id) in [
         ("risks", "risks"),
-        ("policies", "policies"),
+        ("procedures", "procedures"),
         ("incidents", "incidents"),
     ]
     .iter()
@@ -322,7 +322,7 @@ async fn module_tables_are_audited_under_their_module() {
     let triggers: i64 = admin
         .query_one(
             "SELECT count(*) FROM pg_trigger WHERE tgname = 'audit_trail' AND tgfoid = 'maturion.audit_trail'::regproc \
-             AND tgrelid IN ('risks'::regclass, 'policies'::regclass, 'incidents'::regclass)",
+             AND tgrelid IN ('risks'::regclass, 'procedures'::regclass, 'incidents'::regclass)",
             &[],
         )
         .await
@@ -364,6 +364,8 @@ async fn the_platform_tables_carry_the_trigger_and_the_logs_do_not() {
         [
             "organisation_settings",
             "organisations",
+            // The bundled reference module's.
+            "policies",
             "user_permissions",
             "users"
         ]

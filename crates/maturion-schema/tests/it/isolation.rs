@@ -8,7 +8,7 @@ use maturion_testing::TestDatabase;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
-const TENANT_TABLES: [&str; 10] = [
+const TENANT_TABLES: [&str; 11] = [
     "organisations",
     "organisation_settings",
     "users",
@@ -19,6 +19,8 @@ const TENANT_TABLES: [&str; 10] = [
     "audit_log_daily",
     "event_log_hourly",
     "event_log_daily",
+    // The bundled reference module's: versioned, with a workflow, retention and search.
+    "policies",
 ];
 
 /// Rollups, derived by the maintenance job, and the event log, written through the
@@ -142,6 +144,14 @@ async fn fixture(db: &TestDatabase) -> Fixture {
                 .await
                 .unwrap();
         }
+        admin
+            .execute(
+                "INSERT INTO policies (organisation_id, title, content, created_by) \
+                 VALUES ($1, 'Access control', 'Only the need to know.', $2)",
+                &[&organisation, &user],
+            )
+            .await
+            .unwrap();
         for table in ["event_log_hourly", "event_log_daily"] {
             admin
                 .execute(
@@ -245,6 +255,9 @@ fn insert_sql(table: &str, tenant: Tenant) -> String {
             "INSERT INTO {table} (organisation_id, bucket, module, action, entries) \
              VALUES ('{o}', date_trunc('hour', now()) - interval '1 day', 'platform', 'viewed', 1)"
         ),
+        "policies" => format!(
+            "INSERT INTO policies (organisation_id, title, created_by) VALUES ('{o}', 'New', '{u}')"
+        ),
         "event_log_hourly" | "event_log_daily" => format!(
             "INSERT INTO {table} (organisation_id, bucket, event_type, events) \
              VALUES ('{o}', date_trunc('hour', now()) - interval '1 day', 'user.viewed', 1)"
@@ -262,6 +275,7 @@ fn update_sql(table: &str, aim: Option<Uuid>) -> String {
         "user_permissions" => "permission = permission",
         "audit_log" => "module = module",
         "event_log" => "processed_at = now()",
+        "policies" => "status_changed_at = now()",
         "audit_log_hourly" | "audit_log_daily" => "entries = entries",
         "event_log_hourly" | "event_log_daily" => "events = events",
         other => panic!("no update for {other}"),
@@ -307,6 +321,10 @@ async fn upsert_sql(admin: &Client, table: &str, acting: Tenant, victim: Tenant)
         "user_permissions" => format!(
             "INSERT INTO user_permissions (id, organisation_id, user_id, module, permission, created_by) \
              VALUES ('{id}', '{o}', '{u}', 'risks', 'read', '{u}') ON CONFLICT (id) DO UPDATE SET permission = 'taken'"
+        ),
+        "policies" => format!(
+            "INSERT INTO policies (id, organisation_id, title, created_by) \
+             VALUES ('{id}', '{o}', 'Taken', '{u}') ON CONFLICT (id) DO UPDATE SET is_legally_protected = true"
         ),
         "audit_log" | "event_log" => {
             let timestamp = victim_row["timestamp"].as_str().unwrap();

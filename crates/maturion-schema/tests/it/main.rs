@@ -2,4 +2,5 @@
 
 mod binding;
 mod isolation;
+mod patterns;
 mod schema;

@@ -2,6 +2,7 @@
 
 mod context_setters;
 mod pooled_sessions;
+mod provision;
 
 use maturion_tenancy::{Database, TenancyError, TenantConnection};
 use maturion_testing::{organisation_with_admin, TestDatabase};

@@ -121,7 +121,8 @@ fn new(name: &str, dir: &Path, scope: Option<&str>, bump: Bump) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-/// A module's folder is run as that module; the platform's sets as the platform.
+/// A module's folder is run as that module; the embedded sets as the platform says (its own
+/// as the platform, the bundled modules as modules).
 fn options_for(
     source: &MigrationSource,
     set: &MigrationSet,
@@ -129,7 +130,7 @@ fn options_for(
 ) -> maturion_migrate::Options {
     let options = match source.dir {
         Some(_) => maturion_schema::module_migration_options(&set.scope),
-        None => maturion_schema::migration_options(),
+        None => maturion_platform::migration_options(set),
     };
     maturion_migrate::Options {
         lock_wait,
@@ -208,16 +209,20 @@ async fn status(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Lints files and migration folders as a module's (default: the platform's own migrations,
-/// as embedded in this binary, as the platform's); exit status 1 when anything is found. A
-/// named path holding nothing to lint is an error.
+/// Lints files and migration folders as a module's (default: the migrations embedded in this
+/// binary, the platform's own as the platform's and the bundled modules' as modules'); exit
+/// status 1 when anything is found. A named path holding nothing to lint is an error.
 fn lint(paths: Vec<PathBuf>) -> Result<ExitCode> {
     let mut results = Vec::new();
     if paths.is_empty() {
         for set in maturion_platform::migration_sets() {
+            let scope = match maturion_platform::is_bundled_module(&set) {
+                true => maturion_lint::Scope::Module,
+                false => maturion_lint::Scope::Platform,
+            };
             for m in set.migrations {
                 let path = Path::new(&set.scope).join(m.folder_name()).join("up.sql");
-                let found = maturion_lint::lint_as(&m.up, m.kind(), maturion_lint::Scope::Platform)
+                let found = maturion_lint::lint_as(&m.up, m.kind(), scope)
                     .with_context(|| format!("cannot lint {}", path.display()))?;
                 results.push((path, found));
             }

@@ -172,3 +172,74 @@ async fn the_run_command_serves_the_embedded_cluster_until_stopped() {
         describe(&stopped)
     );
 }
+
+/// The first start on an empty embedded database makes a demo organisation and prints its
+/// administrator's token once, with a curl that uses it; later starts make and print none.
+#[tokio::test]
+async fn the_first_start_makes_a_demo_organisation_and_shows_its_token_once() {
+    let home = Home::new();
+    let serve = || {
+        let mut command = maturion_command(&[]);
+        command
+            .env("MATURION_HOME", home.0.path())
+            .env("MATURION_SERVER_LISTEN", "127.0.0.1:0");
+        RunningServer::spawn(command)
+    };
+    let first = serve();
+    first.ready().await;
+    let first = first.terminate();
+    assert!(first.status.success(), "{}", describe(&first));
+    let text = stdout(&first);
+    let token = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("export TOKEN="))
+        .unwrap_or_else(|| panic!("no token printed: {}", describe(&first)))
+        .to_owned();
+    assert!(
+        text.contains("curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:")
+            && text.contains("/v1/policies"),
+        "{text}"
+    );
+
+    let second = serve();
+    second.ready().await;
+    let second = second.terminate();
+    assert!(second.status.success(), "{}", describe(&second));
+    assert!(
+        !stdout(&second).contains("TOKEN") && !stdout(&second).contains("mt_"),
+        "a later start shows no token: {}",
+        describe(&second)
+    );
+
+    let psql = |role: &str, sql: &str| {
+        let url = stdout(&maturion(
+            &["db", "url", "--role", role],
+            Some(home.0.path()),
+            None,
+        ));
+        let output = std::process::Command::new("psql")
+            .args([url.trim(), "-q", "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+            .output()
+            .expect("psql runs");
+        assert!(output.status.success(), "{}", describe(&output));
+        stdout(&output).trim().to_owned()
+    };
+    assert_eq!(
+        psql(
+            "postgres",
+            "SELECT count(*) || ' ' || min(name) FROM organisations"
+        ),
+        "1 Demo Organisation"
+    );
+    assert_eq!(
+        psql(
+            "maturion_app",
+            &format!(
+                "BEGIN; SELECT user_id IS NOT NULL FROM maturion.bind_tenant('{token}'); \
+                 SELECT count(*) FROM users WHERE role = 'admin' AND id = maturion.current_user_id()"
+            )
+        ),
+        "t\n1",
+        "the printed token binds to the demo organisation's administrator"
+    );
+}

@@ -1,0 +1,2 @@
+-- Reverts 1.0.0 policies.
+DROP TABLE policies;
