@@ -45,14 +45,14 @@ impl ApiError {
         }
     }
 
-    pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
+    pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
         ApiError::InvalidValue {
             field: field.to_owned(),
             reason: reason.into(),
         }
     }
 
-    pub(crate) fn parameter(parameter: &str, reason: impl Into<String>) -> Self {
+    pub fn parameter(parameter: &str, reason: impl Into<String>) -> Self {
         ApiError::InvalidParameter {
             parameter: parameter.to_owned(),
             reason: reason.into(),

@@ -1,0 +1,248 @@
+//! The generated resources under `/v1`: one set of routes per table of maturion-api's catalog,
+//! registered from its route table (no per-table code), and `GET /v1`, the route table itself.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, RawPathParams, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter};
+use axum::{Extension, Json, Router};
+use maturion_api::{
+    ApiError, Catalog, Level, ListQuery, Method, Operation, Resource, Route, Statement,
+};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::auth::Session;
+use super::problem::Problem;
+use super::AppState;
+
+/// What a route's handler needs to know: the route and its resource.
+struct Endpoint {
+    route: Route,
+    resource: Resource,
+}
+
+/// Every route of the catalog, and the index at `/v1`.
+pub fn router(catalog: &Catalog) -> Router<AppState> {
+    let mut by_path: HashMap<String, axum::routing::MethodRouter<AppState>> = HashMap::new();
+    for route in catalog.routes() {
+        let Some(resource) = catalog.resource(&route.resource) else {
+            continue;
+        };
+        let endpoint = Arc::new(Endpoint {
+            route: route.clone(),
+            resource: resource.clone(),
+        });
+        let handler = on(filter(route.method), serve).layer(Extension(endpoint));
+        let merged = match by_path.remove(&route.path) {
+            Some(existing) => existing.merge(handler),
+            None => handler,
+        };
+        by_path.insert(route.path.clone(), merged);
+    }
+    let index = json!({ "resources": catalog.resources, "routes": catalog.routes() });
+    let mut router = Router::new().route(
+        "/v1",
+        axum::routing::get(move || async move { Json(index) }),
+    );
+    for (path, method_router) in by_path {
+        router = router.route(&path, method_router);
+    }
+    router
+}
+
+fn filter(method: Method) -> MethodFilter {
+    match method {
+        Method::Get => MethodFilter::GET,
+        Method::Post => MethodFilter::POST,
+        Method::Patch => MethodFilter::PATCH,
+        Method::Delete => MethodFilter::DELETE,
+    }
+}
+
+/// Query-string pairs, or the reason they cannot be read.
+type Pairs = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
+type PathParams = Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>;
+
+/// Every generated route: authenticate, authorise, check the input, run one statement, commit.
+async fn serve(
+    State(state): State<AppState>,
+    Extension(endpoint): Extension<Arc<Endpoint>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    path: PathParams,
+    pairs: Pairs,
+    body: Bytes,
+) -> Response {
+    let session = match Session::open(&state.database, &headers, client).await {
+        Ok(session) => session,
+        Err(problem) => return problem.into_response(),
+    };
+    let outcome = match session.require(&endpoint.route.module, endpoint.route.requires) {
+        Ok(()) => {
+            let input = Input { path, pairs, body };
+            run(&session, &endpoint, input).await
+        }
+        Err(problem) => Err(problem),
+    };
+    match session.finish(outcome).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
+}
+
+struct Input {
+    path: PathParams,
+    pairs: Pairs,
+    body: Bytes,
+}
+
+impl Input {
+    /// The `{id}` of the path, a UUID.
+    fn id(&self) -> Result<Uuid, Problem> {
+        let invalid = || Problem::from(ApiError::parameter("id", "expected a UUID"));
+        let params = self.path.as_ref().map_err(|_| invalid())?;
+        let (_, text) = params.iter().find(|(name, _)| *name == "id").ok_or_else(invalid)?;
+        Uuid::try_parse(text).map_err(|_| invalid())
+    }
+
+    fn pairs(&self) -> Result<&[(String, String)], Problem> {
+        match &self.pairs {
+            Ok(Query(pairs)) => Ok(pairs),
+            Err(_) => Err(ApiError::parameter("query", "not a valid query string").into()),
+        }
+    }
+
+    /// No query parameter but `include_deleted`, for routes of one row.
+    fn include_deleted(&self) -> Result<bool, Problem> {
+        let mut include_deleted = false;
+        for (key, value) in self.pairs()? {
+            match (key.as_str(), value.as_str()) {
+                ("include_deleted", "true") => include_deleted = true,
+                ("include_deleted", "false") => include_deleted = false,
+                ("include_deleted", _) => {
+                    return Err(ApiError::parameter(key, "expected true or false").into())
+                }
+                _ => return Err(ApiError::parameter(key, "not a parameter of this route").into()),
+            }
+        }
+        Ok(include_deleted)
+    }
+
+    fn no_parameters(&self) -> Result<(), Problem> {
+        match self.pairs()?.first() {
+            Some((key, _)) => Err(ApiError::parameter(key, "not a parameter of this route").into()),
+            None => Ok(()),
+        }
+    }
+
+    fn json(&self) -> Result<Value, Problem> {
+        serde_json::from_slice(&self.body).map_err(|error| {
+            ApiError::MalformedBody(format!("not JSON: {error}")).into()
+        })
+    }
+}
+
+async fn run(session: &Session, endpoint: &Endpoint, input: Input) -> Result<Response, Problem> {
+    let resource = &endpoint.resource;
+    let not_found = || Problem::not_found(&resource.name);
+    match endpoint.route.operation {
+        Operation::List => {
+            let query = ListQuery::parse(resource, input.pairs()?)?;
+            if query.include_deleted {
+                session.require(&resource.module, Level::Admin)?;
+            }
+            list(session, resource, &query).await
+        }
+        Operation::Get => {
+            let id = input.id()?;
+            let include_deleted = input.include_deleted()?;
+            if include_deleted {
+                session.require(&resource.module, Level::Admin)?;
+            }
+            let row = one(session, &resource.select_one(id, include_deleted)).await?;
+            Ok(Json(row.ok_or_else(not_found)?).into_response())
+        }
+        Operation::Create => {
+            input.no_parameters()?;
+            let statement = resource.insert(&input.json()?)?;
+            let row = one(session, &statement).await?.ok_or_else(not_found)?;
+            let location = row["id"]
+                .as_str()
+                .map(|id| format!("/v1/{}/{id}", resource.name))
+                .unwrap_or_default();
+            Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(row)).into_response())
+        }
+        Operation::Update => {
+            let id = input.id()?;
+            input.no_parameters()?;
+            let statement = resource.update(id, &input.json()?)?;
+            let row = one(session, &statement).await?;
+            Ok(Json(row.ok_or_else(not_found)?).into_response())
+        }
+        Operation::Delete => {
+            let id = input.id()?;
+            input.no_parameters()?;
+            one(session, &resource.soft_delete(id)).await?.ok_or_else(not_found)?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        Operation::Restore => {
+            let id = input.id()?;
+            input.no_parameters()?;
+            let row = one(session, &resource.restore(id)).await?;
+            Ok(Json(row.ok_or_else(not_found)?).into_response())
+        }
+        Operation::History => {
+            let id = input.id()?;
+            input.no_parameters()?;
+            history(session, resource, id).await
+        }
+    }
+}
+
+async fn one(session: &Session, statement: &Statement) -> Result<Option<Value>, Problem> {
+    let row = session
+        .transaction
+        .query_opt(statement.sql.as_str(), &statement.params())
+        .await?;
+    Ok(row.map(|row| row.get(0)))
+}
+
+async fn list(session: &Session, resource: &Resource, query: &ListQuery) -> Result<Response, Problem> {
+    let statement = resource.list(query);
+    let rows = session
+        .transaction
+        .query(statement.sql.as_str(), &statement.params())
+        .await?;
+    let mut items: Vec<Value> = rows.iter().map(|row| row.get(0)).collect();
+    let more = items.len() as i64 > query.limit;
+    items.truncate(query.limit as usize);
+    let next_cursor = match items.last() {
+        Some(last) if more => query.cursor_after(last),
+        _ => None,
+    };
+    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })).into_response())
+}
+
+async fn history(session: &Session, resource: &Resource, id: Uuid) -> Result<Response, Problem> {
+    let exists = resource.exists(id);
+    let row = session
+        .transaction
+        .query_one(exists.sql.as_str(), &exists.params())
+        .await?;
+    if !row.get::<_, bool>(0) {
+        return Err(Problem::not_found(&resource.name));
+    }
+    let statement = resource.history(id);
+    let rows = session
+        .transaction
+        .query(statement.sql.as_str(), &statement.params())
+        .await?;
+    let items: Vec<Value> = rows.iter().map(|row| row.get(0)).collect();
+    Ok(Json(json!({ "items": items })).into_response())
+}
