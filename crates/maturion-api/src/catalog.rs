@@ -88,7 +88,11 @@ struct Table {
 
 impl Table {
     fn into_resource(self) -> Result<Resource, Skipped> {
-        let tenant_column = if self.is_tenant_root { "id" } else { "organisation_id" };
+        let tenant_column = if self.is_tenant_root {
+            "id"
+        } else {
+            "organisation_id"
+        };
         self.refuse_unless(self.can_select, "the application role cannot read it")?;
         self.refuse_unless(self.has_uuid("id"), "it has no uuid column id")?;
         self.refuse_unless(
@@ -149,8 +153,7 @@ impl Table {
 
     /// A unique key is safe when it holds the tenant key, or is the server-made `id` alone.
     fn is_tenant_safe(&self, key: &[Option<String>], tenant_column: &str) -> bool {
-        key.iter().any(|c| c.as_deref() == Some(tenant_column))
-            || key == [Some("id".to_owned())]
+        key.iter().any(|c| c.as_deref() == Some(tenant_column)) || key == [Some("id".to_owned())]
     }
 
     /// NOT NULL columns that lead a plain btree index, or follow the tenant key in one.
@@ -258,7 +261,10 @@ mod tests {
             None,
             "a form not understood is no list, never a wrong one"
         );
-        assert_eq!(in_list("CHECK ((status = 'only'::text))"), values(&["only"]));
+        assert_eq!(
+            in_list("CHECK ((status = 'only'::text))"),
+            values(&["only"])
+        );
         assert_eq!(in_list("CHECK ((btrim(name) <> ''::text))"), None);
         assert_eq!(in_list("CHECK ((email ~ '^[^@]+@'::text))"), None);
         assert_eq!(in_list("CHECK ((entries > 0))"), None);

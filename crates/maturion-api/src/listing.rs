@@ -119,7 +119,10 @@ impl ListQuery {
         let mut cursor = None;
         let mut seen = Vec::new();
         for (key, value) in pairs {
-            let reserved = matches!(key.as_str(), "limit" | "order" | "cursor" | "include_deleted");
+            let reserved = matches!(
+                key.as_str(),
+                "limit" | "order" | "cursor" | "include_deleted"
+            );
             if reserved && seen.contains(&key) {
                 return Err(ApiError::parameter(key, "given more than once"));
             }
@@ -179,7 +182,12 @@ fn parse_order(resource: &Resource, value: &str) -> Result<Order, ApiError> {
     let descending = match direction {
         "asc" => false,
         "desc" => true,
-        _ => return Err(ApiError::parameter("order", "expected <column>.asc or <column>.desc")),
+        _ => {
+            return Err(ApiError::parameter(
+                "order",
+                "expected <column>.asc or <column>.desc",
+            ))
+        }
     };
     let column = known_column(resource, name)?;
     if !column.orderable {

@@ -59,7 +59,10 @@ pub enum ValueKind {
     Text,
     Boolean,
     /// With its inclusive bounds.
-    Integer { min: i64, max: i64 },
+    Integer {
+        min: i64,
+        max: i64,
+    },
     /// numeric, real, double precision.
     Number,
     Timestamp,
@@ -186,22 +189,52 @@ impl Resource {
         ];
         if self.insertable {
             let level = self.write_level();
-            routes.push(Route::new(self, Method::Post, &collection, Operation::Create, level));
+            routes.push(Route::new(
+                self,
+                Method::Post,
+                &collection,
+                Operation::Create,
+                level,
+            ));
         }
         if self.updatable {
             let level = self.write_level();
-            routes.push(Route::new(self, Method::Patch, &item, Operation::Update, level));
+            routes.push(Route::new(
+                self,
+                Method::Patch,
+                &item,
+                Operation::Update,
+                level,
+            ));
         }
         // The tenant root is closed by operators, not through the API.
         if self.updatable && self.soft_delete && self.tenant_column != "id" {
             let level = self.write_level();
-            routes.push(Route::new(self, Method::Delete, &item, Operation::Delete, level));
+            routes.push(Route::new(
+                self,
+                Method::Delete,
+                &item,
+                Operation::Delete,
+                level,
+            ));
             let restore = format!("{item}/restore");
-            routes.push(Route::new(self, Method::Post, &restore, Operation::Restore, Level::Admin));
+            routes.push(Route::new(
+                self,
+                Method::Post,
+                &restore,
+                Operation::Restore,
+                Level::Admin,
+            ));
         }
         if self.audited {
             let history = format!("{item}/history");
-            routes.push(Route::new(self, Method::Get, &history, Operation::History, Level::Read));
+            routes.push(Route::new(
+                self,
+                Method::Get,
+                &history,
+                Operation::History,
+                Level::Read,
+            ));
         }
         routes
     }

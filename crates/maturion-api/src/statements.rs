@@ -130,8 +130,7 @@ impl Resource {
             let id = statement.bind(cursor.id());
             if order.column == "id" {
                 conditions.push(format!("t.id {beyond} {id}"));
-            } else if let (Some(column), Some(value)) =
-                (self.column(&order.column), cursor.value())
+            } else if let (Some(column), Some(value)) = (self.column(&order.column), cursor.value())
             {
                 let value = statement.bind_as(value, &column.sql_type);
                 conditions.push(format!("({order_column}, t.id) {beyond} ({value}, {id})"));

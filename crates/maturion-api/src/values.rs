@@ -53,7 +53,10 @@ pub(crate) fn check_text(column: &Column, field: &str, text: &str) -> Result<(),
         return Err(ApiError::invalid(field, "contains a NUL character"));
     }
     if text.len() > MAX_TEXT {
-        return Err(ApiError::invalid(field, format!("longer than {MAX_TEXT} bytes")));
+        return Err(ApiError::invalid(
+            field,
+            format!("longer than {MAX_TEXT} bytes"),
+        ));
     }
     match &column.kind {
         ValueKind::Uuid if Uuid::try_parse(text).is_err() => {
@@ -62,13 +65,15 @@ pub(crate) fn check_text(column: &Column, field: &str, text: &str) -> Result<(),
         ValueKind::Boolean if !matches!(text, "true" | "false") => {
             return Err(ApiError::invalid(field, "expected true or false"));
         }
-        ValueKind::Integer { min, max } => {
-            if !text.parse::<i64>().is_ok_and(|n| (*min..=*max).contains(&n)) {
-                return Err(ApiError::invalid(
-                    field,
-                    format!("expected an integer from {min} to {max}"),
-                ));
-            }
+        ValueKind::Integer { min, max }
+            if !text
+                .parse::<i64>()
+                .is_ok_and(|n| (*min..=*max).contains(&n)) =>
+        {
+            return Err(ApiError::invalid(
+                field,
+                format!("expected an integer from {min} to {max}"),
+            ));
         }
         ValueKind::Number if !text.parse::<f64>().is_ok_and(f64::is_finite) => {
             return Err(ApiError::invalid(field, "expected a number"));
@@ -80,7 +85,10 @@ pub(crate) fn check_text(column: &Column, field: &str, text: &str) -> Result<(),
             ));
         }
         ValueKind::Date if NaiveDate::parse_from_str(text, "%Y-%m-%d").is_err() => {
-            return Err(ApiError::invalid(field, "expected a date such as 2026-12-03"));
+            return Err(ApiError::invalid(
+                field,
+                "expected a date such as 2026-12-03",
+            ));
         }
         ValueKind::Json | ValueKind::Array => {
             return Err(ApiError::invalid(field, "cannot be compared"));
@@ -117,9 +125,21 @@ mod tests {
 
     #[test]
     fn values_of_the_wrong_type_are_refused_naming_the_field() {
-        let int4 = column(ValueKind::Integer { min: i32::MIN.into(), max: i32::MAX.into() }, None);
+        let int4 = column(
+            ValueKind::Integer {
+                min: i32::MIN.into(),
+                max: i32::MAX.into(),
+            },
+            None,
+        );
         assert!(check_json(&int4, &json!(5)).is_ok());
-        for bad in [json!(1.5), json!("5"), json!(i64::MAX), json!(null), json!([1])] {
+        for bad in [
+            json!(1.5),
+            json!("5"),
+            json!(i64::MAX),
+            json!(null),
+            json!([1]),
+        ] {
             let error = check_json(&int4, &bad).unwrap_err();
             assert_eq!(error.field(), "c", "{bad}");
         }

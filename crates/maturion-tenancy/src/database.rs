@@ -149,7 +149,9 @@ pub(crate) async fn begin(
 ) -> Result<(), TenancyError> {
     let (ip, agent) = context.client_settings();
     let bound = match &context.credential {
-        Credential::Token(token) => begin_with_token(client, bind_token, token, &ip, &agent).await?,
+        Credential::Token(token) => {
+            begin_with_token(client, bind_token, token, &ip, &agent).await?
+        }
         Credential::Service(binder) => {
             let organisation = bind_service(client, binder, context, &ip, &agent).await?;
             (organisation, None)
@@ -330,8 +332,8 @@ impl Database {
                 "the token bound no organisation and user".to_owned(),
             ));
         };
-        transaction.context =
-            TenantContext::new(organisation, user, token.clone()).with_client(ip_address, user_agent);
+        transaction.context = TenantContext::new(organisation, user, token.clone())
+            .with_client(ip_address, user_agent);
         Ok(transaction)
     }
 

@@ -8,7 +8,11 @@ use tokio_postgres::Client;
 /// `owner_id` referencing a user, the audit fields and soft delete, every foreign key indexed,
 /// and `maturion.enable_tenant_isolation(name, module)`. `admin` is a superuser; `name` and
 /// `module` are lower-case identifiers.
-pub async fn module_table(admin: &Client, name: &str, module: &str) -> Result<(), tokio_postgres::Error> {
+pub async fn module_table(
+    admin: &Client,
+    name: &str,
+    module: &str,
+) -> Result<(), tokio_postgres::Error> {
     admin
         .batch_execute(&format!(
             "SET ROLE maturion_owner;

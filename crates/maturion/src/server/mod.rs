@@ -136,7 +136,11 @@ async fn served_resources(app: &Config, admin: &Config) -> Result<Catalog> {
             violation.object == table || violation.object.starts_with(&format!("{table}."))
         });
         if let Some(violation) = faulty {
-            tracing::warn!(table, rule = violation.rule, "not served: maturion check finds fault with it");
+            tracing::warn!(
+                table,
+                rule = violation.rule,
+                "not served: maturion check finds fault with it"
+            );
         }
         faulty.is_none()
     });
@@ -149,21 +153,24 @@ async fn served_resources(app: &Config, admin: &Config) -> Result<Catalog> {
 /// Body limit, per-request timeout, a request id on every request and response, and at most
 /// `concurrency_limit` requests at once (more wait their turn).
 fn with_limits(router: Router, limits: &ServerSettings) -> Router {
-    router.layer(
-        ServiceBuilder::new()
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-            .layer(telemetry::trace_layer())
-            .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes.get()))
-            .layer(GlobalConcurrencyLimitLayer::new(
-                limits.concurrency_limit.get(),
-            ))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                limits.request_timeout,
-            )),
-    )
-    .layer(axum::middleware::map_response(routes::problem_for_bare_errors))
+    router
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(telemetry::trace_layer())
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes.get()))
+                .layer(GlobalConcurrencyLimitLayer::new(
+                    limits.concurrency_limit.get(),
+                ))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    limits.request_timeout,
+                )),
+        )
+        .layer(axum::middleware::map_response(
+            routes::problem_for_bare_errors,
+        ))
 }
 
 /// Ctrl-C or SIGTERM.

@@ -48,7 +48,10 @@ impl Problem {
     pub fn forbidden(module: &str, level: maturion_api::Level) -> Self {
         Problem::new(
             StatusCode::FORBIDDEN,
-            format!("this needs the {} permission on module {module}", level.name()),
+            format!(
+                "this needs the {} permission on module {module}",
+                level.name()
+            ),
         )
     }
 
@@ -116,7 +119,10 @@ impl From<TenancyError> for Problem {
             }
             TenancyError::Pool(message) => {
                 tracing::warn!(%message, "no database connection");
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is not reachable")
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database is not reachable",
+                )
             }
             TenancyError::Database(error) => database_error(&error),
             other => internal(&other),
@@ -150,12 +156,18 @@ fn database_error(error: &tokio_postgres::Error) -> Problem {
         return Problem::new(StatusCode::CONFLICT, "a concurrent change won; try again");
     }
     if *code == SqlState::QUERY_CANCELED || *code == SqlState::LOCK_NOT_AVAILABLE {
-        return Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database took too long; try again");
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database took too long; try again",
+        );
     }
     internal(error)
 }
 
 fn internal(error: &dyn std::fmt::Display) -> Problem {
     tracing::error!(%error, "request failed");
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server's log")
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; see the server's log",
+    )
 }

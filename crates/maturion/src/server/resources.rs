@@ -107,7 +107,10 @@ impl Input {
     fn id(&self) -> Result<Uuid, Problem> {
         let invalid = || Problem::from(ApiError::parameter("id", "expected a UUID"));
         let params = self.path.as_ref().map_err(|_| invalid())?;
-        let (_, text) = params.iter().find(|(name, _)| *name == "id").ok_or_else(invalid)?;
+        let (_, text) = params
+            .iter()
+            .find(|(name, _)| *name == "id")
+            .ok_or_else(invalid)?;
         Uuid::try_parse(text).map_err(|_| invalid())
     }
 
@@ -142,9 +145,8 @@ impl Input {
     }
 
     fn json(&self) -> Result<Value, Problem> {
-        serde_json::from_slice(&self.body).map_err(|error| {
-            ApiError::MalformedBody(format!("not JSON: {error}")).into()
-        })
+        serde_json::from_slice(&self.body)
+            .map_err(|error| ApiError::MalformedBody(format!("not JSON: {error}")).into())
     }
 }
 
@@ -176,7 +178,12 @@ async fn run(session: &Session, endpoint: &Endpoint, input: Input) -> Result<Res
                 .as_str()
                 .map(|id| format!("/v1/{}/{id}", resource.name))
                 .unwrap_or_default();
-            Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(row)).into_response())
+            Ok((
+                StatusCode::CREATED,
+                [(header::LOCATION, location)],
+                Json(row),
+            )
+                .into_response())
         }
         Operation::Update => {
             let id = input.id()?;
@@ -188,7 +195,9 @@ async fn run(session: &Session, endpoint: &Endpoint, input: Input) -> Result<Res
         Operation::Delete => {
             let id = input.id()?;
             input.no_parameters()?;
-            one(session, &resource.soft_delete(id)).await?.ok_or_else(not_found)?;
+            one(session, &resource.soft_delete(id))
+                .await?
+                .ok_or_else(not_found)?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         Operation::Restore => {
@@ -213,7 +222,11 @@ async fn one(session: &Session, statement: &Statement) -> Result<Option<Value>, 
     Ok(row.map(|row| row.get(0)))
 }
 
-async fn list(session: &Session, resource: &Resource, query: &ListQuery) -> Result<Response, Problem> {
+async fn list(
+    session: &Session,
+    resource: &Resource,
+    query: &ListQuery,
+) -> Result<Response, Problem> {
     let statement = resource.list(query);
     let rows = session
         .transaction

@@ -31,9 +31,15 @@ impl Api {
     async fn start() -> Api {
         let db = maturion_testing::migrated_database().await;
         let admin = db.admin().await;
-        maturion_testing::module_table(&admin, MODULE_TABLE, "risks").await.unwrap();
-        let a = organisation_with_admin(&admin, "Organisation A").await.unwrap();
-        let b = organisation_with_admin(&admin, "Organisation B").await.unwrap();
+        maturion_testing::module_table(&admin, MODULE_TABLE, "risks")
+            .await
+            .unwrap();
+        let a = organisation_with_admin(&admin, "Organisation A")
+            .await
+            .unwrap();
+        let b = organisation_with_admin(&admin, "Organisation B")
+            .await
+            .unwrap();
         let server = RunningServer::start(&db);
         // The periodic job's first run (which refreshes the rollups) is over before any
         // snapshot is taken.
@@ -42,19 +48,36 @@ impl Api {
         Api { db, server, a, b }
     }
 
-    async fn call(&self, token: Option<&str>, method: &str, path: &str, body: Option<&Value>) -> Reply {
+    async fn call(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
         let body = body.map(|body| body.to_string().into_bytes());
         self.raw(token, method, path, body).await
     }
 
-    async fn raw(&self, token: Option<&str>, method: &str, path: &str, body: Option<Vec<u8>>) -> Reply {
+    async fn raw(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self.server.http.request(method, format!("{}{path}", self.server.url));
+        let mut request = self
+            .server
+            .http
+            .request(method, format!("{}{path}", self.server.url));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
-            request = request.header("content-type", "application/json").body(body);
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
@@ -73,7 +96,8 @@ impl Api {
     }
 
     async fn as_a(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
-        self.call(Some(self.a.token.expose()), method, path, body).await
+        self.call(Some(self.a.token.expose()), method, path, body)
+            .await
     }
 
     /// The route table and the resources, as the server publishes them.
@@ -92,12 +116,21 @@ impl Api {
 
     /// Every row of `organisation` in every served table, and its audit entries, read as the
     /// superuser (past RLS): what no request of another organisation may change.
-    async fn snapshot(&self, organisation: Uuid, resources: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    async fn snapshot(
+        &self,
+        organisation: Uuid,
+        resources: &BTreeMap<String, Value>,
+    ) -> BTreeMap<String, Value> {
         let admin = self.db.admin().await;
         let mut snapshot = BTreeMap::new();
         let mut tables: Vec<(String, String)> = resources
             .values()
-            .map(|r| (r["name"].as_str().unwrap().to_owned(), r["tenant_column"].as_str().unwrap().to_owned()))
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_owned(),
+                    r["tenant_column"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
         tables.push(("audit_log".to_owned(), "organisation_id".to_owned()));
         for (table, tenant) in tables {
@@ -118,10 +151,20 @@ impl Api {
 
     /// A risk and a setting of A, so that every resource of A has a row.
     async fn seed_a(&self) -> Value {
-        let risk = self.as_a("POST", "/v1/risks", Some(&json!({"title": "Flood", "score": 5}))).await;
+        let risk = self
+            .as_a(
+                "POST",
+                "/v1/risks",
+                Some(&json!({"title": "Flood", "score": 5})),
+            )
+            .await;
         assert_eq!(risk.status, 201, "{:?}", risk);
         let setting = self
-            .as_a("POST", "/v1/organisation_settings", Some(&json!({"setting_key": "reports.locale", "setting_value": "en"})))
+            .as_a(
+                "POST",
+                "/v1/organisation_settings",
+                Some(&json!({"setting_key": "reports.locale", "setting_value": "en"})),
+            )
             .await;
         assert_eq!(setting.status, 201, "{:?}", setting);
         risk.body
@@ -172,7 +215,10 @@ async fn a_token_is_needed_and_a_bad_one_is_refused_alike() {
         .await
         .unwrap();
     let expired: String = admin
-        .query_one("SELECT token FROM maturion.create_token($1, interval '1 second')", &[&user])
+        .query_one(
+            "SELECT token FROM maturion.create_token($1, interval '1 second')",
+            &[&user],
+        )
         .await
         .unwrap()
         .get(0);
@@ -180,34 +226,72 @@ async fn a_token_is_needed_and_a_bad_one_is_refused_alike() {
 
     let unknown = format!("mt_{}", "A".repeat(43));
     let mut bodies = Vec::new();
-    for token in [None, Some("nonsense"), Some(unknown.as_str()), Some(revoked.as_str()), Some(expired.as_str())] {
+    for token in [
+        None,
+        Some("nonsense"),
+        Some(unknown.as_str()),
+        Some(revoked.as_str()),
+        Some(expired.as_str()),
+    ] {
         let reply = api.call(token, "GET", "/v1/users", None).await;
         assert_eq!(reply.status, 401, "{token:?}: {reply:?}");
         bodies.push(reply.body);
     }
-    assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "{bodies:?}");
+    assert!(
+        bodies.windows(2).all(|pair| pair[0] == pair[1]),
+        "{bodies:?}"
+    );
 
     let mine = api.as_a("GET", "/v1/users", None).await;
     assert_eq!(mine.status, 200, "{mine:?}");
-    let ids: Vec<&str> = mine.body["items"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = mine.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, [api.a.user.to_string()]);
 }
 
 #[tokio::test]
 async fn a_module_table_is_created_read_paged_changed_deleted_and_restored() {
     let api = Api::start().await;
-    let created = api.as_a("POST", "/v1/risks", Some(&json!({"title": "Flood", "score": 3}))).await;
+    let created = api
+        .as_a(
+            "POST",
+            "/v1/risks",
+            Some(&json!({"title": "Flood", "score": 3})),
+        )
+        .await;
     assert_eq!(created.status, 201, "{created:?}");
     let id = created.body["id"].as_str().unwrap().to_owned();
-    assert_eq!(created.body["organisation_id"], json!(api.a.organisation.to_string()));
+    assert_eq!(
+        created.body["organisation_id"],
+        json!(api.a.organisation.to_string())
+    );
     assert_eq!(created.body["created_by"], json!(api.a.user.to_string()));
     assert_eq!(created.body["status"], "draft");
 
-    let changed = api.as_a("PATCH", &format!("/v1/risks/{id}"), Some(&json!({"status": "approved", "score": 9}))).await;
-    assert_eq!((changed.status, &changed.body["score"], &changed.body["status"]), (200, &json!(9), &json!("approved")));
+    let changed = api
+        .as_a(
+            "PATCH",
+            &format!("/v1/risks/{id}"),
+            Some(&json!({"status": "approved", "score": 9})),
+        )
+        .await;
+    assert_eq!(
+        (
+            changed.status,
+            &changed.body["score"],
+            &changed.body["status"]
+        ),
+        (200, &json!(9), &json!("approved"))
+    );
 
     for title in ["B", "C", "D", "E"] {
-        let reply = api.as_a("POST", "/v1/risks", Some(&json!({"title": title}))).await;
+        let reply = api
+            .as_a("POST", "/v1/risks", Some(&json!({"title": title})))
+            .await;
         assert_eq!(reply.status, 201);
     }
     let mut seen = Vec::new();
@@ -217,30 +301,81 @@ async fn a_module_table_is_created_read_paged_changed_deleted_and_restored() {
         assert_eq!(page.status, 200, "{page:?}");
         let items = page.body["items"].as_array().unwrap();
         assert!(items.len() <= 2);
-        seen.extend(items.iter().map(|r| r["title"].as_str().unwrap().to_owned()));
+        seen.extend(
+            items
+                .iter()
+                .map(|r| r["title"].as_str().unwrap().to_owned()),
+        );
         match page.body["next_cursor"].as_str() {
-            Some(cursor) => path = format!("/v1/risks?order=created_at.desc&limit=2&cursor={cursor}"),
+            Some(cursor) => {
+                path = format!("/v1/risks?order=created_at.desc&limit=2&cursor={cursor}")
+            }
             None => break,
         }
     }
     assert_eq!(seen, ["E", "D", "C", "B", "Flood"]);
 
-    let filtered = api.as_a("GET", "/v1/risks?status=eq.approved&score=gte.5&title=in.(Flood,B)", None).await;
-    assert_eq!(filtered.body["items"].as_array().unwrap().len(), 1, "{filtered:?}");
+    let filtered = api
+        .as_a(
+            "GET",
+            "/v1/risks?status=eq.approved&score=gte.5&title=in.(Flood,B)",
+            None,
+        )
+        .await;
+    assert_eq!(
+        filtered.body["items"].as_array().unwrap().len(),
+        1,
+        "{filtered:?}"
+    );
     let nulls = api.as_a("GET", "/v1/risks?score=is.null", None).await;
-    assert_eq!(nulls.body["items"].as_array().unwrap().len(), 4, "{nulls:?}");
+    assert_eq!(
+        nulls.body["items"].as_array().unwrap().len(),
+        4,
+        "{nulls:?}"
+    );
 
-    assert_eq!(api.as_a("DELETE", &format!("/v1/risks/{id}"), None).await.status, 204);
-    assert_eq!(api.as_a("GET", &format!("/v1/risks/{id}"), None).await.status, 404);
-    assert_eq!(api.as_a("GET", "/v1/risks?title=eq.Flood", None).await.body["items"], json!([]));
-    let deleted = api.as_a("GET", &format!("/v1/risks/{id}?include_deleted=true"), None).await;
+    assert_eq!(
+        api.as_a("DELETE", &format!("/v1/risks/{id}"), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        api.as_a("GET", &format!("/v1/risks/{id}"), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        api.as_a("GET", "/v1/risks?title=eq.Flood", None).await.body["items"],
+        json!([])
+    );
+    let deleted = api
+        .as_a("GET", &format!("/v1/risks/{id}?include_deleted=true"), None)
+        .await;
     assert_eq!(deleted.body["deleted_by"], json!(api.a.user.to_string()));
-    let restored = api.as_a("POST", &format!("/v1/risks/{id}/restore"), None).await;
-    assert_eq!((restored.status, &restored.body["deleted_at"]), (200, &Value::Null));
+    let restored = api
+        .as_a("POST", &format!("/v1/risks/{id}/restore"), None)
+        .await;
+    assert_eq!(
+        (restored.status, &restored.body["deleted_at"]),
+        (200, &Value::Null)
+    );
 
-    let history = api.as_a("GET", &format!("/v1/risks/{id}/history"), None).await;
-    let actions: Vec<&str> = history.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["updated", "deleted", "updated", "created"], "{history:?}");
+    let history = api
+        .as_a("GET", &format!("/v1/risks/{id}/history"), None)
+        .await;
+    let actions: Vec<&str> = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["updated", "deleted", "updated", "created"],
+        "{history:?}"
+    );
 }
 
 #[tokio::test]
@@ -251,18 +386,35 @@ async fn another_organisations_ids_answer_404_on_every_route_and_change_nothing(
     let b_token = api.b.token.expose();
     // One row of B per resource, where B has one, for changes that name A's ids.
     let b_risk = api
-        .call(Some(b_token), "POST", "/v1/risks", Some(&json!({"title": "B's own"})))
+        .call(
+            Some(b_token),
+            "POST",
+            "/v1/risks",
+            Some(&json!({"title": "B's own"})),
+        )
         .await;
     assert_eq!(b_risk.status, 201);
 
     let mut a_ids = BTreeMap::new();
     for name in resources.keys() {
-        let rows = api.as_a("GET", &format!("/v1/{name}?include_deleted=true&limit=1"), None).await;
+        let rows = api
+            .as_a(
+                "GET",
+                &format!("/v1/{name}?include_deleted=true&limit=1"),
+                None,
+            )
+            .await;
         if let Some(id) = rows.body["items"][0]["id"].as_str() {
             a_ids.insert(name.clone(), id.to_owned());
         }
     }
-    for name in ["organisations", "users", "user_permissions", "organisation_settings", MODULE_TABLE] {
+    for name in [
+        "organisations",
+        "users",
+        "user_permissions",
+        "organisation_settings",
+        MODULE_TABLE,
+    ] {
         assert!(a_ids.contains_key(name), "A has no row of {name}");
     }
     let a_user = api.a.user.to_string();
@@ -275,50 +427,110 @@ async fn another_organisations_ids_answer_404_on_every_route_and_change_nothing(
         let path = route["path"].as_str().unwrap();
         let resource = &resources[name];
         if path.contains("{id}") {
-            let Some(a_id) = a_ids.get(name) else { continue };
+            let Some(a_id) = a_ids.get(name) else {
+                continue;
+            };
             let body = (method == "PATCH").then(|| body_naming(resource, &a_user));
-            let theirs = api.call(Some(b_token), method, &with_id(path, a_id), body.as_ref()).await;
+            let theirs = api
+                .call(Some(b_token), method, &with_id(path, a_id), body.as_ref())
+                .await;
             let nobodys = api
-                .call(Some(b_token), method, &with_id(path, &Uuid::now_v7().to_string()), body.as_ref())
+                .call(
+                    Some(b_token),
+                    method,
+                    &with_id(path, &Uuid::now_v7().to_string()),
+                    body.as_ref(),
+                )
                 .await;
             assert_eq!(theirs.status, 404, "{method} {path}: {theirs:?}");
             assert_eq!(theirs.body, nobodys.body, "{method} {path}");
             let deleted_too = format!("{}?include_deleted=true", with_id(path, a_id));
             if method == "GET" && !path.ends_with("/history") {
-                assert_eq!(api.call(Some(b_token), method, &deleted_too, None).await.status, 404);
+                assert_eq!(
+                    api.call(Some(b_token), method, &deleted_too, None)
+                        .await
+                        .status,
+                    404
+                );
             }
         } else if method == "GET" {
-            let Some(a_id) = a_ids.get(name) else { continue };
+            let Some(a_id) = a_ids.get(name) else {
+                continue;
+            };
             let listed = api
-                .call(Some(b_token), "GET", &format!("{path}?id=in.({a_id},{a_user})&include_deleted=true"), None)
+                .call(
+                    Some(b_token),
+                    "GET",
+                    &format!("{path}?id=in.({a_id},{a_user})&include_deleted=true"),
+                    None,
+                )
                 .await;
-            assert_eq!((listed.status, &listed.body["items"]), (200, &json!([])), "{path}");
+            assert_eq!(
+                (listed.status, &listed.body["items"]),
+                (200, &json!([])),
+                "{path}"
+            );
         } else {
             // A new row of B that names A's user wherever it takes a uuid answers exactly as
             // one that names an id nobody has.
-            let theirs = api.call(Some(b_token), method, path, Some(&body_naming(resource, &a_user))).await;
-            let nobodys = api
-                .call(Some(b_token), method, path, Some(&body_naming(resource, &Uuid::now_v7().to_string())))
+            let theirs = api
+                .call(
+                    Some(b_token),
+                    method,
+                    path,
+                    Some(&body_naming(resource, &a_user)),
+                )
                 .await;
-            assert_eq!(theirs.status, nobodys.status, "{method} {path}: {theirs:?} {nobodys:?}");
+            let nobodys = api
+                .call(
+                    Some(b_token),
+                    method,
+                    path,
+                    Some(&body_naming(resource, &Uuid::now_v7().to_string())),
+                )
+                .await;
+            assert_eq!(
+                theirs.status, nobodys.status,
+                "{method} {path}: {theirs:?} {nobodys:?}"
+            );
             if theirs.status >= 400 {
                 assert_eq!(theirs.body, nobodys.body, "{method} {path}");
             }
         }
         tried += 1;
     }
-    assert!(tried >= routes.len() - 4, "{tried} of {} routes tried", routes.len());
+    assert!(
+        tried >= routes.len() - 4,
+        "{tried} of {} routes tried",
+        routes.len()
+    );
     let b_risk_id = b_risk.body["id"].as_str().unwrap();
     let naming_a = api
-        .call(Some(b_token), "PATCH", &format!("/v1/risks/{b_risk_id}"), Some(&json!({"owner_id": a_user})))
+        .call(
+            Some(b_token),
+            "PATCH",
+            &format!("/v1/risks/{b_risk_id}"),
+            Some(&json!({"owner_id": a_user})),
+        )
         .await;
     let naming_nobody = api
-        .call(Some(b_token), "PATCH", &format!("/v1/risks/{b_risk_id}"), Some(&json!({"owner_id": Uuid::now_v7()})))
+        .call(
+            Some(b_token),
+            "PATCH",
+            &format!("/v1/risks/{b_risk_id}"),
+            Some(&json!({"owner_id": Uuid::now_v7()})),
+        )
         .await;
-    assert_eq!((naming_a.status, &naming_a.body), (naming_nobody.status, &naming_nobody.body));
+    assert_eq!(
+        (naming_a.status, &naming_a.body),
+        (naming_nobody.status, &naming_nobody.body)
+    );
     assert_eq!(naming_a.status, 422, "{naming_a:?}");
 
-    assert_eq!(api.snapshot(api.a.organisation.as_uuid(), &resources).await, before);
+    assert_eq!(
+        api.snapshot(api.a.organisation.as_uuid(), &resources).await,
+        before
+    );
 }
 
 /// The levels a user may hold on a module, `None` for no grant.
@@ -341,7 +553,10 @@ async fn every_route_needs_the_permission_it_declares_and_nothing_is_granted_by_
     // The declarations themselves: reads need read; a module's writes need write; the
     // platform's own tables (users, permissions) need admin to change.
     for route in &routes {
-        let (method, module) = (route["method"].as_str().unwrap(), route["module"].as_str().unwrap());
+        let (method, module) = (
+            route["method"].as_str().unwrap(),
+            route["module"].as_str().unwrap(),
+        );
         let restore = route["path"].as_str().unwrap().ends_with("/restore");
         let expected = match (method, module) {
             ("GET", _) => "read",
@@ -352,7 +567,10 @@ async fn every_route_needs_the_permission_it_declares_and_nothing_is_granted_by_
         assert_eq!(route["requires"], expected, "{route}");
     }
     let modules: Vec<String> = {
-        let mut modules: Vec<String> = routes.iter().map(|r| r["module"].as_str().unwrap().to_owned()).collect();
+        let mut modules: Vec<String> = routes
+            .iter()
+            .map(|r| r["module"].as_str().unwrap().to_owned())
+            .collect();
         modules.sort();
         modules.dedup();
         modules
@@ -360,19 +578,31 @@ async fn every_route_needs_the_permission_it_declares_and_nothing_is_granted_by_
     assert!(modules.contains(&"risks".to_owned()) && modules.contains(&"platform".to_owned()));
 
     let user = api
-        .as_a("POST", "/v1/users", Some(&json!({"email": "member@a.example", "full_name": "Member", "role": "member"})))
+        .as_a(
+            "POST",
+            "/v1/users",
+            Some(&json!({"email": "member@a.example", "full_name": "Member", "role": "member"})),
+        )
         .await;
     assert_eq!(user.status, 201, "{user:?}");
     let user_id = user.body["id"].as_str().unwrap().to_owned();
     let admin = api.db.admin().await;
-    let token = maturion_testing::token_for(&admin, user_id.parse().map(maturion_tenancy::UserId::from_uuid).unwrap())
-        .await
-        .unwrap();
+    let token = maturion_testing::token_for(
+        &admin,
+        user_id
+            .parse()
+            .map(maturion_tenancy::UserId::from_uuid)
+            .unwrap(),
+    )
+    .await
+    .unwrap();
 
     let mut grants: Vec<String> = Vec::new();
     for level in LEVELS {
         for grant in grants.drain(..) {
-            let revoked = api.as_a("DELETE", &format!("/v1/user_permissions/{grant}"), None).await;
+            let revoked = api
+                .as_a("DELETE", &format!("/v1/user_permissions/{grant}"), None)
+                .await;
             assert_eq!(revoked.status, 204, "{revoked:?}");
         }
         if let Some(level) = level {
@@ -388,22 +618,42 @@ async fn every_route_needs_the_permission_it_declares_and_nothing_is_granted_by_
             let path = with_id(route["path"].as_str().unwrap(), &Uuid::now_v7().to_string());
             // Harmless input: an id nobody has, a field nobody has.
             let body = matches!(method, "POST" | "PATCH").then(|| json!({"no_such_field": 1}));
-            let body = if path.ends_with("/restore") { None } else { body };
-            let reply = api.call(Some(token.expose()), method, &path, body.as_ref()).await;
+            let body = if path.ends_with("/restore") {
+                None
+            } else {
+                body
+            };
+            let reply = api
+                .call(Some(token.expose()), method, &path, body.as_ref())
+                .await;
             let allowed = rank(level) >= rank(route["requires"].as_str());
-            assert_eq!(reply.status == 403, !allowed, "{level:?} {method} {path}: {reply:?}");
+            assert_eq!(
+                reply.status == 403,
+                !allowed,
+                "{level:?} {method} {path}: {reply:?}"
+            );
             if allowed {
-                let expected = match (method, path.contains("/v1/") && path.matches('/').count() == 2) {
+                let expected = match (
+                    method,
+                    path.contains("/v1/") && path.matches('/').count() == 2,
+                ) {
                     ("GET", true) => 200,
                     ("POST", true) | ("PATCH", _) => 422,
                     _ => 404,
                 };
-                assert_eq!(reply.status, expected, "{level:?} {method} {path}: {reply:?}");
+                assert_eq!(
+                    reply.status, expected,
+                    "{level:?} {method} {path}: {reply:?}"
+                );
             }
             if method == "GET" && !path.contains("/history") {
                 let deleted = format!("{path}?include_deleted=true");
                 let reply = api.call(Some(token.expose()), "GET", &deleted, None).await;
-                assert_eq!(reply.status == 403, rank(level) < 3, "{level:?} {deleted}: {reply:?}");
+                assert_eq!(
+                    reply.status == 403,
+                    rank(level) < 3,
+                    "{level:?} {deleted}: {reply:?}"
+                );
             }
         }
     }
@@ -419,53 +669,181 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
     let item = format!("/v1/risks/{id}");
 
     let token = Some(api.a.token.expose());
-    let refused = |status: u16, field: &'static str| move |reply: Reply| {
-        assert_eq!((reply.status, reply.body["field"].as_str()), (status, Some(field)), "{reply:?}");
+    let refused = |status: u16, field: &'static str| {
+        move |reply: Reply| {
+            assert_eq!(
+                (reply.status, reply.body["field"].as_str()),
+                (status, Some(field)),
+                "{reply:?}"
+            );
+        }
     };
-    let malformed = api.raw(token, "POST", "/v1/risks", Some(b"{\"title\": ".to_vec())).await;
+    let malformed = api
+        .raw(token, "POST", "/v1/risks", Some(b"{\"title\": ".to_vec()))
+        .await;
     refused(400, "body")(malformed);
     let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
-    refused(400, "body")(api.raw(token, "POST", "/v1/risks", Some(format!("{{\"title\": {deep}}}").into_bytes())).await);
-    refused(400, "body")(api.call(token, "POST", "/v1/risks", Some(&json!(["not", "an", "object"]))).await);
-    refused(422, "colour")(api.call(token, "POST", "/v1/risks", Some(&json!({"title": "x", "colour": "red"}))).await);
-    refused(422, "organisation_id")(api.call(token, "POST", "/v1/risks", Some(&json!({"title": "x", "organisation_id": api.b.organisation.to_string()}))).await);
-    refused(422, "created_by")(api.call(token, "PATCH", &item, Some(&json!({"created_by": api.a.user.to_string()}))).await);
-    refused(422, "title")(api.call(token, "POST", "/v1/risks", Some(&json!({"score": 2}))).await);
-    refused(422, "score")(api.call(token, "POST", "/v1/risks", Some(&json!({"title": "x", "score": "high"}))).await);
-    refused(422, "score")(api.call(token, "PATCH", &item, Some(&json!({"score": 1e10}))).await);
-    refused(422, "status")(api.call(token, "PATCH", &item, Some(&json!({"status": "published"}))).await);
-    refused(422, "owner_id")(api.call(token, "PATCH", &item, Some(&json!({"owner_id": "not-a-uuid"}))).await);
-    refused(422, "title")(api.call(token, "PATCH", &item, Some(&json!({"title": "a\u{0}b"}))).await);
-    refused(422, "title")(api.call(token, "PATCH", &item, Some(&json!({"title": null}))).await);
+    refused(400, "body")(
+        api.raw(
+            token,
+            "POST",
+            "/v1/risks",
+            Some(format!("{{\"title\": {deep}}}").into_bytes()),
+        )
+        .await,
+    );
+    refused(400, "body")(
+        api.call(
+            token,
+            "POST",
+            "/v1/risks",
+            Some(&json!(["not", "an", "object"])),
+        )
+        .await,
+    );
+    refused(422, "colour")(
+        api.call(
+            token,
+            "POST",
+            "/v1/risks",
+            Some(&json!({"title": "x", "colour": "red"})),
+        )
+        .await,
+    );
+    refused(422, "organisation_id")(
+        api.call(
+            token,
+            "POST",
+            "/v1/risks",
+            Some(&json!({"title": "x", "organisation_id": api.b.organisation.to_string()})),
+        )
+        .await,
+    );
+    refused(422, "created_by")(
+        api.call(
+            token,
+            "PATCH",
+            &item,
+            Some(&json!({"created_by": api.a.user.to_string()})),
+        )
+        .await,
+    );
+    refused(422, "title")(
+        api.call(token, "POST", "/v1/risks", Some(&json!({"score": 2})))
+            .await,
+    );
+    refused(422, "score")(
+        api.call(
+            token,
+            "POST",
+            "/v1/risks",
+            Some(&json!({"title": "x", "score": "high"})),
+        )
+        .await,
+    );
+    refused(422, "score")(
+        api.call(token, "PATCH", &item, Some(&json!({"score": 1e10})))
+            .await,
+    );
+    refused(422, "status")(
+        api.call(token, "PATCH", &item, Some(&json!({"status": "published"})))
+            .await,
+    );
+    refused(422, "owner_id")(
+        api.call(
+            token,
+            "PATCH",
+            &item,
+            Some(&json!({"owner_id": "not-a-uuid"})),
+        )
+        .await,
+    );
+    refused(422, "title")(
+        api.call(token, "PATCH", &item, Some(&json!({"title": "a\u{0}b"})))
+            .await,
+    );
+    refused(422, "title")(
+        api.call(token, "PATCH", &item, Some(&json!({"title": null})))
+            .await,
+    );
     refused(400, "id")(api.call(token, "GET", "/v1/risks/not-a-uuid", None).await);
-    refused(400, "id")(api.call(token, "PATCH", "/v1/risks/1'%20OR%201=1", Some(&json!({"score": 2}))).await);
-    refused(422, "owner_id")(api.call(token, "GET", "/v1/risks?owner_id=eq.nope", None).await);
-    refused(422, "status")(api.call(token, "GET", "/v1/risks?status=eq.published", None).await);
-    refused(422, "colour")(api.call(token, "GET", "/v1/risks?colour=eq.red", None).await);
+    refused(400, "id")(
+        api.call(
+            token,
+            "PATCH",
+            "/v1/risks/1'%20OR%201=1",
+            Some(&json!({"score": 2})),
+        )
+        .await,
+    );
+    refused(422, "owner_id")(
+        api.call(token, "GET", "/v1/risks?owner_id=eq.nope", None)
+            .await,
+    );
+    refused(422, "status")(
+        api.call(token, "GET", "/v1/risks?status=eq.published", None)
+            .await,
+    );
+    refused(422, "colour")(
+        api.call(token, "GET", "/v1/risks?colour=eq.red", None)
+            .await,
+    );
     refused(400, "score")(api.call(token, "GET", "/v1/risks?score=like.5", None).await);
     refused(400, "cursor")(api.call(token, "GET", "/v1/risks?cursor=abc", None).await);
     let forged = "eyJvcmRlciI6ImlkLmFzYyIsInZhbHVlIjoiJzsgZHJvcCIsImlkIjoiMCJ9";
-    refused(400, "cursor")(api.call(token, "GET", &format!("/v1/risks?cursor={forged}"), None).await);
+    refused(400, "cursor")(
+        api.call(token, "GET", &format!("/v1/risks?cursor={forged}"), None)
+            .await,
+    );
     refused(400, "limit")(api.call(token, "GET", "/v1/risks?limit=0", None).await);
     refused(400, "limit")(api.call(token, "GET", "/v1/risks?limit=ten", None).await);
-    refused(400, "limit")(api.call(token, "GET", "/v1/risks?limit=1&limit=2", None).await);
-    refused(400, "order")(api.call(token, "GET", "/v1/risks?order=title.asc", None).await);
-    refused(400, "order")(api.call(token, "GET", "/v1/risks?order=created_at.sideways", None).await);
-    refused(400, "include_deleted")(api.call(token, "GET", "/v1/risks?include_deleted=yes", None).await);
+    refused(400, "limit")(
+        api.call(token, "GET", "/v1/risks?limit=1&limit=2", None)
+            .await,
+    );
+    refused(400, "order")(
+        api.call(token, "GET", "/v1/risks?order=title.asc", None)
+            .await,
+    );
+    refused(400, "order")(
+        api.call(token, "GET", "/v1/risks?order=created_at.sideways", None)
+            .await,
+    );
+    refused(400, "include_deleted")(
+        api.call(token, "GET", "/v1/risks?include_deleted=yes", None)
+            .await,
+    );
     // What only the database knows: its CHECK and foreign keys.
-    let check = api.call(token, "PATCH", &item, Some(&json!({"score": 30}))).await;
+    let check = api
+        .call(token, "PATCH", &item, Some(&json!({"score": 30})))
+        .await;
     assert_eq!(check.status, 422, "{check:?}");
     let country = api
-        .call(token, "PATCH", &format!("/v1/organisations/{}", api.a.organisation), Some(&json!({"country_code": "ZAF"})))
+        .call(
+            token,
+            "PATCH",
+            &format!("/v1/organisations/{}", api.a.organisation),
+            Some(&json!({"country_code": "ZAF"})),
+        )
         .await;
     assert_eq!(country.status, 422, "{country:?}");
 
     let capped = api.call(token, "GET", "/v1/risks?limit=5000", None).await;
     assert_eq!(capped.status, 200);
-    let oversize = api.raw(token, "POST", "/v1/risks", Some(vec![b' '; 3 * 1024 * 1024])).await;
+    let oversize = api
+        .raw(
+            token,
+            "POST",
+            "/v1/risks",
+            Some(vec![b' '; 3 * 1024 * 1024]),
+        )
+        .await;
     assert_eq!(oversize.status, 413, "{oversize:?}");
     let wrong_method = api.call(token, "PUT", &item, Some(&json!({}))).await;
     assert_eq!(wrong_method.status, 405, "{wrong_method:?}");
 
-    assert_eq!(api.snapshot(api.a.organisation.as_uuid(), &resources).await, before);
+    assert_eq!(
+        api.snapshot(api.a.organisation.as_uuid(), &resources).await,
+        before
+    );
 }
