@@ -12,6 +12,7 @@ mod catalog;
 mod error;
 mod listing;
 mod model;
+mod openapi;
 mod permissions;
 mod statements;
 mod values;

@@ -318,7 +318,9 @@ async fn a_token_alone_opens_its_tenants_transaction_and_a_bad_one_none() {
     }
 
     let unknown: maturion_tenancy::ApiToken = format!("mt_{}", "A".repeat(43)).parse().unwrap();
-    let revoked = maturion_testing::token_for(&admin, alpha.user).await.unwrap();
+    let revoked = maturion_testing::token_for(&admin, alpha.user)
+        .await
+        .unwrap();
     admin
         .execute(
             "SELECT maturion.revoke_token(id) FROM maturion.api_tokens WHERE secret_hash = sha256(convert_to($1, 'UTF8'))",

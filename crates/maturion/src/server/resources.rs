@@ -1,5 +1,6 @@
 //! The generated resources under `/v1`: one set of routes per table of maturion-api's catalog,
-//! registered from its route table (no per-table code), and `GET /v1`, the route table itself.
+//! registered from its route table (no per-table code); `GET /v1`, the route table itself;
+//! `GET /openapi.json`, its OpenAPI 3.1 document.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -9,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, RawPathParams, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{on, MethodFilter};
+use axum::routing::{get, on, MethodFilter};
 use axum::{Extension, Json, Router};
 use maturion_api::{
     ApiError, Catalog, Level, ListQuery, Method, Operation, Resource, Route, Statement,
@@ -46,10 +47,10 @@ pub fn router(catalog: &Catalog) -> Router<AppState> {
         by_path.insert(route.path.clone(), merged);
     }
     let index = json!({ "resources": catalog.resources, "routes": catalog.routes() });
-    let mut router = Router::new().route(
-        "/v1",
-        axum::routing::get(move || async move { Json(index) }),
-    );
+    let openapi = catalog.openapi(env!("CARGO_PKG_VERSION"));
+    let mut router = Router::new()
+        .route("/v1", get(move || async move { Json(index) }))
+        .route("/openapi.json", get(move || async move { Json(openapi) }));
     for (path, method_router) in by_path {
         router = router.route(&path, method_router);
     }

@@ -112,14 +112,16 @@ async fn not_found() -> Response {
 }
 
 /// Errors answered by the layers or by axum itself (413 body too large, 405, 503 timeout…)
-/// become problem documents like every other error; their other headers (`Allow`) stay.
+/// become problem documents like every other error; their other headers (`Allow`) stay. JSON
+/// answers (problem documents, `/readyz`'s checks) are left as they are.
 pub async fn problem_for_bare_errors(response: Response) -> Response {
     let status = response.status();
-    let is_problem = response
+    let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value == "application/problem+json");
-    if status.as_u16() < 400 || is_problem {
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/") && value.contains("json"));
+    if status.as_u16() < 400 || is_json {
         return response;
     }
     let (mut parts, _) = response.into_parts();

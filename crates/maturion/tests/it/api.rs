@@ -847,3 +847,45 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
         before
     );
 }
+
+#[tokio::test]
+async fn every_route_is_in_the_openapi_document_with_its_columns_schema() {
+    let api = Api::start().await;
+    let (routes, _) = api.index().await;
+    let document = api.call(None, "GET", "/openapi.json", None).await;
+    assert_eq!(document.status, 200);
+    let document = document.body;
+    assert_eq!(document["openapi"], "3.1.0");
+    for route in &routes {
+        let (path, method) = (
+            route["path"].as_str().unwrap(),
+            route["method"].as_str().unwrap(),
+        );
+        let operation = &document["paths"][path][method.to_lowercase()];
+        assert!(operation.is_object(), "{method} {path} is not documented");
+        assert!(operation["responses"]["401"].is_object(), "{method} {path}");
+    }
+    let documented: usize = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|path| path.as_object().unwrap().len())
+        .sum();
+    assert_eq!(
+        documented,
+        routes.len(),
+        "nothing documented that is not served"
+    );
+    let risks = &document["components"]["schemas"]["risks_new"];
+    assert_eq!(risks["required"], json!(["title"]), "{risks}");
+    assert_eq!(
+        risks["properties"]["status"]["enum"],
+        json!(["draft", "approved", "retired"])
+    );
+    assert_eq!(
+        risks["properties"]["title"]["description"],
+        "What it is called."
+    );
+    assert_eq!(risks["additionalProperties"], false);
+    assert!(risks["properties"].get("organisation_id").is_none());
+}
