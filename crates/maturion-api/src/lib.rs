@@ -15,6 +15,7 @@ mod model;
 mod openapi;
 mod permissions;
 mod statements;
+mod tokens;
 mod values;
 
 pub use catalog::{load, Catalog, Skipped};
@@ -22,14 +23,19 @@ pub use error::{ApiError, CatalogError};
 pub use listing::{
     Comparison, Condition, Cursor, Filter, ListQuery, Order, DEFAULT_LIMIT, MAX_LIMIT,
 };
-pub use model::{Column, Level, Method, Operation, Resource, Route, ValueKind, PLATFORM_MODULE};
+pub use model::{
+    token_routes, Column, Level, Method, Operation, Resource, Route, ValueKind, PLATFORM_MODULE,
+    TOKENS,
+};
 pub use permissions::{Permissions, PERMISSIONS_OF_BOUND_USER};
 pub use statements::{Statement, HISTORY_LIMIT};
+pub use tokens::NewToken;
 
 impl Catalog {
-    /// Every route of every resource, in a fixed order.
+    /// Every route of every resource, then the platform's token routes, in a fixed order.
     pub fn routes(&self) -> Vec<Route> {
-        self.resources.iter().flat_map(Resource::routes).collect()
+        let resources = self.resources.iter().flat_map(Resource::routes);
+        resources.chain(token_routes()).collect()
     }
 
     pub fn resource(&self, name: &str) -> Option<&Resource> {

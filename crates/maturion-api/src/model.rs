@@ -286,6 +286,27 @@ pub struct Route {
     pub requires: Level,
 }
 
+/// The path segment of the organisation's API tokens (`/v1/tokens`): platform routes that no
+/// table generates, for the organisation's administrator.
+pub const TOKENS: &str = "tokens";
+
+/// `GET /v1/tokens`, `POST /v1/tokens`, `DELETE /v1/tokens/{id}`.
+pub fn token_routes() -> Vec<Route> {
+    let route = |method, path: &str, operation| Route {
+        method,
+        path: path.to_owned(),
+        resource: TOKENS.to_owned(),
+        module: PLATFORM_MODULE.to_owned(),
+        operation,
+        requires: Level::Admin,
+    };
+    vec![
+        route(Method::Get, "/v1/tokens", Operation::List),
+        route(Method::Post, "/v1/tokens", Operation::Create),
+        route(Method::Delete, "/v1/tokens/{id}", Operation::Delete),
+    ]
+}
+
 impl Route {
     fn new(
         resource: &Resource,

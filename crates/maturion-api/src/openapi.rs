@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::model::{Column, Method, Operation, Resource, Route, ValueKind};
+use crate::model::{token_routes, Column, Method, Operation, Resource, Route, ValueKind};
 use crate::{Catalog, MAX_LIMIT};
 
 impl Catalog {
@@ -27,6 +27,11 @@ impl Catalog {
                 let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
                 path[route.method.as_str().to_lowercase()] = operation(resource, &route);
             }
+        }
+        schemas.extend(token_schemas());
+        for route in token_routes() {
+            let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
+            path[route.method.as_str().to_lowercase()] = token_operation(&route);
         }
         json!({
             "openapi": "3.1.0",
@@ -268,4 +273,101 @@ fn list_parameters(resource: &Resource) -> Vec<Value> {
         }));
     }
     parameters
+}
+
+fn token_schemas() -> Map<String, Value> {
+    let uuid = json!({ "type": "string", "format": "uuid" });
+    let time = json!({ "type": "string", "format": "date-time" });
+    let maybe_time = json!({ "type": ["string", "null"], "format": "date-time" });
+    let mut schemas = Map::new();
+    schemas.insert(
+        "token".to_owned(),
+        json!({
+            "type": "object",
+            "description": "An API token of the organisation; its secret is shown only when made.",
+            "properties": {
+                "id": uuid, "user_id": uuid, "created_at": time, "expires_at": time,
+                "revoked_at": maybe_time, "last_used_at": maybe_time,
+            },
+            "required": ["id", "user_id", "created_at", "expires_at", "revoked_at", "last_used_at"],
+        }),
+    );
+    schemas.insert(
+        "token_new".to_owned(),
+        json!({
+            "type": "object",
+            "properties": {
+                "user_id": uuid,
+                "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 3650, "default": 90 },
+            },
+            "required": ["user_id"],
+            "additionalProperties": false,
+        }),
+    );
+    schemas.insert(
+        "token_issued".to_owned(),
+        json!({
+            "type": "object",
+            "properties": {
+                "token_id": uuid, "user_id": uuid, "expires_at": time,
+                "token": { "type": "string", "description": "The secret: mt_ and 43 characters, shown once." },
+            },
+            "required": ["token_id", "user_id", "token", "expires_at"],
+        }),
+    );
+    schemas
+}
+
+fn token_operation(route: &Route) -> Value {
+    let json_of =
+        |schema: Value| json!({ "content": { "application/json": { "schema": schema } } });
+    let (summary, code, mut success) = match route.operation {
+        Operation::List => {
+            let page = json!({
+                "type": "object",
+                "properties": { "items": { "type": "array", "items": reference("token") } },
+                "required": ["items"],
+            });
+            (
+                "The organisation's API tokens, newest first",
+                "200",
+                json_of(page),
+            )
+        }
+        Operation::Create => (
+            "A new API token for a user",
+            "201",
+            json_of(reference("token_issued")),
+        ),
+        _ => ("Revokes an API token", "204", json!({})),
+    };
+    success["description"] = json!("success");
+    let mut responses = Map::new();
+    responses.insert(code.to_owned(), success);
+    for (code, why) in problems(route) {
+        let problem = json!({ "description": why, "content": { "application/problem+json": { "schema": reference("Problem") } } });
+        responses.insert(code.to_owned(), problem);
+    }
+    let mut parameters = Vec::new();
+    if route.takes_id() {
+        parameters.push(json!({
+            "name": "id", "in": "path", "required": true,
+            "schema": { "type": "string", "format": "uuid" },
+        }));
+    }
+    let mut operation = json!({
+        "operationId": format!("{}_tokens{}", route.method.as_str().to_lowercase(), if route.takes_id() { "_id" } else { "" }),
+        "summary": summary,
+        "description": "Module platform; needs the admin permission.",
+        "tags": ["tokens"],
+        "parameters": parameters,
+        "responses": responses,
+    });
+    if route.operation == Operation::Create {
+        operation["requestBody"] = json!({
+            "required": true,
+            "content": { "application/json": { "schema": reference("token_new") } },
+        });
+    }
+    operation
 }

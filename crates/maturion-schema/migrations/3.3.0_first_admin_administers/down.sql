@@ -29,3 +29,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION maturion.create_organisation(text, text, text, interval, inet, text) IS 'Creates an organisation, its first administrator and an API token for them (shown once); for the maintenance side.';
+
+DROP FUNCTION maturion.admin_revoke_token(uuid);
+DROP FUNCTION maturion.admin_list_tokens();
+DROP FUNCTION maturion.admin_create_token(uuid, interval);
+DROP FUNCTION maturion.administered_organisation();

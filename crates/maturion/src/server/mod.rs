@@ -11,6 +11,7 @@ mod resources;
 mod routes;
 mod scheduler;
 mod telemetry;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -13,13 +13,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodFilter};
 use axum::{Extension, Json, Router};
 use maturion_api::{
-    ApiError, Catalog, Level, ListQuery, Method, Operation, Resource, Route, Statement,
+    ApiError, Catalog, Level, ListQuery, Method, Operation, Resource, Route, Statement, TOKENS,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::auth::Session;
 use super::problem::Problem;
+use super::tokens;
 use super::AppState;
 
 /// What a route's handler needs to know: the route and its resource.
@@ -32,14 +33,21 @@ struct Endpoint {
 pub fn router(catalog: &Catalog) -> Router<AppState> {
     let mut by_path: HashMap<String, axum::routing::MethodRouter<AppState>> = HashMap::new();
     for route in catalog.routes() {
-        let Some(resource) = catalog.resource(&route.resource) else {
-            continue;
+        let handler = match catalog.resource(&route.resource) {
+            Some(resource) => {
+                let endpoint = Arc::new(Endpoint {
+                    route: route.clone(),
+                    resource: resource.clone(),
+                });
+                on(filter(route.method), serve).layer(Extension(endpoint))
+            }
+            None if route.resource == TOKENS => match route.operation {
+                Operation::List => get(tokens::list),
+                Operation::Create => axum::routing::post(tokens::create),
+                _ => axum::routing::delete(tokens::revoke),
+            },
+            None => continue,
         };
-        let endpoint = Arc::new(Endpoint {
-            route: route.clone(),
-            resource: resource.clone(),
-        });
-        let handler = on(filter(route.method), serve).layer(Extension(endpoint));
         let merged = match by_path.remove(&route.path) {
             Some(existing) => existing.merge(handler),
             None => handler,

@@ -408,12 +408,16 @@ async fn another_organisations_ids_answer_404_on_every_route_and_change_nothing(
             a_ids.insert(name.clone(), id.to_owned());
         }
     }
+    let tokens = api.as_a("GET", "/v1/tokens", None).await;
+    let a_token_id = tokens.body["items"][0]["id"].as_str().unwrap();
+    a_ids.insert("tokens".to_owned(), a_token_id.to_owned());
     for name in [
         "organisations",
         "users",
         "user_permissions",
         "organisation_settings",
         MODULE_TABLE,
+        "tokens",
     ] {
         assert!(a_ids.contains_key(name), "A has no row of {name}");
     }
@@ -425,12 +429,16 @@ async fn another_organisations_ids_answer_404_on_every_route_and_change_nothing(
         let name = route["resource"].as_str().unwrap();
         let method = route["method"].as_str().unwrap();
         let path = route["path"].as_str().unwrap();
-        let resource = &resources[name];
+        // The token routes have no table: a body of theirs names a user.
+        let fill = |id: &str| match resources.get(name) {
+            Some(resource) => body_naming(resource, id),
+            None => json!({ "user_id": id }),
+        };
         if path.contains("{id}") {
             let Some(a_id) = a_ids.get(name) else {
                 continue;
             };
-            let body = (method == "PATCH").then(|| body_naming(resource, &a_user));
+            let body = (method == "PATCH").then(|| fill(&a_user));
             let theirs = api
                 .call(Some(b_token), method, &with_id(path, a_id), body.as_ref())
                 .await;
@@ -453,6 +461,13 @@ async fn another_organisations_ids_answer_404_on_every_route_and_change_nothing(
                     404
                 );
             }
+        } else if method == "GET" && name == "tokens" {
+            let listed = api.call(Some(b_token), "GET", path, None).await;
+            let items = listed.body["items"].as_array().unwrap();
+            assert!(
+                items.iter().all(|t| t["id"] != json!(a_ids["tokens"])),
+                "{listed:?}"
+            );
         } else if method == "GET" {
             let Some(a_id) = a_ids.get(name) else {
                 continue;
@@ -474,19 +489,14 @@ async fn another_organisations_ids_answer_404_on_every_route_and_change_nothing(
             // A new row of B that names A's user wherever it takes a uuid answers exactly as
             // one that names an id nobody has.
             let theirs = api
-                .call(
-                    Some(b_token),
-                    method,
-                    path,
-                    Some(&body_naming(resource, &a_user)),
-                )
+                .call(Some(b_token), method, path, Some(&fill(&a_user)))
                 .await;
             let nobodys = api
                 .call(
                     Some(b_token),
                     method,
                     path,
-                    Some(&body_naming(resource, &Uuid::now_v7().to_string())),
+                    Some(&fill(&Uuid::now_v7().to_string())),
                 )
                 .await;
             assert_eq!(
@@ -551,14 +561,16 @@ async fn every_route_needs_the_permission_it_declares_and_nothing_is_granted_by_
     let api = Api::start().await;
     let (routes, _) = api.index().await;
     // The declarations themselves: reads need read; a module's writes need write; the
-    // platform's own tables (users, permissions) need admin to change.
+    // platform's own tables (users, permissions) need admin to change, tokens admin at all.
     for route in &routes {
         let (method, module) = (
             route["method"].as_str().unwrap(),
             route["module"].as_str().unwrap(),
         );
         let restore = route["path"].as_str().unwrap().ends_with("/restore");
+        let tokens = route["resource"] == "tokens";
         let expected = match (method, module) {
+            _ if tokens => "admin",
             ("GET", _) => "read",
             _ if restore => "admin",
             (_, "platform") => "admin",
@@ -888,4 +900,72 @@ async fn every_route_is_in_the_openapi_document_with_its_columns_schema() {
     );
     assert_eq!(risks["additionalProperties"], false);
     assert!(risks["properties"].get("organisation_id").is_none());
+}
+
+#[tokio::test]
+async fn the_administrator_makes_lists_and_revokes_tokens_of_its_own_organisation_only() {
+    let api = Api::start().await;
+    let member = api
+        .as_a(
+            "POST",
+            "/v1/users",
+            Some(&json!({"email": "member@a.example", "full_name": "Member", "role": "member"})),
+        )
+        .await;
+    let member_id = member.body["id"].as_str().unwrap();
+    let issued = api
+        .as_a(
+            "POST",
+            "/v1/tokens",
+            Some(&json!({"user_id": member_id, "expires_in_days": 7})),
+        )
+        .await;
+    assert_eq!(issued.status, 201, "{issued:?}");
+    let token = issued.body["token"].as_str().unwrap().to_owned();
+    let token_id = issued.body["token_id"].as_str().unwrap().to_owned();
+
+    // The member's token works, and the member (no grant) may not manage tokens.
+    let own = api.call(Some(&token), "GET", "/v1/tokens", None).await;
+    assert_eq!(own.status, 403, "{own:?}");
+    let listed = api.as_a("GET", "/v1/tokens", None).await;
+    let items = listed.body["items"].as_array().unwrap();
+    assert!(items
+        .iter()
+        .any(|t| t["id"] == json!(token_id) && t["user_id"] == json!(member_id)));
+    assert!(
+        !listed.body.to_string().contains(&token),
+        "secrets are never listed"
+    );
+
+    // B's administrator can neither revoke it nor make a token for A's member.
+    let b_token = Some(api.b.token.expose());
+    let revoke = format!("/v1/tokens/{token_id}");
+    assert_eq!(api.call(b_token, "DELETE", &revoke, None).await.status, 404);
+    let for_a = api
+        .call(
+            b_token,
+            "POST",
+            "/v1/tokens",
+            Some(&json!({"user_id": member_id})),
+        )
+        .await;
+    assert_eq!(
+        (for_a.status, for_a.body["field"].as_str()),
+        (422, None),
+        "{for_a:?}"
+    );
+    assert_eq!(
+        api.call(Some(&token), "GET", "/v1/users", None)
+            .await
+            .status,
+        403
+    );
+
+    assert_eq!(api.as_a("DELETE", &revoke, None).await.status, 204);
+    assert_eq!(
+        api.call(Some(&token), "GET", "/v1/users", None)
+            .await
+            .status,
+        401
+    );
 }
