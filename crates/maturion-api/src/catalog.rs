@@ -15,10 +15,15 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// The audit trail's table, served read-only at `/v1/audit-log`.
+pub const AUDIT_LOG: &str = "audit_log";
+
 /// The served resources and the tables left out.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     pub resources: Vec<Resource>,
+    /// `audit_log`, read-only: its key is (timestamp, id), written only by the platform.
+    pub audit_log: Option<Resource>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -61,6 +66,10 @@ pub async fn load(client: &Client) -> Result<Catalog, CatalogError> {
             btree_indexes: decode(row.get("btree_indexes")),
             unique_keys: decode(row.get("unique_keys")),
         };
+        if table.name == AUDIT_LOG {
+            catalog.audit_log = table.into_audit_log().ok();
+            continue;
+        }
         match table.into_resource() {
             Ok(resource) => catalog.resources.push(resource),
             Err(skipped) => catalog.skipped.push(skipped),
@@ -87,6 +96,16 @@ struct Table {
 }
 
 impl Table {
+    /// The audit trail, whose rows only the platform writes: every conflict check is beside
+    /// the point, and nothing is offered but reading.
+    fn into_audit_log(mut self) -> Result<Resource, Skipped> {
+        self.unique_keys.clear();
+        self.can_insert = false;
+        self.can_update = false;
+        self.audit_arguments = None;
+        self.into_resource()
+    }
+
     fn into_resource(self) -> Result<Resource, Skipped> {
         let tenant_column = if self.is_tenant_root {
             "id"

@@ -18,27 +18,33 @@ mod statements;
 mod tokens;
 mod values;
 
-pub use catalog::{load, Catalog, Skipped};
+pub use catalog::{load, Catalog, Skipped, AUDIT_LOG};
 pub use error::{ApiError, CatalogError};
 pub use listing::{
     Comparison, Condition, Cursor, Filter, ListQuery, Order, DEFAULT_LIMIT, MAX_LIMIT,
 };
 pub use model::{
-    token_routes, Column, Level, Method, Operation, Resource, Route, ValueKind, PLATFORM_MODULE,
-    TOKENS,
+    audit_log_route, token_routes, Column, Level, Method, Operation, Resource, Route, ValueKind,
+    PLATFORM_MODULE, TOKENS,
 };
 pub use permissions::{Permissions, PERMISSIONS_OF_BOUND_USER};
 pub use statements::{Statement, HISTORY_LIMIT};
 pub use tokens::NewToken;
 
 impl Catalog {
-    /// Every route of every resource, then the platform's token routes, in a fixed order.
+    /// Every route of every resource, then the audit log's and the token routes, in a fixed
+    /// order.
     pub fn routes(&self) -> Vec<Route> {
         let resources = self.resources.iter().flat_map(Resource::routes);
-        resources.chain(token_routes()).collect()
+        let audit_log = self.audit_log.as_ref().map(|_| audit_log_route());
+        resources.chain(audit_log).chain(token_routes()).collect()
     }
 
+    /// A served resource, the audit log included.
     pub fn resource(&self, name: &str) -> Option<&Resource> {
-        self.resources.iter().find(|resource| resource.name == name)
+        self.resources
+            .iter()
+            .chain(&self.audit_log)
+            .find(|resource| resource.name == name)
     }
 }

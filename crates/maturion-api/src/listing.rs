@@ -105,13 +105,23 @@ pub struct ListQuery {
 
 impl ListQuery {
     /// Reads the query string's pairs; anything not understood is an error naming it.
+    /// By default in creation order (`id`).
     pub fn parse(resource: &Resource, pairs: &[(String, String)]) -> Result<Self, ApiError> {
+        let creation = Order {
+            column: "id".to_owned(),
+            descending: false,
+        };
+        ListQuery::parse_ordered(resource, pairs, creation)
+    }
+
+    fn parse_ordered(
+        resource: &Resource,
+        pairs: &[(String, String)],
+        order: Order,
+    ) -> Result<Self, ApiError> {
         let mut query = ListQuery {
             filters: Vec::new(),
-            order: Order {
-                column: "id".to_owned(),
-                descending: false,
-            },
+            order,
             after: None,
             limit: DEFAULT_LIMIT,
             include_deleted: false,
@@ -137,6 +147,27 @@ impl ListQuery {
         }
         if let Some(cursor) = cursor {
             query.after = Some(decode_cursor(resource, &query.order, cursor)?);
+        }
+        Ok(query)
+    }
+
+    /// The audit log's listing: newest first unless `order` says otherwise, and only the
+    /// entries of `modules` (`None`: every module).
+    pub fn parse_audit_log(
+        resource: &Resource,
+        pairs: &[(String, String)],
+        modules: Option<Vec<String>>,
+    ) -> Result<Self, ApiError> {
+        let newest_first = Order {
+            column: "timestamp".to_owned(),
+            descending: true,
+        };
+        let mut query = ListQuery::parse_ordered(resource, pairs, newest_first)?;
+        if let Some(modules) = modules {
+            query.filters.push(Filter {
+                column: "module".to_owned(),
+                condition: Condition::In(modules),
+            });
         }
         Ok(query)
     }

@@ -264,6 +264,8 @@ impl Method {
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     List,
+    /// `GET /v1/audit-log`: the entries of the modules the caller may read, newest first.
+    AuditLog,
     Get,
     Create,
     Update,
@@ -289,6 +291,19 @@ pub struct Route {
 /// The path segment of the organisation's API tokens (`/v1/tokens`): platform routes that no
 /// table generates, for the organisation's administrator.
 pub const TOKENS: &str = "tokens";
+
+/// `GET /v1/audit-log`: the audit trail (`audit_log`), for anyone who may read the platform;
+/// each sees the entries of the modules they may read.
+pub fn audit_log_route() -> Route {
+    Route {
+        method: Method::Get,
+        path: "/v1/audit-log".to_owned(),
+        resource: crate::catalog::AUDIT_LOG.to_owned(),
+        module: PLATFORM_MODULE.to_owned(),
+        operation: Operation::AuditLog,
+        requires: Level::Read,
+    }
+}
 
 /// `GET /v1/tokens`, `POST /v1/tokens`, `DELETE /v1/tokens/{id}`.
 pub fn token_routes() -> Vec<Route> {

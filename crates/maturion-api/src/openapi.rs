@@ -3,7 +3,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::model::{token_routes, Column, Method, Operation, Resource, Route, ValueKind};
+use crate::model::{
+    audit_log_route, token_routes, Column, Method, Operation, Resource, Route, ValueKind,
+};
 use crate::{Catalog, MAX_LIMIT};
 
 impl Catalog {
@@ -27,6 +29,14 @@ impl Catalog {
                 let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
                 path[route.method.as_str().to_lowercase()] = operation(resource, &route);
             }
+        }
+        if let Some(audit_log) = &self.audit_log {
+            schemas.insert(audit_log.name.clone(), row_schema(audit_log));
+            let route = audit_log_route();
+            paths.insert(
+                route.path.clone(),
+                json!({ "get": operation(audit_log, &route) }),
+            );
         }
         schemas.extend(token_schemas());
         for route in token_routes() {
@@ -145,7 +155,7 @@ fn operation(resource: &Resource, route: &Route) -> Value {
     }
     let row = || json!({ "content": { "application/json": { "schema": reference(name) } } });
     let (summary, success, body) = match route.operation {
-        Operation::List => {
+        Operation::List | Operation::AuditLog => {
             parameters.extend(list_parameters(resource));
             let page = json!({
                 "type": "object",
@@ -229,7 +239,8 @@ fn problems(route: &Route) -> Vec<(&'static str, &'static str)> {
     if route.takes_id() {
         problems.push(("404", "no row with this id in the organisation"));
     }
-    if matches!(route.method, Method::Post | Method::Patch) || route.operation == Operation::List {
+    let listing = matches!(route.operation, Operation::List | Operation::AuditLog);
+    if matches!(route.method, Method::Post | Method::Patch) || listing {
         problems.push(("422", "a field or filter does not fit the resource"));
     }
     if matches!(

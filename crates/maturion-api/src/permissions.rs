@@ -31,6 +31,17 @@ impl Permissions {
         Permissions { levels }
     }
 
+    /// The modules whose rows the user may read, or `None` when every module (the platform's
+    /// administrator).
+    pub fn readable_modules(&self) -> Option<Vec<String>> {
+        if self.levels.get(PLATFORM_MODULE) == Some(&Level::Admin) {
+            return None;
+        }
+        let mut modules: Vec<String> = self.levels.keys().cloned().collect();
+        modules.sort();
+        Some(modules)
+    }
+
     pub fn allows(&self, module: &str, needed: Level) -> bool {
         let held = self.levels.get(module).copied();
         let administrator = self.levels.get(PLATFORM_MODULE) == Some(&Level::Admin);

@@ -111,6 +111,7 @@ impl Resource {
                     let value = statement.bind_as(value, &column.sql_type);
                     format!("{target} {} {value}", comparison.sql())
                 }
+                Condition::In(values) if values.is_empty() => "false".to_owned(),
                 Condition::In(values) => {
                     let values: Vec<String> = values
                         .iter()

@@ -58,6 +58,11 @@ impl Session {
         }
     }
 
+    /// The modules whose rows the user may read; `None` for every module.
+    pub fn readable_modules(&self) -> Option<Vec<String>> {
+        self.permissions.readable_modules()
+    }
+
     /// Commits `Ok`, rolls back `Err`: nothing a refused request did stays.
     pub async fn finish<T>(self, outcome: Result<T, Problem>) -> Result<T, Problem> {
         match outcome {

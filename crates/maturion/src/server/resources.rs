@@ -170,6 +170,14 @@ async fn run(session: &Session, endpoint: &Endpoint, input: Input) -> Result<Res
             }
             list(session, resource, &query).await
         }
+        Operation::AuditLog => {
+            let modules = session.readable_modules();
+            let query = ListQuery::parse_audit_log(resource, input.pairs()?, modules)?;
+            if query.include_deleted {
+                session.require(&resource.module, Level::Admin)?;
+            }
+            list(session, resource, &query).await
+        }
         Operation::Get => {
             let id = input.id()?;
             let include_deleted = input.include_deleted()?;

@@ -461,6 +461,21 @@ async fn another_organisations_ids_answer_404_on_every_route_and_change_nothing(
                     404
                 );
             }
+        } else if name == "audit_log" {
+            let entities: Vec<&str> = a_ids.values().map(String::as_str).collect();
+            let listed = api
+                .call(
+                    Some(b_token),
+                    "GET",
+                    &format!("{path}?entity_id=in.({})", entities.join(",")),
+                    None,
+                )
+                .await;
+            assert_eq!(
+                (listed.status, &listed.body["items"]),
+                (200, &json!([])),
+                "{path}"
+            );
         } else if method == "GET" && name == "tokens" {
             let listed = api.call(Some(b_token), "GET", path, None).await;
             let items = listed.body["items"].as_array().unwrap();
@@ -967,5 +982,103 @@ async fn the_administrator_makes_lists_and_revokes_tokens_of_its_own_organisatio
             .await
             .status,
         401
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_is_paged_newest_first_filtered_and_limited_to_readable_modules() {
+    let api = Api::start().await;
+    let risk = api.seed_a().await;
+    let risk_id = risk["id"].as_str().unwrap();
+    for score in [6, 7, 8] {
+        let changed = api
+            .as_a(
+                "PATCH",
+                &format!("/v1/risks/{risk_id}"),
+                Some(&json!({ "score": score })),
+            )
+            .await;
+        assert_eq!(changed.status, 200);
+    }
+    let entity = format!("/v1/audit-log?entity_type=eq.risks&entity_id=eq.{risk_id}&limit=2");
+    let mut actions = Vec::new();
+    let mut path = entity.clone();
+    loop {
+        let page = api.as_a("GET", &path, None).await;
+        assert_eq!(page.status, 200, "{page:?}");
+        for entry in page.body["items"].as_array().unwrap() {
+            actions.push(entry["action"].as_str().unwrap().to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("{entity}&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(actions, ["updated", "updated", "updated", "created"]);
+    let user = api.a.user;
+    let filtered = api
+        .as_a(
+            "GET",
+            &format!("/v1/audit-log?action=eq.created&module=eq.risks&user_id=eq.{user}&timestamp=gte.2000-01-01T00:00:00Z&timestamp=lt.2999-01-01T00:00:00Z"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        filtered.body["items"].as_array().unwrap().len(),
+        1,
+        "{filtered:?}"
+    );
+
+    // B sees none of A's entries, whatever it asks for.
+    let b = api
+        .call(
+            Some(api.b.token.expose()),
+            "GET",
+            &format!("/v1/audit-log?entity_id=in.({risk_id},{user})"),
+            None,
+        )
+        .await;
+    assert_eq!((b.status, &b.body["items"]), (200, &json!([])), "{b:?}");
+
+    // A member who may read the platform sees its entries, not those of the risks module.
+    let member = api
+        .as_a(
+            "POST",
+            "/v1/users",
+            Some(&json!({"email": "reader@a.example", "full_name": "Reader", "role": "auditor"})),
+        )
+        .await;
+    let member_id = member.body["id"].as_str().unwrap();
+    let grant = json!({"user_id": member_id, "module": "platform", "permission": "read"});
+    assert_eq!(
+        api.as_a("POST", "/v1/user_permissions", Some(&grant))
+            .await
+            .status,
+        201
+    );
+    let admin = api.db.admin().await;
+    let token = maturion_testing::token_for(
+        &admin,
+        maturion_tenancy::UserId::from_uuid(member_id.parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    let seen = api
+        .call(
+            Some(token.expose()),
+            "GET",
+            "/v1/audit-log?limit=1000",
+            None,
+        )
+        .await;
+    let modules: Vec<&str> = seen.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["module"].as_str().unwrap())
+        .collect();
+    assert!(
+        modules.contains(&"platform") && !modules.contains(&"risks"),
+        "{modules:?}"
     );
 }
