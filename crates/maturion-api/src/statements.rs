@@ -8,8 +8,13 @@ use uuid::Uuid;
 
 use crate::listing::{Condition, ListQuery};
 use crate::model::Resource;
-use crate::values::check_json;
+use crate::model::ValueKind;
+use crate::values::{check_json, check_text};
 use crate::ApiError;
+
+/// The column whose value versions a row (ETag, If-Match): the stamp trigger moves it on every
+/// change.
+const VERSION_COLUMN: &str = "updated_at";
 
 /// The most audit entries `/history` returns, newest first.
 pub const HISTORY_LIMIT: i64 = 1000;
@@ -181,11 +186,34 @@ impl Resource {
         Ok(statement)
     }
 
-    /// Changes the body's fields of a live row; with no field, reads it.
-    pub fn update(&self, id: Uuid, body: &Value) -> Result<Statement, ApiError> {
+    /// Changes the body's fields of a live row; with no field, reads it. With `version` (the
+    /// row's ETag, its `updated_at`), only while the row still has that version: no row then
+    /// means gone or changed, which [`Resource::exists`] tells apart.
+    pub fn update(
+        &self,
+        id: Uuid,
+        body: &Value,
+        version: Option<&str>,
+    ) -> Result<Statement, ApiError> {
         let fields = self.writable_fields(body)?;
+        let mut statement = Statement::new(String::new());
+        let id = statement.bind(id);
+        let mut condition = format!("t.id = {id}{}", self.live_rows_only(false));
+        if let Some(version) = version {
+            let column = self
+                .column(VERSION_COLUMN)
+                .filter(|column| column.kind == ValueKind::Timestamp)
+                .ok_or_else(|| ApiError::parameter("If-Match", "this resource has no versions"))?;
+            check_text(column, "If-Match", version)?;
+            let version = statement.bind_as(version, &column.sql_type);
+            condition.push_str(&format!(" AND t.{VERSION_COLUMN} = {version}"));
+        }
         if fields.is_empty() {
-            return Ok(self.select_one(id, false));
+            statement.sql = format!(
+                "SELECT to_jsonb(t) FROM {} AS t WHERE {condition}",
+                self.table()
+            );
+            return Ok(statement);
         }
         let assignments: Vec<String> = self
             .columns
@@ -193,16 +221,19 @@ impl Resource {
             .filter(|c| fields.contains_key(&c.name))
             .map(|c| format!("{name} = r.{name}", name = quoted(&c.name)))
             .collect();
-        let mut statement = Statement::new(String::new());
-        let id = statement.bind(id);
         let row = statement.bind(Value::Object(fields));
         statement.sql = format!(
-            "UPDATE {table} AS t SET {} FROM jsonb_populate_record(NULL::{table}, {row}) AS r WHERE t.id = {id}{} RETURNING to_jsonb(t)",
+            "UPDATE {table} AS t SET {} FROM jsonb_populate_record(NULL::{table}, {row}) AS r WHERE {condition} RETURNING to_jsonb(t)",
             assignments.join(", "),
-            self.live_rows_only(false),
             table = self.table(),
         );
         Ok(statement)
+    }
+
+    /// The version of a row as an ETag: its `updated_at`, which every change moves.
+    pub fn version_of(&self, row: &Value) -> Option<String> {
+        self.column(VERSION_COLUMN)?;
+        row.get(VERSION_COLUMN)?.as_str().map(str::to_owned)
     }
 
     /// Soft delete (§3.5): `deleted_at` set, `deleted_by` stamped by the platform's trigger.

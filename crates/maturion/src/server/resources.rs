@@ -94,7 +94,12 @@ async fn serve(
     };
     let outcome = match session.require(&endpoint.route.module, endpoint.route.requires) {
         Ok(()) => {
-            let input = Input { path, pairs, body };
+            let input = Input {
+                headers,
+                path,
+                pairs,
+                body,
+            };
             run(&session, &endpoint, input).await
         }
         Err(problem) => Err(problem),
@@ -106,6 +111,7 @@ async fn serve(
 }
 
 struct Input {
+    headers: HeaderMap,
     path: PathParams,
     pairs: Pairs,
     body: Bytes,
@@ -153,6 +159,24 @@ impl Input {
         }
     }
 
+    /// The version an `If-Match` header names (`"…"`, an ETag of ours), if any.
+    fn if_match(&self) -> Result<Option<String>, Problem> {
+        let Some(value) = self.headers.get(header::IF_MATCH) else {
+            return Ok(None);
+        };
+        let version = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().strip_prefix('"')?.strip_suffix('"'))
+            .ok_or_else(|| {
+                Problem::from(ApiError::parameter(
+                    "If-Match",
+                    "expected an ETag of this row",
+                ))
+            })?;
+        Ok(Some(version.to_owned()))
+    }
+
     fn json(&self) -> Result<Value, Problem> {
         serde_json::from_slice(&self.body)
             .map_err(|error| ApiError::MalformedBody(format!("not JSON: {error}")).into())
@@ -185,7 +209,11 @@ async fn run(session: &Session, endpoint: &Endpoint, input: Input) -> Result<Res
                 session.require(&resource.module, Level::Admin)?;
             }
             let row = one(session, &resource.select_one(id, include_deleted)).await?;
-            Ok(Json(row.ok_or_else(not_found)?).into_response())
+            Ok(versioned(
+                resource,
+                StatusCode::OK,
+                row.ok_or_else(not_found)?,
+            ))
         }
         Operation::Create => {
             input.no_parameters()?;
@@ -195,19 +223,28 @@ async fn run(session: &Session, endpoint: &Endpoint, input: Input) -> Result<Res
                 .as_str()
                 .map(|id| format!("/v1/{}/{id}", resource.name))
                 .unwrap_or_default();
-            Ok((
-                StatusCode::CREATED,
-                [(header::LOCATION, location)],
-                Json(row),
-            )
-                .into_response())
+            let mut response = versioned(resource, StatusCode::CREATED, row);
+            if let Ok(location) = header::HeaderValue::from_str(&location) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            Ok(response)
         }
         Operation::Update => {
             let id = input.id()?;
             input.no_parameters()?;
-            let statement = resource.update(id, &input.json()?)?;
-            let row = one(session, &statement).await?;
-            Ok(Json(row.ok_or_else(not_found)?).into_response())
+            let version = input.if_match()?;
+            let statement = resource.update(id, &input.json()?, version.as_deref())?;
+            match one(session, &statement).await? {
+                Some(row) => Ok(versioned(resource, StatusCode::OK, row)),
+                None if version.is_some() && still_there(session, resource, id).await? => {
+                    Err(Problem::new(
+                        StatusCode::PRECONDITION_FAILED,
+                        "the row changed since this version (If-Match); read it again",
+                    )
+                    .with_field("If-Match"))
+                }
+                None => Err(not_found()),
+            }
         }
         Operation::Delete => {
             let id = input.id()?;
@@ -221,7 +258,11 @@ async fn run(session: &Session, endpoint: &Endpoint, input: Input) -> Result<Res
             let id = input.id()?;
             input.no_parameters()?;
             let row = one(session, &resource.restore(id)).await?;
-            Ok(Json(row.ok_or_else(not_found)?).into_response())
+            Ok(versioned(
+                resource,
+                StatusCode::OK,
+                row.ok_or_else(not_found)?,
+            ))
         }
         Operation::History => {
             let id = input.id()?;
@@ -229,6 +270,25 @@ async fn run(session: &Session, endpoint: &Endpoint, input: Input) -> Result<Res
             history(session, resource, id).await
         }
     }
+}
+
+/// A row with its version as the ETag.
+fn versioned(resource: &Resource, status: StatusCode, row: Value) -> Response {
+    let etag = resource
+        .version_of(&row)
+        .and_then(|version| header::HeaderValue::from_str(&format!("\"{version}\"")).ok());
+    let mut response = (status, Json(row)).into_response();
+    if let Some(etag) = etag {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+/// Whether a live row of this id exists (in this organisation).
+async fn still_there(session: &Session, resource: &Resource, id: Uuid) -> Result<bool, Problem> {
+    Ok(one(session, &resource.select_one(id, false))
+        .await?
+        .is_some())
 }
 
 async fn one(session: &Session, statement: &Statement) -> Result<Option<Value>, Problem> {

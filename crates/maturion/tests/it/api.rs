@@ -1082,3 +1082,64 @@ async fn the_audit_log_is_paged_newest_first_filtered_and_limited_to_readable_mo
         "{modules:?}"
     );
 }
+
+#[tokio::test]
+async fn a_change_with_a_stale_etag_is_412_and_changes_nothing() {
+    let api = Api::start().await;
+    let risk = api.seed_a().await;
+    let item = format!(
+        "{}/v1/risks/{}",
+        api.server.url,
+        risk["id"].as_str().unwrap()
+    );
+    let token = api.a.token.expose();
+    let read = api
+        .server
+        .http
+        .get(&item)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let etag = read.headers()["etag"].to_str().unwrap().to_owned();
+    let patch = |etag: String, score: i32| {
+        api.server
+            .http
+            .patch(&item)
+            .bearer_auth(token)
+            .header("if-match", etag)
+            .json(&json!({ "score": score }))
+            .send()
+    };
+    let changed = patch(etag.clone(), 11).await.unwrap();
+    assert_eq!(changed.status().as_u16(), 200);
+    let fresh = changed.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(fresh, etag);
+    let stale = patch(etag, 12).await.unwrap();
+    assert_eq!(stale.status().as_u16(), 412);
+    assert_eq!(
+        patch("\"yesterday\"".to_owned(), 12)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        422
+    );
+    let current = api
+        .as_a("GET", item.trim_start_matches(&api.server.url), None)
+        .await;
+    assert_eq!(current.body["score"], 11);
+    assert_eq!(patch(fresh, 13).await.unwrap().status().as_u16(), 200);
+    // Another organisation's row answers 404 whatever the version.
+    let theirs = api
+        .server
+        .http
+        .patch(&item)
+        .bearer_auth(api.b.token.expose())
+        .header("if-match", "\"2026-01-01T00:00:00+00:00\"")
+        .json(&json!({ "score": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status().as_u16(), 404);
+}
