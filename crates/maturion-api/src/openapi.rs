@@ -177,11 +177,18 @@ fn operation(resource: &Resource, route: &Route) -> Value {
             ("201", row()),
             Some(format!("{name}_new")),
         ),
-        Operation::Update => (
-            format!("Changes the fields sent"),
-            ("200", row()),
-            Some(format!("{name}_change")),
-        ),
+        Operation::Update => {
+            parameters.push(json!({
+                "name": "If-Match", "in": "header", "required": false,
+                "description": "The ETag of the version this change is based on; a stale one answers 412.",
+                "schema": { "type": "string" },
+            }));
+            (
+                "Changes the fields sent".to_owned(),
+                ("200", row()),
+                Some(format!("{name}_change")),
+            )
+        }
         Operation::Delete => (
             "Soft delete".to_owned(),
             ("204", json!({ "description": "deleted" })),
@@ -242,6 +249,9 @@ fn problems(route: &Route) -> Vec<(&'static str, &'static str)> {
     let listing = matches!(route.operation, Operation::List | Operation::AuditLog);
     if matches!(route.method, Method::Post | Method::Patch) || listing {
         problems.push(("422", "a field or filter does not fit the resource"));
+    }
+    if route.operation == Operation::Update {
+        problems.push(("412", "the row changed since the version named by If-Match"));
     }
     if matches!(
         route.operation,
