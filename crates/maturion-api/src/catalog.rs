@@ -48,12 +48,9 @@ pub async fn load(client: &Client) -> Result<Catalog, CatalogError> {
     let mut catalog = Catalog::default();
     for row in client.query(RESOURCES, &[]).await? {
         let name: String = row.get("name");
-        let columns: serde_json::Value = row.get("columns");
-        let columns: Vec<CatalogColumn> =
-            serde_json::from_value(columns).map_err(|source| CatalogError::Decode {
-                table: name.clone(),
-                source,
-            })?;
+        let columns = decode(&name, row.get("columns"))?;
+        let btree_indexes = decode(&name, row.get("btree_indexes"))?;
+        let unique_keys = decode(&name, row.get("unique_keys"))?;
         let table = Table {
             name,
             comment: row.get("comment"),
@@ -63,8 +60,8 @@ pub async fn load(client: &Client) -> Result<Catalog, CatalogError> {
             can_update: row.get("can_update"),
             audit_arguments: row.get("audit_arguments"),
             columns,
-            btree_indexes: decode(row.get("btree_indexes")),
-            unique_keys: decode(row.get("unique_keys")),
+            btree_indexes,
+            unique_keys,
         };
         if table.name == AUDIT_LOG {
             catalog.audit_log = table.into_audit_log().ok();
@@ -78,8 +75,16 @@ pub async fn load(client: &Client) -> Result<Catalog, CatalogError> {
     Ok(catalog)
 }
 
-fn decode<T: for<'de> Deserialize<'de> + Default>(value: serde_json::Value) -> T {
-    serde_json::from_value(value).unwrap_or_default()
+/// A JSON column of the catalog query; a shape not understood is an error, never an empty
+/// list (an unread unique key would pass for a safe one).
+fn decode<T: for<'de> Deserialize<'de>>(
+    table: &str,
+    value: serde_json::Value,
+) -> Result<T, CatalogError> {
+    serde_json::from_value(value).map_err(|source| CatalogError::Decode {
+        table: table.to_owned(),
+        source,
+    })
 }
 
 struct Table {
