@@ -25,6 +25,9 @@ type Parameter = Box<dyn ToSql + Sync + Send>;
 pub struct Statement {
     pub sql: String,
     params: Vec<Parameter>,
+    /// Its text is one of a few per resource (no filters, no field list), so a connection may
+    /// keep it prepared.
+    pub reusable: bool,
 }
 
 impl Statement {
@@ -32,6 +35,7 @@ impl Statement {
         Statement {
             sql,
             params: Vec::new(),
+            reusable: false,
         }
     }
 
@@ -88,6 +92,7 @@ impl Resource {
             self.table(),
             self.live_rows_only(include_deleted)
         );
+        statement.reusable = true;
         statement
     }
 
@@ -99,6 +104,7 @@ impl Resource {
             "SELECT EXISTS (SELECT FROM {} AS t WHERE t.id = {id})",
             self.table()
         );
+        statement.reusable = true;
         statement
     }
 
@@ -253,6 +259,7 @@ impl Resource {
             "UPDATE {} AS t SET deleted_at = {value} WHERE t.id = {id} AND t.deleted_at {currently} RETURNING to_jsonb(t)",
             self.table()
         );
+        statement.reusable = true;
         statement
     }
 
@@ -268,6 +275,7 @@ impl Resource {
              WHERE a.module = {module} AND a.entity_type = {entity_type} AND a.entity_id = {id} \
              ORDER BY a.\"timestamp\" DESC, a.id DESC LIMIT {limit}"
         );
+        statement.reusable = true;
         statement
     }
 

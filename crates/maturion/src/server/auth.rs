@@ -31,7 +31,7 @@ impl Session {
         let transaction = database
             .transaction_for_token(&token, Some(client.ip()), user_agent)
             .await?;
-        let grants = match transaction.query(PERMISSIONS_OF_BOUND_USER, &[]).await {
+        let grants = match permissions_of_bound_user(&transaction).await {
             Ok(rows) => rows,
             Err(error) => {
                 let _ = transaction.rollback().await;
@@ -78,6 +78,14 @@ impl Session {
             }
         }
     }
+}
+
+/// Prepared once per connection: every request asks it.
+async fn permissions_of_bound_user(
+    transaction: &TenantTransaction,
+) -> Result<Vec<tokio_postgres::Row>, maturion_tenancy::TenancyError> {
+    let statement = transaction.prepare(PERMISSIONS_OF_BOUND_USER).await?;
+    transaction.query(&statement, &[]).await
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<ApiToken> {

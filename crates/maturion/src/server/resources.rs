@@ -292,10 +292,17 @@ async fn still_there(session: &Session, resource: &Resource, id: Uuid) -> Result
 }
 
 async fn one(session: &Session, statement: &Statement) -> Result<Option<Value>, Problem> {
-    let row = session
-        .transaction
-        .query_opt(statement.sql.as_str(), &statement.params())
-        .await?;
+    let transaction = &session.transaction;
+    let row = if statement.reusable {
+        let prepared = transaction.prepare(&statement.sql).await?;
+        transaction
+            .query_opt(&prepared, &statement.params())
+            .await?
+    } else {
+        transaction
+            .query_opt(statement.sql.as_str(), &statement.params())
+            .await?
+    };
     Ok(row.map(|row| row.get(0)))
 }
 
