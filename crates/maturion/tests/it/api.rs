@@ -1143,3 +1143,42 @@ async fn a_change_with_a_stale_etag_is_412_and_changes_nothing() {
         .unwrap();
     assert_eq!(theirs.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn a_module_table_that_maturion_check_faults_is_not_served() {
+    let db = maturion_testing::migrated_database().await;
+    let admin = db.admin().await;
+    maturion_testing::module_table(&admin, "incidents", "incidents")
+        .await
+        .unwrap();
+    maturion_testing::module_table(&admin, "audits", "audits")
+        .await
+        .unwrap();
+    // A foreign key without its index: a finding of maturion check.
+    admin
+        .batch_execute("DROP INDEX audits_organisation_id_owner_id_idx")
+        .await
+        .unwrap();
+    let tenant = organisation_with_admin(&admin, "Organisation A")
+        .await
+        .unwrap();
+    let server = RunningServer::start(&db);
+    let (status, index) = server.json("/v1").await;
+    assert_eq!(status, 200);
+    let served: Vec<&str> = index["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(served.contains(&"incidents"), "{served:?}");
+    assert!(!served.contains(&"audits"), "{served:?}");
+    let refused = server
+        .http
+        .get(format!("{}/v1/audits", server.url))
+        .bearer_auth(tenant.token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 404);
+}
