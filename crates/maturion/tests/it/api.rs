@@ -882,7 +882,7 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
 
     let capped = api.call(token, "GET", "/v1/risks?limit=5000", None).await;
     assert_eq!(capped.status, 200);
-    assert_eq!(api.oversize(token.unwrap(), "/v1/risks").await, 413);
+    assert_eq!(api.oversize(api.a.token.expose(), "/v1/risks").await, 413);
     let wrong_method = api.call(token, "PUT", &item, Some(&json!({}))).await;
     assert_eq!(wrong_method.status, 405, "{wrong_method:?}");
 
