@@ -150,19 +150,7 @@ pub(crate) async fn begin(
     let (ip, agent) = context.client_settings();
     let bound = match &context.credential {
         Credential::Token(token) => {
-            let params: [&(dyn ToSql + Sync); 3] = [&token.expose(), &ip, &agent];
-            let (begun, bound) = futures_util::join!(
-                client.batch_execute("BEGIN"),
-                client.query_one(bind_token, &params)
-            );
-            begun?;
-            let bound = bound?;
-            let organisation: Option<Uuid> = bound.get(0);
-            let user: Option<Uuid> = bound.get(1);
-            (
-                organisation.map(OrganisationId::from_uuid),
-                user.map(UserId::from_uuid),
-            )
+            begin_with_token(client, bind_token, token, &ip, &agent).await?
         }
         Credential::Service(binder) => {
             let organisation = bind_service(client, binder, context, &ip, &agent).await?;
@@ -170,6 +158,30 @@ pub(crate) async fn begin(
         }
     };
     verify_binding(context, bound)
+}
+
+/// BEGIN and [`BIND_TOKEN`] in one round trip: the organisation and user the database bound the
+/// transaction to.
+async fn begin_with_token(
+    client: &Client,
+    bind_token: &Statement,
+    token: &ApiToken,
+    ip: &str,
+    agent: &str,
+) -> Result<(Option<OrganisationId>, Option<UserId>), TenancyError> {
+    let params: [&(dyn ToSql + Sync); 3] = [&token.expose(), &ip, &agent];
+    let (begun, bound) = futures_util::join!(
+        client.batch_execute("BEGIN"),
+        client.query_one(bind_token, &params)
+    );
+    begun?;
+    let bound = bound?;
+    let organisation: Option<Uuid> = bound.get(0);
+    let user: Option<Uuid> = bound.get(1);
+    Ok((
+        organisation.map(OrganisationId::from_uuid),
+        user.map(UserId::from_uuid),
+    ))
 }
 
 async fn bind_service(
@@ -249,6 +261,19 @@ fn with_session_timeouts(mut config: tokio_postgres::Config) -> tokio_postgres::
     config
 }
 
+/// The state of a [`Database`]'s pool, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// The most connections it may open.
+    pub max_size: usize,
+    /// Connections open now.
+    pub size: usize,
+    /// Connections lent out.
+    pub in_use: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
 /// A pool of connections as a runtime role (`maturion_app`, or `maturion_readonly`), each with
 /// [`SESSION_TIMEOUTS`].
 #[derive(Clone)]
@@ -275,6 +300,52 @@ impl Database {
             .build()
             .map_err(|e| TenancyError::Pool(e.to_string()))?;
         Ok(Self { pool })
+    }
+
+    /// Opens a transaction bound by `token` alone, for callers that know no more than the
+    /// token (an HTTP request): the organisation and user are the ones the database bound it
+    /// to, and [`TenantTransaction::context`] tells them. An unknown, expired or revoked token
+    /// is [`TenancyError::InvalidToken`].
+    pub async fn transaction_for_token(
+        &self,
+        token: &ApiToken,
+        ip_address: Option<IpAddr>,
+        user_agent: Option<String>,
+    ) -> Result<TenantTransaction, TenancyError> {
+        let client = self.pool.get().await?;
+        let ip = ip_address.map(|a| a.to_string()).unwrap_or_default();
+        let agent = user_agent.clone().unwrap_or_default();
+        let bind_token = client.prepare_cached(BIND_TOKEN).await?;
+        // Until the binding succeeded the connection is mid-transaction: dropping it (on `?`)
+        // closes it rather than returning it to the pool.
+        let mut transaction = TenantTransaction {
+            client: Some(client),
+            context: TenantContext::new(
+                OrganisationId::from_uuid(Uuid::nil()),
+                UserId::from_uuid(Uuid::nil()),
+                token.clone(),
+            ),
+        };
+        let bound = begin_with_token(transaction.client(), &bind_token, token, &ip, &agent).await?;
+        let (Some(organisation), Some(user)) = bound else {
+            return Err(TenancyError::BindingMismatch(
+                "the token bound no organisation and user".to_owned(),
+            ));
+        };
+        transaction.context = TenantContext::new(organisation, user, token.clone())
+            .with_client(ip_address, user_agent);
+        Ok(transaction)
+    }
+
+    /// How many connections the pool holds, how many are in use and how many callers wait.
+    pub fn status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            in_use: status.size.saturating_sub(status.available),
+            waiting: status.waiting,
+        }
     }
 
     /// Opens a transaction for `context`.

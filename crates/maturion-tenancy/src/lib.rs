@@ -18,7 +18,7 @@ pub mod provision;
 mod token;
 
 pub use connection::{ConnectionTransaction, TenantConnection};
-pub use database::{Database, ServiceBinder, TenantContext, TenantTransaction};
+pub use database::{Database, PoolStatus, ServiceBinder, TenantContext, TenantTransaction};
 pub use error::TenancyError;
 pub use ids::{IdError, OrganisationId, UserId};
 pub use token::{ApiToken, TokenError};

@@ -22,8 +22,10 @@
 //!
 //! Tenant data starts from [`organisation_with_admin`]: an organisation and its first user.
 
+mod module;
 mod tenant;
 
+pub use module::module_table;
 pub use tenant::{
     begin_as, organisation_with_admin, organisation_with_admin_from, token_for, Tenant,
 };

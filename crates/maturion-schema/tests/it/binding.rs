@@ -455,3 +455,78 @@ async fn the_readonly_role_binds_to_read_and_writes_nothing() {
         Err("42501".into())
     );
 }
+
+/// The application role may call the token functions of the organisation's administrator, so an
+/// attacker's session tries them: unbound, bound as a user who is no administrator, and bound
+/// as another organisation's administrator.
+#[tokio::test]
+async fn only_the_bound_administrator_manages_its_own_organisations_tokens() {
+    let db = maturion_testing::migrated_database().await;
+    let (alpha, beta) = two_tenants(&db).await;
+    let admin = db.admin().await;
+    // A member of Alpha without any grant, and a token of theirs.
+    admin.batch_execute("BEGIN").await.unwrap();
+    admin
+        .query_one("SELECT maturion.bind_tenant($1)", &[&alpha.token.expose()])
+        .await
+        .unwrap();
+    let member_id: uuid::Uuid = admin
+        .query_one(
+            "INSERT INTO users (organisation_id, email, full_name, role) \
+             VALUES ($1, 'member@alpha.example', 'Member', 'member') RETURNING id",
+            &[&alpha.organisation],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    admin.batch_execute("COMMIT").await.unwrap();
+    let member_token: String = admin
+        .query_one("SELECT token FROM maturion.create_token($1)", &[&member_id])
+        .await
+        .unwrap()
+        .get(0);
+    let alpha_token_id: String = admin
+        .query_one(
+            "SELECT id::text FROM maturion.api_tokens WHERE user_id = $1 LIMIT 1",
+            &[&alpha.user],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    let session = db.connect(maturion_schema::APP_ROLE).await;
+    let make = format!("SELECT token FROM maturion.admin_create_token('{member_id}')");
+    let revoke = format!("SELECT maturion.admin_revoke_token('{alpha_token_id}')");
+    let list = "SELECT count(*) FROM maturion.admin_list_tokens()";
+    let as_member = format!("SELECT maturion.bind_tenant('{member_token}')");
+    for preamble in ["", as_member.as_str()] {
+        for sql in [make.as_str(), revoke.as_str(), list] {
+            assert_eq!(
+                attempt(&session, preamble, sql).await,
+                Err("42501".to_owned()),
+                "{preamble} {sql}"
+            );
+        }
+    }
+    // Beta's administrator: Alpha's user and token are as unknown as made-up ones.
+    assert_eq!(
+        attempt(&session, &bind(&beta), &make).await,
+        Err("22023".to_owned())
+    );
+    assert_eq!(
+        attempt(&session, &bind(&beta), &revoke).await,
+        Ok(vec!["f".to_owned()])
+    );
+    // Alpha's administrator may.
+    let made = attempt(&session, &bind(&alpha), &make).await.unwrap();
+    assert!(made[0].starts_with("mt_"), "{made:?}");
+    let revoked: bool = admin
+        .query_one(
+            "SELECT revoked_at IS NOT NULL FROM maturion.api_tokens WHERE id::text = $1",
+            &[&alpha_token_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!revoked, "nothing above committed a revocation");
+}

@@ -291,3 +291,57 @@ async fn a_transaction_dropped_on_a_connection_does_not_carry_into_the_next() {
         .get(0);
     assert_eq!(name, "First User");
 }
+
+#[tokio::test]
+async fn a_token_alone_opens_its_tenants_transaction_and_a_bad_one_none() {
+    let db = maturion_testing::migrated_database().await;
+    // One connection: a refused token must give it back clean for the next caller.
+    let database = app_database(&db, 1).await;
+    let admin = db.admin().await;
+    let alpha = organisation_with_admin(&admin, "Alpha").await.unwrap();
+    let beta = organisation_with_admin(&admin, "Beta").await.unwrap();
+
+    for tenant in [&alpha, &beta] {
+        let ip = "192.0.2.7".parse().ok();
+        let tx = database
+            .transaction_for_token(&tenant.token, ip, Some("probe".into()))
+            .await
+            .unwrap();
+        assert_eq!(tx.context().organisation_id, tenant.organisation);
+        assert_eq!(tx.context().user_id, Some(tenant.user));
+        let name: String = tx
+            .query_one("SELECT string_agg(name, ',') FROM organisations", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(name, if tenant == &alpha { "Alpha" } else { "Beta" });
+        tx.commit().await.unwrap();
+    }
+
+    let unknown: maturion_tenancy::ApiToken = format!("mt_{}", "A".repeat(43)).parse().unwrap();
+    let revoked = maturion_testing::token_for(&admin, alpha.user)
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "SELECT maturion.revoke_token(id) FROM maturion.api_tokens WHERE secret_hash = sha256(convert_to($1, 'UTF8'))",
+            &[&revoked.expose()],
+        )
+        .await
+        .unwrap();
+    for token in [&unknown, &revoked] {
+        let refused = database.transaction_for_token(token, None, None).await;
+        assert!(
+            matches!(refused, Err(TenancyError::InvalidToken(_))),
+            "{:?}",
+            refused.err()
+        );
+    }
+    assert_eq!(database.status().in_use, 0);
+    let tx = database
+        .transaction_for_token(&alpha.token, None, None)
+        .await
+        .unwrap();
+    assert_eq!(database.status().in_use, 1);
+    tx.rollback().await.unwrap();
+}

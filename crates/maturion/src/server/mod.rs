@@ -5,9 +5,13 @@
 //! BYPASSRLS role; the periodic job runs on the administrator's connection, which its DDL
 //! needs.
 
+mod auth;
+mod problem;
+mod resources;
 mod routes;
 mod scheduler;
 mod telemetry;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +20,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use axum::http::StatusCode;
 use axum::Router;
+use maturion_api::Catalog;
 use maturion_config::{DatabaseTarget, PlatformRole, ServerSettings, Settings};
+use maturion_tenancy::Database;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_postgres::Config;
@@ -33,6 +39,10 @@ pub use scheduler::JobStatus;
 pub struct AppState {
     /// Connection settings of the application role.
     pub app: Config,
+    /// The pool of the application role's connections that requests run on.
+    pub database: Database,
+    /// The resources served under `/v1`, read from the catalog at start.
+    pub catalog: Arc<Catalog>,
     /// Connection settings of the administrator, for checks that read the migration ledger.
     pub admin: Config,
     pub jobs: watch::Receiver<JobStatus>,
@@ -58,11 +68,16 @@ impl Server {
         let app = target
             .config_for(PlatformRole::App.name())
             .context("the server runs requests as maturion_app")?;
+        let database = Database::new(app.clone(), API_POOL_SIZE)
+            .context("cannot make the application role's connection pool")?;
+        let catalog = Arc::new(served_resources(&app, &target.admin_config()).await?);
         let metrics = Arc::new(telemetry::install_recorder()?);
         let scheduler =
             scheduler::Scheduler::new(target.admin_config(), settings.jobs.maintenance_interval);
         let state = AppState {
             app,
+            database,
+            catalog,
             admin: target.admin_config(),
             jobs: scheduler.status(),
             metrics,
@@ -91,7 +106,9 @@ impl Server {
     ) -> Result<()> {
         let (stop, stopped) = watch::channel(false);
         let jobs = tokio::spawn(self.scheduler.run(stopped));
-        let service = self.router.into_make_service();
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
         let serving = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
@@ -103,23 +120,58 @@ impl Server {
     }
 }
 
+/// Connections of the application role that requests share; more requests wait for one (and
+/// at most `server.concurrency_limit` are served at once).
+const API_POOL_SIZE: usize = 16;
+
+/// The resources of the live catalog, as the application role sees them, less the tables that
+/// `maturion check` finds fault with: a table that breaks the architecture is not served.
+async fn served_resources(app: &Config, admin: &Config) -> Result<Catalog> {
+    let client = maturion_config::connect(app).await?;
+    let mut catalog = maturion_api::load(&client).await?;
+    let admin = maturion_config::connect(admin).await?;
+    let report = maturion_check::check(&admin, &maturion_check::CheckOptions::default()).await?;
+    catalog.resources.retain(|resource| {
+        let table = format!("public.{}", resource.name);
+        let faulty = report.violations.iter().find(|violation| {
+            violation.object == table || violation.object.starts_with(&format!("{table}."))
+        });
+        if let Some(violation) = faulty {
+            tracing::warn!(
+                table,
+                rule = violation.rule,
+                "not served: maturion check finds fault with it"
+            );
+        }
+        faulty.is_none()
+    });
+    for skipped in &catalog.skipped {
+        tracing::info!(table = skipped.table, reason = skipped.reason, "not served");
+    }
+    Ok(catalog)
+}
+
 /// Body limit, per-request timeout, a request id on every request and response, and at most
 /// `concurrency_limit` requests at once (more wait their turn).
 fn with_limits(router: Router, limits: &ServerSettings) -> Router {
-    router.layer(
-        ServiceBuilder::new()
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-            .layer(telemetry::trace_layer())
-            .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes.get()))
-            .layer(GlobalConcurrencyLimitLayer::new(
-                limits.concurrency_limit.get(),
-            ))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                limits.request_timeout,
-            )),
-    )
+    router
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(telemetry::trace_layer())
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes.get()))
+                .layer(GlobalConcurrencyLimitLayer::new(
+                    limits.concurrency_limit.get(),
+                ))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    limits.request_timeout,
+                )),
+        )
+        .layer(axum::middleware::map_response(
+            routes::problem_for_bare_errors,
+        ))
 }
 
 /// Ctrl-C or SIGTERM.

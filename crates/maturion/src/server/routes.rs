@@ -16,6 +16,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(super::resources::router(&state.catalog))
         .fallback(not_found)
         .layer(middleware::from_fn(super::telemetry::track))
         .with_state(state)
@@ -94,6 +95,11 @@ fn job_check(state: &AppState) -> Value {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("maturion_uptime_seconds").set(state.started.elapsed().as_secs_f64());
+    let pool = state.database.status();
+    metrics::gauge!("maturion_db_pool_max_connections").set(pool.max_size as f64);
+    metrics::gauge!("maturion_db_pool_connections").set(pool.size as f64);
+    metrics::gauge!("maturion_db_pool_connections_in_use").set(pool.in_use as f64);
+    metrics::gauge!("maturion_db_pool_waiting").set(pool.waiting as f64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
@@ -103,6 +109,27 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 async fn not_found() -> Response {
     problem(StatusCode::NOT_FOUND, "no such resource")
+}
+
+/// Errors answered by the layers or by axum itself (413 body too large, 405, 503 timeout…)
+/// become problem documents like every other error; their other headers (`Allow`) stay. JSON
+/// answers (problem documents, `/readyz`'s checks) are left as they are.
+pub async fn problem_for_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/") && value.contains("json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let detail = status.canonical_reason().unwrap_or("error");
+    let (problem_parts, body) = problem(status, detail).into_parts();
+    parts.headers.extend(problem_parts.headers);
+    Response::from_parts(parts, body)
 }
 
 /// An RFC 9457 problem document.

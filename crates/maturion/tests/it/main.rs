@@ -1,5 +1,6 @@
 //! Black-box tests of the `maturion` binary.
 
+mod api;
 mod backup;
 mod commands;
 mod configuration;

@@ -15,13 +15,13 @@ pub struct RunningServer {
     child: Option<Child>,
     /// The rest of its stdout, read as it comes so that the server never blocks on the pipe.
     stdout: Option<JoinHandle<Vec<String>>>,
-    url: String,
-    http: reqwest::Client,
+    pub url: String,
+    pub http: reqwest::Client,
 }
 
 impl RunningServer {
     /// Serves `db` as an external server, the application role logging in with its own URL.
-    fn start(db: &TestDatabase) -> Self {
+    pub fn start(db: &TestDatabase) -> Self {
         let mut command = maturion_command(&["serve", "--listen", "127.0.0.1:0"]);
         command
             .env("DATABASE_URL", db.url("postgres"))
@@ -62,7 +62,7 @@ impl RunningServer {
             .unwrap()
     }
 
-    async fn json(&self, path: &str) -> (u16, Value) {
+    pub async fn json(&self, path: &str) -> (u16, Value) {
         let response = self.get(path).await;
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())

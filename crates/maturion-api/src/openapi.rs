@@ -1,0 +1,394 @@
+//! The OpenAPI 3.1 document of the served resources, built from the same model as the routes:
+//! column comments become descriptions; types, NOT NULL and allowed values become JSON Schema.
+
+use serde_json::{json, Map, Value};
+
+use crate::model::{
+    audit_log_route, token_routes, Column, Method, Operation, Resource, Route, ValueKind,
+};
+use crate::{Catalog, MAX_LIMIT};
+
+impl Catalog {
+    /// Every route of [`Catalog::routes`] under `paths`, one schema per resource (as read, as
+    /// created, as changed) under `components`.
+    pub fn openapi(&self, version: &str) -> Value {
+        let mut paths = Map::new();
+        let mut schemas = Map::new();
+        schemas.insert("Problem".to_owned(), problem_schema());
+        for resource in &self.resources {
+            schemas.insert(resource.name.clone(), row_schema(resource));
+            schemas.insert(
+                format!("{}_new", resource.name),
+                input_schema(resource, true),
+            );
+            schemas.insert(
+                format!("{}_change", resource.name),
+                input_schema(resource, false),
+            );
+            for route in resource.routes() {
+                let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
+                path[route.method.as_str().to_lowercase()] = operation(resource, &route);
+            }
+        }
+        if let Some(audit_log) = &self.audit_log {
+            schemas.insert(audit_log.name.clone(), row_schema(audit_log));
+            let route = audit_log_route();
+            paths.insert(
+                route.path.clone(),
+                json!({ "get": operation(audit_log, &route) }),
+            );
+        }
+        schemas.extend(token_schemas());
+        for route in token_routes() {
+            let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
+            path[route.method.as_str().to_lowercase()] = token_operation(&route);
+        }
+        json!({
+            "openapi": "3.1.0",
+            "info": {
+                "title": "Maturion API",
+                "version": version,
+                "description": "Generated from the live catalog: one resource per conforming tenant table.",
+            },
+            "security": [{ "bearer": [] }],
+            "paths": paths,
+            "components": {
+                "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+                "schemas": schemas,
+            },
+        })
+    }
+}
+
+fn column_schema(column: &Column) -> Value {
+    let mut schema = match &column.kind {
+        ValueKind::Uuid => json!({ "type": "string", "format": "uuid" }),
+        ValueKind::Text | ValueKind::Other => json!({ "type": "string" }),
+        ValueKind::Boolean => json!({ "type": "boolean" }),
+        ValueKind::Integer { min, max } => {
+            json!({ "type": "integer", "minimum": min, "maximum": max })
+        }
+        ValueKind::Number => json!({ "type": "number" }),
+        ValueKind::Timestamp => json!({ "type": "string", "format": "date-time" }),
+        ValueKind::Date => json!({ "type": "string", "format": "date" }),
+        ValueKind::Array => json!({ "type": "array" }),
+        ValueKind::Json => json!({}),
+    };
+    if let Some(allowed) = &column.allowed {
+        let mut values: Vec<Value> = allowed.iter().map(|v| json!(v)).collect();
+        if column.nullable {
+            values.push(Value::Null);
+        }
+        schema["enum"] = json!(values);
+    }
+    if column.nullable {
+        if let Some(kind) = schema.get("type").cloned() {
+            schema["type"] = json!([kind, "null"]);
+        }
+    }
+    if let Some(description) = &column.description {
+        schema["description"] = json!(description);
+    }
+    schema
+}
+
+fn row_schema(resource: &Resource) -> Value {
+    let properties: Map<String, Value> = resource
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), column_schema(c)))
+        .collect();
+    let required: Vec<&str> = resource.columns.iter().map(|c| c.name.as_str()).collect();
+    json!({
+        "type": "object",
+        "description": resource.description,
+        "properties": properties,
+        "required": required,
+    })
+}
+
+fn input_schema(resource: &Resource, creating: bool) -> Value {
+    let writable = resource.columns.iter().filter(|c| c.writable);
+    let properties: Map<String, Value> = writable
+        .clone()
+        .map(|c| (c.name.clone(), column_schema(c)))
+        .collect();
+    let required: Vec<&str> = writable
+        .filter(|c| creating && c.is_required())
+        .map(|c| c.name.as_str())
+        .collect();
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+fn problem_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "RFC 9457 problem document; `field` names the field, filter or parameter at fault.",
+        "properties": {
+            "type": { "type": "string" },
+            "title": { "type": "string" },
+            "status": { "type": "integer" },
+            "detail": { "type": "string" },
+            "field": { "type": "string" },
+        },
+        "required": ["type", "title", "status", "detail"],
+    })
+}
+
+fn reference(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn operation(resource: &Resource, route: &Route) -> Value {
+    let name = &resource.name;
+    let mut parameters = Vec::new();
+    if route.takes_id() {
+        parameters.push(json!({
+            "name": "id", "in": "path", "required": true,
+            "schema": { "type": "string", "format": "uuid" },
+        }));
+    }
+    let row = || json!({ "content": { "application/json": { "schema": reference(name) } } });
+    let (summary, success, body) = match route.operation {
+        Operation::List | Operation::AuditLog => {
+            parameters.extend(list_parameters(resource));
+            let page = json!({
+                "type": "object",
+                "properties": {
+                    "items": { "type": "array", "items": reference(name) },
+                    "next_cursor": { "type": ["string", "null"] },
+                },
+                "required": ["items", "next_cursor"],
+            });
+            let page = json!({ "content": { "application/json": { "schema": page } } });
+            (format!("A page of {name}"), ("200", page), None)
+        }
+        Operation::Get => {
+            parameters.push(include_deleted());
+            (format!("One of {name}"), ("200", row()), None)
+        }
+        Operation::Create => (
+            format!("A new row of {name}"),
+            ("201", row()),
+            Some(format!("{name}_new")),
+        ),
+        Operation::Update => {
+            parameters.push(json!({
+                "name": "If-Match", "in": "header", "required": false,
+                "description": "The ETag of the version this change is based on; a stale one answers 412.",
+                "schema": { "type": "string" },
+            }));
+            (
+                "Changes the fields sent".to_owned(),
+                ("200", row()),
+                Some(format!("{name}_change")),
+            )
+        }
+        Operation::Delete => (
+            "Soft delete".to_owned(),
+            ("204", json!({ "description": "deleted" })),
+            None,
+        ),
+        Operation::Restore => ("Undoes a soft delete".to_owned(), ("200", row()), None),
+        Operation::History => {
+            let entries = json!({
+                "type": "object",
+                "properties": { "items": { "type": "array", "items": { "type": "object" } } },
+                "required": ["items"],
+            });
+            let entries = json!({ "content": { "application/json": { "schema": entries } } });
+            (
+                "The row's audit entries, newest first".to_owned(),
+                ("200", entries),
+                None,
+            )
+        }
+    };
+    let mut responses = Map::new();
+    let (code, mut content) = success;
+    content["description"] = json!("success");
+    responses.insert(code.to_owned(), content);
+    for (code, why) in problems(route) {
+        let problem = json!({ "description": why, "content": { "application/problem+json": { "schema": reference("Problem") } } });
+        responses.insert(code.to_owned(), problem);
+    }
+    let mut operation = json!({
+        "operationId": format!("{}_{}", route.method.as_str().to_lowercase(), route.path.trim_start_matches('/').replace(['/', '{', '}'], "_")),
+        "summary": summary,
+        "description": format!("Module {}; needs the {} permission.", route.module, route.requires.name()),
+        "tags": [name],
+        "parameters": parameters,
+        "responses": responses,
+    });
+    if let Some(schema) = body {
+        operation["requestBody"] = json!({
+            "required": true,
+            "content": { "application/json": { "schema": reference(&schema) } },
+        });
+    }
+    operation
+}
+
+fn problems(route: &Route) -> Vec<(&'static str, &'static str)> {
+    let mut problems = vec![
+        (
+            "400",
+            "a query parameter, the path or the body is malformed",
+        ),
+        ("401", "no valid API token"),
+        ("403", "the permission is missing"),
+    ];
+    if route.takes_id() {
+        problems.push(("404", "no row with this id in the organisation"));
+    }
+    let listing = matches!(route.operation, Operation::List | Operation::AuditLog);
+    if matches!(route.method, Method::Post | Method::Patch) || listing {
+        problems.push(("422", "a field or filter does not fit the resource"));
+    }
+    if route.operation == Operation::Update {
+        problems.push(("412", "the row changed since the version named by If-Match"));
+    }
+    if matches!(
+        route.operation,
+        Operation::Create | Operation::Update | Operation::Restore
+    ) {
+        problems.push(("409", "a row with the same unique key exists"));
+        problems.push(("413", "the body is too large"));
+    }
+    problems
+}
+
+fn include_deleted() -> Value {
+    json!({
+        "name": "include_deleted", "in": "query", "required": false,
+        "description": "Soft-deleted rows too; needs the admin permission.",
+        "schema": { "type": "boolean" },
+    })
+}
+
+fn list_parameters(resource: &Resource) -> Vec<Value> {
+    let orderable: Vec<String> = resource
+        .columns
+        .iter()
+        .filter(|c| c.orderable)
+        .flat_map(|c| [format!("{}.asc", c.name), format!("{}.desc", c.name)])
+        .collect();
+    let mut parameters = vec![
+        json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1 },
+                "description": format!("Rows per page; more than {MAX_LIMIT} is lowered to {MAX_LIMIT}.") }),
+        json!({ "name": "order", "in": "query", "schema": { "type": "string", "enum": orderable } }),
+        json!({ "name": "cursor", "in": "query", "schema": { "type": "string" },
+                "description": "The next_cursor of the page before, for the same order." }),
+        include_deleted(),
+    ];
+    for column in resource.columns.iter().filter(|c| c.kind.is_comparable()) {
+        parameters.push(json!({
+            "name": column.name, "in": "query", "required": false,
+            "description": "eq.v, neq.v, gt.v, gte.v, lt.v, lte.v, in.(a,b), is.null or not.is.null",
+            "schema": { "type": "string" },
+        }));
+    }
+    parameters
+}
+
+fn token_schemas() -> Map<String, Value> {
+    let uuid = json!({ "type": "string", "format": "uuid" });
+    let time = json!({ "type": "string", "format": "date-time" });
+    let maybe_time = json!({ "type": ["string", "null"], "format": "date-time" });
+    let mut schemas = Map::new();
+    schemas.insert(
+        "token".to_owned(),
+        json!({
+            "type": "object",
+            "description": "An API token of the organisation; its secret is shown only when made.",
+            "properties": {
+                "id": uuid, "user_id": uuid, "created_at": time, "expires_at": time,
+                "revoked_at": maybe_time, "last_used_at": maybe_time,
+            },
+            "required": ["id", "user_id", "created_at", "expires_at", "revoked_at", "last_used_at"],
+        }),
+    );
+    schemas.insert(
+        "token_new".to_owned(),
+        json!({
+            "type": "object",
+            "properties": {
+                "user_id": uuid,
+                "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 3650, "default": 90 },
+            },
+            "required": ["user_id"],
+            "additionalProperties": false,
+        }),
+    );
+    schemas.insert(
+        "token_issued".to_owned(),
+        json!({
+            "type": "object",
+            "properties": {
+                "token_id": uuid, "user_id": uuid, "expires_at": time,
+                "token": { "type": "string", "description": "The secret: mt_ and 43 characters, shown once." },
+            },
+            "required": ["token_id", "user_id", "token", "expires_at"],
+        }),
+    );
+    schemas
+}
+
+fn token_operation(route: &Route) -> Value {
+    let json_of =
+        |schema: Value| json!({ "content": { "application/json": { "schema": schema } } });
+    let (summary, code, mut success) = match route.operation {
+        Operation::List => {
+            let page = json!({
+                "type": "object",
+                "properties": { "items": { "type": "array", "items": reference("token") } },
+                "required": ["items"],
+            });
+            (
+                "The organisation's API tokens, newest first",
+                "200",
+                json_of(page),
+            )
+        }
+        Operation::Create => (
+            "A new API token for a user",
+            "201",
+            json_of(reference("token_issued")),
+        ),
+        _ => ("Revokes an API token", "204", json!({})),
+    };
+    success["description"] = json!("success");
+    let mut responses = Map::new();
+    responses.insert(code.to_owned(), success);
+    for (code, why) in problems(route) {
+        let problem = json!({ "description": why, "content": { "application/problem+json": { "schema": reference("Problem") } } });
+        responses.insert(code.to_owned(), problem);
+    }
+    let mut parameters = Vec::new();
+    if route.takes_id() {
+        parameters.push(json!({
+            "name": "id", "in": "path", "required": true,
+            "schema": { "type": "string", "format": "uuid" },
+        }));
+    }
+    let mut operation = json!({
+        "operationId": format!("{}_tokens{}", route.method.as_str().to_lowercase(), if route.takes_id() { "_id" } else { "" }),
+        "summary": summary,
+        "description": "Module platform; needs the admin permission.",
+        "tags": ["tokens"],
+        "parameters": parameters,
+        "responses": responses,
+    });
+    if route.operation == Operation::Create {
+        operation["requestBody"] = json!({
+            "required": true,
+            "content": { "application/json": { "schema": reference("token_new") } },
+        });
+    }
+    operation
+}
