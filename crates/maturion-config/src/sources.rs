@@ -132,7 +132,7 @@ struct Setting {
     set: fn(&mut Layer, &str) -> Result<(), String>,
 }
 
-static SETTINGS: [Setting; 12] = [
+static SETTINGS: [Setting; 15] = [
     Setting {
         key: "database.home",
         variable: "MATURION_HOME",
@@ -214,6 +214,31 @@ static SETTINGS: [Setting; 12] = [
         },
     },
     Setting {
+        key: "jobs.backup_full_at",
+        variable: "MATURION_JOBS_BACKUP_FULL_AT",
+        set: |layer, value| {
+            value.parse::<TimeOfDay>()?;
+            layer.jobs.backup_full_at = Some(value.to_owned());
+            Ok(())
+        },
+    },
+    Setting {
+        key: "jobs.backup_incremental_hours",
+        variable: "MATURION_JOBS_BACKUP_INCREMENTAL_HOURS",
+        set: |layer, value| {
+            layer.jobs.backup_incremental_hours = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "jobs.backup_check_interval_seconds",
+        variable: "MATURION_JOBS_BACKUP_CHECK_INTERVAL_SECONDS",
+        set: |layer, value| {
+            layer.jobs.backup_check_interval_seconds = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
         key: "log.filter",
         variable: "MATURION_LOG",
         set: |layer, value| {
@@ -279,6 +304,9 @@ struct ServerLayer {
 #[serde(default, deny_unknown_fields)]
 struct JobsLayer {
     maintenance_interval_seconds: Option<NonZeroU64>,
+    backup_full_at: Option<String>,
+    backup_incremental_hours: Option<NonZeroU64>,
+    backup_check_interval_seconds: Option<NonZeroU64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -340,6 +368,7 @@ impl Layer {
                     .jobs
                     .maintenance_interval_seconds
                     .map_or(DEFAULT_MAINTENANCE_INTERVAL, seconds),
+                backup: self.jobs.backup_schedule()?,
             },
             log: LogSettings {
                 filter: self
@@ -348,6 +377,40 @@ impl Layer {
                     .unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
                 json: self.log.json.unwrap_or(false),
             },
+        })
+    }
+}
+
+/// A week: longer between incremental backups would leave the RPO to the WAL alone.
+const MAX_INCREMENTAL_HOURS: u64 = 168;
+
+impl JobsLayer {
+    fn backup_schedule(&self) -> Result<BackupSchedule, SettingsError> {
+        let full_at = match &self.backup_full_at {
+            Some(text) => text.parse().map_err(|reason| SettingsError::Invalid {
+                key: "jobs.backup_full_at",
+                reason,
+            })?,
+            None => DEFAULT_BACKUP_FULL_AT,
+        };
+        let incremental_every = match self.backup_incremental_hours {
+            Some(hours) if hours.get() > MAX_INCREMENTAL_HOURS => {
+                return Err(SettingsError::Invalid {
+                    key: "jobs.backup_incremental_hours",
+                    reason: format!("at most {MAX_INCREMENTAL_HOURS} hours, not {hours}"),
+                })
+            }
+            Some(hours) => Duration::from_secs(hours.get() * 3600),
+            None => DEFAULT_BACKUP_INCREMENTAL_EVERY,
+        };
+        Ok(BackupSchedule {
+            full_at,
+            incremental_every,
+            check_interval: self
+                .backup_check_interval_seconds
+                .map_or(DEFAULT_BACKUP_CHECK_INTERVAL, |value| {
+                    Duration::from_secs(value.get())
+                }),
         })
     }
 }

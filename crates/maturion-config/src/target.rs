@@ -5,6 +5,7 @@ use tokio_postgres::{Client, Config, NoTls};
 
 use crate::role::PlatformRole;
 use crate::settings::{DatabaseSettings, ExternalServer};
+use crate::tls::{ClientTls, TlsError};
 use crate::url::ConnectionUrl;
 
 /// Name of the database the embedded cluster serves.
@@ -41,6 +42,9 @@ pub enum TargetError {
 
     #[error("cannot connect to PostgreSQL")]
     Connect(#[source] tokio_postgres::Error),
+
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 
     #[error(transparent)]
     Postgres(#[from] tokio_postgres::Error),
@@ -128,7 +132,7 @@ impl DatabaseTarget {
     /// An administrator connection to the platform database.
     pub async fn admin(&self) -> Result<Client, TargetError> {
         self.ensure_running().await?;
-        connect(&self.admin_config()).await
+        connect_url(&self.admin_url()).await
     }
 
     /// An administrator connection to the server's maintenance database `postgres`.
@@ -143,9 +147,9 @@ impl DatabaseTarget {
     pub async fn connect_as(&self, role: &str) -> Result<Client, TargetError> {
         self.ensure_running().await?;
         match self.url_for(role) {
-            Ok(url) => connect(url.config()).await,
+            Ok(url) => connect_url(&url).await,
             Err(TargetError::NoUrlForRole { .. } | TargetError::UnknownRole { .. }) => {
-                let client = connect(&self.admin_config()).await?;
+                let client = connect_url(&self.admin_url()).await?;
                 client
                     .batch_execute(&format!("SET ROLE {}", quote_identifier(role)))
                     .await?;
@@ -156,15 +160,48 @@ impl DatabaseTarget {
     }
 }
 
-/// Connects and drives the connection in the background until the client is dropped.
+/// Connects without TLS and drives the connection in the background until the client is
+/// dropped. A configuration that requires TLS fails: use [`connect_url`] for those.
 pub async fn connect(config: &Config) -> Result<Client, TargetError> {
-    let (client, connection) = config.connect(NoTls).await.map_err(TargetError::Connect)?;
+    connect_with(config, &ClientTls::Off).await
+}
+
+/// Connects with the TLS the URL asks for (see [`ClientTls`]).
+pub async fn connect_url(url: &ConnectionUrl) -> Result<Client, TargetError> {
+    connect_with(url.config(), url.tls()).await
+}
+
+/// Connects with `tls` and drives the connection in the background until the client is
+/// dropped.
+pub async fn connect_with(config: &Config, tls: &ClientTls) -> Result<Client, TargetError> {
+    match tls {
+        ClientTls::Off => {
+            let (client, connection) = config.connect(NoTls).await.map_err(TargetError::Connect)?;
+            spawn_connection(connection);
+            Ok(client)
+        }
+        ClientTls::Verified { root_certificate } => {
+            let connector = ClientTls::connector(root_certificate)?;
+            let (client, connection) = config
+                .connect(connector)
+                .await
+                .map_err(TargetError::Connect)?;
+            spawn_connection(connection);
+            Ok(client)
+        }
+    }
+}
+
+fn spawn_connection<S, T>(connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::warn!(%error, "database connection closed");
         }
     });
-    Ok(client)
 }
 
 fn embedded_url(cluster: &Cluster, role: &str, database: &str) -> ConnectionUrl {

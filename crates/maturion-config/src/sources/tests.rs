@@ -51,6 +51,14 @@ fn without_sources_every_default_applies() {
         settings.jobs.maintenance_interval,
         Duration::from_secs(3600)
     );
+    assert_eq!(
+        settings.jobs.backup,
+        BackupSchedule {
+            full_at: TimeOfDay { hour: 2, minute: 0 },
+            incremental_every: Duration::from_secs(4 * 3600),
+            check_interval: Duration::from_secs(300),
+        }
+    );
     assert_eq!(settings.log.filter, "warn");
     assert!(!settings.log.json);
 }
@@ -154,6 +162,9 @@ fn bad_values_name_the_variable_or_the_line_and_key() {
         ("MATURION_SERVER_CONCURRENCY_LIMIT", "0"),
         ("MATURION_SERVER_BODY_LIMIT_BYTES", "-1"),
         ("MATURION_JOBS_MAINTENANCE_INTERVAL_SECONDS", "soon"),
+        ("MATURION_JOBS_BACKUP_FULL_AT", "24:00"),
+        ("MATURION_JOBS_BACKUP_FULL_AT", "2:00"),
+        ("MATURION_JOBS_BACKUP_INCREMENTAL_HOURS", "0"),
         ("MATURION_LOG_JSON", "maybe"),
         ("DATABASE_URL", "postgresql://root:admin-secret@db"),
         (
@@ -259,4 +270,32 @@ fn debug_output_never_shows_a_password() {
         server.admin_url.expose(),
         "host=db user=root password=file-secret dbname=maturion"
     );
+}
+
+#[test]
+fn the_backup_schedule_is_configurable_and_checked() {
+    let (_dir, path) = file(
+        "[jobs]\nbackup_full_at = \"23:30\"\nbackup_incremental_hours = 1\n\
+         backup_check_interval_seconds = 60\n",
+    );
+    let settings = load(Some(&path), &[("MATURION_JOBS_BACKUP_INCREMENTAL_HOURS", "2")]).unwrap();
+    assert_eq!(
+        settings.jobs.backup,
+        BackupSchedule {
+            full_at: TimeOfDay {
+                hour: 23,
+                minute: 30
+            },
+            incremental_every: Duration::from_secs(2 * 3600),
+            check_interval: Duration::from_secs(60),
+        }
+    );
+    for text in [
+        "[jobs]\nbackup_full_at = \"7\"\n",
+        "[jobs]\nbackup_incremental_hours = 169\n",
+    ] {
+        let (_dir, path) = file(text);
+        let error = load(Some(&path), &[]).unwrap_err().to_string();
+        assert!(error.starts_with("jobs.backup_"), "{error}");
+    }
 }

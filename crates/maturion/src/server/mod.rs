@@ -16,10 +16,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use axum::http::StatusCode;
 use axum::Router;
-use maturion_config::{DatabaseTarget, PlatformRole, ServerSettings, Settings};
+use maturion_config::{ConnectionUrl, DatabaseTarget, PlatformRole, ServerSettings, Settings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_postgres::Config;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -31,10 +30,10 @@ pub use scheduler::JobStatus;
 /// What every handler may read.
 #[derive(Clone)]
 pub struct AppState {
-    /// Connection settings of the application role.
-    pub app: Config,
-    /// Connection settings of the administrator, for checks that read the migration ledger.
-    pub admin: Config,
+    /// The application role's URL (its TLS included).
+    pub app: ConnectionUrl,
+    /// The administrator's URL, for checks that read the migration ledger.
+    pub admin: ConnectionUrl,
     pub jobs: watch::Receiver<JobStatus>,
     pub metrics: Arc<metrics_exporter_prometheus::PrometheusHandle>,
     pub started: Instant,
@@ -56,14 +55,14 @@ impl Server {
         listen: SocketAddr,
     ) -> Result<Self> {
         let app = target
-            .config_for(PlatformRole::App.name())
+            .url_for(PlatformRole::App.name())
             .context("the server runs requests as maturion_app")?;
         let metrics = Arc::new(telemetry::install_recorder()?);
         let scheduler =
-            scheduler::Scheduler::new(target.admin_config(), settings.jobs.maintenance_interval);
+            scheduler::Scheduler::new(target.admin_url(), settings.jobs.maintenance_interval);
         let state = AppState {
             app,
-            admin: target.admin_config(),
+            admin: target.admin_url(),
             jobs: scheduler.status(),
             metrics,
             started: Instant::now(),

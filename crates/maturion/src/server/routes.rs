@@ -48,7 +48,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn database_check(state: &AppState) -> Value {
     let reached = tokio::time::timeout(CHECK_TIMEOUT, async {
-        let client = maturion_config::connect(&state.app).await?;
+        let client = maturion_config::connect_url(&state.app).await?;
         client.simple_query("SELECT 1").await?;
         Ok::<_, anyhow::Error>(())
     })
@@ -62,7 +62,7 @@ async fn database_check(state: &AppState) -> Value {
 
 async fn migrations_check(state: &AppState) -> Value {
     let pending = tokio::time::timeout(CHECK_TIMEOUT, async {
-        let mut client = maturion_config::connect(&state.admin).await?;
+        let mut client = maturion_config::connect_url(&state.admin).await?;
         Ok::<_, anyhow::Error>(maturion_platform::pending_migrations(&mut client).await?)
     })
     .await;
