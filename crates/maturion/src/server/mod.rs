@@ -5,6 +5,7 @@
 //! BYPASSRLS role; the periodic job runs on the administrator's connection, which its DDL
 //! needs.
 
+mod backups;
 mod routes;
 mod scheduler;
 mod telemetry;
@@ -25,6 +26,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 
+pub use backups::BackupStatus;
 pub use scheduler::JobStatus;
 
 /// What every handler may read.
@@ -35,6 +37,8 @@ pub struct AppState {
     /// The administrator's URL, for checks that read the migration ledger.
     pub admin: ConnectionUrl,
     pub jobs: watch::Receiver<JobStatus>,
+    /// `None` on an external server, whose backups run on its own host.
+    pub backups: Option<watch::Receiver<BackupStatus>>,
     pub metrics: Arc<metrics_exporter_prometheus::PrometheusHandle>,
     pub started: Instant,
 }
@@ -44,6 +48,7 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     scheduler: scheduler::Scheduler,
+    backups: Option<backups::BackupJob>,
 }
 
 impl Server {
@@ -60,10 +65,18 @@ impl Server {
         let metrics = Arc::new(telemetry::install_recorder()?);
         let scheduler =
             scheduler::Scheduler::new(target.admin_url(), settings.jobs.maintenance_interval);
+        let backups = match target {
+            DatabaseTarget::Embedded { cluster, .. } => Some(backups::BackupJob::new(
+                cluster.clone(),
+                &settings.jobs.backup,
+            )),
+            DatabaseTarget::External(_) => None,
+        };
         let state = AppState {
             app,
             admin: target.admin_url(),
             jobs: scheduler.status(),
+            backups: backups.as_ref().map(backups::BackupJob::status),
             metrics,
             started: Instant::now(),
         };
@@ -75,6 +88,7 @@ impl Server {
             listener,
             router,
             scheduler,
+            backups,
         })
     }
 
@@ -89,7 +103,8 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let (stop, stopped) = watch::channel(false);
-        let jobs = tokio::spawn(self.scheduler.run(stopped));
+        let jobs = tokio::spawn(self.scheduler.run(stopped.clone()));
+        let backups = self.backups.map(|job| tokio::spawn(job.run(stopped)));
         let service = self.router.into_make_service();
         let serving = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;
@@ -98,6 +113,9 @@ impl Server {
         let served = serving.await;
         let _ = stop.send(true);
         jobs.await.context("the periodic job task failed")?;
+        if let Some(backups) = backups {
+            backups.await.context("the backup task failed")?;
+        }
         served.context("the server failed")
     }
 }

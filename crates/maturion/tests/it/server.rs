@@ -54,7 +54,7 @@ impl RunningServer {
         }
     }
 
-    async fn get(&self, path: &str) -> reqwest::Response {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.url))
             .send()
@@ -62,7 +62,7 @@ impl RunningServer {
             .unwrap()
     }
 
-    async fn json(&self, path: &str) -> (u16, Value) {
+    pub async fn json(&self, path: &str) -> (u16, Value) {
         let response = self.get(path).await;
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())
