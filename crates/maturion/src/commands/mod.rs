@@ -5,6 +5,7 @@ mod check;
 mod db;
 pub(crate) mod events;
 pub(crate) mod hold;
+pub(crate) mod keys;
 pub(crate) mod maintain;
 mod migrate;
 pub(crate) mod restore;
@@ -44,6 +45,7 @@ pub async fn run(
         Command::Bench(command) => bench::run(&open(database).await?, command).await,
         Command::Backup(command) => backup::run(&open(database).await?, command).await,
         Command::Restore(args) => restore::run(&open(database).await?, args).await,
+        Command::Keys(command) => keys::run(&open(database).await?, command).await,
     }
 }
 
