@@ -21,6 +21,8 @@ pub use role::PlatformRole;
 pub use secret::{Secret, MASK};
 pub use settings::*;
 pub use sources::{Sources, CONFIG_VARIABLE, DEFAULT_CONFIG_FILE};
-pub use target::{connect, connect_url, connect_with, DatabaseTarget, TargetError, EMBEDDED_DATABASE};
+pub use target::{
+    connect, connect_url, connect_with, DatabaseTarget, TargetError, EMBEDDED_DATABASE,
+};
 pub use tls::{ClientTls, TlsError};
 pub use url::{ConnectionUrl, UrlError};

@@ -79,8 +79,7 @@ async fn a_verifying_url_connects_with_tls_1_3_and_refuses_another_authority() {
     let impostor = ConnectionUrl::parse(&url(&other.0.root_certificate(), "verify-full")).unwrap();
     let refused = connect_url(&impostor)
         .await
-        .err()
-        .expect("a server whose certificate another authority signed is refused");
+        .expect_err("a server whose certificate another authority signed is refused");
     assert!(matches!(refused, TargetError::Connect(_)), "{refused}");
 
     // The key-value form says the same.

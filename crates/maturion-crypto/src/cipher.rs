@@ -26,7 +26,13 @@ pub(crate) fn seal(key: &[u8; KEY_BYTES], aad: &[u8], plaintext: &[u8]) -> Vec<u
     let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
     let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
     let sealed = cipher
-        .encrypt(&nonce, Payload { msg: plaintext, aad })
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .expect("AES-GCM encrypts any message shorter than 64 GiB");
     let mut out = Vec::with_capacity(NONCE_BYTES + sealed.len());
     out.extend_from_slice(&nonce);
@@ -73,13 +79,20 @@ mod tests {
     fn opens_only_with_the_same_key_and_associated_data() {
         let key = new_key();
         let sealed = seal(&key, b"here", b"secret");
-        assert_eq!(open(&key, b"here", &sealed).as_deref(), Some(&b"secret"[..]));
+        assert_eq!(
+            open(&key, b"here", &sealed).as_deref(),
+            Some(&b"secret"[..])
+        );
         assert_eq!(open(&key, b"there", &sealed), None);
         assert_eq!(open(&new_key(), b"here", &sealed), None);
         let mut altered = sealed.clone();
         *altered.last_mut().unwrap() ^= 1;
         assert_eq!(open(&key, b"here", &altered), None);
         assert_eq!(open(&key, b"here", &sealed[..10]), None);
-        assert_ne!(seal(&key, b"here", b"secret"), sealed, "a fresh nonce each time");
+        assert_ne!(
+            seal(&key, b"here", b"secret"),
+            sealed,
+            "a fresh nonce each time"
+        );
     }
 }

@@ -211,14 +211,14 @@ impl Keyring {
         wrapped: &[u8],
         master_key_id: String,
     ) -> Result<SecretKey, CryptoError> {
-        let master = self
-            .masters
-            .find(&master_key_id)
-            .ok_or_else(|| CryptoError::WrongMasterKey {
-                key: id,
-                wrapped_by: master_key_id.clone(),
-                configured: self.masters.current.id().to_owned(),
-            })?;
+        let master =
+            self.masters
+                .find(&master_key_id)
+                .ok_or_else(|| CryptoError::WrongMasterKey {
+                    key: id,
+                    wrapped_by: master_key_id.clone(),
+                    configured: self.masters.current.id().to_owned(),
+                })?;
         unwrap_key(
             master.bytes(),
             id,

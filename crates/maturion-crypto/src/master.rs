@@ -161,7 +161,13 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_256_bit_key_without_repeating_it() {
-        for text in ["", "00", &KEY[..62], &format!("{KEY}00"), &KEY.replace('0', "g")] {
+        for text in [
+            "",
+            "00",
+            &KEY[..62],
+            &format!("{KEY}00"),
+            &KEY.replace('0', "g"),
+        ] {
             let error = MasterKey::from_hex(text).unwrap_err().to_string();
             assert!(error.contains("64 hexadecimal digits"), "{error}");
             assert!(text.is_empty() || !error.contains(text), "{error}");

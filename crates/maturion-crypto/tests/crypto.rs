@@ -135,7 +135,10 @@ async fn a_sensitive_field_is_stored_encrypted_and_reads_back() {
             .get(0);
         let bytes = std::fs::read(&file).unwrap();
         assert!(!bytes.is_empty(), "{file} holds the rows");
-        assert!(!contains(&bytes, CANARY), "{table}'s data file holds the canary");
+        assert!(
+            !contains(&bytes, CANARY),
+            "{table}'s data file holds the canary"
+        );
     }
 }
 
@@ -144,14 +147,22 @@ async fn the_wrong_master_key_opens_nothing_and_an_altered_key_is_refused() {
     let scene = Scene::new().await;
     let tenant = scene.tenant("Wrong Master").await;
     let value = scene
-        .store(&tenant, &MasterKeys::new(master(1)), KeyOwner::Organisation, CANARY)
+        .store(
+            &tenant,
+            &MasterKeys::new(master(1)),
+            KeyOwner::Organisation,
+            CANARY,
+        )
         .await;
 
     let refused = scene
         .read(&tenant, &MasterKeys::new(master(2)), &value)
         .await
         .unwrap_err();
-    assert!(matches!(refused, CryptoError::WrongMasterKey { .. }), "{refused}");
+    assert!(
+        matches!(refused, CryptoError::WrongMasterKey { .. }),
+        "{refused}"
+    );
     assert!(!refused.to_string().contains(&hex_of(1)), "{refused}");
 
     // The right fingerprint on bytes that were changed does not pass either.
@@ -166,7 +177,10 @@ async fn the_wrong_master_key_opens_nothing_and_an_altered_key_is_refused() {
         .read(&tenant, &MasterKeys::new(master(1)), &value)
         .await
         .unwrap_err();
-    assert!(matches!(refused, CryptoError::CorruptDataKey(_)), "{refused}");
+    assert!(
+        matches!(refused, CryptoError::CorruptDataKey(_)),
+        "{refused}"
+    );
 }
 
 #[tokio::test]
@@ -174,7 +188,9 @@ async fn rotation_keeps_old_values_readable_and_a_new_master_replaces_the_old() 
     let scene = Scene::new().await;
     let tenant = scene.tenant("Rotating").await;
     let old = MasterKeys::new(master(1));
-    let first = scene.store(&tenant, &old, KeyOwner::Organisation, b"first").await;
+    let first = scene
+        .store(&tenant, &old, KeyOwner::Organisation, b"first")
+        .await;
 
     let mut admin = scene.db.admin().await;
     let young = maturion_crypto::rotate(&mut admin, &old, maturion_crypto::ROTATION_AGE)
@@ -186,8 +202,14 @@ async fn rotation_keeps_old_values_readable_and_a_new_master_replaces_the_old() 
         .unwrap();
     assert_eq!(rotated.rotated.len(), 1, "{rotated:?}");
     assert_eq!(rotated.rotated[0].version, 2);
-    let second = scene.store(&tenant, &old, KeyOwner::Organisation, b"second").await;
-    assert_ne!(first[1..17], second[1..17], "new values use the new version");
+    let second = scene
+        .store(&tenant, &old, KeyOwner::Organisation, b"second")
+        .await;
+    assert_ne!(
+        first[1..17],
+        second[1..17],
+        "new values use the new version"
+    );
 
     // A new master key: every data key re-wrapped, both versions still decrypt.
     let new = MasterKeys {
@@ -200,9 +222,15 @@ async fn rotation_keeps_old_values_readable_and_a_new_master_replaces_the_old() 
     assert_eq!(report.rewrapped, 2, "{report:?}");
     let only_new = MasterKeys::new(master(3));
     for (value, plaintext) in [(&first, &b"first"[..]), (&second, &b"second"[..])] {
-        assert_eq!(scene.read(&tenant, &only_new, value).await.unwrap(), plaintext);
+        assert_eq!(
+            scene.read(&tenant, &only_new, value).await.unwrap(),
+            plaintext
+        );
         let refused = scene.read(&tenant, &old, value).await.unwrap_err();
-        assert!(matches!(refused, CryptoError::WrongMasterKey { .. }), "{refused}");
+        assert!(
+            matches!(refused, CryptoError::WrongMasterKey { .. }),
+            "{refused}"
+        );
     }
 
     let status = maturion_crypto::status(&mut admin, maturion_crypto::ROTATION_AGE)
@@ -218,11 +246,21 @@ async fn rotation_keeps_old_values_readable_and_a_new_master_replaces_the_old() 
     assert_eq!(overdue.overdue, 1, "{overdue:?}");
 
     // Without the previous key a master rotation refuses, changing nothing.
-    let unknown = maturion_crypto::rotate(&mut admin, &MasterKeys::new(master(4)), chrono::Duration::zero())
-        .await
-        .unwrap_err();
-    assert!(matches!(unknown, CryptoError::WrongMasterKey { .. }), "{unknown}");
-    assert_eq!(scene.read(&tenant, &only_new, &first).await.unwrap(), b"first");
+    let unknown = maturion_crypto::rotate(
+        &mut admin,
+        &MasterKeys::new(master(4)),
+        chrono::Duration::zero(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(unknown, CryptoError::WrongMasterKey { .. }),
+        "{unknown}"
+    );
+    assert_eq!(
+        scene.read(&tenant, &only_new, &first).await.unwrap(),
+        b"first"
+    );
 }
 
 #[tokio::test]
@@ -232,10 +270,20 @@ async fn a_destroyed_subject_key_leaves_its_values_unreadable() {
     let masters = MasterKeys::new(master(1));
     let subject = Uuid::now_v7();
     let about_subject = scene
-        .store(&tenant, &masters, KeyOwner::Subject(subject), b"about the subject")
+        .store(
+            &tenant,
+            &masters,
+            KeyOwner::Subject(subject),
+            b"about the subject",
+        )
         .await;
     let about_organisation = scene
-        .store(&tenant, &masters, KeyOwner::Organisation, b"about the organisation")
+        .store(
+            &tenant,
+            &masters,
+            KeyOwner::Organisation,
+            b"about the organisation",
+        )
         .await;
     assert_eq!(
         scene.read(&tenant, &masters, &about_subject).await.unwrap(),
@@ -249,10 +297,16 @@ async fn a_destroyed_subject_key_leaves_its_values_unreadable() {
     assert!(matches!(now, CryptoError::KeyDestroyed(_)), "{now}");
     tx.commit().await.unwrap();
 
-    let later = scene.read(&tenant, &masters, &about_subject).await.unwrap_err();
+    let later = scene
+        .read(&tenant, &masters, &about_subject)
+        .await
+        .unwrap_err();
     assert!(matches!(later, CryptoError::KeyDestroyed(_)), "{later}");
     assert_eq!(
-        scene.read(&tenant, &masters, &about_organisation).await.unwrap(),
+        scene
+            .read(&tenant, &masters, &about_organisation)
+            .await
+            .unwrap(),
         b"about the organisation"
     );
     let mut admin = scene.db.admin().await;
@@ -284,7 +338,11 @@ async fn the_runtime_roles_reach_only_their_own_organisation_s_keys() {
             .query("SELECT * FROM maturion.data_keys", &[])
             .await
             .unwrap_err();
-        assert_eq!(denied.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE), "{role}");
+        assert_eq!(
+            denied.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{role}"
+        );
         let unbound = client
             .query("SELECT * FROM maturion.organisation_data_keys()", &[])
             .await
@@ -302,7 +360,10 @@ async fn the_runtime_roles_reach_only_their_own_organisation_s_keys() {
     // destroy them, and cannot decrypt the victim's value.
     let tx = scene.app.transaction(&attacker).await.unwrap();
     let visible: i64 = tx
-        .query_one("SELECT count(*) FROM maturion.organisation_data_keys()", &[])
+        .query_one(
+            "SELECT count(*) FROM maturion.organisation_data_keys()",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -317,7 +378,10 @@ async fn the_runtime_roles_reach_only_their_own_organisation_s_keys() {
     let refused = keyring.decrypt(FIELD, &secret).unwrap_err();
     assert!(matches!(refused, CryptoError::UnknownKey(_)), "{refused}");
     tx.commit().await.unwrap();
-    assert_eq!(scene.read(&victim, &masters, &secret).await.unwrap(), CANARY);
+    assert_eq!(
+        scene.read(&victim, &masters, &secret).await.unwrap(),
+        CANARY
+    );
 
     // A value moved to another field does not decrypt either.
     let tx = scene.app.transaction(&victim).await.unwrap();
@@ -333,5 +397,7 @@ async fn the_runtime_roles_reach_only_their_own_organisation_s_keys() {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }

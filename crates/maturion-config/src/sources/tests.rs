@@ -278,7 +278,11 @@ fn the_backup_schedule_is_configurable_and_checked() {
         "[jobs]\nbackup_full_at = \"23:30\"\nbackup_incremental_hours = 1\n\
          backup_check_interval_seconds = 60\n",
     );
-    let settings = load(Some(&path), &[("MATURION_JOBS_BACKUP_INCREMENTAL_HOURS", "2")]).unwrap();
+    let settings = load(
+        Some(&path),
+        &[("MATURION_JOBS_BACKUP_INCREMENTAL_HOURS", "2")],
+    )
+    .unwrap();
     assert_eq!(
         settings.jobs.backup,
         BackupSchedule {

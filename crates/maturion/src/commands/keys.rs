@@ -84,9 +84,10 @@ pub async fn run(target: &DatabaseTarget, command: KeysCommand) -> Result<ExitCo
 }
 
 fn print_line(line: &KeyLine) {
-    let owner = line
-        .subject_id
-        .map_or_else(|| "organisation".to_owned(), |subject| format!("subject {subject}"));
+    let owner = line.subject_id.map_or_else(
+        || "organisation".to_owned(),
+        |subject| format!("subject {subject}"),
+    );
     println!(
         "  {}  {owner:<44}  v{:<3} {:>4} days{}",
         line.organisation_id,

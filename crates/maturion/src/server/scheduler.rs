@@ -5,11 +5,11 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use maturion_config::ConnectionUrl;
 use maturion_maintenance::{MaintenanceError, Policy};
 use maturion_platform::{PlatformError, RuntimeGuard};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
-use maturion_config::ConnectionUrl;
 
 /// The last run of the periodic job, for `/readyz` and `/metrics`.
 #[derive(Debug, Clone, Default)]

@@ -106,6 +106,7 @@ pub fn record_backup(
         BackupOutcome::Failed(_)
     ))));
     if let Some(at) = last_backup {
-        metrics::gauge!("maturion_backup_last_success_timestamp_seconds").set(at.timestamp() as f64);
+        metrics::gauge!("maturion_backup_last_success_timestamp_seconds")
+            .set(at.timestamp() as f64);
     }
 }

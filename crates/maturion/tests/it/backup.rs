@@ -151,7 +151,10 @@ async fn readiness_once_backups(server: &RunningServer, outcome: &str) -> (u16, 
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    panic!("the scheduled backup never reported {outcome}: {:?}", server.json("/readyz").await);
+    panic!(
+        "the scheduled backup never reported {outcome}: {:?}",
+        server.json("/readyz").await
+    );
 }
 
 /// `/metrics` once it contains `needle`.
@@ -189,7 +192,10 @@ async fn the_server_takes_the_scheduled_backups_and_reports_a_failure() {
     assert_eq!(status, 503, "{readiness}");
     assert_eq!(readiness["checks"]["backups"]["ok"], false, "{readiness}");
     let metrics = server.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains("maturion_backup_last_run_failed 1"), "{metrics}");
+    assert!(
+        metrics.contains("maturion_backup_last_run_failed 1"),
+        "{metrics}"
+    );
     assert!(
         metrics.contains(r#"maturion_backup_runs_total{outcome="failed"}"#),
         "{metrics}"
@@ -199,7 +205,11 @@ async fn the_server_takes_the_scheduled_backups_and_reports_a_failure() {
 
     // Repaired, the next server takes the full backup that is due, then finds nothing due.
     let server = serve(&home);
-    let metrics = metrics_once(&server, r#"maturion_backup_runs_total{outcome="succeeded"} 1"#).await;
+    let metrics = metrics_once(
+        &server,
+        r#"maturion_backup_runs_total{outcome="succeeded"} 1"#,
+    )
+    .await;
     assert!(
         metrics.contains("maturion_backup_last_success_timestamp_seconds"),
         "{metrics}"
@@ -211,10 +221,16 @@ async fn the_server_takes_the_scheduled_backups_and_reports_a_failure() {
     // Nothing more is due until the next incremental or daily full time.
     let (status, readiness) = readiness_once_backups(&server, "nothing_due").await;
     assert_eq!(readiness["checks"]["backups"]["ok"], true, "{readiness}");
-    assert!(readiness["checks"]["backups"]["last_backup"].is_string(), "{readiness}");
+    assert!(
+        readiness["checks"]["backups"]["last_backup"].is_string(),
+        "{readiness}"
+    );
     assert_eq!(status, 200, "{readiness}");
     let metrics = server.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains("maturion_backup_last_run_failed 0"), "{metrics}");
+    assert!(
+        metrics.contains("maturion_backup_last_run_failed 0"),
+        "{metrics}"
+    );
     server.terminate();
 
     let list = json(&home.run(&["backup", "list", "--format", "json"], false));

@@ -664,7 +664,11 @@ async fn keys_status_alerts_on_an_old_key_and_rotate_renews_it() {
 
     let overdue = keys(&["keys", "status", "--alerts"], false);
     assert!(!overdue.status.success(), "{}", describe(&overdue));
-    assert!(stdout(&overdue).contains("OVERDUE"), "{}", describe(&overdue));
+    assert!(
+        stdout(&overdue).contains("OVERDUE"),
+        "{}",
+        describe(&overdue)
+    );
     let rotated = keys(&["keys", "rotate", "--format", "json"], true);
     assert!(rotated.status.success(), "{}", describe(&rotated));
     let report: serde_json::Value = serde_json::from_slice(&rotated.stdout).unwrap();
