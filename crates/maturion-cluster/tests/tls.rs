@@ -3,9 +3,10 @@
 
 use std::fs::Permissions;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-use maturion_cluster::{Cluster, ClusterOptions, StopMode};
+use maturion_cluster::{Cluster, ClusterError, ClusterOptions, StopMode, TlsCertificate};
 use tempfile::TempDir;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
@@ -23,13 +24,13 @@ struct TlsCluster {
 
 impl TlsCluster {
     async fn start() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("maturion-tls-")
-            .permissions(Permissions::from_mode(0o755))
-            .tempdir()
-            .unwrap();
+        Self::start_with(temp_dir(), TlsCertificate::Generated).await
+    }
+
+    async fn start_with(dir: TempDir, tls: TlsCertificate) -> Self {
         let options = ClusterOptions {
             durable: false,
+            tls,
             ..ClusterOptions::default()
         };
         let cluster = Cluster::new(dir.path().join("home"), options).unwrap();
@@ -63,19 +64,32 @@ impl TlsCluster {
         self.cluster.status().unwrap().port.unwrap()
     }
 
-    /// `openssl s_client` with STARTTLS for PostgreSQL and the given protocol flag.
+    /// `openssl s_client` with STARTTLS for PostgreSQL and the given protocol flag, trusting
+    /// the generated authority.
     fn s_client(&self, protocol: &str) -> std::process::Output {
+        self.s_client_trusting(protocol, &self.cluster.root_certificate())
+    }
+
+    fn s_client_trusting(&self, protocol: &str, authority: &Path) -> std::process::Output {
         Command::new("openssl")
             .args(["s_client", "-starttls", "postgres", protocol, "-brief"])
             .arg("-connect")
             .arg(format!("127.0.0.1:{}", self.port()))
             .arg("-CAfile")
-            .arg(self.cluster.root_certificate())
+            .arg(authority)
             .args(["-verify_return_error", "-verify_hostname", "localhost"])
             .stdin(Stdio::null())
             .output()
             .expect("openssl runs")
     }
+}
+
+fn temp_dir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("maturion-tls-")
+        .permissions(Permissions::from_mode(0o755))
+        .tempdir()
+        .unwrap()
 }
 
 impl Drop for TlsCluster {
@@ -190,4 +204,53 @@ mod tls_client {
             .with_no_client_auth();
         MakeRustlsConnect::new(config)
     }
+}
+
+/// The operator's own certificate (here a self-signed one made by openssl) is what the server
+/// presents; a file that is not PEM stops the start with a clear error.
+#[tokio::test]
+async fn a_configured_certificate_is_served_instead_of_a_generated_one() {
+    let dir = temp_dir();
+    let certificate = dir.path().join("operator.crt");
+    let private_key = dir.path().join("operator.key");
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost"])
+        .arg("-keyout")
+        .arg(&private_key)
+        .arg("-out")
+        .arg(&certificate)
+        .output()
+        .expect("openssl runs");
+    assert!(made.status.success(), "{made:?}");
+    let configured = TlsCertificate::Configured {
+        certificate: certificate.clone(),
+        private_key: private_key.clone(),
+    };
+    let server = TlsCluster::start_with(dir, configured).await;
+    assert!(!server.cluster.root_certificate().exists());
+
+    let output = server.s_client_trusting("-tls1_3", &certificate);
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("Verification: OK"), "{said}");
+
+    let other = temp_dir();
+    let not_pem = other.path().join("not.pem");
+    std::fs::write(&not_pem, "not a certificate").unwrap();
+    let options = ClusterOptions {
+        durable: false,
+        tls: TlsCertificate::Configured {
+            certificate: not_pem.clone(),
+            private_key: not_pem,
+        },
+        ..ClusterOptions::default()
+    };
+    let refused = Cluster::new(other.path().join("home"), options).unwrap();
+    let error = refused.start().unwrap_err();
+    let _ = refused.stop(StopMode::Immediate);
+    assert!(matches!(error, ClusterError::Certificate(_)), "{error}");
+    assert!(error.to_string().contains("not a PEM file"), "{error}");
 }

@@ -5,6 +5,8 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use maturion_cluster::TlsCertificate;
+
 use crate::role::PlatformRole;
 use crate::url::ConnectionUrl;
 
@@ -37,8 +39,9 @@ pub struct Settings {
 
 #[derive(Debug, Clone)]
 pub enum DatabaseSettings {
-    /// A private cluster in `home`, run by Maturion with the machine's PostgreSQL binaries.
-    Embedded { home: PathBuf },
+    /// A private cluster in `home`, run by Maturion with the machine's PostgreSQL binaries,
+    /// its TCP listener serving `tls`.
+    Embedded { home: PathBuf, tls: TlsCertificate },
     /// A server run elsewhere.
     External(Box<ExternalServer>),
 }

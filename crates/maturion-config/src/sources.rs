@@ -132,12 +132,28 @@ struct Setting {
     set: fn(&mut Layer, &str) -> Result<(), String>,
 }
 
-static SETTINGS: [Setting; 15] = [
+static SETTINGS: [Setting; 17] = [
     Setting {
         key: "database.home",
         variable: "MATURION_HOME",
         set: |layer, value| {
             layer.database.home = Some(value.into());
+            Ok(())
+        },
+    },
+    Setting {
+        key: "database.tls_certificate",
+        variable: "MATURION_DATABASE_TLS_CERTIFICATE",
+        set: |layer, value| {
+            layer.database.tls_certificate = Some(value.into());
+            Ok(())
+        },
+    },
+    Setting {
+        key: "database.tls_private_key",
+        variable: "MATURION_DATABASE_TLS_PRIVATE_KEY",
+        set: |layer, value| {
+            layer.database.tls_private_key = Some(value.into());
             Ok(())
         },
     },
@@ -285,6 +301,8 @@ struct Layer {
 #[serde(default, deny_unknown_fields)]
 struct DatabaseLayer {
     home: Option<PathBuf>,
+    tls_certificate: Option<PathBuf>,
+    tls_private_key: Option<PathBuf>,
     url: Option<ConnectionUrl>,
     app_url: Option<ConnectionUrl>,
     readonly_url: Option<ConnectionUrl>,
@@ -338,8 +356,17 @@ impl Layer {
             place: place(&text, error.span()),
             message: error.message().trim().to_owned(),
         })?;
-        if let Some(home) = &mut layer.database.home {
-            *home = path.parent().unwrap_or(Path::new("")).join(&*home);
+        let folder = path.parent().unwrap_or(Path::new(""));
+        let database = &mut layer.database;
+        for relative in [
+            &mut database.home,
+            &mut database.tls_certificate,
+            &mut database.tls_private_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *relative = folder.join(&*relative);
         }
         Ok(layer)
     }
@@ -428,8 +455,30 @@ impl DatabaseLayer {
                 });
             }
             let home = self.home.unwrap_or_else(|| PathBuf::from(DEFAULT_HOME));
-            return Ok(DatabaseSettings::Embedded { home });
+            let tls = match (self.tls_certificate, self.tls_private_key) {
+                (None, None) => TlsCertificate::Generated,
+                (Some(certificate), Some(private_key)) => TlsCertificate::Configured {
+                    certificate,
+                    private_key,
+                },
+                _ => {
+                    return Err(SettingsError::Invalid {
+                        key: "database.tls_certificate",
+                        reason: "goes with database.tls_private_key: set both or neither"
+                            .to_owned(),
+                    })
+                }
+            };
+            return Ok(DatabaseSettings::Embedded { home, tls });
         };
+        if self.tls_certificate.is_some() || self.tls_private_key.is_some() {
+            return Err(SettingsError::Invalid {
+                key: "database.tls_certificate",
+                reason: "the certificate is the embedded cluster's; an external server has its \
+                         own (say sslmode=verify-full&sslrootcert=… in its URLs)"
+                    .to_owned(),
+            });
+        }
         Ok(DatabaseSettings::External(Box::new(ExternalServer {
             admin_url,
             app_url: self.app_url,

@@ -58,8 +58,14 @@ impl DatabaseTarget {
     /// `pg_ctl --version` (from async code, call it through `spawn_blocking`).
     pub fn new(settings: &DatabaseSettings) -> Result<Self, TargetError> {
         Ok(match settings {
-            DatabaseSettings::Embedded { home } => Self::Embedded {
-                cluster: Cluster::new(home, ClusterOptions::default())?,
+            DatabaseSettings::Embedded { home, tls } => Self::Embedded {
+                cluster: Cluster::new(
+                    home,
+                    ClusterOptions {
+                        tls: tls.clone(),
+                        ..ClusterOptions::default()
+                    },
+                )?,
                 database: EMBEDDED_DATABASE.to_owned(),
             },
             DatabaseSettings::External(server) => Self::External(server.clone()),

@@ -27,7 +27,7 @@ fn load(file: Option<&Path>, variables: &[(&str, &str)]) -> Result<Settings, Set
 
 fn home(settings: &Settings) -> &Path {
     match &settings.database {
-        DatabaseSettings::Embedded { home } => home,
+        DatabaseSettings::Embedded { home, .. } => home,
         DatabaseSettings::External(_) => panic!("expected the embedded cluster"),
     }
 }
@@ -302,4 +302,38 @@ fn the_backup_schedule_is_configurable_and_checked() {
         let error = load(Some(&path), &[]).unwrap_err().to_string();
         assert!(error.starts_with("jobs.backup_"), "{error}");
     }
+}
+
+#[test]
+fn a_configured_certificate_needs_its_key_and_the_embedded_cluster() {
+    let (dir, path) = file("[database]\ntls_certificate = \"tls/server.crt\"\ntls_private_key = \"tls/server.key\"\n");
+    let settings = load(Some(&path), &[]).unwrap();
+    let DatabaseSettings::Embedded { tls, .. } = &settings.database else {
+        panic!("expected the embedded cluster");
+    };
+    assert_eq!(
+        tls,
+        &TlsCertificate::Configured {
+            certificate: dir.path().join("tls/server.crt"),
+            private_key: dir.path().join("tls/server.key"),
+        }
+    );
+    let default = load(None, &[]).unwrap();
+    assert!(matches!(
+        default.database,
+        DatabaseSettings::Embedded { tls: TlsCertificate::Generated, .. }
+    ));
+
+    let alone = load(None, &[("MATURION_DATABASE_TLS_CERTIFICATE", "/etc/c.pem")]).unwrap_err();
+    assert!(alone.to_string().contains("tls_private_key"), "{alone}");
+    let external = load(
+        None,
+        &[
+            ("DATABASE_URL", "postgresql://u@db/m"),
+            ("MATURION_DATABASE_TLS_CERTIFICATE", "/etc/c.pem"),
+            ("MATURION_DATABASE_TLS_PRIVATE_KEY", "/etc/k.pem"),
+        ],
+    )
+    .unwrap_err();
+    assert!(external.to_string().contains("embedded cluster"), "{external}");
 }
