@@ -214,7 +214,14 @@ async fn a_configured_certificate_is_served_instead_of_a_generated_one() {
     let certificate = dir.path().join("operator.crt");
     let private_key = dir.path().join("operator.key");
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
         .args(["-addext", "subjectAltName=DNS:localhost"])
         .arg("-keyout")

@@ -114,7 +114,9 @@ impl Keyring {
             .as_ref()
             .expect("the current key is not destroyed");
         let aad = cipher::field_aad(self.organisation, id, field);
-        let mut value = Vec::with_capacity(HEADER_BYTES + plaintext.len() + 28);
+        let mut value = Vec::with_capacity(
+            HEADER_BYTES + cipher::NONCE_BYTES + plaintext.len() + cipher::TAG_BYTES,
+        );
         value.push(FORMAT_VERSION);
         value.extend_from_slice(id.as_bytes());
         value.extend_from_slice(&cipher::seal(secret, &aad, plaintext));

@@ -306,7 +306,9 @@ fn the_backup_schedule_is_configurable_and_checked() {
 
 #[test]
 fn a_configured_certificate_needs_its_key_and_the_embedded_cluster() {
-    let (dir, path) = file("[database]\ntls_certificate = \"tls/server.crt\"\ntls_private_key = \"tls/server.key\"\n");
+    let (dir, path) = file(
+        "[database]\ntls_certificate = \"tls/server.crt\"\ntls_private_key = \"tls/server.key\"\n",
+    );
     let settings = load(Some(&path), &[]).unwrap();
     let DatabaseSettings::Embedded { tls, .. } = &settings.database else {
         panic!("expected the embedded cluster");
@@ -321,7 +323,10 @@ fn a_configured_certificate_needs_its_key_and_the_embedded_cluster() {
     let default = load(None, &[]).unwrap();
     assert!(matches!(
         default.database,
-        DatabaseSettings::Embedded { tls: TlsCertificate::Generated, .. }
+        DatabaseSettings::Embedded {
+            tls: TlsCertificate::Generated,
+            ..
+        }
     ));
 
     let alone = load(None, &[("MATURION_DATABASE_TLS_CERTIFICATE", "/etc/c.pem")]).unwrap_err();
@@ -335,5 +340,8 @@ fn a_configured_certificate_needs_its_key_and_the_embedded_cluster() {
         ],
     )
     .unwrap_err();
-    assert!(external.to_string().contains("embedded cluster"), "{external}");
+    assert!(
+        external.to_string().contains("embedded cluster"),
+        "{external}"
+    );
 }

@@ -43,7 +43,7 @@ pub async fn run(
         Command::Org(command) => tenants::run_org(&open(database).await?, command).await,
         Command::Token(command) => tenants::run_token(&open(database).await?, command).await,
         Command::Bench(command) => bench::run(&open(database).await?, command).await,
-        Command::Backup(command) => backup::run(&open(database).await?, command).await,
+        Command::Backup(command) => backup::run(&settings, &open(database).await?, command).await,
         Command::Restore(args) => restore::run(&open(database).await?, args).await,
         Command::Keys(command) => keys::run(&open(database).await?, command).await,
     }
