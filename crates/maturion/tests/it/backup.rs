@@ -236,7 +236,11 @@ async fn the_server_takes_the_scheduled_backups_and_reports_a_failure() {
     // The command line follows the same configured schedule: nothing is due either.
     let scheduled = home.run(&["backup", "run", "--scheduled"], false);
     assert!(scheduled.status.success(), "{}", describe(&scheduled));
-    assert!(stdout(&scheduled).contains("no backup is due"), "{}", describe(&scheduled));
+    assert!(
+        stdout(&scheduled).contains("no backup is due"),
+        "{}",
+        describe(&scheduled)
+    );
 
     let list = json(&home.run(&["backup", "list", "--format", "json"], false));
     let backups = list["backups"].as_array().unwrap();
