@@ -77,6 +77,9 @@ pub enum ClusterError {
         source: serde_json::Error,
     },
 
+    #[error("TLS certificate of the cluster: {0}")]
+    Certificate(String),
+
     #[error("{command} failed ({status}):\n{output}")]
     Command {
         command: String,

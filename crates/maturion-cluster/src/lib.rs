@@ -4,7 +4,11 @@
 //! Layout of a home:
 //! - `pgdata/`: the data directory (`pgdata/maturion.conf` is rewritten at every start;
 //!   `pgdata/archiving.conf`, written by the backup set-up, is kept),
-//! - `run/`: the Unix socket directory, the only way in (no TCP),
+//! - `run/`: the Unix socket directory, for local administration (trust, its folder's
+//!   permissions are the access control),
+//! - `pgdata/server.crt`, `server.key` (and `root.crt` when generated): the TLS certificate of
+//!   the TCP listener, which takes only TLS 1.3 connections with a SCRAM password
+//!   (`pgdata/maturion_hba.conf`, rewritten at every start),
 //! - `log/postgres.log`: the server log,
 //! - `cluster.json`: the port and bin folder, written once `initdb` has succeeded,
 //! - `cluster.lock`: serialises starts and stops across processes.
@@ -16,6 +20,7 @@ mod binaries;
 mod error;
 mod owner;
 mod postmaster;
+mod tls;
 
 use std::fmt::Write as _;
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -34,6 +39,7 @@ use error::io;
 pub use error::ClusterError;
 use owner::Owner;
 use postmaster::Postmaster;
+pub use tls::TlsCertificate;
 
 const SUPERUSER: &str = "postgres";
 const CLUSTER_FILE: &str = "cluster.json";
@@ -56,6 +62,10 @@ pub struct ClusterOptions {
     /// `full_page_writes` off): for throwaway test clusters.
     pub durable: bool,
     pub max_connections: u32,
+    /// TCP addresses the server listens on (`listen_addresses`), TLS 1.3 and SCRAM only;
+    /// empty for the Unix socket alone.
+    pub listen_addresses: String,
+    pub tls: TlsCertificate,
 }
 
 impl Default for ClusterOptions {
@@ -64,6 +74,8 @@ impl Default for ClusterOptions {
             port: None,
             durable: true,
             max_connections: 200,
+            listen_addresses: "127.0.0.1".to_owned(),
+            tls: TlsCertificate::Generated,
         }
     }
 }
@@ -262,6 +274,27 @@ impl Cluster {
         config
     }
 
+    /// Connection settings over TCP to `127.0.0.1`, TLS required: the role needs a password
+    /// (stored as a SCRAM verifier) and the client must verify the server's certificate
+    /// against [`Cluster::root_certificate`].
+    pub fn tcp_config(&self, user: &str, dbname: &str) -> tokio_postgres::Config {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host("127.0.0.1")
+            .port(self.port())
+            .user(user)
+            .dbname(dbname)
+            .ssl_mode(tokio_postgres::config::SslMode::Require);
+        config
+    }
+
+    /// The certificate authority that signed a generated server certificate: what clients
+    /// connecting over TCP trust. Absent with a configured certificate (its authority is the
+    /// operator's).
+    pub fn root_certificate(&self) -> PathBuf {
+        self.data_dir().join(tls::ROOT_CERTIFICATE_FILE)
+    }
+
     /// The same as [`Cluster::config`], as a URL that libpq (psql) and
     /// tokio-postgres understand.
     pub fn url(&self, user: &str, dbname: &str) -> String {
@@ -450,21 +483,39 @@ impl Cluster {
     }
 
     fn write_settings(&self, port: u16) -> Result<(), ClusterError> {
+        let data_dir = self.data_dir();
+        for written in tls::install(&data_dir, &self.options.tls)? {
+            self.give_to_owner(&written)?;
+        }
+        let hba = data_dir.join(tls::HBA_FILE);
+        fs::write(&hba, tls::HBA_RULES).map_err(io(format!("write {}", hba.display())))?;
+        self.give_to_owner(&hba)?;
+        // hba_file is resolved against the directory pg_ctl runs in, not the data folder.
         let mut settings = format!(
             "# Written by Maturion at every start: changes here are lost.\n\
              port = {port}\n\
-             listen_addresses = ''\n\
+             listen_addresses = {}\n\
              unix_socket_directories = {}\n\
              unix_socket_permissions = 0700\n\
              max_connections = {}\n\
+             hba_file = {}\n\
+             ssl = on\n\
+             ssl_cert_file = '{}'\n\
+             ssl_key_file = '{}'\n\
+             ssl_min_protocol_version = 'TLSv1.3'\n\
+             password_encryption = 'scram-sha-256'\n\
              include_if_exists = '{ARCHIVING_FILE}'\n",
+            config_string(Path::new(&self.options.listen_addresses)),
             config_string(&self.socket_dir()),
             self.options.max_connections,
+            config_string(&hba),
+            tls::CERTIFICATE_FILE,
+            tls::KEY_FILE,
         );
         if !self.options.durable {
             settings.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
         }
-        let path = self.data_dir().join(SETTINGS_FILE);
+        let path = data_dir.join(SETTINGS_FILE);
         fs::write(&path, settings).map_err(io(format!("write {}", path.display())))?;
         match &self.owner {
             Some(owner) => owner.give(&path),

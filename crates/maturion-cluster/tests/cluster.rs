@@ -87,7 +87,7 @@ async fn starts_reuses_stops_and_restarts_with_data_kept() {
 }
 
 #[tokio::test]
-async fn applies_options_and_listens_only_on_the_socket() {
+async fn applies_options_and_listens_on_tcp_only_with_tls_1_3() {
     let dir = temp_dir();
     let options = ClusterOptions {
         max_connections: 50,
@@ -99,7 +99,10 @@ async fn applies_options_and_listens_only_on_the_socket() {
 
     let client = connect(&cluster).await;
     for (setting, expected) in [
-        ("listen_addresses", ""),
+        ("listen_addresses", "127.0.0.1"),
+        ("ssl", "on"),
+        ("ssl_min_protocol_version", "TLSv1.3"),
+        ("password_encryption", "scram-sha-256"),
         ("unix_socket_permissions", "0700"),
         ("max_connections", "50"),
         ("fsync", "off"),

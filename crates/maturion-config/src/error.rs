@@ -27,6 +27,9 @@ pub enum SettingsError {
     #[error("{key} given on the command line: {message}")]
     Override { key: String, message: String },
 
+    #[error("{key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+
     #[error(
         "{key} ({variable}) is set but no external server is: role URLs are for a server run \
          elsewhere; set database.url (DATABASE_URL) to its administrator URL too"

@@ -12,6 +12,7 @@ mod secret;
 mod settings;
 mod sources;
 mod target;
+mod tls;
 mod url;
 
 pub use error::SettingsError;
@@ -20,5 +21,8 @@ pub use role::PlatformRole;
 pub use secret::{Secret, MASK};
 pub use settings::*;
 pub use sources::{Sources, CONFIG_VARIABLE, DEFAULT_CONFIG_FILE};
-pub use target::{connect, DatabaseTarget, TargetError, EMBEDDED_DATABASE};
+pub use target::{
+    connect, connect_url, connect_with, DatabaseTarget, TargetError, EMBEDDED_DATABASE,
+};
+pub use tls::{ClientTls, TlsError};
 pub use url::{ConnectionUrl, UrlError};

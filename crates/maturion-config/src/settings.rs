@@ -5,6 +5,8 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use maturion_cluster::TlsCertificate;
+
 use crate::role::PlatformRole;
 use crate::url::ConnectionUrl;
 
@@ -18,6 +20,11 @@ pub const DEFAULT_CONCURRENCY_LIMIT: NonZeroUsize = NonZeroUsize::new(256).unwra
 /// Rollups are hourly: an hour between maintenance runs keeps them at most an hour behind.
 pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(3600);
 pub const DEFAULT_LOG_FILTER: &str = "warn";
+/// Spec §9.1: a full backup daily at 02:00 UTC, an incremental one every 4 hours.
+pub const DEFAULT_BACKUP_FULL_AT: TimeOfDay = TimeOfDay { hour: 2, minute: 0 };
+pub const DEFAULT_BACKUP_INCREMENTAL_EVERY: Duration = Duration::from_secs(4 * 3600);
+/// How often the server looks whether a backup is due: a backup starts at most this late.
+pub const DEFAULT_BACKUP_CHECK_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Everything the CLI and the server are configured with. Built by
 /// [`Settings::load`](crate::Settings::load) from defaults, a TOML file, the environment and
@@ -32,8 +39,9 @@ pub struct Settings {
 
 #[derive(Debug, Clone)]
 pub enum DatabaseSettings {
-    /// A private cluster in `home`, run by Maturion with the machine's PostgreSQL binaries.
-    Embedded { home: PathBuf },
+    /// A private cluster in `home`, run by Maturion with the machine's PostgreSQL binaries,
+    /// its TCP listener serving `tls`.
+    Embedded { home: PathBuf, tls: TlsCertificate },
     /// A server run elsewhere.
     External(Box<ExternalServer>),
 }
@@ -86,6 +94,52 @@ pub struct ServerSettings {
 pub struct JobSettings {
     /// Between two runs of the platform's maintenance (partitions, retention, rollups, seal).
     pub maintenance_interval: Duration,
+    /// When the server takes backups (once `maturion backup setup` has run).
+    pub backup: BackupSchedule,
+}
+
+/// The backup schedule of spec §9.1, as the server's scheduler follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSchedule {
+    /// UTC time of the daily full backup.
+    pub full_at: TimeOfDay,
+    /// An incremental backup once the last backup is this old.
+    pub incremental_every: Duration,
+    /// Between two looks at what is due.
+    pub check_interval: Duration,
+}
+
+/// A time of day, `HH:MM` (24-hour clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeOfDay {
+    pub hour: u8,
+    pub minute: u8,
+}
+
+impl std::str::FromStr for TimeOfDay {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let invalid = || "not a time of day HH:MM between 00:00 and 23:59".to_owned();
+        let (hour, minute) = text.trim().split_once(':').ok_or_else(invalid)?;
+        let field = |digits: &str, limit: u8| {
+            (digits.len() == 2 && digits.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| digits.parse::<u8>().ok())
+                .flatten()
+                .filter(|value| *value <= limit)
+                .ok_or_else(invalid)
+        };
+        Ok(Self {
+            hour: field(hour, 23)?,
+            minute: field(minute, 59)?,
+        })
+    }
+}
+
+impl std::fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02}:{:02}", self.hour, self.minute)
+    }
 }
 
 #[derive(Debug, Clone)]

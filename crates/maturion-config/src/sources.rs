@@ -132,12 +132,28 @@ struct Setting {
     set: fn(&mut Layer, &str) -> Result<(), String>,
 }
 
-static SETTINGS: [Setting; 12] = [
+static SETTINGS: [Setting; 17] = [
     Setting {
         key: "database.home",
         variable: "MATURION_HOME",
         set: |layer, value| {
             layer.database.home = Some(value.into());
+            Ok(())
+        },
+    },
+    Setting {
+        key: "database.tls_certificate",
+        variable: "MATURION_DATABASE_TLS_CERTIFICATE",
+        set: |layer, value| {
+            layer.database.tls_certificate = Some(value.into());
+            Ok(())
+        },
+    },
+    Setting {
+        key: "database.tls_private_key",
+        variable: "MATURION_DATABASE_TLS_PRIVATE_KEY",
+        set: |layer, value| {
+            layer.database.tls_private_key = Some(value.into());
             Ok(())
         },
     },
@@ -214,6 +230,31 @@ static SETTINGS: [Setting; 12] = [
         },
     },
     Setting {
+        key: "jobs.backup_full_at",
+        variable: "MATURION_JOBS_BACKUP_FULL_AT",
+        set: |layer, value| {
+            value.parse::<TimeOfDay>()?;
+            layer.jobs.backup_full_at = Some(value.to_owned());
+            Ok(())
+        },
+    },
+    Setting {
+        key: "jobs.backup_incremental_hours",
+        variable: "MATURION_JOBS_BACKUP_INCREMENTAL_HOURS",
+        set: |layer, value| {
+            layer.jobs.backup_incremental_hours = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "jobs.backup_check_interval_seconds",
+        variable: "MATURION_JOBS_BACKUP_CHECK_INTERVAL_SECONDS",
+        set: |layer, value| {
+            layer.jobs.backup_check_interval_seconds = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
         key: "log.filter",
         variable: "MATURION_LOG",
         set: |layer, value| {
@@ -260,6 +301,8 @@ struct Layer {
 #[serde(default, deny_unknown_fields)]
 struct DatabaseLayer {
     home: Option<PathBuf>,
+    tls_certificate: Option<PathBuf>,
+    tls_private_key: Option<PathBuf>,
     url: Option<ConnectionUrl>,
     app_url: Option<ConnectionUrl>,
     readonly_url: Option<ConnectionUrl>,
@@ -279,6 +322,9 @@ struct ServerLayer {
 #[serde(default, deny_unknown_fields)]
 struct JobsLayer {
     maintenance_interval_seconds: Option<NonZeroU64>,
+    backup_full_at: Option<String>,
+    backup_incremental_hours: Option<NonZeroU64>,
+    backup_check_interval_seconds: Option<NonZeroU64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -310,8 +356,17 @@ impl Layer {
             place: place(&text, error.span()),
             message: error.message().trim().to_owned(),
         })?;
-        if let Some(home) = &mut layer.database.home {
-            *home = path.parent().unwrap_or(Path::new("")).join(&*home);
+        let folder = path.parent().unwrap_or(Path::new(""));
+        let database = &mut layer.database;
+        for relative in [
+            &mut database.home,
+            &mut database.tls_certificate,
+            &mut database.tls_private_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *relative = folder.join(&*relative);
         }
         Ok(layer)
     }
@@ -340,6 +395,7 @@ impl Layer {
                     .jobs
                     .maintenance_interval_seconds
                     .map_or(DEFAULT_MAINTENANCE_INTERVAL, seconds),
+                backup: self.jobs.backup_schedule()?,
             },
             log: LogSettings {
                 filter: self
@@ -348,6 +404,40 @@ impl Layer {
                     .unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
                 json: self.log.json.unwrap_or(false),
             },
+        })
+    }
+}
+
+/// A week: longer between incremental backups would leave the RPO to the WAL alone.
+const MAX_INCREMENTAL_HOURS: u64 = 168;
+
+impl JobsLayer {
+    fn backup_schedule(&self) -> Result<BackupSchedule, SettingsError> {
+        let full_at = match &self.backup_full_at {
+            Some(text) => text.parse().map_err(|reason| SettingsError::Invalid {
+                key: "jobs.backup_full_at",
+                reason,
+            })?,
+            None => DEFAULT_BACKUP_FULL_AT,
+        };
+        let incremental_every = match self.backup_incremental_hours {
+            Some(hours) if hours.get() > MAX_INCREMENTAL_HOURS => {
+                return Err(SettingsError::Invalid {
+                    key: "jobs.backup_incremental_hours",
+                    reason: format!("at most {MAX_INCREMENTAL_HOURS} hours, not {hours}"),
+                })
+            }
+            Some(hours) => Duration::from_secs(hours.get() * 3600),
+            None => DEFAULT_BACKUP_INCREMENTAL_EVERY,
+        };
+        Ok(BackupSchedule {
+            full_at,
+            incremental_every,
+            check_interval: self
+                .backup_check_interval_seconds
+                .map_or(DEFAULT_BACKUP_CHECK_INTERVAL, |value| {
+                    Duration::from_secs(value.get())
+                }),
         })
     }
 }
@@ -365,8 +455,30 @@ impl DatabaseLayer {
                 });
             }
             let home = self.home.unwrap_or_else(|| PathBuf::from(DEFAULT_HOME));
-            return Ok(DatabaseSettings::Embedded { home });
+            let tls = match (self.tls_certificate, self.tls_private_key) {
+                (None, None) => TlsCertificate::Generated,
+                (Some(certificate), Some(private_key)) => TlsCertificate::Configured {
+                    certificate,
+                    private_key,
+                },
+                _ => {
+                    return Err(SettingsError::Invalid {
+                        key: "database.tls_certificate",
+                        reason: "goes with database.tls_private_key: set both or neither"
+                            .to_owned(),
+                    })
+                }
+            };
+            return Ok(DatabaseSettings::Embedded { home, tls });
         };
+        if self.tls_certificate.is_some() || self.tls_private_key.is_some() {
+            return Err(SettingsError::Invalid {
+                key: "database.tls_certificate",
+                reason: "the certificate is the embedded cluster's; an external server has its \
+                         own (say sslmode=verify-full&sslrootcert=… in its URLs)"
+                    .to_owned(),
+            });
+        }
         Ok(DatabaseSettings::External(Box::new(ExternalServer {
             admin_url,
             app_url: self.app_url,

@@ -5,6 +5,7 @@ use tokio_postgres::{Client, Config, NoTls};
 
 use crate::role::PlatformRole;
 use crate::settings::{DatabaseSettings, ExternalServer};
+use crate::tls::{ClientTls, TlsError};
 use crate::url::ConnectionUrl;
 
 /// Name of the database the embedded cluster serves.
@@ -43,6 +44,9 @@ pub enum TargetError {
     Connect(#[source] tokio_postgres::Error),
 
     #[error(transparent)]
+    Tls(#[from] TlsError),
+
+    #[error(transparent)]
     Postgres(#[from] tokio_postgres::Error),
 
     #[error("the embedded cluster's task failed")]
@@ -54,8 +58,14 @@ impl DatabaseTarget {
     /// `pg_ctl --version` (from async code, call it through `spawn_blocking`).
     pub fn new(settings: &DatabaseSettings) -> Result<Self, TargetError> {
         Ok(match settings {
-            DatabaseSettings::Embedded { home } => Self::Embedded {
-                cluster: Cluster::new(home, ClusterOptions::default())?,
+            DatabaseSettings::Embedded { home, tls } => Self::Embedded {
+                cluster: Cluster::new(
+                    home,
+                    ClusterOptions {
+                        tls: tls.clone(),
+                        ..ClusterOptions::default()
+                    },
+                )?,
                 database: EMBEDDED_DATABASE.to_owned(),
             },
             DatabaseSettings::External(server) => Self::External(server.clone()),
@@ -128,7 +138,7 @@ impl DatabaseTarget {
     /// An administrator connection to the platform database.
     pub async fn admin(&self) -> Result<Client, TargetError> {
         self.ensure_running().await?;
-        connect(&self.admin_config()).await
+        connect_url(&self.admin_url()).await
     }
 
     /// An administrator connection to the server's maintenance database `postgres`.
@@ -143,9 +153,9 @@ impl DatabaseTarget {
     pub async fn connect_as(&self, role: &str) -> Result<Client, TargetError> {
         self.ensure_running().await?;
         match self.url_for(role) {
-            Ok(url) => connect(url.config()).await,
+            Ok(url) => connect_url(&url).await,
             Err(TargetError::NoUrlForRole { .. } | TargetError::UnknownRole { .. }) => {
-                let client = connect(&self.admin_config()).await?;
+                let client = connect_url(&self.admin_url()).await?;
                 client
                     .batch_execute(&format!("SET ROLE {}", quote_identifier(role)))
                     .await?;
@@ -156,15 +166,48 @@ impl DatabaseTarget {
     }
 }
 
-/// Connects and drives the connection in the background until the client is dropped.
+/// Connects without TLS and drives the connection in the background until the client is
+/// dropped. A configuration that requires TLS fails: use [`connect_url`] for those.
 pub async fn connect(config: &Config) -> Result<Client, TargetError> {
-    let (client, connection) = config.connect(NoTls).await.map_err(TargetError::Connect)?;
+    connect_with(config, &ClientTls::Off).await
+}
+
+/// Connects with the TLS the URL asks for (see [`ClientTls`]).
+pub async fn connect_url(url: &ConnectionUrl) -> Result<Client, TargetError> {
+    connect_with(url.config(), url.tls()).await
+}
+
+/// Connects with `tls` and drives the connection in the background until the client is
+/// dropped.
+pub async fn connect_with(config: &Config, tls: &ClientTls) -> Result<Client, TargetError> {
+    match tls {
+        ClientTls::Off => {
+            let (client, connection) = config.connect(NoTls).await.map_err(TargetError::Connect)?;
+            spawn_connection(connection);
+            Ok(client)
+        }
+        ClientTls::Verified { root_certificate } => {
+            let connector = ClientTls::connector(root_certificate)?;
+            let (client, connection) = config
+                .connect(connector)
+                .await
+                .map_err(TargetError::Connect)?;
+            spawn_connection(connection);
+            Ok(client)
+        }
+    }
+}
+
+fn spawn_connection<S, T>(connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::warn!(%error, "database connection closed");
         }
     });
-    Ok(client)
 }
 
 fn embedded_url(cluster: &Cluster, role: &str, database: &str) -> ConnectionUrl {

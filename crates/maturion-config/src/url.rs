@@ -12,6 +12,7 @@ use std::str::FromStr;
 use tokio_postgres::Config;
 
 use crate::secret::{Secret, MASK};
+use crate::tls::{ClientTls, TlsError, TlsRequest};
 
 /// A PostgreSQL connection URL that names a database. `Display` and `Debug` mask the
 /// password; [`ConnectionUrl::expose`] gives the text as configured.
@@ -19,6 +20,7 @@ use crate::secret::{Secret, MASK};
 pub struct ConnectionUrl {
     text: Secret<String>,
     config: Config,
+    tls: ClientTls,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,18 +29,31 @@ pub enum UrlError {
     Invalid(String),
     #[error("the URL names no database (add /DATABASE after the host)")]
     NoDatabase,
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 impl ConnectionUrl {
+    /// `sslmode=verify-ca|verify-full` and `sslrootcert`, which libpq knows and tokio-postgres
+    /// does not, are taken out for tokio-postgres and kept in [`ConnectionUrl::tls`].
     pub fn parse(text: &str) -> Result<Self, UrlError> {
-        let config = Config::from_str(text).map_err(|error| UrlError::Invalid(chain(&error)))?;
+        let parts = Parts::find(text);
+        let (for_tokio_postgres, request) = parts.tls_request(text);
+        let config = Config::from_str(&for_tokio_postgres)
+            .map_err(|error| UrlError::Invalid(chain(&error)))?;
         if config.get_dbname().is_none() {
             return Err(UrlError::NoDatabase);
         }
         Ok(Self {
             text: Secret::new(text.to_owned()),
             config,
+            tls: request.resolve()?,
         })
+    }
+
+    /// How connections made with this URL are protected.
+    pub fn tls(&self) -> &ClientTls {
+        &self.tls
     }
 
     /// For text and settings that the caller derived from the same inputs (the embedded
@@ -47,6 +62,7 @@ impl ConnectionUrl {
         Self {
             text: Secret::new(text),
             config,
+            tls: ClientTls::Off,
         }
     }
 
@@ -96,6 +112,7 @@ impl ConnectionUrl {
         Self {
             text: Secret::new(apply(text, edits)),
             config,
+            tls: self.tls.clone(),
         }
     }
 }
@@ -154,6 +171,16 @@ struct Parts {
     dbnames: Vec<Range<usize>>,
     /// Where a database name goes when the text has none.
     dbname_insertion: usize,
+    tls_options: Vec<TlsOption>,
+}
+
+/// `sslmode` or `sslrootcert` where the text has it.
+#[derive(Debug)]
+struct TlsOption {
+    key: String,
+    value: Range<usize>,
+    /// The whole option, with one separator, to take it out.
+    whole: Range<usize>,
 }
 
 impl Parts {
@@ -175,6 +202,7 @@ impl Parts {
             passwords: Vec::new(),
             dbnames: Vec::new(),
             dbname_insertion: text.len(),
+            tls_options: Vec::new(),
         };
         let mut at = start;
         if let Some(end) = text[at..].find('@').map(|i| at + i) {
@@ -193,10 +221,20 @@ impl Parts {
         if text[at..].starts_with('?') {
             let mut pair_start = at + 1;
             for pair in text[at + 1..].split('&') {
+                let pair_end = pair_start + pair.len();
                 if let Some((key, _)) = pair.split_once('=') {
-                    parts.note(key, pair_start + key.len() + 1..pair_start + pair.len());
+                    let value = pair_start + key.len() + 1..pair_end;
+                    let whole = if pair_end < text.len() {
+                        pair_start..pair_end + 1
+                    } else if pair_start > at + 1 {
+                        pair_start - 1..pair_end
+                    } else {
+                        pair_start..pair_end
+                    };
+                    parts.note_tls(key, value.clone(), whole);
+                    parts.note(key, value);
                 }
-                pair_start += pair.len() + 1;
+                pair_start = pair_end + 1;
             }
         }
         parts
@@ -210,6 +248,7 @@ impl Parts {
             passwords: Vec::new(),
             dbnames: Vec::new(),
             dbname_insertion: text.trim_end().len(),
+            tls_options: Vec::new(),
         };
         let bytes = text.as_bytes();
         let mut at = 0;
@@ -235,7 +274,61 @@ impl Parts {
             }
             let value_start = skip_space(at + 1);
             at = value_end(bytes, value_start);
+            parts.note_tls(key, value_start..at, key_start..at);
             parts.note(key, value_start..at);
+        }
+    }
+
+    fn note_tls(&mut self, key: &str, value: Range<usize>, whole: Range<usize>) {
+        if key == "sslmode" || key == "sslrootcert" {
+            self.tls_options.push(TlsOption {
+                key: key.to_owned(),
+                value,
+                whole,
+            });
+        }
+    }
+
+    /// The text tokio-postgres can parse (`sslrootcert` taken out, a verifying `sslmode`
+    /// written `require`), and the TLS the URL asks for.
+    fn tls_request(&self, text: &str) -> (String, TlsRequest) {
+        let mut request = TlsRequest::default();
+        let mut edits = Vec::new();
+        for option in &self.tls_options {
+            let value = self.decode(&text[option.value.clone()]);
+            if option.key == "sslrootcert" {
+                request.root_certificate = Some(value.into());
+                edits.push((option.whole.clone(), String::new()));
+            } else {
+                if value.starts_with("verify-") {
+                    edits.push((option.value.clone(), "require".to_owned()));
+                }
+                request.mode = Some(value);
+            }
+        }
+        (apply(text, edits), request)
+    }
+
+    /// A value as written in the URL (percent-encoded) or in `key=value` form (quoted or
+    /// with backslash escapes).
+    fn decode(&self, written: &str) -> String {
+        match self.form {
+            Form::Url => percent_decode(written),
+            Form::KeyValue => {
+                let inner = written
+                    .strip_prefix('\'')
+                    .and_then(|rest| rest.strip_suffix('\''))
+                    .unwrap_or(written);
+                let mut value = String::with_capacity(inner.len());
+                let mut characters = inner.chars();
+                while let Some(character) = characters.next() {
+                    match character {
+                        '\\' => value.extend(characters.next()),
+                        other => value.push(other),
+                    }
+                }
+                value
+            }
         }
     }
 
@@ -287,6 +380,30 @@ fn percent_encode(value: &str) -> String {
     encoded
 }
 
+/// `%XX` sequences decoded; anything else (an invalid sequence included) kept as written.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let escaped = (bytes[at] == b'%')
+            .then(|| text.get(at + 1..at + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                at += 3;
+            }
+            None => {
+                decoded.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
 /// A single-quoted `key=value` value.
 fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
@@ -304,8 +421,8 @@ mod tests {
     fn masks_the_password_wherever_it_is_written() {
         for (text, masked) in [
             (
-                "postgresql://admin:s3cr%40t@db.example:5432/maturion?sslmode=require",
-                "postgresql://admin:****@db.example:5432/maturion?sslmode=require",
+                "postgresql://admin:s3cr%40t@db.example:5432/maturion?sslmode=verify-full&sslrootcert=ca.pem",
+                "postgresql://admin:****@db.example:5432/maturion?sslmode=verify-full&sslrootcert=ca.pem",
             ),
             (
                 "postgres://admin@db/maturion?password=s3cret&application_name=x",
@@ -336,8 +453,8 @@ mod tests {
     fn another_database_keeps_everything_else() {
         for (text, renamed) in [
             (
-                "postgresql://admin:pw@db.example:5432/maturion?sslmode=require",
-                "postgresql://admin:pw@db.example:5432/other%20db?sslmode=require",
+                "postgresql://admin:pw@db.example:5432/maturion?sslmode=verify-full&sslrootcert=ca.pem",
+                "postgresql://admin:pw@db.example:5432/other%20db?sslmode=verify-full&sslrootcert=ca.pem",
             ),
             (
                 "postgres://u@/x?host=/run&dbname=y",
@@ -367,10 +484,10 @@ mod tests {
     #[test]
     fn a_scratch_database_on_the_same_server() {
         assert_eq!(
-            url("postgresql://admin:pw@db.example:5432/maturion?sslmode=require")
+            url("postgresql://admin:pw@db.example:5432/maturion?sslmode=verify-full&sslrootcert=ca.pem")
                 .with_database("b")
                 .expose(),
-            "postgresql://admin:pw@db.example:5432/b?sslmode=require"
+            "postgresql://admin:pw@db.example:5432/b?sslmode=verify-full&sslrootcert=ca.pem"
         );
         assert_eq!(
             url("postgres://u@/x?host=/run").with_database("b").expose(),

@@ -3,8 +3,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row, Statement, ToStatement};
+use tokio_postgres::{Client, NoTls, Row, Socket, Statement, ToStatement};
 use uuid::Uuid;
 
 use crate::{ApiToken, OrganisationId, TenancyError, UserId};
@@ -286,11 +287,27 @@ impl Database {
         config: tokio_postgres::Config,
         max_connections: usize,
     ) -> Result<Self, TenancyError> {
+        Self::with_tls(config, max_connections, NoTls)
+    }
+
+    /// As [`Database::new`], connecting through `tls` (e.g. rustls verifying the server, for a
+    /// URL with `sslmode=verify-full`: `maturion_config::ClientTls::connector`).
+    pub fn with_tls<T>(
+        config: tokio_postgres::Config,
+        max_connections: usize,
+        tls: T,
+    ) -> Result<Self, TenancyError>
+    where
+        T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
+        T::Stream: Sync + Send,
+        T::TlsConnect: Sync + Send,
+        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+    {
         // Fast recycling is safe because every transaction sheds the session's state when it
         // ends (`end`), and a connection that could not is closed instead of returned.
         let manager = Manager::from_config(
             with_session_timeouts(config),
-            NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

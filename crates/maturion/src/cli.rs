@@ -76,6 +76,9 @@ pub enum Command {
     Backup(crate::commands::backup::BackupCommand),
     /// Point-in-time recovery of the embedded cluster into a new folder, started and checked.
     Restore(crate::commands::restore::RestoreArgs),
+    /// Data keys of the encrypted fields: their ages, and rotation (master key, 90 days).
+    #[command(subcommand)]
+    Keys(crate::commands::keys::KeysCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -27,7 +27,7 @@ fn load(file: Option<&Path>, variables: &[(&str, &str)]) -> Result<Settings, Set
 
 fn home(settings: &Settings) -> &Path {
     match &settings.database {
-        DatabaseSettings::Embedded { home } => home,
+        DatabaseSettings::Embedded { home, .. } => home,
         DatabaseSettings::External(_) => panic!("expected the embedded cluster"),
     }
 }
@@ -50,6 +50,14 @@ fn without_sources_every_default_applies() {
     assert_eq!(
         settings.jobs.maintenance_interval,
         Duration::from_secs(3600)
+    );
+    assert_eq!(
+        settings.jobs.backup,
+        BackupSchedule {
+            full_at: TimeOfDay { hour: 2, minute: 0 },
+            incremental_every: Duration::from_secs(4 * 3600),
+            check_interval: Duration::from_secs(300),
+        }
     );
     assert_eq!(settings.log.filter, "warn");
     assert!(!settings.log.json);
@@ -154,6 +162,9 @@ fn bad_values_name_the_variable_or_the_line_and_key() {
         ("MATURION_SERVER_CONCURRENCY_LIMIT", "0"),
         ("MATURION_SERVER_BODY_LIMIT_BYTES", "-1"),
         ("MATURION_JOBS_MAINTENANCE_INTERVAL_SECONDS", "soon"),
+        ("MATURION_JOBS_BACKUP_FULL_AT", "24:00"),
+        ("MATURION_JOBS_BACKUP_FULL_AT", "2:00"),
+        ("MATURION_JOBS_BACKUP_INCREMENTAL_HOURS", "0"),
         ("MATURION_LOG_JSON", "maybe"),
         ("DATABASE_URL", "postgresql://root:admin-secret@db"),
         (
@@ -258,5 +269,79 @@ fn debug_output_never_shows_a_password() {
     assert_eq!(
         server.admin_url.expose(),
         "host=db user=root password=file-secret dbname=maturion"
+    );
+}
+
+#[test]
+fn the_backup_schedule_is_configurable_and_checked() {
+    let (_dir, path) = file(
+        "[jobs]\nbackup_full_at = \"23:30\"\nbackup_incremental_hours = 1\n\
+         backup_check_interval_seconds = 60\n",
+    );
+    let settings = load(
+        Some(&path),
+        &[("MATURION_JOBS_BACKUP_INCREMENTAL_HOURS", "2")],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.jobs.backup,
+        BackupSchedule {
+            full_at: TimeOfDay {
+                hour: 23,
+                minute: 30
+            },
+            incremental_every: Duration::from_secs(2 * 3600),
+            check_interval: Duration::from_secs(60),
+        }
+    );
+    for text in [
+        "[jobs]\nbackup_full_at = \"7\"\n",
+        "[jobs]\nbackup_incremental_hours = 169\n",
+    ] {
+        let (_dir, path) = file(text);
+        let error = load(Some(&path), &[]).unwrap_err().to_string();
+        assert!(error.starts_with("jobs.backup_"), "{error}");
+    }
+}
+
+#[test]
+fn a_configured_certificate_needs_its_key_and_the_embedded_cluster() {
+    let (dir, path) = file(
+        "[database]\ntls_certificate = \"tls/server.crt\"\ntls_private_key = \"tls/server.key\"\n",
+    );
+    let settings = load(Some(&path), &[]).unwrap();
+    let DatabaseSettings::Embedded { tls, .. } = &settings.database else {
+        panic!("expected the embedded cluster");
+    };
+    assert_eq!(
+        tls,
+        &TlsCertificate::Configured {
+            certificate: dir.path().join("tls/server.crt"),
+            private_key: dir.path().join("tls/server.key"),
+        }
+    );
+    let default = load(None, &[]).unwrap();
+    assert!(matches!(
+        default.database,
+        DatabaseSettings::Embedded {
+            tls: TlsCertificate::Generated,
+            ..
+        }
+    ));
+
+    let alone = load(None, &[("MATURION_DATABASE_TLS_CERTIFICATE", "/etc/c.pem")]).unwrap_err();
+    assert!(alone.to_string().contains("tls_private_key"), "{alone}");
+    let external = load(
+        None,
+        &[
+            ("DATABASE_URL", "postgresql://u@db/m"),
+            ("MATURION_DATABASE_TLS_CERTIFICATE", "/etc/c.pem"),
+            ("MATURION_DATABASE_TLS_PRIVATE_KEY", "/etc/k.pem"),
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        external.to_string().contains("embedded cluster"),
+        "{external}"
     );
 }

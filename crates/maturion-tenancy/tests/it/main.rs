@@ -345,3 +345,44 @@ async fn a_token_alone_opens_its_tenants_transaction_and_a_bad_one_none() {
     assert_eq!(database.status().in_use, 1);
     tx.rollback().await.unwrap();
 }
+
+/// The pool over TCP with TLS 1.3, the server verified against the embedded cluster's
+/// authority: tenant transactions bind and isolate as over the socket.
+#[tokio::test]
+async fn a_pool_over_verified_tls_binds_its_tenant() {
+    let db = maturion_testing::migrated_database().await;
+    let password = "the application password over tcp";
+    // Roles are the cluster's: every test that sets it sets the same one.
+    db.admin()
+        .await
+        .execute(
+            &format!("ALTER ROLE maturion_app PASSWORD '{password}'"),
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut config = db
+        .cluster()
+        .tcp_config(maturion_schema::APP_ROLE, db.name());
+    config.password(password);
+    let tls = maturion_config::ClientTls::connector(&db.cluster().root_certificate()).unwrap();
+    let database = Database::with_tls(config, 1, tls).unwrap();
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha over TLS")
+        .await
+        .unwrap();
+
+    let tx = database.transaction(&alpha.context).await.unwrap();
+    let row = tx
+        .query_one(
+            "SELECT s.version, (SELECT count(*) FROM organisations), \
+                    (SELECT id FROM organisations) \
+             FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "TLSv1.3");
+    assert_eq!(row.get::<_, i64>(1), 1);
+    assert_eq!(row.get::<_, uuid::Uuid>(2), alpha.organisation.as_uuid());
+    tx.commit().await.unwrap();
+}

@@ -12,7 +12,7 @@ use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use maturion_backup::{BackupKind, BackupSet, BackupSettings, Passphrase, Schedule};
 use maturion_cluster::Cluster;
-use maturion_config::DatabaseTarget;
+use maturion_config::{DatabaseTarget, Settings};
 
 use crate::cli::Format;
 
@@ -41,11 +41,12 @@ pub enum BackupCommand {
         /// --full-at, incremental every --incremental-hours.
         #[arg(long, conflicts_with = "kind")]
         scheduled: bool,
-        /// UTC time of the daily full backup.
-        #[arg(long, default_value = "02:00", value_parser = parse_time_of_day)]
-        full_at: NaiveTime,
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=168))]
-        incremental_hours: u32,
+        /// UTC time of the daily full backup (default: jobs.backup_full_at, 02:00).
+        #[arg(long, value_parser = parse_time_of_day)]
+        full_at: Option<NaiveTime>,
+        /// Default: jobs.backup_incremental_hours, 4.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=168))]
+        incremental_hours: Option<u32>,
     },
     /// The backups and archived WAL in each repository. Exit status 1 when pgBackRest
     /// reports a repository or the stanza as not ok.
@@ -81,7 +82,11 @@ impl From<Kind> for BackupKind {
     }
 }
 
-pub async fn run(target: &DatabaseTarget, command: BackupCommand) -> Result<ExitCode> {
+pub async fn run(
+    settings: &Settings,
+    target: &DatabaseTarget,
+    command: BackupCommand,
+) -> Result<ExitCode> {
     let (cluster, database) = embedded(target)?;
     match command {
         BackupCommand::Setup {
@@ -102,9 +107,20 @@ pub async fn run(target: &DatabaseTarget, command: BackupCommand) -> Result<Exit
                     with_spinner("backing up", step).await?
                 }
                 None => {
+                    let configured = &settings.jobs.backup;
+                    let full_at = full_at.unwrap_or_else(|| {
+                        let at = configured.full_at;
+                        NaiveTime::from_hms_opt(at.hour.into(), at.minute.into(), 0)
+                            .expect("a TimeOfDay is a valid time")
+                    });
+                    let incremental_every = match incremental_hours {
+                        Some(hours) => chrono::Duration::hours(hours.into()),
+                        None => chrono::Duration::from_std(configured.incremental_every)
+                            .expect("the settings bound the incremental interval to a week"),
+                    };
                     let schedule = Schedule {
                         full_at,
-                        incremental_every: chrono::Duration::hours(incremental_hours.into()),
+                        incremental_every,
                     };
                     let step = maturion_backup::run_scheduled(cluster, &schedule);
                     with_spinner("running what is due", step).await?

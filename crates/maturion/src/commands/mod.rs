@@ -5,6 +5,7 @@ mod check;
 mod db;
 pub(crate) mod events;
 pub(crate) mod hold;
+pub(crate) mod keys;
 pub(crate) mod maintain;
 mod migrate;
 pub(crate) mod restore;
@@ -42,8 +43,9 @@ pub async fn run(
         Command::Org(command) => tenants::run_org(&open(database).await?, command).await,
         Command::Token(command) => tenants::run_token(&open(database).await?, command).await,
         Command::Bench(command) => bench::run(&open(database).await?, command).await,
-        Command::Backup(command) => backup::run(&open(database).await?, command).await,
+        Command::Backup(command) => backup::run(&settings, &open(database).await?, command).await,
         Command::Restore(args) => restore::run(&open(database).await?, args).await,
+        Command::Keys(command) => keys::run(&open(database).await?, command).await,
     }
 }
 

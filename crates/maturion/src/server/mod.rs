@@ -6,6 +6,7 @@
 //! needs.
 
 mod auth;
+mod backups;
 mod problem;
 mod resources;
 mod routes;
@@ -21,31 +22,33 @@ use anyhow::{Context, Result};
 use axum::http::StatusCode;
 use axum::Router;
 use maturion_api::Catalog;
-use maturion_config::{DatabaseTarget, PlatformRole, ServerSettings, Settings};
+use maturion_config::{ClientTls, ConnectionUrl, DatabaseTarget, PlatformRole, ServerSettings, Settings};
 use maturion_tenancy::Database;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_postgres::Config;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 
+pub use backups::BackupStatus;
 pub use scheduler::JobStatus;
 
 /// What every handler may read.
 #[derive(Clone)]
 pub struct AppState {
-    /// Connection settings of the application role.
-    pub app: Config,
+    /// The application role's URL (its TLS included).
+    pub app: ConnectionUrl,
     /// The pool of the application role's connections that requests run on.
     pub database: Database,
     /// The resources served under `/v1`, read from the catalog at start.
     pub catalog: Arc<Catalog>,
-    /// Connection settings of the administrator, for checks that read the migration ledger.
-    pub admin: Config,
+    /// The administrator's URL, for checks that read the migration ledger.
+    pub admin: ConnectionUrl,
     pub jobs: watch::Receiver<JobStatus>,
+    /// `None` on an external server, whose backups run on its own host.
+    pub backups: Option<watch::Receiver<BackupStatus>>,
     pub metrics: Arc<metrics_exporter_prometheus::PrometheusHandle>,
     pub started: Instant,
 }
@@ -55,6 +58,7 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     scheduler: scheduler::Scheduler,
+    backups: Option<backups::BackupJob>,
 }
 
 impl Server {
@@ -66,20 +70,27 @@ impl Server {
         listen: SocketAddr,
     ) -> Result<Self> {
         let app = target
-            .config_for(PlatformRole::App.name())
+            .url_for(PlatformRole::App.name())
             .context("the server runs requests as maturion_app")?;
-        let database = Database::new(app.clone(), API_POOL_SIZE)
-            .context("cannot make the application role's connection pool")?;
-        let catalog = Arc::new(served_resources(&app, &target.admin_config()).await?);
+        let database = app_pool(&app)?;
+        let catalog = Arc::new(served_resources(&app, &target.admin_url()).await?);
         let metrics = Arc::new(telemetry::install_recorder()?);
         let scheduler =
-            scheduler::Scheduler::new(target.admin_config(), settings.jobs.maintenance_interval);
+            scheduler::Scheduler::new(target.admin_url(), settings.jobs.maintenance_interval);
+        let backups = match target {
+            DatabaseTarget::Embedded { cluster, .. } => Some(backups::BackupJob::new(
+                cluster.clone(),
+                &settings.jobs.backup,
+            )),
+            DatabaseTarget::External(_) => None,
+        };
         let state = AppState {
             app,
             database,
             catalog,
-            admin: target.admin_config(),
+            admin: target.admin_url(),
             jobs: scheduler.status(),
+            backups: backups.as_ref().map(backups::BackupJob::status),
             metrics,
             started: Instant::now(),
         };
@@ -91,6 +102,7 @@ impl Server {
             listener,
             router,
             scheduler,
+            backups,
         })
     }
 
@@ -105,7 +117,8 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let (stop, stopped) = watch::channel(false);
-        let jobs = tokio::spawn(self.scheduler.run(stopped));
+        let jobs = tokio::spawn(self.scheduler.run(stopped.clone()));
+        let backups = self.backups.map(|job| tokio::spawn(job.run(stopped)));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -116,6 +129,9 @@ impl Server {
         let served = serving.await;
         let _ = stop.send(true);
         jobs.await.context("the periodic job task failed")?;
+        if let Some(backups) = backups {
+            backups.await.context("the backup task failed")?;
+        }
         served.context("the server failed")
     }
 }
@@ -126,10 +142,23 @@ const API_POOL_SIZE: usize = 16;
 
 /// The resources of the live catalog, as the application role sees them, less the tables that
 /// `maturion check` finds fault with: a table that breaks the architecture is not served.
-async fn served_resources(app: &Config, admin: &Config) -> Result<Catalog> {
-    let client = maturion_config::connect(app).await?;
+/// The pool requests run on, with the TLS the application role's URL asks for.
+fn app_pool(app: &ConnectionUrl) -> Result<Database> {
+    let pool = match app.tls() {
+        ClientTls::Off => Database::new(app.config().clone(), API_POOL_SIZE),
+        ClientTls::Verified { root_certificate } => Database::with_tls(
+            app.config().clone(),
+            API_POOL_SIZE,
+            ClientTls::connector(root_certificate)?,
+        ),
+    };
+    pool.context("cannot make the application role's connection pool")
+}
+
+async fn served_resources(app: &ConnectionUrl, admin: &ConnectionUrl) -> Result<Catalog> {
+    let client = maturion_config::connect_url(app).await?;
     let mut catalog = maturion_api::load(&client).await?;
-    let admin = maturion_config::connect(admin).await?;
+    let admin = maturion_config::connect_url(admin).await?;
     let report = maturion_check::check(&admin, &maturion_check::CheckOptions::default()).await?;
     catalog.resources.retain(|resource| {
         let table = format!("public.{}", resource.name);

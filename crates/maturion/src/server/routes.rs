@@ -8,6 +8,7 @@ use axum::routing::get;
 use axum::{middleware, Json, Router};
 use serde_json::{json, Value};
 
+use super::backups::BackupOutcome;
 use super::scheduler::JobOutcome;
 use super::{AppState, CHECK_TIMEOUT};
 
@@ -28,11 +29,13 @@ async fn healthz() -> Json<Value> {
 }
 
 /// Ready when the application role reaches the database, every migration of this build is
-/// applied, and the last periodic job did not fail. 503 with the failing checks otherwise.
+/// applied, and neither the last periodic job nor the last scheduled backup failed. 503 with
+/// the failing checks otherwise.
 async fn readyz(State(state): State<AppState>) -> Response {
     let (database, migrations) = tokio::join!(database_check(&state), migrations_check(&state));
     let job = job_check(&state);
-    let ready = [&database, &migrations, &job]
+    let backups = backup_check(&state);
+    let ready = [&database, &migrations, &job, &backups]
         .iter()
         .all(|check| check["ok"] == json!(true));
     let status = if ready {
@@ -42,14 +45,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
     };
     let body = json!({
         "status": if ready { "ready" } else { "not ready" },
-        "checks": { "database": database, "migrations": migrations, "maintenance": job },
+        "checks": {
+            "database": database, "migrations": migrations, "maintenance": job, "backups": backups,
+        },
     });
     (status, Json(body)).into_response()
 }
 
 async fn database_check(state: &AppState) -> Value {
     let reached = tokio::time::timeout(CHECK_TIMEOUT, async {
-        let client = maturion_config::connect(&state.app).await?;
+        let client = maturion_config::connect_url(&state.app).await?;
         client.simple_query("SELECT 1").await?;
         Ok::<_, anyhow::Error>(())
     })
@@ -63,7 +68,7 @@ async fn database_check(state: &AppState) -> Value {
 
 async fn migrations_check(state: &AppState) -> Value {
     let pending = tokio::time::timeout(CHECK_TIMEOUT, async {
-        let mut client = maturion_config::connect(&state.admin).await?;
+        let mut client = maturion_config::connect_url(&state.admin).await?;
         Ok::<_, anyhow::Error>(maturion_platform::pending_migrations(&mut client).await?)
     })
     .await;
@@ -89,6 +94,28 @@ fn job_check(state: &AppState) -> Value {
             "last_run": last_run,
             "seconds": seconds,
             "outcome": outcome.as_ref().map(JobOutcome::label),
+        }),
+    }
+}
+
+/// A backup that failed is not fine; not set up yet, or an external server's own, is.
+fn backup_check(state: &AppState) -> Value {
+    let Some(backups) = &state.backups else {
+        return json!({ "ok": true, "outcome": "external_server" });
+    };
+    let status = backups.borrow().clone();
+    let last_run = status.last_run.map(|at| at.to_rfc3339());
+    let last_backup = status.last_backup.map(|at| at.to_rfc3339());
+    match status.outcome {
+        Some(BackupOutcome::Failed(error)) => json!({
+            "ok": false, "last_run": last_run, "last_backup": last_backup, "outcome": "failed",
+            "error": error,
+        }),
+        outcome => json!({
+            "ok": true,
+            "last_run": last_run,
+            "last_backup": last_backup,
+            "outcome": outcome.as_ref().map(BackupOutcome::label),
         }),
     }
 }

@@ -5,11 +5,11 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use maturion_config::ConnectionUrl;
 use maturion_maintenance::{MaintenanceError, Policy};
 use maturion_platform::{PlatformError, RuntimeGuard};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
-use tokio_postgres::Config;
 
 /// The last run of the periodic job, for `/readyz` and `/metrics`.
 #[derive(Debug, Clone, Default)]
@@ -38,13 +38,13 @@ impl JobOutcome {
 }
 
 pub struct Scheduler {
-    admin: Config,
+    admin: ConnectionUrl,
     interval: Duration,
     status: watch::Sender<JobStatus>,
 }
 
 impl Scheduler {
-    pub fn new(admin: Config, interval: Duration) -> Self {
+    pub fn new(admin: ConnectionUrl, interval: Duration) -> Self {
         Self {
             admin,
             interval,
@@ -91,7 +91,7 @@ impl Scheduler {
     }
 
     async fn attempt(&self) -> JobOutcome {
-        let mut client = match maturion_config::connect(&self.admin).await {
+        let mut client = match maturion_config::connect_url(&self.admin).await {
             Ok(client) => client,
             Err(error) => return JobOutcome::Failed(error.to_string()),
         };

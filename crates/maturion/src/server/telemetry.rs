@@ -12,6 +12,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{MakeSpan, TraceLayer};
 
+use super::backups::BackupOutcome;
 use super::scheduler::JobOutcome;
 
 const REQUEST_SECONDS: &str = "http_request_duration_seconds";
@@ -89,4 +90,23 @@ pub fn record_job(outcome: &JobOutcome, duration: Duration) {
     metrics::gauge!("maturion_job_last_run_failed", "job" => "maintenance").set(f64::from(
         u8::from(matches!(outcome, JobOutcome::Failed(_))),
     ));
+}
+
+pub fn record_backup(
+    outcome: &BackupOutcome,
+    duration: Duration,
+    last_backup: Option<chrono::DateTime<chrono::Utc>>,
+) {
+    metrics::counter!("maturion_backup_runs_total", "outcome" => outcome.label()).increment(1);
+    metrics::gauge!("maturion_backup_last_run_seconds").set(duration.as_secs_f64());
+    metrics::gauge!("maturion_backup_last_run_timestamp_seconds")
+        .set(chrono::Utc::now().timestamp() as f64);
+    metrics::gauge!("maturion_backup_last_run_failed").set(f64::from(u8::from(matches!(
+        outcome,
+        BackupOutcome::Failed(_)
+    ))));
+    if let Some(at) = last_backup {
+        metrics::gauge!("maturion_backup_last_success_timestamp_seconds")
+            .set(at.timestamp() as f64);
+    }
 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use crate::server::RunningServer;
 use crate::{describe, maturion_command, stderr, stdout};
 
 const PASSPHRASE_VARIABLES: [&str; 2] = [
@@ -127,4 +128,122 @@ fn an_external_server_is_refused_with_where_to_look() {
     let output = command.output().unwrap();
     assert!(!output.status.success());
     assert!(stderr(&output).contains("README"), "{}", describe(&output));
+}
+
+/// `maturion serve` on the home, looking at the backup schedule every second.
+fn serve(home: &Home) -> RunningServer {
+    let mut command = maturion_command(&["serve", "--listen", "127.0.0.1:0"]);
+    command
+        .env("MATURION_HOME", home.cluster())
+        .env("MATURION_JOBS_BACKUP_CHECK_INTERVAL_SECONDS", "1");
+    for variable in PASSPHRASE_VARIABLES {
+        command.env_remove(variable);
+    }
+    RunningServer::spawn(command)
+}
+
+/// `/readyz` once the scheduled backup's outcome is `outcome`.
+async fn readiness_once_backups(server: &RunningServer, outcome: &str) -> (u16, serde_json::Value) {
+    for _ in 0..600 {
+        let readiness = server.json("/readyz").await;
+        if readiness.1["checks"]["backups"]["outcome"] == outcome {
+            return readiness;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!(
+        "the scheduled backup never reported {outcome}: {:?}",
+        server.json("/readyz").await
+    );
+}
+
+/// `/metrics` once it contains `needle`.
+async fn metrics_once(server: &RunningServer, needle: &str) -> String {
+    for _ in 0..600 {
+        let metrics = server.get("/metrics").await.text().await.unwrap();
+        if metrics.contains(needle) {
+            return metrics;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("/metrics never showed {needle}");
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[tokio::test]
+async fn the_server_takes_the_scheduled_backups_and_reports_a_failure() {
+    let home = Home::new();
+    let setup = home.run(&["backup", "setup"], true);
+    assert!(setup.status.success(), "{}", describe(&setup));
+
+    // A repository the server's user cannot write: the first full backup, due at once, fails.
+    let repo1 = home.cluster().join("backups/repo1");
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(&repo1).unwrap().permissions().mode()
+    };
+    set_mode(&repo1, 0o000);
+    let server = serve(&home);
+    let (status, readiness) = readiness_once_backups(&server, "failed").await;
+    assert_eq!(status, 503, "{readiness}");
+    assert_eq!(readiness["checks"]["backups"]["ok"], false, "{readiness}");
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("maturion_backup_last_run_failed 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"maturion_backup_runs_total{outcome="failed"}"#),
+        "{metrics}"
+    );
+    server.terminate();
+    set_mode(&repo1, mode);
+
+    // Repaired, the next server takes the full backup that is due, then finds nothing due.
+    let server = serve(&home);
+    let metrics = metrics_once(
+        &server,
+        r#"maturion_backup_runs_total{outcome="succeeded"} 1"#,
+    )
+    .await;
+    assert!(
+        metrics.contains("maturion_backup_last_success_timestamp_seconds"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("maturion_backup_last_success_timestamp_seconds"),
+        "{metrics}"
+    );
+    // Nothing more is due until the next incremental or daily full time.
+    let (status, readiness) = readiness_once_backups(&server, "nothing_due").await;
+    assert_eq!(readiness["checks"]["backups"]["ok"], true, "{readiness}");
+    assert!(
+        readiness["checks"]["backups"]["last_backup"].is_string(),
+        "{readiness}"
+    );
+    assert_eq!(status, 200, "{readiness}");
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("maturion_backup_last_run_failed 0"),
+        "{metrics}"
+    );
+    server.terminate();
+
+    // The command line follows the same configured schedule: nothing is due either.
+    let scheduled = home.run(&["backup", "run", "--scheduled"], false);
+    assert!(scheduled.status.success(), "{}", describe(&scheduled));
+    assert!(
+        stdout(&scheduled).contains("no backup is due"),
+        "{}",
+        describe(&scheduled)
+    );
+
+    let list = json(&home.run(&["backup", "list", "--format", "json"], false));
+    let backups = list["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 1, "{list}");
+    assert_eq!(backups[0]["kind"], "full", "{list}");
 }

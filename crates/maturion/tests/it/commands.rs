@@ -616,3 +616,66 @@ async fn bad_organisation_and_token_input_is_refused_and_changes_nothing() {
     }
     assert_eq!(count().await, before, "nothing changed");
 }
+
+/// `maturion keys status --alerts` fires on a key older than 90 days; `keys rotate` gives it a
+/// new version and the alert stops. A rotation without a master key changes nothing.
+#[tokio::test]
+async fn keys_status_alerts_on_an_old_key_and_rotate_renews_it() {
+    let db = maturion_testing::migrated_database().await;
+    let url = db.url("postgres");
+    let master = "ab".repeat(32);
+    let keys = |args: &[&str], with_master: bool| {
+        let mut command = crate::maturion_command(args);
+        command.env("DATABASE_URL", &url);
+        command.env_remove("MATURION_MASTER_KEY_FILE");
+        command.env_remove("MATURION_PREVIOUS_MASTER_KEY_FILE");
+        if with_master {
+            command.env("MATURION_MASTER_KEY", &master);
+        } else {
+            command.env_remove("MATURION_MASTER_KEY");
+        }
+        command.output().unwrap()
+    };
+
+    let without = keys(&["keys", "rotate"], false);
+    assert!(!without.status.success());
+    assert!(
+        crate::stderr(&without).contains("MATURION_MASTER_KEY_FILE"),
+        "{}",
+        describe(&without)
+    );
+    let empty = keys(&["keys", "rotate", "--format", "json"], true);
+    assert!(empty.status.success(), "{}", describe(&empty));
+    assert!(!stdout(&empty).contains(&master), "{}", describe(&empty));
+    let report: serde_json::Value = serde_json::from_slice(&empty.stdout).unwrap();
+    let master_id = report["master_key_id"].as_str().unwrap().to_owned();
+
+    let organisation = organisation(&db, "Old Keys").await;
+    db.admin()
+        .await
+        .execute(
+            "INSERT INTO maturion.data_keys
+               (organisation_id, subject_id, version, wrapped_key, master_key_id, created_at)
+             VALUES ($1, NULL, 1, decode(repeat('00', 60), 'hex'), $2, now() - interval '91 days')",
+            &[&organisation, &master_id],
+        )
+        .await
+        .unwrap();
+
+    let overdue = keys(&["keys", "status", "--alerts"], false);
+    assert!(!overdue.status.success(), "{}", describe(&overdue));
+    assert!(
+        stdout(&overdue).contains("OVERDUE"),
+        "{}",
+        describe(&overdue)
+    );
+    let rotated = keys(&["keys", "rotate", "--format", "json"], true);
+    assert!(rotated.status.success(), "{}", describe(&rotated));
+    let report: serde_json::Value = serde_json::from_slice(&rotated.stdout).unwrap();
+    assert_eq!(report["rotated"][0]["version"], 2, "{report}");
+    let status = keys(&["keys", "status", "--alerts", "--format", "json"], false);
+    assert!(status.status.success(), "{}", describe(&status));
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["overdue"], 0, "{status}");
+    assert_eq!(status["lines"][0]["version"], 2, "{status}");
+}
