@@ -1,6 +1,7 @@
 //! What the bound user may do: `user_permissions (module, permission)` with `read` < `write`
 //! < `admin`, nothing unless granted. `admin` on `platform` makes the organisation's
-//! administrator, who may grant anything and so holds every level of every module.
+//! administrator (so does the `admin` role of `users`), who may grant anything and so holds
+//! every level of every module.
 
 use std::collections::HashMap;
 
@@ -8,10 +9,16 @@ use crate::model::{Level, PLATFORM_MODULE};
 
 /// The bound user's live grants of the three levels (other permission names are modules'
 /// own business). Runs in the request's tenant transaction, so it sees only that organisation.
+/// An active user whose role is `admin` is the organisation's administrator without a grant
+/// (the first user `maturion.create_organisation` makes is one).
 pub const PERMISSIONS_OF_BOUND_USER: &str = "SELECT p.module, p.permission \
      FROM public.user_permissions AS p \
      WHERE p.user_id = (SELECT maturion.current_user_id()) AND p.deleted_at IS NULL \
-       AND p.permission IN ('read', 'write', 'admin')";
+       AND p.permission IN ('read', 'write', 'admin') \
+     UNION ALL \
+     SELECT 'platform', 'admin' FROM public.users AS u \
+     WHERE u.id = (SELECT maturion.current_user_id()) AND u.role = 'admin' \
+       AND u.is_active AND u.deleted_at IS NULL";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Permissions {

@@ -82,6 +82,7 @@ async fn world(db: &maturion_testing::TestDatabase, app: &Database) -> World {
     for sql in [
         "INSERT INTO organisation_settings (organisation_id, setting_key, setting_value) VALUES ($1, 'locale', '\"en\"')",
         "INSERT INTO risks (organisation_id, title) VALUES ($1, 'Flood')",
+        "INSERT INTO policies (organisation_id, title) VALUES ($1, 'Acceptable use')",
     ] {
         tx.execute(sql, &[&alpha.organisation]).await.unwrap();
     }
@@ -177,9 +178,26 @@ async fn copy_row_sql(admin: &Client, table: &str, id: Uuid, overrides: &str) ->
             )
         })
         .collect();
+    // Generated columns (a search vector) are the database's to compute.
+    let columns: Vec<String> = admin
+        .query(
+            "SELECT quote_ident(a.attname) FROM pg_attribute a \
+             WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+               AND a.attgenerated = '' ORDER BY a.attnum",
+            &[&table],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let copied: Vec<String> = columns.iter().map(|c| format!("p.{c}")).collect();
     format!(
-        "INSERT INTO {table} SELECT (jsonb_populate_record(NULL::{table}, to_jsonb(r) || {overrides}{renamed})).* \
-         FROM {table} r WHERE r.id = '{id}' RETURNING created_by, updated_by, deleted_by"
+        "INSERT INTO {table} ({}) SELECT {} \
+         FROM {table} r, jsonb_populate_record(NULL::{table}, to_jsonb(r) || {overrides}{renamed}) p \
+         WHERE r.id = '{id}' RETURNING created_by, updated_by, deleted_by",
+        columns.join(", "),
+        copied.join(", ")
     )
 }
 

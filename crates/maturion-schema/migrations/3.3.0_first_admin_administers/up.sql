@@ -1,53 +1,18 @@
--- 3.3.0: an organisation's first user administers it.
+-- 3.3.0: an organisation's administrator manages it through the HTTP API.
 --
 -- The HTTP API decides every request by user_permissions (module, permission), with read <
--- write < admin and nothing unless granted; `admin` on `platform` is the organisation's
--- administrator, who manages users and permissions and so may do everything. Until now
--- create_organisation granted nothing, so the first user (who has the admin role) could do
--- nothing through the API. It now grants them `platform` `admin`, in the same transaction.
--- Organisations made before this version grant it with
---   POST /v1/user_permissions {"user_id": …, "module": "platform", "permission": "admin"}
--- by someone who holds it, or an operator's INSERT as the maintenance role.
--- The administrator also manages the organisation's API tokens through the API: the
--- admin_*_token functions below, callable by the application role, check the grant themselves.
-
-CREATE OR REPLACE FUNCTION maturion.create_organisation(name text, admin_email text, admin_name text,
-                                             expires_in interval DEFAULT interval '90 days',
-                                             client_address inet DEFAULT NULL, client_agent text DEFAULT NULL,
-                                             OUT organisation_id uuid, OUT user_id uuid,
-                                             OUT token_id uuid, OUT token text, OUT expires_at timestamptz)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  IF nullif(current_setting('maturion.binding', true), '') IS NOT NULL THEN
-    RAISE EXCEPTION 'create organisations outside tenant transactions' USING ERRCODE = 'MT409';
-  END IF;
-  organisation_id := public.generate_uuidv7();
-  user_id := public.generate_uuidv7();
-  PERFORM set_config('maturion.binding', organisation_id || '/' || user_id || '/'
-    || maturion.binding_mac(organisation_id || '/' || user_id, pg_backend_pid(), transaction_timestamp()), true);
-  PERFORM set_config('app.ip_address', coalesce(client_address::text, ''), true);
-  PERFORM set_config('app.user_agent', coalesce(client_agent, ''), true);
-  INSERT INTO public.organisations (id, name) VALUES (organisation_id, create_organisation.name);
-  INSERT INTO public.users (id, organisation_id, email, full_name, role, created_by)
-  VALUES (user_id, organisation_id, admin_email, admin_name, 'admin', user_id);
-  INSERT INTO public.user_permissions (organisation_id, user_id, module, permission, granted_by)
-  VALUES (organisation_id, user_id, 'platform', 'admin', user_id);
-  SELECT i.token_id, i.token, i.expires_at INTO token_id, token, expires_at
-  FROM maturion.issue_token(organisation_id, user_id, expires_in) i;
-  PERFORM set_config('maturion.binding', '', true);
-  PERFORM set_config('app.ip_address', '', true);
-  PERFORM set_config('app.user_agent', '', true);
-END
-$$;
-COMMENT ON FUNCTION maturion.create_organisation(text, text, text, interval, inet, text) IS 'Creates an organisation, its first administrator (granted platform admin) and an API token for them (shown once); for the maintenance side.';
+-- write < admin and nothing unless granted. The organisation's administrator is `admin` on
+-- `platform`: an active user whose role is `admin` (the first user create_organisation makes
+-- is one), or a user granted `platform` `admin`. The administrator manages users, permissions
+-- and the organisation's API tokens: the admin_*_token functions below, callable by the
+-- application role, check it themselves.
 
 ------------------------------------------------------------------------------------------------
 -- Tokens, managed by the organisation's administrator through the API (/v1/tokens)
 ------------------------------------------------------------------------------------------------
 
--- The bound organisation when the bound user holds a live `platform` `admin` grant; refuses
+-- The bound organisation when the bound user is its administrator (an active user of role
+-- admin, or a live `platform` `admin` grant); refuses
 -- (42501) otherwise. The HTTP API checks the same before calling; this keeps a runtime-role
 -- session that runs SQL of its own from minting tokens without being the administrator.
 CREATE FUNCTION maturion.administered_organisation() RETURNS uuid
@@ -60,9 +25,12 @@ BEGIN
   SELECT b.organisation_id INTO organisation
   FROM maturion.current_binding() b
   WHERE b.user_id IS NOT NULL
-    AND EXISTS (SELECT FROM public.user_permissions p
-                WHERE p.organisation_id = b.organisation_id AND p.user_id = b.user_id
-                  AND p.module = 'platform' AND p.permission = 'admin' AND p.deleted_at IS NULL);
+    AND (EXISTS (SELECT FROM public.users u
+                 WHERE u.organisation_id = b.organisation_id AND u.id = b.user_id
+                   AND u.role = 'admin' AND u.is_active AND u.deleted_at IS NULL)
+         OR EXISTS (SELECT FROM public.user_permissions p
+                    WHERE p.organisation_id = b.organisation_id AND p.user_id = b.user_id
+                      AND p.module = 'platform' AND p.permission = 'admin' AND p.deleted_at IS NULL));
   IF organisation IS NULL THEN
     RAISE EXCEPTION 'only the organisation''s administrator (platform admin) manages tokens'
       USING ERRCODE = '42501';
