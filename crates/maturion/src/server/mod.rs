@@ -22,7 +22,9 @@ use anyhow::{Context, Result};
 use axum::http::StatusCode;
 use axum::Router;
 use maturion_api::Catalog;
-use maturion_config::{ClientTls, ConnectionUrl, DatabaseTarget, PlatformRole, ServerSettings, Settings};
+use maturion_config::{
+    ClientTls, ConnectionUrl, DatabaseTarget, PlatformRole, ServerSettings, Settings,
+};
 use maturion_tenancy::Database;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
