@@ -644,6 +644,20 @@ fn aimed_values(
         ("interval", vec!["'1 minute'::interval".into()]),
         ("jsonb", vec!["'{}'::jsonb".into()]),
         ("inet", vec!["'127.0.0.1'::inet".into()]),
+        ("bytea", vec!["'\\x00'::bytea".into()]),
+        (
+            "regclass",
+            vec![
+                "'public.policies'::regclass".into(),
+                "'public.users'::regclass".into(),
+            ],
+        ),
+        ("tsvector", vec!["'risk'::tsvector".into()]),
+        ("tsquery", vec!["'risk'::tsquery".into()]),
+        ("regconfig", vec!["'english'::regconfig".into()]),
+        ("smallint", vec!["1".into()]),
+        ("numeric", vec!["1".into()]),
+        ("date", vec![format!("'{at}'::date")]),
     ])
 }
 

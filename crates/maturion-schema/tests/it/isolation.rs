@@ -115,6 +115,14 @@ async fn fixture(db: &TestDatabase) -> Fixture {
             )
             .await
             .unwrap();
+        admin
+            .execute(
+                "INSERT INTO policies (organisation_id, title, content, created_by) \
+                 VALUES ($1, 'Access control', 'Only the need to know.', $2)",
+                &[&organisation, &user],
+            )
+            .await
+            .unwrap();
         admin.batch_execute("COMMIT").await.unwrap();
         admin
             .execute(
@@ -144,14 +152,6 @@ async fn fixture(db: &TestDatabase) -> Fixture {
                 .await
                 .unwrap();
         }
-        admin
-            .execute(
-                "INSERT INTO policies (organisation_id, title, content, created_by) \
-                 VALUES ($1, 'Access control', 'Only the need to know.', $2)",
-                &[&organisation, &user],
-            )
-            .await
-            .unwrap();
         for table in ["event_log_hourly", "event_log_daily"] {
             admin
                 .execute(
