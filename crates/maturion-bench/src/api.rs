@@ -132,7 +132,10 @@ async fn load(scratch: &Scratch, options: &Options) -> Result<Vec<(Uuid, String)
             )
             .await?;
         admin.batch_execute("COMMIT").await?;
-        tokens.push((tenant.organisation.as_uuid(), tenant.token.expose().to_owned()));
+        tokens.push((
+            tenant.organisation.as_uuid(),
+            tenant.token.expose().to_owned(),
+        ));
         progress.inc(1);
     }
     progress.finish_and_clear();
@@ -169,14 +172,20 @@ async fn get_cases(
             .iter()
             .map(|row| row.get(0))
             .collect();
-        let id = *ids.choose(&mut rng).context("an organisation has no policy")?;
+        let id = *ids
+            .choose(&mut rng)
+            .context("an organisation has no policy")?;
         let statement = resource.select_one(id, false);
         cases.push(Case {
             token: token.clone(),
             method: reqwest::Method::GET,
             path: format!("/v1/{RESOURCE}/{id}"),
             body: None,
-            sql: inline(&statement.sql, statement.params().len(), &[literal(&id.to_string())])?,
+            sql: inline(
+                &statement.sql,
+                statement.params().len(),
+                &[literal(&id.to_string())],
+            )?,
         });
     }
     Ok(cases)
@@ -309,19 +318,25 @@ impl ServerProcess {
     }
 }
 
+/// A case as the load generator sends it.
+struct Request {
+    method: reqwest::Method,
+    url: String,
+    body: Option<String>,
+    authorization: String,
+}
+
 /// `connections` workers, each on its own HTTP connection, sending random cases for
 /// `seconds`; every reply must be a success.
 async fn load_api(base: &str, cases: &[Case], options: &Options) -> Result<Throughput> {
-    let cases: Arc<Vec<(reqwest::Method, String, Option<String>, String)>> = Arc::new(
+    let requests: Arc<Vec<Request>> = Arc::new(
         cases
             .iter()
-            .map(|case| {
-                (
-                    case.method.clone(),
-                    format!("{base}{}", case.path),
-                    case.body.clone(),
-                    format!("Bearer {}", case.token),
-                )
+            .map(|case| Request {
+                method: case.method.clone(),
+                url: format!("{base}{}", case.path),
+                body: case.body.clone(),
+                authorization: format!("Bearer {}", case.token),
             })
             .collect(),
     );
@@ -329,12 +344,19 @@ async fn load_api(base: &str, cases: &[Case], options: &Options) -> Result<Throu
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..options.connections {
-        let cases = cases.clone();
-        let client = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+        let requests = requests.clone();
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()?;
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while started.elapsed() < duration {
-                let (method, url, body, authorization) = cases
+                let Request {
+                    method,
+                    url,
+                    body,
+                    authorization,
+                } = requests
                     .choose(&mut rand::thread_rng())
                     .expect("cases are never empty");
                 let mut request = client
@@ -400,7 +422,8 @@ impl Pgbench {
         }
         connection.extend(["-U".to_owned(), APP_ROLE.to_owned()]);
         connection.push(config.get_dbname().unwrap_or(BENCH_DATABASE).to_owned());
-        let folder = std::env::temp_dir().join(format!("maturion-bench-api-{}", std::process::id()));
+        let folder =
+            std::env::temp_dir().join(format!("maturion-bench-api-{}", std::process::id()));
         std::fs::create_dir_all(&folder)?;
         Ok(Pgbench {
             connection,
@@ -418,7 +441,9 @@ impl Pgbench {
     async fn run(&self, scenario: &str, cases: &[Case], as_api: bool) -> Result<Throughput> {
         let mut scripts = Vec::new();
         for (n, case) in cases.iter().enumerate() {
-            let path = self.folder.join(format!("{}-{n}.sql", scenario.replace(' ', "-")));
+            let path = self
+                .folder
+                .join(format!("{}-{n}.sql", scenario.replace(' ', "-")));
             std::fs::write(&path, script(case, as_api))?;
             scripts.extend(["-f".to_owned(), format!("{}@1", path.display())]);
         }
@@ -426,7 +451,10 @@ impl Pgbench {
         command
             .args(["-n", "-j", "2"])
             .args(["-c", &self.options.connections.to_string()])
-            .args(["-T", &(self.options.seconds.round() as u64).max(1).to_string()])
+            .args([
+                "-T",
+                &(self.options.seconds.round() as u64).max(1).to_string(),
+            ])
             .args(&scripts)
             .args(&self.connection)
             .kill_on_drop(true);
@@ -475,13 +503,7 @@ fn script(case: &Case, as_api: bool) -> String {
 
 type Scenario<'a> = (&'a str, Throughput, Throughput, Throughput);
 
-fn print(
-    options: &Options,
-    results: &[Scenario],
-    startup: Duration,
-    idle_kb: u64,
-    end_kb: u64,
-) {
+fn print(options: &Options, results: &[Scenario], startup: Duration, idle_kb: u64, end_kb: u64) {
     println!();
     println!(
         "HTTP API (maturion serve, child process) against pgbench, {} organisations × {} policies, {} connections, {} s per run",

@@ -714,7 +714,10 @@ async fn bench_api_prints_a_ratio_per_scenario_and_the_servers_memory_and_start_
             .skip_while(|line| line.trim() != scenario)
             .take(4)
             .collect();
-        let ratios = section.iter().filter(|line| line.contains("| ratio ")).count();
+        let ratios = section
+            .iter()
+            .filter(|line| line.contains("| ratio "))
+            .count();
         assert_eq!(ratios, 2, "{scenario} has no ratios: {}", describe(&bench));
     }
     for needle in [
@@ -722,7 +725,11 @@ async fn bench_api_prints_a_ratio_per_scenario_and_the_servers_memory_and_start_
         "VmRSS of the child) idle:",
         "VmRSS of the child) after the run:",
     ] {
-        assert!(report.contains(needle), "no {needle:?}: {}", describe(&bench));
+        assert!(
+            report.contains(needle),
+            "no {needle:?}: {}",
+            describe(&bench)
+        );
     }
     let left = db
         .admin()
