@@ -394,8 +394,8 @@ async fn load_api(base: &str, cases: &[Case], options: &Options) -> Result<Throu
     })
 }
 
-/// Debian's pgbench as maturion_app, `-c connections -j 2 -T seconds -n`, over the unix socket
-/// on the embedded cluster.
+/// Debian's pgbench as maturion_app, `-c connections -j 2 -T seconds -n` (simple query
+/// protocol, its default), over the unix socket on the embedded cluster.
 struct Pgbench {
     connection: Vec<String>,
     password: Option<String>,
@@ -449,8 +449,9 @@ impl Pgbench {
         }
         let mut command = Command::new("pgbench");
         command
-            .args(["-n", "-j", "2"])
-            .args(["-c", &self.options.connections.to_string()])
+            .args(["-n", "-c", &self.options.connections.to_string()])
+            // pgbench refuses more threads than clients.
+            .args(["-j", &self.options.connections.min(2).to_string()])
             .args([
                 "-T",
                 &(self.options.seconds.round() as u64).max(1).to_string(),
