@@ -98,9 +98,11 @@ async fn measure(scratch: &Scratch, options: &Options) -> Result<()> {
         let mut results = Vec::new();
         for (name, cases) in scenarios {
             let api = load_api(&base, cases, options).await?;
-            let full = pgbench.run(name, cases, true).await?;
-            let bare = pgbench.run(name, cases, false).await?;
-            results.push((name, api, full, bare));
+            let mut baselines = Vec::new();
+            for variant in Variant::ALL {
+                baselines.push(pgbench.run(name, cases, variant).await?);
+            }
+            results.push((name, api, baselines));
         }
         Ok::<_, anyhow::Error>(results)
     }
@@ -435,16 +437,14 @@ impl Pgbench {
         })
     }
 
-    /// One script per case, picked at random per transaction. `as_api`: the binding with the
-    /// request's metadata and the permissions query the server runs first; otherwise the
-    /// binding and the statement alone.
-    async fn run(&self, scenario: &str, cases: &[Case], as_api: bool) -> Result<Throughput> {
+    /// One script per case, picked at random per transaction.
+    async fn run(&self, scenario: &str, cases: &[Case], variant: Variant) -> Result<Throughput> {
         let mut scripts = Vec::new();
         for (n, case) in cases.iter().enumerate() {
             let path = self
                 .folder
                 .join(format!("{}-{n}.sql", scenario.replace(' ', "-")));
-            std::fs::write(&path, script(case, as_api))?;
+            std::fs::write(&path, script(case, variant))?;
             scripts.extend(["-f".to_owned(), format!("{}@1", path.display())]);
         }
         let mut command = Command::new("pgbench");
@@ -456,6 +456,7 @@ impl Pgbench {
                 "-T",
                 &(self.options.seconds.round() as u64).max(1).to_string(),
             ])
+            .args(["-M", variant.protocol()])
             .args(&scripts)
             .args(&self.connection)
             .kill_on_drop(true);
@@ -489,9 +490,42 @@ impl Drop for Pgbench {
     }
 }
 
-fn script(case: &Case, as_api: bool) -> String {
+/// What pgbench runs for each case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// The transaction as the server runs it: the binding with the request's metadata, the
+    /// permissions query, the statement (pgbench's default simple protocol; goals are judged
+    /// against this one).
+    AsApi,
+    /// The same, each statement prepared once per connection, as the server keeps the binding,
+    /// the permissions query and a GET's statement prepared.
+    AsApiPrepared,
+    /// The binding and the statement alone.
+    Bare,
+}
+
+impl Variant {
+    const ALL: [Variant; 3] = [Variant::AsApi, Variant::AsApiPrepared, Variant::Bare];
+
+    fn protocol(self) -> &'static str {
+        match self {
+            Variant::AsApiPrepared => "prepared",
+            Variant::AsApi | Variant::Bare => "simple",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Variant::AsApi => "pgbench as the API",
+            Variant::AsApiPrepared => "pgbench prepared  ",
+            Variant::Bare => "pgbench bare      ",
+        }
+    }
+}
+
+fn script(case: &Case, variant: Variant) -> String {
     let token = literal(&case.token);
-    let bind = if as_api {
+    let bind = if variant != Variant::Bare {
         format!(
             "SELECT b.organisation_id, b.user_id, set_config('app.ip_address', '127.0.0.1', true), \
              set_config('app.user_agent', '', true) FROM maturion.bind_tenant({token}) b;\n{PERMISSIONS_OF_BOUND_USER};"
@@ -502,7 +536,8 @@ fn script(case: &Case, as_api: bool) -> String {
     format!("BEGIN;\n{bind}\n{};\nCOMMIT;\n", case.sql)
 }
 
-type Scenario<'a> = (&'a str, Throughput, Throughput, Throughput);
+/// A scenario's name, the API's figures and pgbench's, in the order of [`Variant::ALL`].
+type Scenario<'a> = (&'a str, Throughput, Vec<Throughput>);
 
 fn print(options: &Options, results: &[Scenario], startup: Duration, idle_kb: u64, end_kb: u64) {
     println!();
@@ -511,17 +546,14 @@ fn print(options: &Options, results: &[Scenario], startup: Duration, idle_kb: u6
         options.organisations, options.policies, options.connections, options.seconds
     );
     println!("  pgbench as the API: BEGIN; bind_tenant + set_config (address, agent); the permissions query; the API's statement; COMMIT");
+    println!("  pgbench prepared:   the same with -M prepared (the server keeps the binding, the permissions query and a GET prepared)");
     println!("  pgbench bare:       BEGIN; bind_tenant; the API's statement; COMMIT");
-    for (name, api, full, bare) in results {
-        let ratio = api.per_second / full.per_second;
+    for (name, api, baselines) in results {
         let goal = match *name {
             "GET one policy by id" => Some(GET_GOAL),
             "create a policy" => Some(CREATE_GOAL),
             _ => None,
         };
-        let verdict = goal
-            .map(|goal| format!(" ({} goal ≥{goal}x)", meets(ratio >= goal)))
-            .unwrap_or_default();
         println!("  {name}:");
         println!(
             "    API {:>9.1} req/s  p50 {:.2} ms  p99 {:.2} ms",
@@ -529,15 +561,20 @@ fn print(options: &Options, results: &[Scenario], startup: Duration, idle_kb: u6
             api.p50_ms.unwrap_or_default(),
             api.p99_ms.unwrap_or_default()
         );
-        println!(
-            "    pgbench as the API {:>9.1} tps | ratio {ratio:.3}x{verdict}",
-            full.per_second
-        );
-        println!(
-            "    pgbench bare       {:>9.1} tps | ratio {:.3}x",
-            bare.per_second,
-            api.per_second / bare.per_second
-        );
+        for (variant, baseline) in Variant::ALL.iter().zip(baselines) {
+            let ratio = api.per_second / baseline.per_second;
+            let verdict = match goal {
+                Some(goal) if *variant == Variant::AsApi => {
+                    format!(" ({} goal ≥{goal}x)", meets(ratio >= goal))
+                }
+                _ => String::new(),
+            };
+            println!(
+                "    {} {:>9.1} tps | ratio {ratio:.3}x{verdict}",
+                variant.label(),
+                baseline.per_second
+            );
+        }
         if goal == Some(GET_GOAL) {
             let p99 = api.p99_ms.unwrap_or_default();
             println!(

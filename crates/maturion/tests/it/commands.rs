@@ -712,13 +712,13 @@ async fn bench_api_prints_a_ratio_per_scenario_and_the_servers_memory_and_start_
         let section: Vec<&str> = report
             .lines()
             .skip_while(|line| line.trim() != scenario)
-            .take(4)
+            .take(5)
             .collect();
         let ratios = section
             .iter()
             .filter(|line| line.contains("| ratio "))
             .count();
-        assert_eq!(ratios, 2, "{scenario} has no ratios: {}", describe(&bench));
+        assert_eq!(ratios, 3, "{scenario} has no ratios: {}", describe(&bench));
     }
     for needle in [
         "start-up to a ready /readyz",
