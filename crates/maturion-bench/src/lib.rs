@@ -1,6 +1,8 @@
 //! Every `maturion bench …`: figures and ratios measured in one run, each against a baseline in
 //! that same run, in a scratch database of its own that is dropped afterwards.
 //!
+//! - [`api`]: the HTTP API (`maturion serve` as a child process) against pgbench running the
+//!   same transactions.
 //! - [`audit`]: what the audit trigger costs writers, and the floor below it.
 //! - [`binding`]: a GET-by-id transaction bound with an API token against the former `set_config`.
 //! - [`events`]: the event bus against graphile-worker, and what a NOTIFY per commit costs.
@@ -12,6 +14,7 @@
 //! test fixture ([`maturion_testing::organisation_with_admin`]) and tenant context is set only
 //! through `maturion_tenancy`.
 
+pub mod api;
 pub mod audit;
 pub mod binding;
 pub mod events;

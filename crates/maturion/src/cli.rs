@@ -203,4 +203,8 @@ pub enum BenchCommand {
     /// Audit trigger overhead: the same insert and update workload with and without the
     /// audit trigger, synchronous_commit on and off.
     Audit(crate::commands::bench::AuditBenchArgs),
+    /// The HTTP API against pgbench: GET by id, create and a 100-row page through
+    /// `maturion serve` (a child process) and as the same transactions in pgbench; the
+    /// server's memory and start-up time.
+    Api(crate::commands::bench::ApiBenchArgs),
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use maturion_bench::{audit, binding, events, ingest, rls};
+use maturion_bench::{api, audit, binding, events, ingest, rls};
 use maturion_config::DatabaseTarget;
 
 use crate::cli::BenchCommand;
@@ -43,6 +43,7 @@ pub async fn run(server: &DatabaseTarget, command: BenchCommand) -> Result<ExitC
         BenchCommand::Audit(args) => {
             audit::run(server, &args.into()).await?;
         }
+        BenchCommand::Api(args) => api::run(server, &args.try_into()?).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -162,5 +163,37 @@ impl From<AuditBenchArgs> for audit::Options {
             rows_per_transaction: args.rows_per_transaction,
             rounds: args.rounds,
         }
+    }
+}
+
+/// `maturion bench api`: the server's throughput against pgbench, its memory and start-up.
+#[derive(Debug, Args)]
+pub struct ApiBenchArgs {
+    #[arg(long, default_value_t = 10, value_parser = crate::flags::positive)]
+    pub organisations: usize,
+    /// Policies per organisation.
+    #[arg(long, default_value_t = 1_000, value_parser = crate::flags::positive)]
+    pub policies: usize,
+    /// Length of each timed run, the API's and pgbench's alike (at least 1 s).
+    #[arg(long, default_value = "10", value_parser = crate::flags::seconds,
+          allow_hyphen_values = true)]
+    pub seconds: f64,
+    /// Concurrent connections of the load generator and of pgbench.
+    #[arg(long, default_value_t = 10, value_parser = crate::flags::positive)]
+    pub connections: usize,
+}
+
+impl TryFrom<ApiBenchArgs> for api::Options {
+    type Error = anyhow::Error;
+
+    /// The server runs from this very executable.
+    fn try_from(args: ApiBenchArgs) -> Result<Self> {
+        Ok(api::Options {
+            organisations: args.organisations,
+            policies: args.policies,
+            seconds: args.seconds,
+            connections: args.connections,
+            server_program: std::env::current_exe()?,
+        })
     }
 }

@@ -1,6 +1,6 @@
 //! Commands against an existing server (DATABASE_URL), here a fresh test database.
 
-use crate::{describe, maturion, stdout};
+use crate::{describe, maturion, maturion_command, stdout};
 
 #[tokio::test]
 async fn migrate_check_and_status_on_an_external_server() {
@@ -678,4 +678,68 @@ async fn keys_status_alerts_on_an_old_key_and_rotate_renews_it() {
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["overdue"], 0, "{status}");
     assert_eq!(status["lines"][0]["version"], 2, "{status}");
+}
+
+/// `bench api` end to end with tiny settings: the server starts as a child, every scenario runs
+/// through the API and pgbench, and each prints its ratio; the memory and start-up lines are
+/// there. Not timed: no figure is judged.
+#[tokio::test]
+async fn bench_api_prints_a_ratio_per_scenario_and_the_servers_memory_and_start_up() {
+    let db = maturion_testing::fresh_database().await;
+    let bench = maturion_command(&[
+        "bench",
+        "api",
+        "--organisations",
+        "2",
+        "--policies",
+        "20",
+        "--seconds",
+        "1",
+        "--connections",
+        "2",
+    ])
+    .env("DATABASE_URL", db.url("postgres"))
+    .env("MATURION_DATABASE_APP_URL", db.url("maturion_app"))
+    .output()
+    .expect("maturion runs");
+    assert!(bench.status.success(), "{}", describe(&bench));
+    let report = stdout(&bench);
+    for scenario in [
+        "GET one policy by id:",
+        "create a policy:",
+        "list a 100-row page:",
+    ] {
+        let section: Vec<&str> = report
+            .lines()
+            .skip_while(|line| line.trim() != scenario)
+            .take(5)
+            .collect();
+        let ratios = section
+            .iter()
+            .filter(|line| line.contains("| ratio "))
+            .count();
+        assert_eq!(ratios, 3, "{scenario} has no ratios: {}", describe(&bench));
+    }
+    for needle in [
+        "start-up to a ready /readyz",
+        "VmRSS of the child) idle:",
+        "VmRSS of the child) after the run:",
+    ] {
+        assert!(
+            report.contains(needle),
+            "no {needle:?}: {}",
+            describe(&bench)
+        );
+    }
+    let left = db
+        .admin()
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname = 'maturion_bench_api'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(left, 0, "the scratch database is left behind");
 }
