@@ -63,8 +63,17 @@ pub enum TenancyError {
     #[error("cannot get a database connection: {0}")]
     Pool(String),
 
-    #[error("database error: {0}")]
+    #[error("database error: {}", server_message(.0))]
     Database(tokio_postgres::Error),
+}
+
+/// tokio-postgres's own text of a server error is only "db error": the server's message and
+/// code are in its `DbError`.
+fn server_message(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => error.to_string(),
+    }
 }
 
 impl From<tokio_postgres::Error> for TenancyError {

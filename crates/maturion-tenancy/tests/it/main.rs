@@ -386,3 +386,19 @@ async fn a_pool_over_verified_tls_binds_its_tenant() {
     assert_eq!(row.get::<_, uuid::Uuid>(2), alpha.organisation.as_uuid());
     tx.commit().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_database_error_says_what_the_server_said() {
+    let db = maturion_testing::migrated_database().await;
+    let database = app_database(&db, 1).await;
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let tx = database.transaction(&alpha.context).await.unwrap();
+    let error = tx.query("SELEC 1", &[]).await.unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("syntax error") && text.contains("42601"),
+        "{text}"
+    );
+}
