@@ -192,11 +192,6 @@ impl Resource {
             values.push(format!("r.{}", quoted(&column.name)));
         }
         let mut statement = Statement::new(String::new());
-        // A workflow's new row starts in its initial status, whatever the column's default.
-        if let (Some(workflow), Some(status)) = (&self.workflow, self.column("status")) {
-            names.push(quoted(&status.name));
-            values.push(statement.bind_as(&workflow.initial_status, &status.sql_type));
-        }
         let row = statement.bind(Value::Object(fields));
         statement.sql = format!(
             "INSERT INTO {table} AS t ({}) SELECT {} FROM jsonb_populate_record(NULL::{table}, {row}) AS r RETURNING to_jsonb(t)",
