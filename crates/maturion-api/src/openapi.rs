@@ -372,11 +372,16 @@ fn add_search_parameters(resource: &Resource, parameters: &mut Vec<Value>) {
     let language = "With search, a bare code (language=fr): only rows of this language, the query stemmed in it.";
     match parameters.iter_mut().find(|p| p["name"] == "language") {
         Some(filter) => {
-            let described = format!("{} {language}", filter["description"].as_str().unwrap_or_default());
+            let described = format!(
+                "{} {language}",
+                filter["description"].as_str().unwrap_or_default()
+            );
             filter["description"] = json!(described);
         }
-        None => parameters.push(json!({ "name": "language", "in": "query", "required": false,
-            "schema": { "type": "string" }, "description": language })),
+        None => parameters.push(
+            json!({ "name": "language", "in": "query", "required": false,
+            "schema": { "type": "string" }, "description": language }),
+        ),
     }
 }
 

@@ -378,7 +378,10 @@ mod tests {
             assert_eq!(SearchTerms::parse(bad, None).unwrap_err().field(), "search");
         }
         let long = "é".repeat(MAX_SEARCH_CHARS + 1);
-        assert_eq!(SearchTerms::parse(&long, None).unwrap_err().field(), "search");
+        assert_eq!(
+            SearchTerms::parse(&long, None).unwrap_err().field(),
+            "search"
+        );
         assert!(SearchTerms::parse(&"é".repeat(MAX_SEARCH_CHARS), None).is_ok());
         for bad in ["FR", "f", "fr'", "french"] {
             assert_eq!(

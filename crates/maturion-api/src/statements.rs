@@ -146,7 +146,11 @@ impl Resource {
     }
 
     /// The listing's filters as SQL conditions on `t`, their values bound to `statement`.
-    pub(crate) fn filter_conditions(&self, statement: &mut Statement, query: &ListQuery) -> Vec<String> {
+    pub(crate) fn filter_conditions(
+        &self,
+        statement: &mut Statement,
+        query: &ListQuery,
+    ) -> Vec<String> {
         let mut conditions = vec!["true".to_owned()];
         for filter in &query.filters {
             let Some(column) = self.column(&filter.column) else {

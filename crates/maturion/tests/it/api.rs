@@ -711,9 +711,9 @@ async fn every_route_needs_the_permission_it_declares_and_nothing_is_granted_by_
             let body = match route["operation"].as_str() {
                 Some("restore") => None,
                 // A valid move, so that only the permission or the made-up id can refuse it.
-                Some("transition") => {
-                    Some(transition_body(&resources[route["resource"].as_str().unwrap()]))
-                }
+                Some("transition") => Some(transition_body(
+                    &resources[route["resource"].as_str().unwrap()],
+                )),
                 _ => body,
             };
             let reply = api

@@ -115,17 +115,19 @@ async fn a_change_of_the_current_version_is_its_next_version_and_versions_list_t
             &second["content"],
             &second["title"]
         ),
-        (&json!(2), &json!(first_id), &json!("Hourly."), &json!("Backups"))
+        (
+            &json!(2),
+            &json!(first_id),
+            &json!("Hourly."),
+            &json!("Backups")
+        )
     );
     assert_eq!(location, Some(format!("{POLICIES}/{second_id}")));
     assert_eq!(
         next_etag.unwrap(),
         format!("\"{}\"", second["updated_at"].as_str().unwrap())
     );
-    let history = vec![
-        (first_id.clone(), 1, false),
-        (second_id.clone(), 2, true),
-    ];
+    let history = vec![(first_id.clone(), 1, false), (second_id.clone(), 2, true)];
     assert_eq!(api.versions(&first_id).await, history);
     assert_eq!(api.versions(&second_id).await, history);
 
@@ -134,11 +136,19 @@ async fn a_change_of_the_current_version_is_its_next_version_and_versions_list_t
     let (status, _, _, body) = api
         .patch(&first_id, Some(&etag), &json!({"content": "Weekly."}))
         .await;
-    assert_eq!((status, body["field"].as_str()), (412, Some("If-Match")), "{body}");
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (412, Some("If-Match")),
+        "{body}"
+    );
     let (status, _, _, body) = api
         .patch(&first_id, None, &json!({"content": "Weekly."}))
         .await;
-    assert_eq!((status, body["field"].as_str()), (409, Some("id")), "{body}");
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (409, Some("id")),
+        "{body}"
+    );
     let (status, _, _, body) = api
         .patch(&first_id, None, &json!({"is_legally_protected": true}))
         .await;
@@ -150,7 +160,7 @@ async fn a_change_of_the_current_version_is_its_next_version_and_versions_list_t
         .patch(
             &second_id,
             None,
-            &json!({"retention_until": "2030-01-01T00:00:00Z", "retention_reason": "ISO 27001 A.5.33"}),
+            &json!({"retention_until": "2030-01-01T00:00:00Z", "retention_reason": "ISO 27001 A.5.33", "is_legally_protected": true}),
         )
         .await;
     assert_eq!((status, &kept["id"]), (200, &json!(second_id)), "{kept}");
@@ -163,17 +173,35 @@ async fn a_change_of_the_current_version_is_its_next_version_and_versions_list_t
             &json!({"title": "Backups and restores", "retention_reason": "ISO 27001 A.8.13"}),
         )
         .await;
-    assert_eq!((status, &third["version_number"]), (200, &json!(3)), "{third}");
+    assert_eq!(
+        (status, &third["version_number"]),
+        (200, &json!(3)),
+        "{third}"
+    );
     assert_eq!(
         (&third["retention_reason"], &third["retention_until"]),
         (&json!("ISO 27001 A.8.13"), &kept["retention_until"])
     );
 
-    // The bookkeeping is the server's.
+    // Protection carries over too: the database keeps the version from deletion.
     let third_id = third["id"].as_str().unwrap();
-    for field in ["version_number", "is_current_version", "parent_version_id", "status"] {
+    let kept_back = api
+        .as_a("DELETE", &format!("{POLICIES}/{third_id}"), None)
+        .await;
+    assert_eq!(kept_back.status, 409, "{kept_back:?}");
+    // The bookkeeping is the server's.
+    for field in [
+        "version_number",
+        "is_current_version",
+        "parent_version_id",
+        "status",
+    ] {
         let (status, _, _, body) = api.patch(third_id, None, &json!({ field: null })).await;
-        assert_eq!((status, body["field"].as_str()), (422, Some(field)), "{body}");
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (422, Some(field)),
+            "{body}"
+        );
     }
     let listed = api
         .as_a(
@@ -256,7 +284,9 @@ async fn concurrent_changes_of_one_version_make_exactly_one_next_version() {
 #[tokio::test]
 async fn statuses_move_only_along_the_databases_graph() {
     let api = Api::start().await;
-    let policy = api.new_policy("Incident response", "Call the CISO.", "en").await;
+    let policy = api
+        .new_policy("Incident response", "Call the CISO.", "en")
+        .await;
     let id = policy["id"].as_str().unwrap();
     let moves = format!("{POLICIES}/{id}/transitions");
     let (_, resources) = api.index().await;
@@ -273,7 +303,9 @@ async fn statuses_move_only_along_the_databases_graph() {
             .ends_with("allowed: pending_review"),
         "{skipped:?}"
     );
-    let same = api.as_a("POST", &moves, Some(&json!({"to": "draft"}))).await;
+    let same = api
+        .as_a("POST", &moves, Some(&json!({"to": "draft"})))
+        .await;
     refused(&same, 409, "to");
     assert!(
         same.body["detail"]
@@ -283,15 +315,24 @@ async fn statuses_move_only_along_the_databases_graph() {
         "{same:?}"
     );
     refused(
-        &api.as_a("POST", &moves, Some(&json!({"to": "published"}))).await,
+        &api.as_a("POST", &moves, Some(&json!({"to": "published"})))
+            .await,
         422,
         "to",
     );
-    refused(&api.as_a("POST", &moves, Some(&json!({"to": 1}))).await, 422, "to");
+    refused(
+        &api.as_a("POST", &moves, Some(&json!({"to": 1}))).await,
+        422,
+        "to",
+    );
     refused(&api.as_a("POST", &moves, Some(&json!({}))).await, 422, "to");
     refused(
-        &api.as_a("POST", &moves, Some(&json!({"to": "pending_review", "why": "x"})))
-            .await,
+        &api.as_a(
+            "POST",
+            &moves,
+            Some(&json!({"to": "pending_review", "why": "x"})),
+        )
+        .await,
         422,
         "why",
     );
@@ -318,8 +359,12 @@ async fn statuses_move_only_along_the_databases_graph() {
     );
     // The status is not written any other way.
     refused(
-        &api.as_a("PATCH", &format!("{POLICIES}/{id}"), Some(&json!({"status": "approved"})))
-            .await,
+        &api.as_a(
+            "PATCH",
+            &format!("{POLICIES}/{id}"),
+            Some(&json!({"status": "approved"})),
+        )
+        .await,
         422,
         "status",
     );
@@ -348,17 +393,35 @@ async fn statuses_move_only_along_the_databases_graph() {
         "archived",
     ] {
         let moved = api.as_a("POST", &moves, Some(&json!({ "to": to }))).await;
-        assert_eq!((moved.status, &moved.body["status"]), (200, &json!(to)), "{moved:?}");
-        assert_eq!(moved.body["status_changed_by"], json!(api.a.user.to_string()));
+        assert_eq!(
+            (moved.status, &moved.body["status"]),
+            (200, &json!(to)),
+            "{moved:?}"
+        );
+        assert_eq!(
+            moved.body["status_changed_by"],
+            json!(api.a.user.to_string())
+        );
     }
-    let final_move = api.as_a("POST", &moves, Some(&json!({"to": "draft"}))).await;
+    let final_move = api
+        .as_a("POST", &moves, Some(&json!({"to": "draft"})))
+        .await;
     refused(&final_move, 409, "to");
     assert!(
-        final_move.body["detail"].as_str().unwrap().contains("final"),
+        final_move.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("final"),
         "{final_move:?}"
     );
-    let history = api.as_a("GET", &format!("{POLICIES}/{id}/history"), None).await;
-    assert_eq!(history.body["items"].as_array().unwrap().len(), 7, "{history:?}");
+    let history = api
+        .as_a("GET", &format!("{POLICIES}/{id}/history"), None)
+        .await;
+    assert_eq!(
+        history.body["items"].as_array().unwrap().len(),
+        7,
+        "{history:?}"
+    );
 }
 
 #[tokio::test]
@@ -366,12 +429,36 @@ async fn a_search_finds_each_row_by_the_inflections_of_its_own_language() {
     let api = Api::start().await;
     // Titles unlike the words searched, so that only the content's stems match.
     let rows = [
-        ("Charte des accès", "Les utilisateurs doivent changer leurs mots de passe régulièrement.", "fr"),
-        ("Zugangsrichtlinie", "Die Benutzer müssen ihre Passwörter regelmäßig ändern.", "de"),
-        ("Access rules", "Users are changing their passwords every ninety days.", "en"),
-        ("Normas de acceso", "Los usuarios cambian sus contraseñas periódicamente.", "es"),
-        ("Regras de acesso", "Os utilizadores alteram as suas senhas regularmente.", "pt"),
-        ("Toegangsregels", "Gebruikers wijzigen hun wachtwoorden regelmatig.", "nl"),
+        (
+            "Charte des accès",
+            "Les utilisateurs doivent changer leurs mots de passe régulièrement.",
+            "fr",
+        ),
+        (
+            "Zugangsrichtlinie",
+            "Die Benutzer müssen ihre Passwörter regelmäßig ändern.",
+            "de",
+        ),
+        (
+            "Access rules",
+            "Users are changing their passwords every ninety days.",
+            "en",
+        ),
+        (
+            "Normas de acceso",
+            "Los usuarios cambian sus contraseñas periódicamente.",
+            "es",
+        ),
+        (
+            "Regras de acesso",
+            "Os utilizadores alteram as suas senhas regularmente.",
+            "pt",
+        ),
+        (
+            "Toegangsregels",
+            "Gebruikers wijzigen hun wachtwoorden regelmatig.",
+            "nl",
+        ),
         ("Clean desk", "Nothing is left on a desk overnight.", "en"),
     ];
     for (title, content, language) in rows {
@@ -400,7 +487,10 @@ async fn a_search_finds_each_row_by_the_inflections_of_its_own_language() {
         assert_eq!(titles(&found), [expected], "{query}: {found:?}");
         let best = &found.body["items"][0];
         assert!(best["_rank"].as_f64().unwrap() > 0.0, "{best}");
-        assert!(best["_snippet"].as_str().unwrap().contains("<mark>"), "{best}");
+        assert!(
+            best["_snippet"].as_str().unwrap().contains("<mark>"),
+            "{best}"
+        );
         assert_eq!(found.body["next_cursor"], Value::Null);
     }
     // Without a language, every row is read in its own: English "changes" and French
@@ -408,26 +498,42 @@ async fn a_search_finds_each_row_by_the_inflections_of_its_own_language() {
     let everywhere = api.search("search=changes").await;
     let mut found = titles(&everywhere);
     found.sort();
-    assert_eq!(found, ["Access rules", "Charte des accès"], "{everywhere:?}");
+    assert_eq!(
+        found,
+        ["Access rules", "Charte des accès"],
+        "{everywhere:?}"
+    );
     let french = api.search("search=changing&language=fr").await;
     assert_eq!(titles(&french), Vec::<String>::new(), "{french:?}");
     // A typo in a title still finds it (trigram similarity), ranked by it.
     let fuzzy = api.search("search=acess").await;
-    assert!(titles(&fuzzy).contains(&"Access rules".to_owned()), "{fuzzy:?}");
+    assert!(
+        titles(&fuzzy).contains(&"Access rules".to_owned()),
+        "{fuzzy:?}"
+    );
     // With the other filters and the limit.
-    let filtered = api.search("search=desk&language=en&status=eq.draft&limit=1").await;
+    let filtered = api
+        .search("search=desk&language=en&status=eq.draft&limit=1")
+        .await;
     assert_eq!(titles(&filtered), ["Clean desk"], "{filtered:?}");
     let none = api.search("search=desk&status=eq.approved").await;
     assert_eq!(titles(&none), Vec::<String>::new());
     let limited = api.search("search=users%20OR%20desk&limit=1").await;
-    assert_eq!(limited.body["items"].as_array().unwrap().len(), 1, "{limited:?}");
+    assert_eq!(
+        limited.body["items"].as_array().unwrap().len(),
+        1,
+        "{limited:?}"
+    );
     // Text is escaped in the snippet: only the marks are HTML.
     api.new_policy("Markup", "Keep x < y & y > z in scripts.", "en")
         .await;
     let escaped = api.search("search=scripts").await;
     let snippet = escaped.body["items"][0]["_snippet"].as_str().unwrap();
     assert!(
-        snippet.contains("&lt;") && snippet.contains("&amp;") && snippet.contains("&gt;") && snippet.contains("<mark>"),
+        snippet.contains("&lt;")
+            && snippet.contains("&amp;")
+            && snippet.contains("&gt;")
+            && snippet.contains("<mark>"),
         "{snippet}"
     );
 
@@ -448,13 +554,72 @@ async fn a_search_finds_each_row_by_the_inflections_of_its_own_language() {
         refused(&api.search(query).await, status, field);
     }
     // Query syntax of every kind is only ever a query.
-    for query in ["search=%22unclosed", "search=-", "search=OR", "search=%27%3B%20drop", "search=!!%26%7C"] {
+    for query in [
+        "search=%22unclosed",
+        "search=-",
+        "search=OR",
+        "search=%27%3B%20drop",
+        "search=!!%26%7C",
+    ] {
         let reply = api.search(query).await;
         assert_eq!(reply.status, 200, "{query}: {reply:?}");
     }
     // Another organisation's rows are not found.
     let theirs = api
-        .call(Some(api.b.token.expose()), "GET", "/v1/policies?search=users", None)
+        .call(
+            Some(api.b.token.expose()),
+            "GET",
+            "/v1/policies?search=users",
+            None,
+        )
         .await;
     assert_eq!((theirs.status, &theirs.body["items"]), (200, &json!([])));
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_versions_transitions_and_search() {
+    let api = Api::start().await;
+    let document = api.call(None, "GET", "/openapi.json", None).await.body;
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(
+        schemas["policies_transition"]["properties"]["to"]["enum"],
+        json!([
+            "draft",
+            "pending_review",
+            "approved",
+            "rejected",
+            "archived"
+        ])
+    );
+    assert_eq!(schemas["policies_transition"]["required"], json!(["to"]));
+    assert!(schemas["policies_change"]["properties"]
+        .get("status")
+        .is_none());
+    assert!(
+        schemas.get("risks_transition").is_none(),
+        "risks has no workflow"
+    );
+    let paths = &document["paths"];
+    let transition = &paths["/v1/policies/{id}/transitions"]["post"];
+    assert!(transition["responses"]["409"].is_object(), "{transition}");
+    assert!(paths["/v1/policies/{id}/versions"]["get"]["responses"]["200"].is_object());
+    assert!(paths.get("/v1/risks/{id}/versions").is_none());
+    let list = &paths["/v1/policies"]["get"];
+    let names: Vec<&str> = list["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "a parameter twice: {names:?}");
+    assert!(names.contains(&"search") && names.contains(&"language"));
+    let item = &list["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+        ["items"]["items"];
+    assert!(
+        item["allOf"][1]["properties"]["_snippet"].is_object(),
+        "{item}"
+    );
 }
