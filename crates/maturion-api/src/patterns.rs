@@ -297,31 +297,36 @@ impl Resource {
         let text = format!("CAST({} AS text)", statement.bind(terms.text.clone()));
         let document = format!("t.{}", quoted(&search.document));
         let title = format!("t.{}", quoted(&search.title));
-        // The query as the row's language reads it, for `row` (`t` or `(m.t)`).
-        let reading: Box<dyn Fn(&str) -> String> = match &terms.language {
+        let language_column = quoted(&search.language);
+        // The query as each row's language reads it: in `t` (matching, rank), in `(m.t)`
+        // (snippet of a returned row).
+        let (join, full_text, reading, returned_reading) = match &terms.language {
             Some(language) => {
                 let language = format!("CAST({} AS text)", statement.bind(language.clone()));
-                conditions.push(format!("t.{} = {language}", quoted(&search.language)));
+                conditions.push(format!("t.{language_column} = {language}"));
                 let reading = format!("maturion.search_query({language}, {text})");
-                Box::new(move |_| reading.clone())
+                let full_text = format!("{document} @@ {reading}");
+                (String::new(), full_text, reading.clone(), reading)
             }
             None => {
-                let column = quoted(&search.language);
-                let text = text.clone();
-                Box::new(move |row| format!("maturion.search_query({row}.{column}, {text})"))
+                // maturion.search_matches' two conditions (the multilingual query, which the
+                // GIN index answers, then the row's own language), with the query read once
+                // per text search configuration instead of once per row.
+                let join = format!(
+                    " JOIN (SELECT c.oid::regconfig AS config, websearch_to_tsquery(c.oid::regconfig, {text}) AS reading \
+                     FROM pg_catalog.pg_ts_config AS c) AS r ON r.config = maturion.text_search_config(t.{language_column})"
+                );
+                let full_text = format!(
+                    "{document} @@ maturion.multilingual_search_query({text}) AND {document} @@ r.reading"
+                );
+                let returned = format!("maturion.search_query((m.t).{language_column}, {text})");
+                (join, full_text, "r.reading".to_owned(), returned)
             }
         };
-        let full_text = match &terms.language {
-            Some(_) => format!("{document} @@ {}", reading("t")),
-            None => format!(
-                "maturion.search_matches({document}, t.{}, {text})",
-                quoted(&search.language)
-            ),
-        };
-        let mut rank = format!("ts_rank({document}, {})", reading("t"));
+        let mut rank = format!("ts_rank({document}, {reading})");
         if search.fuzzy_title {
             conditions.push(format!(
-                "({full_text} OR {text} OPERATOR(public.<%) {title})"
+                "(({full_text}) OR {text} OPERATOR(public.<%) {title})"
             ));
             rank.push_str(&format!(" + public.word_similarity({text}, {title})"));
         } else {
@@ -330,17 +335,15 @@ impl Resource {
         let limit = statement.bind(query.limit + 1);
         let options = statement.bind(HEADLINE_OPTIONS.to_owned());
         let headline = format!(
-            "ts_headline(maturion.text_search_config((m.t).{language}), coalesce((m.t).{content}, ''), {reading}, CAST({options} AS text))",
-            language = quoted(&search.language),
+            "ts_headline(maturion.text_search_config((m.t).{language_column}), coalesce((m.t).{content}, ''), {returned_reading}, CAST({options} AS text))",
             content = quoted(&search.content),
-            reading = reading("(m.t)"),
         );
         let snippet = format!(
             "replace(replace(replace(replace(replace({headline}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), chr(57344), '<mark>'), chr(57345), '</mark>')"
         );
         statement.sql = format!(
             "SELECT to_jsonb(m.t) || jsonb_build_object('_rank', m.rank, '_snippet', {snippet}) \
-             FROM (SELECT t, {rank} AS rank FROM {} AS t WHERE {}{} ORDER BY 2 DESC, t.id LIMIT {limit}) AS m \
+             FROM (SELECT t, {rank} AS rank FROM {} AS t{join} WHERE {}{} ORDER BY 2 DESC, t.id LIMIT {limit}) AS m \
              ORDER BY m.rank DESC, (m.t).id",
             self.table(),
             conditions.join(" AND "),
