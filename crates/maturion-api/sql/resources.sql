@@ -14,12 +14,10 @@ SELECT c.relname::text AS name,
         WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'
           AND t.tgfoid = to_regprocedure('maturion.audit_trail()')
         LIMIT 1) AS audit_arguments,
-       -- §5.2: versions are rows kept by maturion.keep_versions (what create_next_version needs),
-       -- and the columns a change of a version keeps in place (the platform's bookkeeping).
+       -- §5.2: versions are rows kept by maturion.keep_versions (what create_next_version needs).
        EXISTS (SELECT FROM pg_trigger t
                WHERE t.tgrelid = c.oid AND t.tgname = 'versioning' AND t.tgenabled <> 'D'
                  AND t.tgfoid = to_regprocedure('maturion.keep_versions()')) AS versioned,
-       maturion.bookkeeping_columns() AS bookkeeping_columns,
        -- §5.3: the transition graph is the workflow trigger's arguments (initial status, then
        -- 'from>to' each), as maturion.workflow_transitions reads it.
        (SELECT array_remove(regexp_split_to_array(encode(t.tgargs, 'escape'), '\\000'), '')

@@ -8,6 +8,9 @@ use crate::patterns::{Search, Versioning, Workflow};
 use crate::CatalogError;
 
 const RESOURCES: &str = include_str!("../sql/resources.sql");
+/// The columns a change of a version keeps in place. Asked only once a versioned table is
+/// seen: a database behind this build (served, not ready) may not have the function yet.
+const BOOKKEEPING_COLUMNS: &str = "SELECT maturion.bookkeeping_columns()";
 
 /// A table the catalog shows but the API does not serve, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +50,7 @@ struct CatalogColumn {
 /// may insert and update decides the operations offered).
 pub async fn load(client: &Client) -> Result<Catalog, CatalogError> {
     let mut catalog = Catalog::default();
+    let mut bookkeeping: Option<Vec<String>> = None;
     for row in client.query(RESOURCES, &[]).await? {
         let name: String = row.get("name");
         let columns = decode(&name, row.get("columns"))?;
@@ -56,6 +60,10 @@ pub async fn load(client: &Client) -> Result<Catalog, CatalogError> {
             Some(value) => Some(decode(&name, value)?),
             None => None,
         };
+        let versioned: bool = row.get("versioned");
+        if versioned && bookkeeping.is_none() {
+            bookkeeping = Some(client.query_one(BOOKKEEPING_COLUMNS, &[]).await?.get(0));
+        }
         let table = Table {
             name,
             comment: row.get("comment"),
@@ -67,8 +75,8 @@ pub async fn load(client: &Client) -> Result<Catalog, CatalogError> {
             columns,
             btree_indexes,
             unique_keys,
-            versioned: row.get("versioned"),
-            bookkeeping_columns: row.get("bookkeeping_columns"),
+            versioned,
+            bookkeeping_columns: bookkeeping.clone().unwrap_or_default(),
             workflow_arguments: row.get("workflow_arguments"),
             search,
             trigram_columns: row.get("trigram_columns"),
