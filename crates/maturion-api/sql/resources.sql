@@ -14,6 +14,43 @@ SELECT c.relname::text AS name,
         WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'
           AND t.tgfoid = to_regprocedure('maturion.audit_trail()')
         LIMIT 1) AS audit_arguments,
+       -- §5.2: versions are rows kept by maturion.keep_versions (what create_next_version needs).
+       EXISTS (SELECT FROM pg_trigger t
+               WHERE t.tgrelid = c.oid AND t.tgname = 'versioning' AND t.tgenabled <> 'D'
+                 AND t.tgfoid = to_regprocedure('maturion.keep_versions()')) AS versioned,
+       -- §5.3: the transition graph is the workflow trigger's arguments (initial status, then
+       -- 'from>to' each), as maturion.workflow_transitions reads it.
+       (SELECT array_remove(regexp_split_to_array(encode(t.tgargs, 'escape'), '\\000'), '')
+        FROM pg_trigger t
+        WHERE t.tgrelid = c.oid AND t.tgname = 'workflow' AND t.tgenabled <> 'D'
+          AND t.tgfoid = to_regprocedure('maturion.enforce_workflow()')) AS workflow_arguments,
+       -- §6.4: a generated tsvector column made by maturion.search_vector(language, title,
+       -- content), with a GIN index leading with it; the arguments name the columns.
+       (SELECT json_build_object('document', a.attname::text, 'arguments', m.arguments)
+        FROM pg_attribute a
+        JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        CROSS JOIN LATERAL regexp_match(pg_get_expr(d.adbin, d.adrelid),
+                                        'search_vector\((\w+), (\w+), (\w+)\)$') AS m(arguments)
+        WHERE a.attrelid = c.oid AND a.attgenerated = 's' AND NOT a.attisdropped
+          AND a.atttypid = 'tsvector'::regtype AND m.arguments IS NOT NULL
+          AND EXISTS (SELECT FROM pg_depend dep
+                      WHERE dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid
+                        AND dep.refclassid = 'pg_proc'::regclass
+                        AND dep.refobjid = to_regprocedure('maturion.search_vector(text, text, text)'))
+          AND EXISTS (SELECT FROM pg_index i
+                      JOIN pg_class ic ON ic.oid = i.indexrelid
+                      JOIN pg_am am ON am.oid = ic.relam
+                      WHERE i.indrelid = c.oid AND am.amname = 'gin' AND i.indpred IS NULL
+                        AND i.indkey[0] = a.attnum)
+        ORDER BY a.attnum
+        LIMIT 1) AS search,
+       -- Columns that lead a trigram index (pg_trgm): fuzzy matches on them are indexed.
+       ARRAY(SELECT a.attname::text
+             FROM pg_index i
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+             JOIN pg_opclass o ON o.oid = i.indclass[0]
+             WHERE i.indrelid = c.oid AND i.indpred IS NULL
+               AND o.opcname IN ('gin_trgm_ops', 'gist_trgm_ops')) AS trigram_columns,
        coalesce((
          SELECT json_agg(json_build_object(
                   'name', a.attname,

@@ -4,9 +4,13 @@ use serde::Deserialize;
 use tokio_postgres::Client;
 
 use crate::model::{Column, Resource, ValueKind, PLATFORM_MODULE};
+use crate::patterns::{Search, Versioning, Workflow};
 use crate::CatalogError;
 
 const RESOURCES: &str = include_str!("../sql/resources.sql");
+/// The columns a change of a version keeps in place. Asked only once a versioned table is
+/// seen: a database behind this build (served, not ready) may not have the function yet.
+const BOOKKEEPING_COLUMNS: &str = "SELECT maturion.bookkeeping_columns()";
 
 /// A table the catalog shows but the API does not serve, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,11 +50,20 @@ struct CatalogColumn {
 /// may insert and update decides the operations offered).
 pub async fn load(client: &Client) -> Result<Catalog, CatalogError> {
     let mut catalog = Catalog::default();
+    let mut bookkeeping: Option<Vec<String>> = None;
     for row in client.query(RESOURCES, &[]).await? {
         let name: String = row.get("name");
         let columns = decode(&name, row.get("columns"))?;
         let btree_indexes = decode(&name, row.get("btree_indexes"))?;
         let unique_keys = decode(&name, row.get("unique_keys"))?;
+        let search: Option<SearchColumn> = match row.get("search") {
+            Some(value) => Some(decode(&name, value)?),
+            None => None,
+        };
+        let versioned: bool = row.get("versioned");
+        if versioned && bookkeeping.is_none() {
+            bookkeeping = Some(client.query_one(BOOKKEEPING_COLUMNS, &[]).await?.get(0));
+        }
         let table = Table {
             name,
             comment: row.get("comment"),
@@ -62,6 +75,11 @@ pub async fn load(client: &Client) -> Result<Catalog, CatalogError> {
             columns,
             btree_indexes,
             unique_keys,
+            versioned,
+            bookkeeping_columns: bookkeeping.clone().unwrap_or_default(),
+            workflow_arguments: row.get("workflow_arguments"),
+            search,
+            trigram_columns: row.get("trigram_columns"),
         };
         if table.name == AUDIT_LOG {
             catalog.audit_log = table.into_audit_log().ok();
@@ -98,6 +116,19 @@ struct Table {
     columns: Vec<CatalogColumn>,
     btree_indexes: Vec<Vec<String>>,
     unique_keys: Vec<Vec<Option<String>>>,
+    versioned: bool,
+    bookkeeping_columns: Vec<String>,
+    workflow_arguments: Option<Vec<String>>,
+    search: Option<SearchColumn>,
+    trigram_columns: Vec<String>,
+}
+
+/// A generated `maturion.search_vector(language, title, content)` column: its name and the
+/// three columns it is made of.
+#[derive(Debug, Deserialize)]
+struct SearchColumn {
+    document: String,
+    arguments: Vec<String>,
 }
 
 impl Table {
@@ -128,11 +159,29 @@ impl Table {
             "a unique key leaves out organisation_id: a conflict could reveal another organisation's row",
         )?;
         let orderable = self.orderable_columns(tenant_column);
-        let columns: Vec<Column> = self
+        let workflow = self
+            .workflow_arguments
+            .as_deref()
+            .and_then(Workflow::from_arguments);
+        let mut columns: Vec<Column> = self
             .columns
             .iter()
             .map(|column| to_column(column, orderable.contains(&column.name.as_str())))
             .collect();
+        // The status of a workflow moves by transitions only.
+        if workflow.is_some() {
+            for column in columns.iter_mut().filter(|c| c.name == "status") {
+                column.writable = false;
+            }
+        }
+        let versioning = self.versioned.then(|| Versioning {
+            in_place: columns
+                .iter()
+                .filter(|c| c.writable && self.bookkeeping_columns.contains(&c.name))
+                .map(|c| c.name.clone())
+                .collect(),
+        });
+        let search = self.search();
         let arguments = self.audit_arguments.clone().unwrap_or_default();
         let module = arguments
             .first()
@@ -155,6 +204,32 @@ impl Table {
             description: self.comment,
             tenant_column: tenant_column.to_owned(),
             columns,
+            versioning,
+            workflow,
+            search,
+        })
+    }
+
+    /// Searchable when the document's three columns are text columns of the table.
+    fn search(&self) -> Option<Search> {
+        let column = self.search.as_ref()?;
+        let [language, title, content] = column.arguments.as_slice() else {
+            return None;
+        };
+        let is_text = |name: &str| {
+            self.columns
+                .iter()
+                .any(|c| c.name == name && c.base_type == "text")
+        };
+        if ![language, title, content].iter().all(|name| is_text(name)) {
+            return None;
+        }
+        Some(Search {
+            document: column.document.clone(),
+            language: language.clone(),
+            title: title.clone(),
+            content: content.clone(),
+            fuzzy_title: self.trigram_columns.contains(title),
         })
     }
 

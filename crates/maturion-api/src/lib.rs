@@ -13,6 +13,7 @@ mod error;
 mod listing;
 mod model;
 mod openapi;
+mod patterns;
 mod permissions;
 mod statements;
 mod tokens;
@@ -26,6 +27,9 @@ pub use listing::{
 pub use model::{
     audit_log_route, token_routes, Column, Level, Method, Operation, Resource, Route, ValueKind,
     PLATFORM_MODULE, TOKENS,
+};
+pub use patterns::{
+    Change, Search, SearchTerms, Transition, Versioning, Workflow, MAX_SEARCH_CHARS, VERSIONS_LIMIT,
 };
 pub use permissions::{Permissions, PERMISSIONS_OF_BOUND_USER};
 pub use statements::{Statement, HISTORY_LIMIT};

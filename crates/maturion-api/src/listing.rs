@@ -3,7 +3,7 @@
 //! PostgREST's conventions: `?status=eq.active`, `?created_at=gte.2026-01-01T00:00:00Z`,
 //! `?id=in.(a,b)`, `?deleted_by=is.null`, `?deleted_by=not.is.null`,
 //! `?order=created_at.desc`, `?limit=50`, `?cursor=…` (the `next_cursor` of the page before),
-//! `?include_deleted=true`.
+//! `?include_deleted=true`; on a searchable table `?search=…` (and `&language=fr`).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -12,6 +12,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::model::{Column, Resource};
+use crate::patterns::SearchTerms;
 use crate::values::check_text;
 use crate::ApiError;
 
@@ -101,6 +102,8 @@ pub struct ListQuery {
     pub after: Option<Cursor>,
     pub limit: i64,
     pub include_deleted: bool,
+    /// `search` (and its `language`): the best matches by rank, no further page.
+    pub search: Option<SearchTerms>,
 }
 
 impl ListQuery {
@@ -125,14 +128,21 @@ impl ListQuery {
             after: None,
             limit: DEFAULT_LIMIT,
             include_deleted: false,
+            search: None,
         };
         let mut cursor = None;
         let mut seen = Vec::new();
+        let searchable = resource.search.is_some();
+        let (mut search, mut language) = (None, None);
         for (key, value) in pairs {
+            // A bare `language=fr` (no operator) is the search's language; `language=eq.fr`
+            // stays a filter.
+            let search_language = searchable && key == "language" && !value.contains('.');
             let reserved = matches!(
                 key.as_str(),
                 "limit" | "order" | "cursor" | "include_deleted"
-            );
+            ) || (searchable && key == "search")
+                || search_language;
             if reserved && seen.contains(&key) {
                 return Err(ApiError::parameter(key, "given more than once"));
             }
@@ -142,8 +152,31 @@ impl ListQuery {
                 "order" => query.order = parse_order(resource, value)?,
                 "cursor" => cursor = Some(value.as_str()),
                 "include_deleted" => query.include_deleted = parse_flag(key, value)?,
+                "search" if searchable => search = Some(value.as_str()),
+                "language" if search_language => language = Some(value.as_str()),
                 _ => query.filters.push(parse_filter(resource, key, value)?),
             }
+        }
+        match search {
+            Some(text) => {
+                query.search = Some(SearchTerms::parse(text, language)?);
+                // Matches come best first, in one page.
+                for parameter in ["order", "cursor"] {
+                    if seen.iter().any(|key| *key == parameter) {
+                        return Err(ApiError::parameter(
+                            parameter,
+                            "a search answers its best matches by rank, in one page (raise limit, up to 1000, or narrow the search)",
+                        ));
+                    }
+                }
+            }
+            None if language.is_some() => {
+                return Err(ApiError::parameter(
+                    "language",
+                    "a language goes with search=…; to filter rows by it: language=eq.fr",
+                ))
+            }
+            None => {}
         }
         if let Some(cursor) = cursor {
             query.after = Some(decode_cursor(resource, &query.order, cursor)?);
@@ -174,6 +207,9 @@ impl ListQuery {
 
     /// The cursor of the page after the one that ends with `last` (a row as JSON).
     pub fn cursor_after(&self, last: &Value) -> Option<String> {
+        if self.search.is_some() {
+            return None;
+        }
         let id = Uuid::try_parse(last.get("id")?.as_str()?).ok()?;
         let value = match last.get(&self.order.column)? {
             Value::Null => None,

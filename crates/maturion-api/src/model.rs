@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::patterns::{Search, Versioning, Workflow};
+
 /// Columns the server sets: ids, the tenant key, the audit fields (§5.1) and the bookkeeping
 /// of versions and statuses (§5.2, §5.3). A client never writes them.
 const SERVER_MANAGED: [&str; 13] = [
@@ -162,6 +164,15 @@ pub struct Resource {
     pub insertable: bool,
     /// The application role may update rows.
     pub updatable: bool,
+    /// Every version a row (§5.2): changes of content make the next version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<Versioning>,
+    /// A status moved along a graph (§5.3) by `POST …/{id}/transitions`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<Workflow>,
+    /// Multilingual full-text and fuzzy title search (`?search=…`, §6.4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<Search>,
 }
 
 impl Resource {
@@ -236,6 +247,27 @@ impl Resource {
                 Level::Read,
             ));
         }
+        if self.versioning.is_some() {
+            let versions = format!("{item}/versions");
+            routes.push(Route::new(
+                self,
+                Method::Get,
+                &versions,
+                Operation::Versions,
+                Level::Read,
+            ));
+        }
+        if self.workflow.is_some() && self.updatable {
+            let transitions = format!("{item}/transitions");
+            let level = self.write_level();
+            routes.push(Route::new(
+                self,
+                Method::Post,
+                &transitions,
+                Operation::Transition,
+                level,
+            ));
+        }
         routes
     }
 }
@@ -272,6 +304,10 @@ pub enum Operation {
     Delete,
     Restore,
     History,
+    /// `GET /v1/T/{id}/versions`: every version of a versioned row's entity, oldest first.
+    Versions,
+    /// `POST /v1/T/{id}/transitions {"to": …}`: a workflow's status move.
+    Transition,
 }
 
 /// One route of the API: what the server registers, the OpenAPI document lists and the

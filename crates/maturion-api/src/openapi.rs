@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::model::{
     audit_log_route, token_routes, Column, Method, Operation, Resource, Route, ValueKind,
 };
-use crate::{Catalog, MAX_LIMIT};
+use crate::{Catalog, MAX_LIMIT, MAX_SEARCH_CHARS, VERSIONS_LIMIT};
 
 impl Catalog {
     /// Every route of [`Catalog::routes`] under `paths`, one schema per resource (as read, as
@@ -25,6 +25,12 @@ impl Catalog {
                 format!("{}_change", resource.name),
                 input_schema(resource, false),
             );
+            if resource.workflow.is_some() {
+                schemas.insert(
+                    format!("{}_transition", resource.name),
+                    transition_schema(resource),
+                );
+            }
             for route in resource.routes() {
                 let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
                 path[route.method.as_str().to_lowercase()] = operation(resource, &route);
@@ -157,10 +163,11 @@ fn operation(resource: &Resource, route: &Route) -> Value {
     let (summary, success, body) = match route.operation {
         Operation::List | Operation::AuditLog => {
             parameters.extend(list_parameters(resource));
+            add_search_parameters(resource, &mut parameters);
             let page = json!({
                 "type": "object",
                 "properties": {
-                    "items": { "type": "array", "items": reference(name) },
+                    "items": { "type": "array", "items": listed_row(resource) },
                     "next_cursor": { "type": ["string", "null"] },
                 },
                 "required": ["items", "next_cursor"],
@@ -183,12 +190,37 @@ fn operation(resource: &Resource, route: &Route) -> Value {
                 "description": "The ETag of the version this change is based on; a stale one answers 412.",
                 "schema": { "type": "string" },
             }));
+            let summary = if resource.versioning.is_some() {
+                "Changes the fields sent: new content makes the next version (its id in \
+                 Content-Location); only the current version changes"
+            } else {
+                "Changes the fields sent"
+            };
             (
-                "Changes the fields sent".to_owned(),
+                summary.to_owned(),
                 ("200", row()),
                 Some(format!("{name}_change")),
             )
         }
+        Operation::Versions => {
+            parameters.push(include_deleted());
+            let versions = json!({
+                "type": "object",
+                "properties": { "items": { "type": "array", "items": reference(name), "maxItems": VERSIONS_LIMIT } },
+                "required": ["items"],
+            });
+            let versions = json!({ "content": { "application/json": { "schema": versions } } });
+            (
+                "Every version of the row's entity, oldest first".to_owned(),
+                ("200", versions),
+                None,
+            )
+        }
+        Operation::Transition => (
+            "Moves the status along the workflow's graph".to_owned(),
+            ("200", row()),
+            Some(format!("{name}_transition")),
+        ),
         Operation::Delete => (
             "Soft delete".to_owned(),
             ("204", json!({ "description": "deleted" })),
@@ -257,8 +289,21 @@ fn problems(route: &Route) -> Vec<(&'static str, &'static str)> {
         route.operation,
         Operation::Create | Operation::Update | Operation::Restore
     ) {
-        problems.push(("409", "a row with the same unique key exists"));
+        problems.push((
+            "409",
+            "a row with the same unique key exists, or the row is kept as it is (not the current version, legally protected)",
+        ));
         problems.push(("413", "the body is too large"));
+    }
+    if route.operation == Operation::Transition {
+        problems.push((
+            "409",
+            "the workflow does not allow this move; the detail names the statuses it allows",
+        ));
+        problems.push(("413", "the body is too large"));
+    }
+    if route.operation == Operation::Delete {
+        problems.push(("409", "the row is legally protected"));
     }
     problems
 }
@@ -294,6 +339,59 @@ fn list_parameters(resource: &Resource) -> Vec<Value> {
         }));
     }
     parameters
+}
+
+/// A listed row: on a searchable resource, a search adds its rank and snippet.
+fn listed_row(resource: &Resource) -> Value {
+    if resource.search.is_none() {
+        return reference(&resource.name);
+    }
+    json!({
+        "allOf": [
+            reference(&resource.name),
+            {
+                "type": "object",
+                "properties": {
+                    "_rank": { "type": "number", "description": "With search: full-text rank in the row's language plus the title's word similarity; higher is better." },
+                    "_snippet": { "type": "string", "description": "With search: the matching fragments of the content, HTML-escaped, each match in <mark>…</mark>." },
+                },
+            },
+        ],
+    })
+}
+
+/// `search`, and `language` (which may also be the filter of a column of that name: one
+/// parameter, both meanings).
+fn add_search_parameters(resource: &Resource, parameters: &mut Vec<Value>) {
+    if resource.search.is_none() {
+        return;
+    }
+    parameters.push(json!({ "name": "search", "in": "query", "required": false,
+        "schema": { "type": "string", "minLength": 1, "maxLength": MAX_SEARCH_CHARS },
+        "description": "Web-search syntax (words, \"phrases\", OR, -word), matched in each row's language and fuzzily against the title; the best matches first, in one page (no cursor, no order)." }));
+    let language = "With search, a bare code (language=fr): only rows of this language, the query stemmed in it.";
+    match parameters.iter_mut().find(|p| p["name"] == "language") {
+        Some(filter) => {
+            let described = format!(
+                "{} {language}",
+                filter["description"].as_str().unwrap_or_default()
+            );
+            filter["description"] = json!(described);
+        }
+        None => parameters.push(
+            json!({ "name": "language", "in": "query", "required": false,
+            "schema": { "type": "string" }, "description": language }),
+        ),
+    }
+}
+
+fn transition_schema(resource: &Resource) -> Value {
+    json!({
+        "type": "object",
+        "properties": { "to": { "type": "string", "enum": resource.statuses() } },
+        "required": ["to"],
+        "additionalProperties": false,
+    })
 }
 
 fn token_schemas() -> Map<String, Value> {

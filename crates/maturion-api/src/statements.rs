@@ -31,7 +31,7 @@ pub struct Statement {
 }
 
 impl Statement {
-    fn new(sql: String) -> Self {
+    pub(crate) fn new(sql: String) -> Self {
         Statement {
             sql,
             params: Vec::new(),
@@ -40,13 +40,13 @@ impl Statement {
     }
 
     /// Adds a parameter and returns its placeholder.
-    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+    pub(crate) fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
         self.params.push(Box::new(value));
         format!("${}", self.params.len())
     }
 
     /// `CAST(CAST($n AS text) AS <type>)` for a value checked against a column of `sql_type`.
-    fn bind_as(&mut self, text: &str, sql_type: &str) -> String {
+    pub(crate) fn bind_as(&mut self, text: &str, sql_type: &str) -> String {
         let placeholder = self.bind(text.to_owned());
         format!("CAST(CAST({placeholder} AS text) AS {sql_type})")
     }
@@ -71,11 +71,11 @@ pub(crate) fn quoted(name: &str) -> String {
 }
 
 impl Resource {
-    fn table(&self) -> String {
+    pub(crate) fn table(&self) -> String {
         format!("public.{}", quoted(&self.name))
     }
 
-    fn live_rows_only(&self, include_deleted: bool) -> &'static str {
+    pub(crate) fn live_rows_only(&self, include_deleted: bool) -> &'static str {
         if self.soft_delete && !include_deleted {
             " AND t.deleted_at IS NULL"
         } else {
@@ -109,31 +109,13 @@ impl Resource {
     }
 
     /// A page of rows: one more than the limit, which tells whether another page follows.
+    /// A search's page is its best matches instead (see [`Resource::search_list`]).
     pub fn list(&self, query: &ListQuery) -> Statement {
-        let mut statement = Statement::new(String::new());
-        let mut conditions = vec!["true".to_owned()];
-        for filter in &query.filters {
-            let Some(column) = self.column(&filter.column) else {
-                continue;
-            };
-            let target = format!("t.{}", quoted(&column.name));
-            conditions.push(match &filter.condition {
-                Condition::Compare(comparison, value) => {
-                    let value = statement.bind_as(value, &column.sql_type);
-                    format!("{target} {} {value}", comparison.sql())
-                }
-                Condition::In(values) if values.is_empty() => "false".to_owned(),
-                Condition::In(values) => {
-                    let values: Vec<String> = values
-                        .iter()
-                        .map(|value| statement.bind_as(value, &column.sql_type))
-                        .collect();
-                    format!("{target} IN ({})", values.join(", "))
-                }
-                Condition::IsNull => format!("{target} IS NULL"),
-                Condition::IsNotNull => format!("{target} IS NOT NULL"),
-            });
+        if let (Some(terms), Some(search)) = (&query.search, &self.search) {
+            return self.search_list(query, terms, search);
         }
+        let mut statement = Statement::new(String::new());
+        let mut conditions = self.filter_conditions(&mut statement, query);
         let order = &query.order;
         let direction = if order.descending { "DESC" } else { "ASC" };
         let beyond = if order.descending { "<" } else { ">" };
@@ -161,6 +143,38 @@ impl Resource {
             self.live_rows_only(query.include_deleted),
         );
         statement
+    }
+
+    /// The listing's filters as SQL conditions on `t`, their values bound to `statement`.
+    pub(crate) fn filter_conditions(
+        &self,
+        statement: &mut Statement,
+        query: &ListQuery,
+    ) -> Vec<String> {
+        let mut conditions = vec!["true".to_owned()];
+        for filter in &query.filters {
+            let Some(column) = self.column(&filter.column) else {
+                continue;
+            };
+            let target = format!("t.{}", quoted(&column.name));
+            conditions.push(match &filter.condition {
+                Condition::Compare(comparison, value) => {
+                    let value = statement.bind_as(value, &column.sql_type);
+                    format!("{target} {} {value}", comparison.sql())
+                }
+                Condition::In(values) if values.is_empty() => "false".to_owned(),
+                Condition::In(values) => {
+                    let values: Vec<String> = values
+                        .iter()
+                        .map(|value| statement.bind_as(value, &column.sql_type))
+                        .collect();
+                    format!("{target} IN ({})", values.join(", "))
+                }
+                Condition::IsNull => format!("{target} IS NULL"),
+                Condition::IsNotNull => format!("{target} IS NOT NULL"),
+            });
+        }
+        conditions
     }
 
     /// A new row in the bound organisation from the body's fields.
@@ -205,14 +219,13 @@ impl Resource {
         let mut statement = Statement::new(String::new());
         let id = statement.bind(id);
         let mut condition = format!("t.id = {id}{}", self.live_rows_only(false));
+        // A version's content is changed by its next version, so only the current one
+        // changes in place.
+        if self.versioning.is_some() {
+            condition.push_str(" AND t.is_current_version");
+        }
         if let Some(version) = version {
-            let column = self
-                .column(VERSION_COLUMN)
-                .filter(|column| column.kind == ValueKind::Timestamp)
-                .ok_or_else(|| ApiError::parameter("If-Match", "this resource has no versions"))?;
-            check_text(column, "If-Match", version)?;
-            let version = statement.bind_as(version, &column.sql_type);
-            condition.push_str(&format!(" AND t.{VERSION_COLUMN} = {version}"));
+            condition.push_str(&self.version_condition(&mut statement, version)?);
         }
         if fields.is_empty() {
             statement.sql = format!(
@@ -234,6 +247,21 @@ impl Resource {
             table = self.table(),
         );
         Ok(statement)
+    }
+
+    /// ` AND t.updated_at = <version>`: the row is still as the client read it (`If-Match`).
+    pub(crate) fn version_condition(
+        &self,
+        statement: &mut Statement,
+        version: &str,
+    ) -> Result<String, ApiError> {
+        let column = self
+            .column(VERSION_COLUMN)
+            .filter(|column| column.kind == ValueKind::Timestamp)
+            .ok_or_else(|| ApiError::parameter("If-Match", "this resource has no versions"))?;
+        check_text(column, "If-Match", version)?;
+        let version = statement.bind_as(version, &column.sql_type);
+        Ok(format!(" AND t.{VERSION_COLUMN} = {version}"))
     }
 
     /// The version of a row as an ETag: its `updated_at`, which every change moves.
@@ -280,7 +308,7 @@ impl Resource {
     }
 
     /// The body's fields, each a writable column of this resource with a valid value.
-    fn writable_fields(&self, body: &Value) -> Result<Map<String, Value>, ApiError> {
+    pub(crate) fn writable_fields(&self, body: &Value) -> Result<Map<String, Value>, ApiError> {
         let Value::Object(fields) = body else {
             return Err(ApiError::MalformedBody("expected a JSON object".to_owned()));
         };

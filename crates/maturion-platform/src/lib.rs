@@ -67,6 +67,7 @@ pub async fn migrate_up_waiting(
         };
         applied.extend(Migrator::new(&set, options).up(client, None).await?);
     }
+    maturion_schema::mark_search_operators_leakproof(client).await?;
     Ok(applied)
 }
 

@@ -159,25 +159,4 @@ BEGIN
 END
 $other_databases$;
 
--- Under row-level security the planner uses a condition of the query as an index condition
--- only when its function is LEAKPROOF (it could otherwise run on rows of other organisations
--- and reveal them through an error). tsvector @@ tsquery (ts_match_vq) raises nothing that
--- depends on the row, yet PostgreSQL does not mark it: without the mark, the application's
--- full-text searches (§6.4) never use their GIN indexes and read every row of the
--- organisation. Only a superuser may mark a function.
-DO $leakproof$
-BEGIN
-  IF (SELECT proleakproof FROM pg_proc WHERE oid = 'pg_catalog.ts_match_vq(tsvector, tsquery)'::regprocedure) THEN
-    RETURN;
-  END IF;
-  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-    RAISE WARNING 'as % (no superuser), tsvector @@ tsquery stays not LEAKPROOF: full-text searches under row-level security do not use their GIN indexes; a superuser should rerun this bootstrap', current_user;
-    RETURN;
-  END IF;
-  BEGIN
-    ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) LEAKPROOF;
-  EXCEPTION WHEN internal_error THEN
-    NULL; -- "tuple concurrently updated": a concurrent bootstrap marked it first
-  END;
-END
-$leakproof$;
+-- The search operators are marked LEAKPROOF by sql/leakproof.sql, run after this file.

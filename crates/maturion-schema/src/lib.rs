@@ -9,6 +9,9 @@ static MIGRATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
 
 /// Cluster-wide roles and database grants; idempotent.
 pub const ROLES_SQL: &str = include_str!("../sql/roles.sql");
+/// Marks the search operators LEAKPROOF (superuser only) so that searches under row-level
+/// security may use their indexes; run after [`ROLES_SQL`] and again after the migrations.
+pub const LEAKPROOF_SQL: &str = include_str!("../sql/leakproof.sql");
 
 /// Scope name of the platform's own migrations in `schema_migrations`.
 pub const PLATFORM_SCOPE: &str = "platform";
@@ -51,13 +54,21 @@ pub async fn migrate_global_schema(
     client: &mut Client,
 ) -> Result<Vec<AppliedMigration>, MigrateError> {
     bootstrap_roles(client).await?;
-    Migrator::new(&platform_migrations(), migration_options())
+    let applied = Migrator::new(&platform_migrations(), migration_options())
         .up(client, None)
-        .await
+        .await?;
+    mark_search_operators_leakproof(client).await?;
+    Ok(applied)
 }
 
 /// Creates the platform roles and database grants if they are missing.
 pub async fn bootstrap_roles(client: &Client) -> Result<(), MigrateError> {
     client.batch_execute(ROLES_SQL).await?;
+    mark_search_operators_leakproof(client).await
+}
+
+/// [`LEAKPROOF_SQL`]: the operators the migrations bring (pg_trgm's) are marked once they exist.
+pub async fn mark_search_operators_leakproof(client: &Client) -> Result<(), MigrateError> {
+    client.batch_execute(LEAKPROOF_SQL).await?;
     Ok(())
 }

@@ -124,6 +124,15 @@ impl From<TenancyError> for Problem {
                     "the database is not reachable",
                 )
             }
+            TenancyError::TransitionRefused { message, allowed } => Problem::new(
+                StatusCode::CONFLICT,
+                format!("{message}; allowed: {}", allowed.join(", ")),
+            ),
+            // What the database keeps as it is: a version that is not the current one, a
+            // version's content, a retained or legally protected row.
+            TenancyError::NotCurrentVersion(message)
+            | TenancyError::Immutable(message)
+            | TenancyError::Retained(message) => Problem::new(StatusCode::CONFLICT, message),
             TenancyError::Database(error) => database_error(&error),
             other => internal(&other),
         }
@@ -164,7 +173,7 @@ fn database_error(error: &tokio_postgres::Error) -> Problem {
     internal(error)
 }
 
-fn internal(error: &dyn std::fmt::Display) -> Problem {
+pub fn internal(error: &dyn std::fmt::Display) -> Problem {
     tracing::error!(%error, "request failed");
     Problem::new(
         StatusCode::INTERNAL_SERVER_ERROR,

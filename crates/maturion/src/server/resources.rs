@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::auth::Session;
+use super::patterns;
 use super::problem::Problem;
 use super::tokens;
 use super::AppState;
@@ -110,7 +111,7 @@ async fn serve(
     }
 }
 
-struct Input {
+pub(super) struct Input {
     headers: HeaderMap,
     path: PathParams,
     pairs: Pairs,
@@ -119,7 +120,7 @@ struct Input {
 
 impl Input {
     /// The `{id}` of the path, a UUID.
-    fn id(&self) -> Result<Uuid, Problem> {
+    pub(super) fn id(&self) -> Result<Uuid, Problem> {
         let invalid = || Problem::from(ApiError::parameter("id", "expected a UUID"));
         let params = self.path.as_ref().map_err(|_| invalid())?;
         let (_, text) = params
@@ -137,7 +138,7 @@ impl Input {
     }
 
     /// No query parameter but `include_deleted`, for routes of one row.
-    fn include_deleted(&self) -> Result<bool, Problem> {
+    pub(super) fn include_deleted(&self) -> Result<bool, Problem> {
         let mut include_deleted = false;
         for (key, value) in self.pairs()? {
             match (key.as_str(), value.as_str()) {
@@ -152,7 +153,7 @@ impl Input {
         Ok(include_deleted)
     }
 
-    fn no_parameters(&self) -> Result<(), Problem> {
+    pub(super) fn no_parameters(&self) -> Result<(), Problem> {
         match self.pairs()?.first() {
             Some((key, _)) => Err(ApiError::parameter(key, "not a parameter of this route").into()),
             None => Ok(()),
@@ -160,7 +161,7 @@ impl Input {
     }
 
     /// The version an `If-Match` header names (`"…"`, an ETag of ours), if any.
-    fn if_match(&self) -> Result<Option<String>, Problem> {
+    pub(super) fn if_match(&self) -> Result<Option<String>, Problem> {
         let Some(value) = self.headers.get(header::IF_MATCH) else {
             return Ok(None);
         };
@@ -177,7 +178,7 @@ impl Input {
         Ok(Some(version.to_owned()))
     }
 
-    fn json(&self) -> Result<Value, Problem> {
+    pub(super) fn json(&self) -> Result<Value, Problem> {
         serde_json::from_slice(&self.body)
             .map_err(|error| ApiError::MalformedBody(format!("not JSON: {error}")).into())
     }
@@ -229,6 +230,9 @@ async fn run(session: &Session, endpoint: &Endpoint, input: Input) -> Result<Res
             }
             Ok(response)
         }
+        Operation::Update if resource.versioning.is_some() => {
+            patterns::change(session, resource, &input).await
+        }
         Operation::Update => {
             let id = input.id()?;
             input.no_parameters()?;
@@ -269,11 +273,13 @@ async fn run(session: &Session, endpoint: &Endpoint, input: Input) -> Result<Res
             input.no_parameters()?;
             history(session, resource, id).await
         }
+        Operation::Versions => patterns::versions(session, resource, &input).await,
+        Operation::Transition => patterns::transition(session, resource, &input).await,
     }
 }
 
 /// A row with its version as the ETag.
-fn versioned(resource: &Resource, status: StatusCode, row: Value) -> Response {
+pub(super) fn versioned(resource: &Resource, status: StatusCode, row: Value) -> Response {
     let etag = resource
         .version_of(&row)
         .and_then(|version| header::HeaderValue::from_str(&format!("\"{version}\"")).ok());
@@ -291,7 +297,10 @@ async fn still_there(session: &Session, resource: &Resource, id: Uuid) -> Result
         .is_some())
 }
 
-async fn one(session: &Session, statement: &Statement) -> Result<Option<Value>, Problem> {
+pub(super) async fn one(
+    session: &Session,
+    statement: &Statement,
+) -> Result<Option<Value>, Problem> {
     let transaction = &session.transaction;
     let row = if statement.reusable {
         let prepared = transaction.prepare(&statement.sql).await?;

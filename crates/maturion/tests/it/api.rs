@@ -13,22 +13,22 @@ use crate::server::RunningServer;
 /// The module table every test has beside the platform's.
 const MODULE_TABLE: &str = "risks";
 
-struct Api {
-    db: TestDatabase,
-    server: RunningServer,
-    a: Tenant,
-    b: Tenant,
+pub(crate) struct Api {
+    pub(crate) db: TestDatabase,
+    pub(crate) server: RunningServer,
+    pub(crate) a: Tenant,
+    pub(crate) b: Tenant,
 }
 
 #[derive(Debug)]
-struct Reply {
-    status: u16,
-    body: Value,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
 }
 
 impl Api {
     /// A migrated database with a module table, organisations A and B, and the server.
-    async fn start() -> Api {
+    pub(crate) async fn start() -> Api {
         let db = maturion_testing::migrated_database().await;
         let admin = db.admin().await;
         maturion_testing::module_table(&admin, MODULE_TABLE, "risks")
@@ -48,7 +48,7 @@ impl Api {
         Api { db, server, a, b }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         token: Option<&str>,
         method: &str,
@@ -59,7 +59,7 @@ impl Api {
         self.raw(token, method, path, body).await
     }
 
-    async fn raw(
+    pub(crate) async fn raw(
         &self,
         token: Option<&str>,
         method: &str,
@@ -125,13 +125,13 @@ impl Api {
         panic!("no answer to an oversize body in five attempts")
     }
 
-    async fn as_a(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
+    pub(crate) async fn as_a(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
         self.call(Some(self.a.token.expose()), method, path, body)
             .await
     }
 
     /// The route table and the resources, as the server publishes them.
-    async fn index(&self) -> (Vec<Value>, BTreeMap<String, Value>) {
+    pub(crate) async fn index(&self) -> (Vec<Value>, BTreeMap<String, Value>) {
         let index = self.call(None, "GET", "/v1", None).await;
         assert_eq!(index.status, 200, "{:?}", index);
         let routes = index.body["routes"].as_array().unwrap().clone();
@@ -146,7 +146,7 @@ impl Api {
 
     /// Every row of `organisation` in every served table, and its audit entries, read as the
     /// superuser (past RLS): what no request of another organisation may change.
-    async fn snapshot(
+    pub(crate) async fn snapshot(
         &self,
         organisation: Uuid,
         resources: &BTreeMap<String, Value>,
@@ -215,6 +215,19 @@ impl Api {
         assert_eq!(policy.status, 201, "{:?}", policy);
         risk.body
     }
+}
+
+/// A transition's body for a workflow `resource`: a move to one of its statuses.
+fn transition_body(resource: &Value) -> Value {
+    let status = resource["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "status")
+        .and_then(|c| c["allowed"].as_array())
+        .and_then(|allowed| allowed.last().cloned())
+        .expect("a workflow resource has statuses");
+    json!({ "to": status })
 }
 
 /// `path` with `{id}` replaced.
@@ -484,7 +497,11 @@ async fn another_organisations_ids_answer_404_on_every_route_and_change_nothing(
             let Some(a_id) = a_ids.get(name) else {
                 continue;
             };
-            let body = (method == "PATCH").then(|| fill(&a_user));
+            let body = match route["operation"].as_str() {
+                Some("update") => Some(fill(&a_user)),
+                Some("transition") => Some(transition_body(&resources[name])),
+                _ => None,
+            };
             let theirs = api
                 .call(Some(b_token), method, &with_id(path, a_id), body.as_ref())
                 .await;
@@ -620,7 +637,7 @@ fn rank(level: Option<&str>) -> u8 {
 #[tokio::test]
 async fn every_route_needs_the_permission_it_declares_and_nothing_is_granted_by_default() {
     let api = Api::start().await;
-    let (routes, _) = api.index().await;
+    let (routes, resources) = api.index().await;
     // The declarations themselves: reads need read; a module's writes need write; the
     // platform's own tables (users, permissions) need admin to change, tokens admin at all.
     for route in &routes {
@@ -691,10 +708,13 @@ async fn every_route_needs_the_permission_it_declares_and_nothing_is_granted_by_
             let path = with_id(route["path"].as_str().unwrap(), &Uuid::now_v7().to_string());
             // Harmless input: an id nobody has, a field nobody has.
             let body = matches!(method, "POST" | "PATCH").then(|| json!({"no_such_field": 1}));
-            let body = if path.ends_with("/restore") {
-                None
-            } else {
-                body
+            let body = match route["operation"].as_str() {
+                Some("restore") => None,
+                // A valid move, so that only the permission or the made-up id can refuse it.
+                Some("transition") => Some(transition_body(
+                    &resources[route["resource"].as_str().unwrap()],
+                )),
+                _ => body,
             };
             let reply = api
                 .call(Some(token.expose()), method, &path, body.as_ref())

@@ -1,6 +1,7 @@
 //! Black-box tests of the `maturion` binary.
 
 mod api;
+mod api_patterns;
 mod backup;
 mod commands;
 mod configuration;
