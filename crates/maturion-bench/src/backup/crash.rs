@@ -52,7 +52,7 @@ pub async fn write_then_kill(
             bail!("the writer stopped before the primary was killed");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        progress.set_position(started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64);
+        progress.set_position(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
     }
     let pid = primary
         .status()?

@@ -350,7 +350,7 @@ fn backups_in(list: &serde_json::Value, repository: u64) -> Vec<String> {
         .collect()
 }
 
-fn repository<'a>(list: &'a serde_json::Value, key: u64) -> &'a serde_json::Value {
+fn repository(list: &serde_json::Value, key: u64) -> &serde_json::Value {
     list["repositories"]
         .as_array()
         .unwrap()
@@ -505,4 +505,78 @@ fn the_passphrase_rotates_into_a_new_repository_and_the_previous_one_retires() {
     assert_eq!(list["repositories"].as_array().unwrap().len(), 1, "{list}");
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(!text.contains("a key file passphrase"), "{text}");
+}
+
+/// Processes whose command line names `folder` (a scratch cluster's postgres, pgBackRest).
+fn processes_in(folder: &Path) -> Vec<String> {
+    let needle = folder.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+        .filter(|cmdline| cmdline.contains(&needle))
+        .collect()
+}
+
+/// `bench backup` end to end with tiny settings, as JSON: every figure is there, the kill
+/// -9 lost at most what was acknowledged, and the scratch folder and its processes are gone
+/// afterwards. Not timed: no figure is judged.
+#[test]
+fn bench_backup_reports_every_figure_and_leaves_nothing_behind() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = tempfile::Builder::new()
+        .prefix("maturion-bench-")
+        .permissions(std::fs::Permissions::from_mode(0o755))
+        .tempdir()
+        .unwrap();
+    let output = maturion_command(&[
+        "bench",
+        "backup",
+        "--size-gib",
+        "0.02",
+        "--writer-seconds",
+        "3",
+        "--archive-timeout",
+        "1",
+        "--scratch-dir",
+        scratch.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ])
+    .env("MATURION_HOME", scratch.path().join("not-used"))
+    .output()
+    .expect("maturion runs");
+    let report = json(&output);
+    for figure in [
+        "pgbackrest_full_seconds",
+        "pg_basebackup_seconds",
+        "pg_basebackup_lz4_seconds",
+        "backup_ratio",
+        "restore_seconds",
+        "rto_100_gib_seconds",
+        "rpo_seconds",
+    ] {
+        let value = report[figure].as_f64();
+        assert!(
+            value.is_some_and(|v| v.is_finite() && v >= 0.0),
+            "{figure}: {report}"
+        );
+    }
+    let load = &report["load"];
+    assert!(load["database_bytes"].as_f64().unwrap() >= 0.02 * 1024.0 * 1024.0 * 1024.0);
+    assert!(
+        load["audit_log_rows"].as_i64() > load["policies"].as_i64(),
+        "{report}"
+    );
+    let acknowledged = report["acknowledged_commits"].as_u64().unwrap();
+    let recovered = report["recovered_commits"].as_u64().unwrap();
+    assert!(acknowledged > 0, "{report}");
+    assert_eq!(
+        report["lost_commits"].as_u64(),
+        Some(acknowledged.saturating_sub(recovered)),
+        "{report}"
+    );
+    assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
+    assert_eq!(processes_in(scratch.path()), Vec::<String>::new());
 }
