@@ -122,10 +122,9 @@ impl Layout {
         }
         Ok(Self {
             passphrase: passphrase(1)?,
-            retiring_passphrase: match retiring.is_empty() {
-                true => None,
-                false => Some(passphrase(FIRST_RETIRING_KEY)?),
-            },
+            retiring_passphrase: (!retiring.is_empty())
+                .then(|| passphrase(FIRST_RETIRING_KEY))
+                .transpose()?,
             live,
             retiring,
             archive_wait_secs: archive_wait_secs

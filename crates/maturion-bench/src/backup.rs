@@ -98,6 +98,11 @@ async fn measure(scratch: &mut ScratchHome, options: &Options) -> Result<BackupB
         .await?
     };
     let full = sets.first().context("pgBackRest made no backup")?;
+    let (_, per_backup_seconds) = {
+        checkpoint(&admin).await?;
+        let step = maturion_backup::run(&primary, BackupKind::Incr);
+        timed("incremental backup with nothing to copy", step).await?
+    };
     let (plain_seconds, plain_bytes) = pg_basebackup(scratch, &primary, &admin, &[]).await?;
     let lz4 = ["--format=tar", "--compress=client-lz4"];
     let (lz4_seconds, lz4_bytes) = pg_basebackup(scratch, &primary, &admin, &lz4).await?;
@@ -137,6 +142,7 @@ async fn measure(scratch: &mut ScratchHome, options: &Options) -> Result<BackupB
         pgbackrest_settings: pgbackrest_settings(&primary)?,
         pgbackrest_full_seconds: pgbackrest_seconds,
         pgbackrest_stored_bytes: full.stored_bytes,
+        pgbackrest_per_backup_seconds: per_backup_seconds,
         pg_basebackup_seconds: plain_seconds,
         pg_basebackup_bytes: plain_bytes,
         pg_basebackup_lz4_seconds: lz4_seconds,

@@ -550,6 +550,7 @@ fn bench_backup_reports_every_figure_and_leaves_nothing_behind() {
     let report = json(&output);
     for figure in [
         "pgbackrest_full_seconds",
+        "pgbackrest_per_backup_seconds",
         "pg_basebackup_seconds",
         "pg_basebackup_lz4_seconds",
         "backup_ratio",
