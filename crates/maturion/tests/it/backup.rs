@@ -313,7 +313,7 @@ fn organisations_restored(home: &Home, repo: &str, folder: &str, names: &[&str])
 
 /// `pgbackrest info` of `repository` with `passphrase`, as the server's user: what someone
 /// holding that passphrase reads from the repository's files.
-fn info_with(home: &Home, repository: &Path, passphrase: &str) -> (bool, serde_json::Value) {
+fn info_with(home: &Home, repository: &Path, passphrase: &str) -> String {
     let config = home.dir.path().join("probe.conf");
     std::fs::write(
         &config,
@@ -336,8 +336,8 @@ fn info_with(home: &Home, repository: &Path, passphrase: &str) -> (bool, serde_j
         .args(["--stanza=maturion", "info", "--output=json"])
         .output()
         .expect("pgbackrest runs");
-    let info = serde_json::from_str(&stdout(&output)).unwrap_or(serde_json::Value::Null);
-    (output.status.success(), info)
+    assert!(output.status.success(), "{}", describe(&output));
+    stdout(&output)
 }
 
 fn backups_in(list: &serde_json::Value, repository: u64) -> Vec<String> {
@@ -468,19 +468,16 @@ fn the_passphrase_rotates_into_a_new_repository_and_the_previous_one_retires() {
         "{list}"
     );
 
-    // The new repository opens with the new passphrase only.
-    let (read, info) = info_with(&home, &new_repo, NEW_PASSPHRASE);
-    assert!(read, "{info}");
+    // The new repository opens with the new passphrase only: with the previous one,
+    // pgBackRest decrypts its info files into bytes it cannot parse (not even always into
+    // valid JSON text), and lists no backup.
+    let info: serde_json::Value =
+        serde_json::from_str(&info_with(&home, &new_repo, NEW_PASSPHRASE)).unwrap();
     assert_eq!(info[0]["status"]["message"], "ok", "{info}");
-    let (read, info) = info_with(&home, &new_repo, "a key file passphrase, long enough");
-    assert!(
-        !read || info[0]["status"]["message"] != "ok",
-        "the previous passphrase read the new repository: {info}"
-    );
-    assert!(
-        info[0]["backup"].as_array().is_none_or(Vec::is_empty),
-        "{info}"
-    );
+    assert_eq!(info[0]["backup"].as_array().unwrap().len(), 2, "{info}");
+    let text = info_with(&home, &new_repo, "a key file passphrase, long enough");
+    assert!(text.contains("unable to load info file"), "{text}");
+    assert!(!text.contains("\"label\""), "{text}");
 
     // Restores: the new repository has everything, the previous one what it had.
     let names = ["Before Rotation", "After Rotation"];
