@@ -12,6 +12,40 @@ pub enum BackupError {
     NoPassphrase,
     #[error("the backup passphrase {0}")]
     BadPassphrase(&'static str),
+    #[error(
+        "no new backup passphrase: set MATURION_BACKUP_NEW_PASSPHRASE_FILE to a key file, or \
+         MATURION_BACKUP_NEW_PASSPHRASE"
+    )]
+    NoNewPassphrase,
+    #[error("the new passphrase is the current one: a rotation needs another")]
+    SamePassphrase,
+    #[error("the pgBackRest configuration cannot be read back: {0}")]
+    BadConfig(&'static str),
+    #[error(
+        "a rotation is under way: the previous passphrase's repositories ({paths}) must be \
+         retired first (`maturion backup rotate-passphrase --retire`)"
+    )]
+    RotationPending { paths: String },
+    #[error(
+        "the configuration has {live} repositories (repo1 and the cross-region repo2 are \
+         rotated together): give {live} new ones, not {given}"
+    )]
+    RepositoryCount { live: usize, given: usize },
+    #[error(
+        "{path} cannot hold a new repository: give a new or empty folder that is none of the \
+         current repositories"
+    )]
+    RepositoryInUse { path: PathBuf },
+    #[error("there is no previous passphrase's repository to retire")]
+    NothingToRetire,
+    #[error(
+        "the previous passphrase's repositories still hold the only backups for restores to \
+         before {oldest}: retire them after {until} (or pass --force)"
+    )]
+    PreviousStillNeeded {
+        oldest: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    },
     #[error("backups are not set up for {home}: run `maturion backup setup` first")]
     NotConfigured { home: PathBuf },
     #[error("cannot {action}")]

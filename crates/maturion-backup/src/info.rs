@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::config::LAST_LIVE_KEY;
 use crate::error::BackupError;
 
 const STATUS_OK: &str = "ok";
@@ -49,6 +50,8 @@ pub struct RepositoryStatus {
     pub key: u32,
     pub cipher: String,
     pub status: String,
+    /// A previous passphrase's repository (repo3 on): read for restores, written no more.
+    pub retiring: bool,
     /// The archived WAL range, oldest and newest segment.
     pub wal_min: Option<String>,
     pub wal_max: Option<String>,
@@ -93,10 +96,15 @@ impl RepositoryInfo {
         let mut text = format!("stanza maturion: {}\n", self.status);
         for repository in &self.repositories {
             text.push_str(&format!(
-                "repo{}: {} ({}), WAL {} .. {}\n",
+                "repo{}: {} ({}{}), WAL {} .. {}\n",
                 repository.key,
                 repository.status,
                 repository.cipher,
+                if repository.retiring {
+                    ", previous passphrase: restores only"
+                } else {
+                    ""
+                },
                 repository.wal_min.as_deref().unwrap_or("-"),
                 repository.wal_max.as_deref().unwrap_or("-"),
             ));
@@ -214,6 +222,7 @@ pub fn parse(json: &str) -> Result<RepositoryInfo, BackupError> {
                 key: repo.key,
                 cipher: repo.cipher.clone(),
                 status: repo.status.message.clone(),
+                retiring: repo.key > LAST_LIVE_KEY,
                 wal_min: archive.and_then(|a| a.min.clone()),
                 wal_max: archive.and_then(|a| a.max.clone()),
             }

@@ -14,18 +14,23 @@ mod info;
 mod passphrase;
 mod pgbackrest;
 mod restore;
+mod rotation;
 mod schedule;
 
 use maturion_cluster::{Cluster, StopMode};
 use tokio_postgres::{Client, NoTls};
 use tracing::info;
 
-pub use config::{config_file, BackupSettings, STANZA};
+pub use config::{config_file, BackupSettings, LAST_LIVE_KEY, STANZA};
 pub use drill::{drill, DrillReport, TableComparison};
 pub use error::BackupError;
 pub use info::{BackupKind, BackupSet, RepositoryInfo, RepositoryStatus};
-pub use passphrase::{Passphrase, PASSPHRASE_FILE_VARIABLE, PASSPHRASE_VARIABLE};
+pub use passphrase::{
+    Passphrase, NEW_PASSPHRASE_FILE_VARIABLE, NEW_PASSPHRASE_VARIABLE, PASSPHRASE_FILE_VARIABLE,
+    PASSPHRASE_VARIABLE,
+};
 pub use restore::{restore, RecoveryPoint, RestoreRequest, RestoredCluster};
+pub use rotation::{retire_previous, rotate_passphrase, Rotation};
 pub use schedule::Schedule;
 
 use error::db;
@@ -72,13 +77,15 @@ pub async fn setup(
     Ok(SetupOutcome { restarted })
 }
 
-/// One backup of `kind` into every repository, repo1 first. pgBackRest waits for the
-/// WAL the backup needs to be archived, so broken archiving fails the backup.
+/// One backup of `kind` into every live repository (not a previous passphrase's), repo1
+/// first. pgBackRest waits for the WAL the backup needs to be archived, so broken
+/// archiving fails the backup.
 pub async fn run(cluster: &Cluster, kind: BackupKind) -> Result<Vec<BackupSet>, BackupError> {
     let before = list(cluster).await?;
     let plan: Vec<(u32, BackupKind)> = before
         .repositories
         .iter()
+        .filter(|repo| !repo.retiring)
         .map(|repo| (repo.key, kind))
         .collect();
     back_up(cluster, &before, &plan).await
@@ -95,6 +102,7 @@ pub async fn run_scheduled(
     let plan: Vec<(u32, BackupKind)> = before
         .repositories
         .iter()
+        .filter(|repo| !repo.retiring)
         .filter_map(|repo| {
             schedule
                 .due(&before, repo.key, now)

@@ -8,6 +8,9 @@ use crate::error::{io, BackupError};
 
 pub const PASSPHRASE_FILE_VARIABLE: &str = "MATURION_BACKUP_PASSPHRASE_FILE";
 pub const PASSPHRASE_VARIABLE: &str = "MATURION_BACKUP_PASSPHRASE";
+/// The passphrase a rotation moves to, read the same way.
+pub const NEW_PASSPHRASE_FILE_VARIABLE: &str = "MATURION_BACKUP_NEW_PASSPHRASE_FILE";
+pub const NEW_PASSPHRASE_VARIABLE: &str = "MATURION_BACKUP_NEW_PASSPHRASE";
 /// The repository key is derived from the passphrase: a short one is the weak link of
 /// aes-256-cbc.
 const MIN_LENGTH: usize = 16;
@@ -41,17 +44,33 @@ impl Passphrase {
     /// The key file named by `MATURION_BACKUP_PASSPHRASE_FILE` first, else
     /// `MATURION_BACKUP_PASSPHRASE`.
     pub fn from_environment() -> Result<Self, BackupError> {
-        if let Some(path) = std::env::var_os(PASSPHRASE_FILE_VARIABLE) {
-            return Self::from_file(Path::new(&path));
+        Self::from_variables(PASSPHRASE_FILE_VARIABLE, PASSPHRASE_VARIABLE)?
+            .ok_or(BackupError::NoPassphrase)
+    }
+
+    /// The passphrase of a rotation: `MATURION_BACKUP_NEW_PASSPHRASE_FILE` first, else
+    /// `MATURION_BACKUP_NEW_PASSPHRASE`.
+    pub fn new_from_environment() -> Result<Self, BackupError> {
+        Self::from_variables(NEW_PASSPHRASE_FILE_VARIABLE, NEW_PASSPHRASE_VARIABLE)?
+            .ok_or(BackupError::NoNewPassphrase)
+    }
+
+    fn from_variables(file_variable: &str, variable: &str) -> Result<Option<Self>, BackupError> {
+        if let Some(path) = std::env::var_os(file_variable) {
+            return Self::from_file(Path::new(&path)).map(Some);
         }
-        match std::env::var(PASSPHRASE_VARIABLE) {
-            Ok(text) => Self::new(&text),
-            Err(_) => Err(BackupError::NoPassphrase),
-        }
+        std::env::var(variable)
+            .ok()
+            .map(|text| Self::new(&text))
+            .transpose()
     }
 
     pub(crate) fn expose(&self) -> &str {
         &self.0
+    }
+
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        self.0 == other.0
     }
 }
 

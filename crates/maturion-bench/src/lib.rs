@@ -4,6 +4,8 @@
 //! - [`api`]: the HTTP API (`maturion serve` as a child process) against pgbench running the
 //!   same transactions.
 //! - [`audit`]: what the audit trigger costs writers, and the floor below it.
+//! - [`backup`]: pgBackRest's full backup against pg_basebackup, restore with WAL replay, RTO
+//!   and the RPO of a `kill -9`, on a scratch cluster of its own.
 //! - [`binding`]: a GET-by-id transaction bound with an API token against the former `set_config`.
 //! - [`events`]: the event bus against graphile-worker, and what a NOTIFY per commit costs.
 //! - [`ingest`]: batched `record_views` into the partitioned audit_log against COPY.
@@ -16,6 +18,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod backup;
 pub mod binding;
 pub mod events;
 pub mod ingest;

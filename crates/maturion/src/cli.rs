@@ -207,4 +207,8 @@ pub enum BenchCommand {
     /// `maturion serve` (a child process) and as the same transactions in pgbench; the
     /// server's memory and start-up time.
     Api(crate::commands::bench::ApiBenchArgs),
+    /// Backups on a scratch cluster of its own: a database of the platform's tables, a full
+    /// backup with pgBackRest against pg_basebackup, restore with WAL replay, the RTO
+    /// extrapolated to 100 GiB, and the RPO of a `kill -9` of the primary mid-load.
+    Backup(crate::commands::bench::BackupBenchArgs),
 }

@@ -63,6 +63,26 @@ pub enum BackupCommand {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Move the backups to new repositories encrypted with a new passphrase (from
+    /// MATURION_BACKUP_NEW_PASSPHRASE_FILE or MATURION_BACKUP_NEW_PASSPHRASE) and take a
+    /// full backup into each. The previous repositories become repo3 (and repo4): readable
+    /// for restores, sent no backup and no WAL. Later, --retire drops them.
+    RotatePassphrase {
+        /// The new repo1: a new or empty folder.
+        #[arg(long, value_name = "PATH", required_unless_present = "retire")]
+        new_repo: Option<PathBuf>,
+        /// The new repo2, needed when there is a cross-region repo2.
+        #[arg(long, value_name = "PATH", conflicts_with = "retire")]
+        new_repo2: Option<PathBuf>,
+        /// Drop the previous passphrase's repositories from the configuration, once the new
+        /// ones' backups cover the retention window (their files are left to delete).
+        #[arg(long, conflicts_with = "new_repo")]
+        retire: bool,
+        /// With --retire: even while the previous repositories hold the only backups of
+        /// part of the retention window.
+        #[arg(long, requires = "retire")]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -151,7 +171,53 @@ pub async fn run(
             target.ensure_running().await?;
             drill(cluster, database, format).await
         }
+        BackupCommand::RotatePassphrase {
+            new_repo,
+            new_repo2,
+            retire: false,
+            ..
+        } => {
+            let repositories: Vec<PathBuf> = new_repo.into_iter().chain(new_repo2).collect();
+            rotate_passphrase(cluster, &repositories).await
+        }
+        BackupCommand::RotatePassphrase {
+            retire: true,
+            force,
+            ..
+        } => {
+            let retired = maturion_backup::retire_previous(cluster, force).await?;
+            for path in retired {
+                println!(
+                    "retired {}: no longer read; delete it when nothing needs it",
+                    path.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+async fn rotate_passphrase(cluster: &Cluster, repositories: &[PathBuf]) -> Result<ExitCode> {
+    let passphrase = Passphrase::new_from_environment()?;
+    let step = maturion_backup::rotate_passphrase(cluster, repositories, &passphrase);
+    let rotation = with_spinner("starting the new repositories and backing up", step).await?;
+    for (key, path) in (1..).zip(repositories) {
+        println!("repo{key}: {} (new passphrase)", path.display());
+    }
+    let first_retiring = maturion_backup::LAST_LIVE_KEY + 1;
+    for (key, path) in (first_retiring..).zip(&rotation.retiring) {
+        println!(
+            "repo{key}: {} (previous passphrase): restores only, no backup or WAL any more",
+            path.display()
+        );
+    }
+    print_made(&rotation.backups);
+    println!(
+        "Point MATURION_BACKUP_PASSPHRASE_FILE at the new key file. After {}, retire the \
+         previous repositories: maturion backup rotate-passphrase --retire",
+        rotation.retire_after.format("%Y-%m-%d %H:%M UTC")
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The embedded cluster and the platform database's name.

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use maturion_bench::{api, audit, binding, events, ingest, rls};
+use maturion_bench::{api, audit, backup, binding, events, ingest, rls};
 use maturion_config::DatabaseTarget;
 
-use crate::cli::BenchCommand;
+use crate::cli::{BenchCommand, Format};
 
 pub async fn run(server: &DatabaseTarget, command: BenchCommand) -> Result<ExitCode> {
     match command {
@@ -44,6 +44,14 @@ pub async fn run(server: &DatabaseTarget, command: BenchCommand) -> Result<ExitC
             audit::run(server, &args.into()).await?;
         }
         BenchCommand::Api(args) => api::run(server, &args.try_into()?).await?,
+        BenchCommand::Backup(args) => {
+            let format = args.format;
+            let report = backup::run(&args.into()).await?;
+            match format {
+                Format::Human => print!("{}", report.render()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -195,5 +203,44 @@ impl TryFrom<ApiBenchArgs> for api::Options {
             connections: args.connections,
             server_program: std::env::current_exe()?,
         })
+    }
+}
+
+/// `maturion bench backup`: pgBackRest against pg_basebackup, restore, RTO and RPO, on a
+/// scratch cluster (never the configured one).
+#[derive(Debug, Args)]
+pub struct BackupBenchArgs {
+    /// Size of the platform database written before the backups (GiB; fractions allowed).
+    #[arg(long, default_value_t = 1.0, value_parser = size_gib)]
+    pub size_gib: f64,
+    /// Folder the scratch folder is made in (needs about 4× --size-gib free).
+    #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
+    pub scratch_dir: PathBuf,
+    /// The scratch server's archive_timeout in seconds: it bounds the RPO.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=900))]
+    pub archive_timeout: u32,
+    /// How long the writer commits before the primary is killed with kill -9.
+    #[arg(long, default_value = "30", value_parser = crate::flags::seconds,
+          allow_hyphen_values = true)]
+    pub writer_seconds: f64,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+impl From<BackupBenchArgs> for backup::Options {
+    fn from(args: BackupBenchArgs) -> Self {
+        backup::Options {
+            size_gib: args.size_gib,
+            scratch_parent: args.scratch_dir,
+            archive_timeout_secs: args.archive_timeout,
+            writer_seconds: args.writer_seconds,
+        }
+    }
+}
+
+fn size_gib(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(size) if size.is_finite() && size > 0.0 && size <= 1024.0 => Ok(size),
+        _ => Err(format!("{text:?} is not a size in GiB between 0 and 1024")),
     }
 }

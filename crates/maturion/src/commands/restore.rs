@@ -23,9 +23,9 @@ pub struct RestoreArgs {
     /// Replace the cluster in --target (stopped first), even the embedded cluster itself.
     #[arg(long)]
     pub force: bool,
-    /// Restore from this repository only (e.g. 2 when repo1 is lost); default: the first
-    /// one holding a backup.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2))]
+    /// Restore from this repository only (e.g. 2 when repo1 is lost, 3 for a previous
+    /// passphrase's); default: the first one holding a backup.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4))]
     pub repo: Option<u32>,
 }
 
