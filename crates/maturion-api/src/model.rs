@@ -272,6 +272,8 @@ pub enum Operation {
     Delete,
     Restore,
     History,
+    /// `GET /v1/events/stream`: the organisation's events as they commit (Server-Sent Events).
+    Stream,
 }
 
 /// One route of the API: what the server registers, the OpenAPI document lists and the

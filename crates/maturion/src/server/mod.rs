@@ -7,6 +7,7 @@
 
 mod auth;
 mod backups;
+mod events;
 mod problem;
 mod resources;
 mod routes;
@@ -53,6 +54,9 @@ pub struct AppState {
     pub backups: Option<watch::Receiver<BackupStatus>>,
     pub metrics: Arc<metrics_exporter_prometheus::PrometheusHandle>,
     pub started: Instant,
+    /// Becomes true when the server starts shutting down: live streams end then, so that
+    /// in-flight requests can finish.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 /// A bound, not yet serving, server: its address is known (port 0 picks a free one).
@@ -61,6 +65,7 @@ pub struct Server {
     router: Router,
     scheduler: scheduler::Scheduler,
     backups: Option<backups::BackupJob>,
+    shutting_down: watch::Sender<bool>,
 }
 
 impl Server {
@@ -86,6 +91,7 @@ impl Server {
             )),
             DatabaseTarget::External(_) => None,
         };
+        let (shutting_down, shutdown) = watch::channel(false);
         let state = AppState {
             app,
             database,
@@ -95,6 +101,7 @@ impl Server {
             backups: backups.as_ref().map(backups::BackupJob::status),
             metrics,
             started: Instant::now(),
+            shutdown,
         };
         let router = with_limits(routes::router(state), &settings.server);
         let listener = TcpListener::bind(listen)
@@ -105,6 +112,7 @@ impl Server {
             router,
             scheduler,
             backups,
+            shutting_down,
         })
     }
 
@@ -124,9 +132,11 @@ impl Server {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
+        let shutting_down = self.shutting_down;
         let serving = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
+            shutting_down.send_replace(true);
         });
         let served = serving.await;
         let _ = stop.send(true);

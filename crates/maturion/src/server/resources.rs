@@ -13,14 +13,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodFilter};
 use axum::{Extension, Json, Router};
 use maturion_api::{
-    ApiError, Catalog, Level, ListQuery, Method, Operation, Resource, Route, Statement, TOKENS,
+    ApiError, Catalog, Level, ListQuery, Method, Operation, Resource, Route, Statement, EVENTS,
+    TOKENS,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::auth::Session;
 use super::problem::Problem;
-use super::tokens;
+use super::{events, tokens};
 use super::AppState;
 
 /// What a route's handler needs to know: the route and its resource.
@@ -41,6 +42,11 @@ pub fn router(catalog: &Catalog) -> Router<AppState> {
                 });
                 on(filter(route.method), serve).layer(Extension(endpoint))
             }
+            None if route.resource == EVENTS => match route.operation {
+                Operation::List => get(events::list),
+                Operation::Create => axum::routing::post(events::publish),
+                _ => get(events::stream),
+            },
             None if route.resource == TOKENS => match route.operation {
                 Operation::List => get(tokens::list),
                 Operation::Create => axum::routing::post(tokens::create),
@@ -269,6 +275,8 @@ async fn run(session: &Session, endpoint: &Endpoint, input: Input) -> Result<Res
             input.no_parameters()?;
             history(session, resource, id).await
         }
+        // Only the event routes stream, and they have handlers of their own.
+        Operation::Stream => Err(Problem::not_found(&resource.name)),
     }
 }
 

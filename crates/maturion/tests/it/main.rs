@@ -5,6 +5,7 @@ mod backup;
 mod commands;
 mod configuration;
 mod embedded;
+mod events_api;
 mod hostile;
 mod server;
 

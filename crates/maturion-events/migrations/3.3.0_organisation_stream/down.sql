@@ -1,0 +1,2 @@
+DROP FUNCTION maturion.event_stream_after(bigint, uuid, text[], text[], integer);
+DROP FUNCTION maturion.event_stream_head();
