@@ -23,6 +23,7 @@
 //!
 //! [`TenantTransaction`]: maturion_tenancy::TenantTransaction
 
+mod backlog;
 mod dead_letters;
 mod error;
 mod event;
@@ -39,6 +40,7 @@ use include_dir::{include_dir, Dir};
 use maturion_migrate::{AppliedMigration, MigrateError, MigrationSet, Migrator, Options};
 use tokio_postgres::Client;
 
+pub use backlog::{backlog, subscriptions, Backlog};
 pub use dead_letters::{dead_letters, replay, DeadLetter};
 pub use error::EventError;
 pub use event::{Event, UndecodableEvent};

@@ -1,5 +1,5 @@
 //! `maturion serve`: the platform as a running service. An axum server (health, readiness,
-//! metrics) with the platform's periodic job in-process.
+//! metrics) with the platform's periodic job and event workers in-process.
 //!
 //! Requests run on the application role's own login (`maturion_app`), never an owner or a
 //! BYPASSRLS role; the periodic job runs on the administrator's connection, which its DDL
@@ -14,6 +14,7 @@ mod routes;
 mod scheduler;
 mod telemetry;
 mod tokens;
+mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,6 +66,7 @@ pub struct Server {
     router: Router,
     scheduler: scheduler::Scheduler,
     backups: Option<backups::BackupJob>,
+    workers: workers::EventWorkers,
     shutting_down: watch::Sender<bool>,
 }
 
@@ -91,6 +93,7 @@ impl Server {
             )),
             DatabaseTarget::External(_) => None,
         };
+        let workers = workers::EventWorkers::new(target, &app)?;
         let (shutting_down, shutdown) = watch::channel(false);
         let state = AppState {
             app,
@@ -112,6 +115,7 @@ impl Server {
             router,
             scheduler,
             backups,
+            workers,
             shutting_down,
         })
     }
@@ -128,6 +132,7 @@ impl Server {
     ) -> Result<()> {
         let (stop, stopped) = watch::channel(false);
         let jobs = tokio::spawn(self.scheduler.run(stopped.clone()));
+        let workers = tokio::spawn(self.workers.run(stopped.clone()));
         let backups = self.backups.map(|job| tokio::spawn(job.run(stopped)));
         let service = self
             .router
@@ -141,6 +146,7 @@ impl Server {
         let served = serving.await;
         let _ = stop.send(true);
         jobs.await.context("the periodic job task failed")?;
+        workers.await.context("the event workers' task failed")?;
         if let Some(backups) = backups {
             backups.await.context("the backup task failed")?;
         }

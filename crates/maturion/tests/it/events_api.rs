@@ -302,3 +302,66 @@ async fn open_streams_hold_no_connection_and_end_when_the_server_stops() {
         assert_eq!(ids(&events_of(&text)), [published["id"].as_str().unwrap()], "{text}");
     }
 }
+
+/// The value of the sample `name` in a Prometheus text.
+fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn the_server_delivers_the_platforms_subscription_and_reports_every_backlog() {
+    let bus = Bus::start().await;
+    let maintenance = bus.db.admin().await;
+    maintenance
+        .batch_execute("SET ROLE maturion_maintenance")
+        .await
+        .unwrap();
+    let module_subscription = maturion_events::Subscription::new("risks.notify_owner", &["risk.*"]);
+    maturion_events::subscribe(&maintenance, &module_subscription)
+        .await
+        .unwrap();
+    bus.publish(&bus.a, "risk.created", "risks").await;
+    let grant = json!({"user_id": bus.a.user.to_string(), "module": "risks", "permission": "read"});
+    let (status, _) = bus
+        .call(bus.a.token.expose(), "POST", "/v1/user_permissions", Some(grant))
+        .await;
+    assert_eq!(status, 201);
+
+    let platform = r#"maturion_event_backlog_commits{subscription="platform.permission_log"}"#;
+    let module = r#"maturion_event_backlog_commits{subscription="risks.notify_owner"}"#;
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = bus.server.get("/metrics").await.text().await.unwrap();
+        if sample(&metrics, platform) == Some(0.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sample(&metrics, platform), Some(0.0), "{metrics}");
+    // A module's subscription is its own process's to consume: its work waits.
+    assert_eq!(sample(&metrics, module), Some(2.0), "{metrics}");
+    assert_eq!(
+        sample(&metrics, r#"maturion_event_dead_letters{subscription="platform.permission_log"}"#),
+        Some(0.0),
+        "{metrics}"
+    );
+    let processed: bool = bus
+        .db
+        .admin()
+        .await
+        .query_one(
+            "SELECT processed_at IS NOT NULL FROM event_log WHERE event_type = 'permission.granted'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(processed, "the server's worker delivered the permission event");
+
+    let stopped = tokio::task::spawn_blocking(move || bus.server.terminate())
+        .await
+        .unwrap();
+    assert!(stopped.status.success(), "{}", crate::stderr(&stopped));
+}
