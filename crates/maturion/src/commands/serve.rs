@@ -52,6 +52,7 @@ pub async fn run(
     println!("  health:    {url}/healthz");
     println!("  readiness: {url}/readyz");
     println!("  metrics:   {url}/metrics");
+    println!("  API docs:  {url}/docs");
     println!("Try: curl -s {url}/readyz");
     if let Some(demo) = demo {
         print_demo(&demo, &url);

@@ -7,6 +7,7 @@
 
 mod auth;
 mod backups;
+mod docs;
 mod events;
 mod problem;
 mod resources;

@@ -18,6 +18,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(super::resources::router(&state.catalog))
+        .merge(super::docs::router())
         .fallback(not_found)
         .layer(middleware::from_fn(super::telemetry::track))
         .with_state(state)

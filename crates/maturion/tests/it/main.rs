@@ -4,6 +4,7 @@ mod api;
 mod backup;
 mod commands;
 mod configuration;
+mod docs;
 mod embedded;
 mod events_api;
 mod hostile;
