@@ -204,18 +204,49 @@ mod tests {
         for (body, field) in [
             (json!({"source_module": "risks"}), "event_type"),
             (json!({"event_type": "risk.created"}), "source_module"),
-            (json!({"event_type": "Risk", "source_module": "risks"}), "event_type"),
-            (json!({"event_type": "permission.granted", "source_module": "risks"}), "event_type"),
-            (json!({"event_type": "a.b", "source_module": "platform"}), "source_module"),
-            (json!({"event_type": "a.b", "source_module": ""}), "source_module"),
-            (json!({"event_type": "a.b", "source_module": 7}), "source_module"),
-            (json!({"event_type": "a.b", "source_module": "m", "source_entity_id": "x"}), "source_entity_id"),
-            (json!({"event_type": "a.b", "source_module": "m", "organisation_id": entity}), "organisation_id"),
-            (json!({"event_type": "a.b", "source_module": "m", "published_by": entity}), "published_by"),
-            (json!({"event_type": "a.b", "source_module": "m", "colour": "red"}), "colour"),
+            (
+                json!({"event_type": "Risk", "source_module": "risks"}),
+                "event_type",
+            ),
+            (
+                json!({"event_type": "permission.granted", "source_module": "risks"}),
+                "event_type",
+            ),
+            (
+                json!({"event_type": "a.b", "source_module": "platform"}),
+                "source_module",
+            ),
+            (
+                json!({"event_type": "a.b", "source_module": ""}),
+                "source_module",
+            ),
+            (
+                json!({"event_type": "a.b", "source_module": 7}),
+                "source_module",
+            ),
+            (
+                json!({"event_type": "a.b", "source_module": "m", "source_entity_id": "x"}),
+                "source_entity_id",
+            ),
+            (
+                json!({"event_type": "a.b", "source_module": "m", "organisation_id": entity}),
+                "organisation_id",
+            ),
+            (
+                json!({"event_type": "a.b", "source_module": "m", "published_by": entity}),
+                "published_by",
+            ),
+            (
+                json!({"event_type": "a.b", "source_module": "m", "colour": "red"}),
+                "colour",
+            ),
             (json!(["a.b"]), "body"),
         ] {
-            assert_eq!(EventToPublish::parse(&body).unwrap_err().field(), field, "{body}");
+            assert_eq!(
+                EventToPublish::parse(&body).unwrap_err().field(),
+                field,
+                "{body}"
+            );
         }
     }
 }

@@ -110,15 +110,19 @@ pub async fn stream_after(
     limit: i32,
 ) -> Result<StreamRead, EventError> {
     let statement = tx
-        .prepare(
-            "SELECT * FROM maturion.event_stream_after($1, $2, $3::text[], $4::text[], $5)",
-        )
+        .prepare("SELECT * FROM maturion.event_stream_after($1, $2, $3::text[], $4::text[], $5)")
         .await?;
     let limit = limit.clamp(1, MAX_READ);
     let rows = tx
         .query(
             &statement,
-            &[&after.position, &after.event_id, &patterns, &modules, &limit],
+            &[
+                &after.position,
+                &after.event_id,
+                &patterns,
+                &modules,
+                &limit,
+            ],
         )
         .await?;
     let mut read = StreamRead::default();

@@ -222,11 +222,17 @@ async fn the_platform_log_check_passes_real_changes_and_dead_letters_one_that_by
     .unwrap();
 
     let tx = app.transaction(&alpha.context).await.unwrap();
-    assert!(permissions::grant(&tx, member, "risks", "read").await.unwrap());
-    assert!(permissions::grant(&tx, member, "risks", "write").await.unwrap());
+    assert!(permissions::grant(&tx, member, "risks", "read")
+        .await
+        .unwrap());
+    assert!(permissions::grant(&tx, member, "risks", "write")
+        .await
+        .unwrap());
     tx.commit().await.unwrap();
     let tx = app.transaction(&alpha.context).await.unwrap();
-    assert!(permissions::revoke(&tx, member, "risks", "write").await.unwrap());
+    assert!(permissions::revoke(&tx, member, "risks", "write")
+        .await
+        .unwrap());
     tx.commit().await.unwrap();
     let round = worker.run_once().await.unwrap();
     assert_eq!((round.delivered, round.dead_lettered), (3, 0), "{round:?}");
@@ -234,7 +240,9 @@ async fn the_platform_log_check_passes_real_changes_and_dead_letters_one_that_by
     // A grant, then, before its event is delivered, an operator removes it with the
     // publishing trigger off: the table now says what no event says.
     let tx = app.transaction(&alpha.context).await.unwrap();
-    assert!(permissions::grant(&tx, member, "risks", "admin").await.unwrap());
+    assert!(permissions::grant(&tx, member, "risks", "admin")
+        .await
+        .unwrap());
     tx.commit().await.unwrap();
     let admin = db.admin().await;
     admin
@@ -259,7 +267,10 @@ async fn the_platform_log_check_passes_real_changes_and_dead_letters_one_that_by
         alpha.user
     );
     assert_eq!(
-        letters.iter().map(|l| l.last_error.as_str()).collect::<Vec<_>>(),
+        letters
+            .iter()
+            .map(|l| l.last_error.as_str())
+            .collect::<Vec<_>>(),
         [expected.as_str()]
     );
 }

@@ -47,7 +47,7 @@ pub async fn run(
     }
     let listen = args.listen.unwrap_or(settings.server.listen);
     let server = Server::bind(settings, target, listen).await?;
-    let url = format!("http://{}", server.local_addr()?);
+    let url = server.url()?;
     println!("Maturion is serving on {url}");
     println!("  health:    {url}/healthz");
     println!("  readiness: {url}/readyz");

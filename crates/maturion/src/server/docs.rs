@@ -19,7 +19,10 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/docs", get(|| async { asset("text/html; charset=utf-8", PAGE) }))
+        .route(
+            "/docs",
+            get(|| async { asset("text/html; charset=utf-8", PAGE) }),
+        )
         .route(
             "/docs/docs.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),

@@ -220,7 +220,8 @@ impl Follower {
                 // Said once, then the stream ends; an EventSource reconnects with its
                 // Last-Event-ID and gets the refusal as a status.
                 self.ended = true;
-                let data = json!({ "status": problem.status().as_u16(), "detail": problem.detail() });
+                let data =
+                    json!({ "status": problem.status().as_u16(), "detail": problem.detail() });
                 self.pending
                     .push_back(SseEvent::default().event("error").data(data.to_string()));
             }

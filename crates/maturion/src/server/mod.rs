@@ -14,6 +14,7 @@ mod resources;
 mod routes;
 mod scheduler;
 mod telemetry;
+mod tls;
 mod tokens;
 mod workers;
 
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use axum::http::StatusCode;
+use axum::serve::ListenerExt;
 use axum::Router;
 use maturion_api::Catalog;
 use maturion_config::{
@@ -63,7 +65,7 @@ pub struct AppState {
 
 /// A bound, not yet serving, server: its address is known (port 0 picks a free one).
 pub struct Server {
-    listener: TcpListener,
+    listener: Listening,
     router: Router,
     scheduler: scheduler::Scheduler,
     backups: Option<backups::BackupJob>,
@@ -111,6 +113,15 @@ impl Server {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
+        let listener = match &settings.server.tls {
+            None => Listening::Plain(listener),
+            Some(tls) => {
+                let config = tls.server_config().context(
+                    "cannot serve HTTPS with server.tls_certificate and server.tls_private_key",
+                )?;
+                Listening::Tls(tls::TlsListener::new(listener, config)?)
+            }
+        };
         Ok(Server {
             listener,
             router,
@@ -122,7 +133,19 @@ impl Server {
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        Ok(self.listener.local_addr()?)
+        Ok(match &self.listener {
+            Listening::Plain(listener) => listener.local_addr()?,
+            Listening::Tls(listener) => axum::serve::Listener::local_addr(listener)?,
+        })
+    }
+
+    /// The URL it serves: `https://` with a certificate, else `http://`.
+    pub fn url(&self) -> Result<String> {
+        let scheme = match self.listener {
+            Listening::Plain(_) => "http",
+            Listening::Tls(_) => "https",
+        };
+        Ok(format!("{scheme}://{}", self.local_addr()?))
     }
 
     /// Serves until `shutdown` completes: then stops accepting, lets in-flight requests
@@ -139,11 +162,27 @@ impl Server {
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         let shutting_down = self.shutting_down;
-        let serving = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+        let graceful = async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             shutting_down.send_replace(true);
-        });
+        };
+        let serving = async move {
+            match self.listener {
+                Listening::Plain(listener) => {
+                    axum::serve(listener, service)
+                        .with_graceful_shutdown(graceful)
+                        .await
+                }
+                Listening::Tls(listener) => {
+                    // tap_io: axum gives connection info (the client's address) to listeners
+                    // of its own types, and to any listener so wrapped.
+                    axum::serve(listener.tap_io(|_| ()), service)
+                        .with_graceful_shutdown(graceful)
+                        .await
+                }
+            }
+        };
         let served = serving.await;
         let _ = stop.send(true);
         jobs.await.context("the periodic job task failed")?;
@@ -153,6 +192,12 @@ impl Server {
         }
         served.context("the server failed")
     }
+}
+
+/// Where connections come from: plain TCP, or TCP that has passed a TLS 1.3 handshake.
+enum Listening {
+    Plain(TcpListener),
+    Tls(tls::TlsListener),
 }
 
 /// Connections of the application role that requests share; more requests wait for one (and

@@ -21,8 +21,8 @@ use uuid::Uuid;
 
 use super::auth::Session;
 use super::problem::Problem;
-use super::{events, tokens};
 use super::AppState;
+use super::{events, tokens};
 
 /// What a route's handler needs to know: the route and its resource.
 struct Endpoint {

@@ -128,10 +128,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("maturion_db_pool_connections").set(pool.size as f64);
     metrics::gauge!("maturion_db_pool_connections_in_use").set(pool.in_use as f64);
     metrics::gauge!("maturion_db_pool_waiting").set(pool.waiting as f64);
-    let backlog = tokio::time::timeout(
-        CHECK_TIMEOUT,
-        super::workers::record_backlog(&state.admin),
-    );
+    let backlog = tokio::time::timeout(CHECK_TIMEOUT, super::workers::record_backlog(&state.admin));
     match backlog.await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::warn!(error = format!("{error:#}"), "no event backlog"),

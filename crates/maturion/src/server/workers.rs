@@ -52,7 +52,11 @@ impl EventWorkers {
             match self.register_and_run(shutdown).await {
                 Ok(()) => break,
                 Err(error) => {
-                    tracing::warn!(subscription, error = format!("{error:#}"), "event worker stopped; restarting");
+                    tracing::warn!(
+                        subscription,
+                        error = format!("{error:#}"),
+                        "event worker stopped; restarting"
+                    );
                     tokio::select! {
                         _ = tokio::time::sleep(RESTART_AFTER) => {}
                         _ = stopped.wait_for(|stop| *stop) => {}
@@ -64,7 +68,10 @@ impl EventWorkers {
 
     /// Registers the platform's subscriptions (or updates them; their cursors stay), names the
     /// registered ones this server does not run, and runs the worker.
-    async fn register_and_run(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+    async fn register_and_run(
+        &self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
         let maintenance = maintenance(&self.admin).await?;
         maturion_events::subscribe(&maintenance, &permissions::log_check_subscription())
             .await

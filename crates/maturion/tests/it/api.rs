@@ -576,7 +576,12 @@ async fn another_organisations_ids_answer_404_on_every_route_and_change_nothing(
         } else if route["operation"] == "stream" {
             // From the oldest event kept: B's stream shows B's events only.
             let (status, text) = api
-                .stream(b_token, &format!("{path}?after=0"), None, std::time::Duration::from_secs(2))
+                .stream(
+                    b_token,
+                    &format!("{path}?after=0"),
+                    None,
+                    std::time::Duration::from_secs(2),
+                )
                 .await;
             assert_eq!(status, 200, "{text}");
             assert!(!text.contains(&a_event), "{text}");
@@ -761,7 +766,11 @@ async fn every_route_needs_the_permission_it_declares_and_nothing_is_granted_by_
             if route["operation"] == "stream" {
                 let short = std::time::Duration::from_millis(300);
                 let (status, text) = api.stream(token.expose(), &path, None, short).await;
-                assert_eq!(status, if allowed { 200 } else { 403 }, "{level:?} {path}: {text}");
+                assert_eq!(
+                    status,
+                    if allowed { 200 } else { 403 },
+                    "{level:?} {path}: {text}"
+                );
                 continue;
             }
             let reply = api

@@ -28,7 +28,10 @@ async fn the_docs_page_and_its_assets_come_from_the_server_alone_and_the_banner_
         .to_str()
         .unwrap()
         .to_owned();
-    assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self'"), "{policy}");
+    assert!(
+        policy.contains("default-src 'none'") && policy.contains("script-src 'self'"),
+        "{policy}"
+    );
     let html = page.text().await.unwrap();
     let references = references(&html);
     assert!(references.len() >= 3, "{references:?}");
@@ -44,7 +47,10 @@ async fn the_docs_page_and_its_assets_come_from_the_server_alone_and_the_banner_
         if reference.ends_with(".js") {
             script = text.clone();
         }
-        assert!(!text.contains("http://") && !text.contains("https://"), "{reference}");
+        assert!(
+            !text.contains("http://") && !text.contains("https://"),
+            "{reference}"
+        );
     }
     assert!(!html.contains("http://") && !html.contains("https://"));
     assert!(script.contains("fetch(\"/openapi.json\")"), "{script}");

@@ -37,7 +37,13 @@ impl Bus {
         Bus { db, server, a, b }
     }
 
-    async fn call(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    async fn call(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self
             .server
@@ -51,7 +57,10 @@ impl Bus {
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
         assert!(status < 500, "{path}: {status} {text}");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn publish(&self, tenant: &Tenant, event_type: &str, module: &str) -> Value {
@@ -64,7 +73,13 @@ impl Bus {
     }
 
     /// A stream read in the background for `duration`: its status and text.
-    fn follow(&self, token: &str, path: &str, last_event_id: Option<&str>, duration: Duration) -> JoinHandle<(u16, String)> {
+    fn follow(
+        &self,
+        token: &str,
+        path: &str,
+        last_event_id: Option<&str>,
+        duration: Duration,
+    ) -> JoinHandle<(u16, String)> {
         let mut request = self
             .server
             .http
@@ -79,7 +94,9 @@ impl Bus {
             let status = response.status().as_u16();
             let deadline = tokio::time::Instant::now() + duration;
             let mut text = Vec::new();
-            while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline, response.chunk()).await {
+            while let Ok(Ok(Some(chunk))) =
+                tokio::time::timeout_at(deadline, response.chunk()).await
+            {
                 text.extend_from_slice(&chunk);
             }
             (status, String::from_utf8(text).unwrap())
@@ -126,7 +143,10 @@ async fn events_are_published_listed_and_streamed_for_the_callers_organisation_o
     let theirs = bus.publish(&bus.b, "risk.created", "risks").await;
     let third = bus.publish(&bus.a, "risk.closed", "risks").await;
     // The database, not the body, says whose and by whom.
-    assert_eq!(first["organisation_id"], json!(bus.a.organisation.to_string()));
+    assert_eq!(
+        first["organisation_id"],
+        json!(bus.a.organisation.to_string())
+    );
     assert_eq!(first["published_by"], json!(bus.a.user.to_string()));
     assert!(first.get("transaction_id").is_none(), "{first}");
 
@@ -139,7 +159,11 @@ async fn events_are_published_listed_and_streamed_for_the_callers_organisation_o
         "{text}"
     );
     let (_, text) = b_stream.await.unwrap();
-    assert_eq!(ids(&events_of(&text)), [theirs["id"].as_str().unwrap()], "{text}");
+    assert_eq!(
+        ids(&events_of(&text)),
+        [theirs["id"].as_str().unwrap()],
+        "{text}"
+    );
     let (_, text) = a_risks.await.unwrap();
     assert_eq!(
         ids(&events_of(&text)),
@@ -148,7 +172,12 @@ async fn events_are_published_listed_and_streamed_for_the_callers_organisation_o
     );
 
     // A reconnecting client resumes after the last event it saw, by its SSE id.
-    let resumed = bus.follow(a, "/v1/events/stream", Some(&streamed[0].0), Duration::from_secs(2));
+    let resumed = bus.follow(
+        a,
+        "/v1/events/stream",
+        Some(&streamed[0].0),
+        Duration::from_secs(2),
+    );
     let (_, text) = resumed.await.unwrap();
     assert_eq!(
         ids(&events_of(&text)),
@@ -161,19 +190,31 @@ async fn events_are_published_listed_and_streamed_for_the_callers_organisation_o
     loop {
         let (status, page) = bus.call(a, "GET", &path, None).await;
         assert_eq!(status, 200, "{page}");
-        listed.extend(page["items"].as_array().unwrap().iter().map(|e| e["id"].clone()));
+        listed.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].clone()),
+        );
         match page["next_cursor"].as_str() {
             Some(cursor) => path = format!("/v1/events?limit=2&cursor={cursor}"),
             None => break,
         }
     }
-    assert_eq!(listed, [&third["id"], &second["id"], &first["id"]].map(Value::clone));
+    assert_eq!(
+        listed,
+        [&third["id"], &second["id"], &first["id"]].map(Value::clone)
+    );
     let since = first["timestamp"].as_str().unwrap();
     let (_, filtered) = bus
         .call(
             a,
             "GET",
-            &format!("/v1/events?event_type=in.(risk.created,risk.closed)&timestamp=gte.{}", since.replace('+', "%2B")),
+            &format!(
+                "/v1/events?event_type=in.(risk.created,risk.closed)&timestamp=gte.{}",
+                since.replace('+', "%2B")
+            ),
             None,
         )
         .await;
@@ -200,21 +241,48 @@ async fn a_published_event_names_nothing_the_server_sets_and_nothing_of_the_plat
     };
     let before = count().await;
     for (body, field) in [
-        (json!({"event_type": "risk.created", "source_module": "risks", "organisation_id": bus.b.organisation.to_string()}), "organisation_id"),
-        (json!({"event_type": "risk.created", "source_module": "risks", "published_by": bus.b.user.to_string()}), "published_by"),
-        (json!({"event_type": "risk.created", "source_module": "risks", "timestamp": "2020-01-01T00:00:00Z"}), "timestamp"),
-        (json!({"event_type": "permission.granted", "source_module": "risks"}), "event_type"),
-        (json!({"event_type": "risk.created", "source_module": "platform"}), "source_module"),
-        (json!({"event_type": "Risk Created", "source_module": "risks"}), "event_type"),
+        (
+            json!({"event_type": "risk.created", "source_module": "risks", "organisation_id": bus.b.organisation.to_string()}),
+            "organisation_id",
+        ),
+        (
+            json!({"event_type": "risk.created", "source_module": "risks", "published_by": bus.b.user.to_string()}),
+            "published_by",
+        ),
+        (
+            json!({"event_type": "risk.created", "source_module": "risks", "timestamp": "2020-01-01T00:00:00Z"}),
+            "timestamp",
+        ),
+        (
+            json!({"event_type": "permission.granted", "source_module": "risks"}),
+            "event_type",
+        ),
+        (
+            json!({"event_type": "risk.created", "source_module": "platform"}),
+            "source_module",
+        ),
+        (
+            json!({"event_type": "Risk Created", "source_module": "risks"}),
+            "event_type",
+        ),
         (json!({"event_type": "risk.created"}), "source_module"),
-        (json!({"event_type": "risk.created", "source_module": "risks", "colour": "red"}), "colour"),
+        (
+            json!({"event_type": "risk.created", "source_module": "risks", "colour": "red"}),
+            "colour",
+        ),
     ] {
         let (status, problem) = bus.call(a, "POST", "/v1/events", Some(body)).await;
-        assert_eq!((status, problem["field"].as_str()), (422, Some(field)), "{problem}");
+        assert_eq!(
+            (status, problem["field"].as_str()),
+            (422, Some(field)),
+            "{problem}"
+        );
     }
     let (status, _) = bus.call(a, "GET", "/v1/events/stream?after=-1", None).await;
     assert_eq!(status, 400);
-    let (status, _) = bus.call(a, "GET", "/v1/events/stream?type=risk", None).await;
+    let (status, _) = bus
+        .call(a, "GET", "/v1/events/stream?type=risk", None)
+        .await;
     assert_eq!(status, 400);
     assert_eq!(count().await, before, "a refused event is not published");
 }
@@ -236,7 +304,9 @@ async fn a_member_reads_and_publishes_the_events_of_the_modules_granted_only() {
     let member_id = member["id"].as_str().unwrap().to_owned();
     for (module, permission) in [("platform", "write"), ("risks", "read")] {
         let grant = json!({"user_id": member_id, "module": module, "permission": permission});
-        let (status, granted) = bus.call(a, "POST", "/v1/user_permissions", Some(grant)).await;
+        let (status, granted) = bus
+            .call(a, "POST", "/v1/user_permissions", Some(grant))
+            .await;
         assert_eq!(status, 201, "{granted}");
     }
     let admin = bus.db.admin().await;
@@ -255,9 +325,17 @@ async fn a_member_reads_and_publishes_the_events_of_the_modules_granted_only() {
         .iter()
         .map(|e| e["source_module"].as_str().unwrap())
         .collect();
-    assert!(modules.contains(&"risks") && !modules.contains(&"policies"), "{listed}");
+    assert!(
+        modules.contains(&"risks") && !modules.contains(&"policies"),
+        "{listed}"
+    );
     let (_, text) = bus
-        .follow(token, "/v1/events/stream?after=0", None, Duration::from_secs(2))
+        .follow(
+            token,
+            "/v1/events/stream?after=0",
+            None,
+            Duration::from_secs(2),
+        )
         .await
         .unwrap();
     let streamed: Vec<String> = events_of(&text)
@@ -268,9 +346,13 @@ async fn a_member_reads_and_publishes_the_events_of_the_modules_granted_only() {
     assert!(!streamed.contains(&"policies".to_owned()), "{text}");
 
     let publish = |module: &str| json!({"event_type": "risk.created", "source_module": module});
-    let (status, _) = bus.call(token, "POST", "/v1/events", Some(publish("risks"))).await;
+    let (status, _) = bus
+        .call(token, "POST", "/v1/events", Some(publish("risks")))
+        .await;
     assert_eq!(status, 403, "read on risks does not publish its events");
-    let (status, _) = bus.call(token, "POST", "/v1/events", Some(publish("policies"))).await;
+    let (status, _) = bus
+        .call(token, "POST", "/v1/events", Some(publish("policies")))
+        .await;
     assert_eq!(status, 403);
 }
 
@@ -287,7 +369,11 @@ async fn open_streams_hold_no_connection_and_end_when_the_server_stops() {
     let (status, _) = bus.call(a, "GET", "/v1/users", None).await;
     assert_eq!(status, 200);
     let published = bus.publish(&bus.a, "risk.created", "risks").await;
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let stopping = std::time::Instant::now();
@@ -295,11 +381,19 @@ async fn open_streams_hold_no_connection_and_end_when_the_server_stops() {
         .await
         .unwrap();
     assert!(stopped.status.success(), "{}", crate::stderr(&stopped));
-    assert!(stopping.elapsed() < Duration::from_secs(10), "{:?}", stopping.elapsed());
+    assert!(
+        stopping.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        stopping.elapsed()
+    );
     for stream in streams {
         let (status, text) = stream.await.unwrap();
         assert_eq!(status, 200);
-        assert_eq!(ids(&events_of(&text)), [published["id"].as_str().unwrap()], "{text}");
+        assert_eq!(
+            ids(&events_of(&text)),
+            [published["id"].as_str().unwrap()],
+            "{text}"
+        );
     }
 }
 
@@ -325,7 +419,12 @@ async fn the_server_delivers_the_platforms_subscription_and_reports_every_backlo
     bus.publish(&bus.a, "risk.created", "risks").await;
     let grant = json!({"user_id": bus.a.user.to_string(), "module": "risks", "permission": "read"});
     let (status, _) = bus
-        .call(bus.a.token.expose(), "POST", "/v1/user_permissions", Some(grant))
+        .call(
+            bus.a.token.expose(),
+            "POST",
+            "/v1/user_permissions",
+            Some(grant),
+        )
         .await;
     assert_eq!(status, 201);
 
@@ -343,7 +442,10 @@ async fn the_server_delivers_the_platforms_subscription_and_reports_every_backlo
     // A module's subscription is its own process's to consume: its work waits.
     assert_eq!(sample(&metrics, module), Some(2.0), "{metrics}");
     assert_eq!(
-        sample(&metrics, r#"maturion_event_dead_letters{subscription="platform.permission_log"}"#),
+        sample(
+            &metrics,
+            r#"maturion_event_dead_letters{subscription="platform.permission_log"}"#
+        ),
         Some(0.0),
         "{metrics}"
     );
@@ -358,7 +460,10 @@ async fn the_server_delivers_the_platforms_subscription_and_reports_every_backlo
         .await
         .unwrap()
         .get(0);
-    assert!(processed, "the server's worker delivered the permission event");
+    assert!(
+        processed,
+        "the server's worker delivered the permission event"
+    );
 
     let stopped = tokio::task::spawn_blocking(move || bus.server.terminate())
         .await

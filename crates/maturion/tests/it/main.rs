@@ -8,6 +8,7 @@ mod docs;
 mod embedded;
 mod events_api;
 mod hostile;
+mod https;
 mod server;
 
 use std::path::Path;
