@@ -72,8 +72,9 @@ impl Bus {
         event
     }
 
-    /// A stream read in the background for `duration`: its status and text.
-    fn follow(
+    /// A stream read in the background for `duration` once its response has begun (so it
+    /// follows from a known moment): its status and text.
+    async fn follow(
         &self,
         token: &str,
         path: &str,
@@ -89,8 +90,8 @@ impl Bus {
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
         }
+        let mut response = request.send().await.unwrap();
         tokio::spawn(async move {
-            let mut response = request.send().await.unwrap();
             let status = response.status().as_u16();
             let deadline = tokio::time::Instant::now() + duration;
             let mut text = Vec::new();
@@ -133,10 +134,11 @@ async fn events_are_published_listed_and_streamed_for_the_callers_organisation_o
     let bus = Bus::start().await;
     let (a, b) = (bus.a.token.expose(), bus.b.token.expose());
     let window = Duration::from_secs(4);
-    let a_stream = bus.follow(a, "/v1/events/stream", None, window);
-    let b_stream = bus.follow(b, "/v1/events/stream", None, window);
-    let a_risks = bus.follow(a, "/v1/events/stream?type=risk.*", None, window);
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let a_stream = bus.follow(a, "/v1/events/stream", None, window).await;
+    let b_stream = bus.follow(b, "/v1/events/stream", None, window).await;
+    let a_risks = bus
+        .follow(a, "/v1/events/stream?type=risk.*", None, window)
+        .await;
 
     let first = bus.publish(&bus.a, "risk.created", "risks").await;
     let second = bus.publish(&bus.a, "policy.approved", "policies").await;
@@ -172,12 +174,14 @@ async fn events_are_published_listed_and_streamed_for_the_callers_organisation_o
     );
 
     // A reconnecting client resumes after the last event it saw, by its SSE id.
-    let resumed = bus.follow(
-        a,
-        "/v1/events/stream",
-        Some(&streamed[0].0),
-        Duration::from_secs(2),
-    );
+    let resumed = bus
+        .follow(
+            a,
+            "/v1/events/stream",
+            Some(&streamed[0].0),
+            Duration::from_secs(2),
+        )
+        .await;
     let (_, text) = resumed.await.unwrap();
     assert_eq!(
         ids(&events_of(&text)),
@@ -337,6 +341,7 @@ async fn a_member_reads_and_publishes_the_events_of_the_modules_granted_only() {
             Duration::from_secs(2),
         )
         .await
+        .await
         .unwrap();
     let streamed: Vec<String> = events_of(&text)
         .iter()
@@ -361,10 +366,10 @@ async fn open_streams_hold_no_connection_and_end_when_the_server_stops() {
     let bus = Bus::start().await;
     let a = bus.a.token.expose();
     // More streams than the pool has connections (16), for longer than the test runs.
-    let streams: Vec<_> = (0..24)
-        .map(|_| bus.follow(a, "/v1/events/stream", None, Duration::from_secs(60)))
-        .collect();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let streams = futures_util::future::join_all(
+        (0..24).map(|_| bus.follow(a, "/v1/events/stream", None, Duration::from_secs(60))),
+    )
+    .await;
     let started = std::time::Instant::now();
     let (status, _) = bus.call(a, "GET", "/v1/users", None).await;
     assert_eq!(status, 200);
