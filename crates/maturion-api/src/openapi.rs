@@ -207,7 +207,7 @@ fn operation(resource: &Resource, route: &Route) -> Value {
             parameters.extend(stream_parameters());
             let stream = json!({ "content": { "text/event-stream": { "schema": {
                 "type": "string",
-                "description": format!("Server-Sent Events: `id` is the cursor to resume after, `data` one {name} row as JSON; `event: undecodable` for a row that cannot be read."),
+                "description": format!("Server-Sent Events in commit order: `id` is the event's key to resume after (Last-Event-ID), `data` one {name} row as JSON; `event: undecodable` for a row that cannot be read, `event: error` before the stream ends on a refusal."),
             } } } });
             (
                 "The organisation's events as they commit (Server-Sent Events)".to_owned(),
@@ -319,7 +319,7 @@ fn list_parameters(resource: &Resource) -> Vec<Value> {
 fn stream_parameters() -> Vec<Value> {
     vec![
         json!({ "name": "after", "in": "query", "required": false, "schema": { "type": "string" },
-                "description": "Start after this cursor (an event's SSE id, or a commit position; 0: from the oldest event kept). Default: from now." }),
+                "description": "Start after this event (its SSE id, timestamp/id), or 0: from the oldest event kept. Default: from now. 410 for a key of no event of the organisation." }),
         json!({ "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "string" },
                 "description": "As `after`; what a reconnecting EventSource sends." }),
         json!({ "name": "type", "in": "query", "required": false, "schema": { "type": "string" },

@@ -45,7 +45,10 @@ pub use dead_letters::{dead_letters, replay, DeadLetter};
 pub use error::EventError;
 pub use event::{Event, UndecodableEvent};
 pub use publish::{publish, publish_all, NewEvent, PublishedEvent};
-pub use stream::{stream_after, stream_head, type_patterns, StreamCursor, StreamRead, MAX_READ};
+pub use stream::{
+    stream_after, stream_head, stream_position, type_patterns, EventKey, StreamCursor, StreamRead,
+    MAX_READ,
+};
 pub use subscription::{subscribe, unsubscribe, StartFrom, Subscription};
 pub use tail::{Tail, TailFilter, Tailed};
 pub use worker::{Delivery, Handler, HandlerError, Round, Worker, WorkerOptions};

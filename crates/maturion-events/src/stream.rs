@@ -6,6 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use maturion_tenancy::TenantTransaction;
 use uuid::Uuid;
 
@@ -16,7 +17,8 @@ use crate::EventError;
 pub const MAX_READ: i32 = 1000;
 
 /// A place in an organisation's stream: after commit `position` entirely, or after event
-/// `event_id` inside it. Written `position` or `position-event_id` (an SSE event id).
+/// `event_id` inside it. Positions come from one sequence for every organisation: keep them
+/// from clients (their gaps count other organisations' commits), who hold [`EventKey`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamCursor {
     pub position: i64,
@@ -31,34 +33,66 @@ impl StreamCursor {
     };
 }
 
-impl fmt::Display for StreamCursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.event_id {
-            Some(id) => write!(f, "{}-{id}", self.position),
-            None => write!(f, "{}", self.position),
+/// An event's key in `event_log`, `timestamp/id` (the timestamp in RFC 3339 with
+/// microseconds): what a client resumes after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventKey {
+    pub timestamp: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl EventKey {
+    pub fn of(event: &Event) -> Self {
+        EventKey {
+            timestamp: event.timestamp,
+            id: event.id,
         }
     }
 }
 
-impl FromStr for StreamCursor {
+impl fmt::Display for EventKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let timestamp = self.timestamp.to_rfc3339_opts(SecondsFormat::Micros, true);
+        write!(f, "{timestamp}/{}", self.id)
+    }
+}
+
+impl FromStr for EventKey {
     type Err = EventError;
 
     fn from_str(text: &str) -> Result<Self, EventError> {
         let invalid = || {
             EventError::InvalidCursor(format!(
-                "{text:?} is neither a commit position nor position-event_id"
+                "{text:?} is not an event's key (timestamp/id, an SSE id of the stream)"
             ))
         };
-        let (position, event_id) = match text.split_once('-') {
-            Some((position, id)) => (position, Some(Uuid::try_parse(id).map_err(|_| invalid())?)),
-            None => (text, None),
-        };
-        let position: i64 = position.parse().map_err(|_| invalid())?;
-        if position < 0 {
-            return Err(invalid());
-        }
-        Ok(StreamCursor { position, event_id })
+        let (timestamp, id) = text.split_once('/').ok_or_else(invalid)?;
+        Ok(EventKey {
+            timestamp: DateTime::parse_from_rfc3339(timestamp)
+                .map_err(|_| invalid())?
+                .with_timezone(&Utc),
+            id: Uuid::try_parse(id).map_err(|_| invalid())?,
+        })
     }
+}
+
+/// Where the bound organisation's event `key` sits in its stream: just past it. `None` when
+/// the organisation has no such event (never had, or dropped with its partition).
+pub async fn stream_position(
+    tx: &TenantTransaction,
+    key: EventKey,
+) -> Result<Option<StreamCursor>, EventError> {
+    let statement = tx
+        .prepare("SELECT maturion.event_stream_position($1, $2)")
+        .await?;
+    let position: Option<i64> = tx
+        .query_one(&statement, &[&key.timestamp, &key.id])
+        .await?
+        .get(0);
+    Ok(position.map(|position| StreamCursor {
+        position,
+        event_id: Some(key.id),
+    }))
 }
 
 /// What one read found: each event (or row no event can hold) with the cursor just past it,
@@ -153,19 +187,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cursors_are_a_position_or_a_position_and_an_event() {
-        let id = Uuid::now_v7();
-        for cursor in [
-            StreamCursor::START,
-            StreamCursor {
-                position: 42,
-                event_id: Some(id),
-            },
+    fn an_event_key_is_its_timestamp_and_id() {
+        let key = EventKey {
+            timestamp: DateTime::parse_from_rfc3339("2026-12-03T10:00:00.123456Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            id: Uuid::now_v7(),
+        };
+        let text = key.to_string();
+        assert!(text.starts_with("2026-12-03T10:00:00.123456Z/"), "{text}");
+        assert_eq!(text.parse::<EventKey>().unwrap(), key);
+        for bad in [
+            "",
+            "0",
+            "x/y",
+            "2026-12-03T10:00:00Z/",
+            "2026-13-03T10:00:00Z/0190",
         ] {
-            assert_eq!(cursor.to_string().parse::<StreamCursor>().unwrap(), cursor);
-        }
-        for bad in ["", "-1", "x", "12-", "12-nope", "1.5", "-5-0"] {
-            assert!(bad.parse::<StreamCursor>().is_err(), "{bad}");
+            assert!(bad.parse::<EventKey>().is_err(), "{bad}");
         }
     }
 }

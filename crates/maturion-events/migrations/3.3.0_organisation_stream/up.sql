@@ -73,3 +73,25 @@ COMMENT ON FUNCTION maturion.event_stream_after(bigint, uuid, text[], text[], in
   'The bound organisation''s events after a cursor (commit position, event id), in commit order, filtered by type patterns and source modules; a commit with no matching event is one row with NULL event columns. Nothing without a binding. @app-callable';
 REVOKE EXECUTE ON FUNCTION maturion.event_stream_after(bigint, uuid, text[], text[], integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION maturion.event_stream_after(bigint, uuid, text[], text[], integer) TO maturion_app;
+
+-- The commit position of one of the bound organisation's events, by its key. Positions come
+-- from one sequence for every organisation, so clients never see them (their gaps would count
+-- other organisations' commits): a client's cursor is the key of the last event it received,
+-- turned back into a position here. NULL for a key the organisation has no event of (never
+-- had, or dropped with its partition).
+CREATE FUNCTION maturion.event_stream_position(p_timestamp timestamptz, p_id uuid) RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT c.position
+  FROM public.event_log e
+  JOIN maturion.event_commits c
+    ON c.organisation_id = e.organisation_id AND c.transaction_id = e.transaction_id
+   AND e.timestamp = ANY (c.event_timestamps)
+  WHERE e.timestamp = p_timestamp AND e.id = p_id
+    AND e.organisation_id = (SELECT maturion.current_organisation_id())
+$$;
+COMMENT ON FUNCTION maturion.event_stream_position(timestamptz, uuid) IS
+  'The commit position of the bound organisation''s event with this key (timestamp, id); NULL for any other key, and without a binding. @app-callable';
+REVOKE EXECUTE ON FUNCTION maturion.event_stream_position(timestamptz, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION maturion.event_stream_position(timestamptz, uuid) TO maturion_app;

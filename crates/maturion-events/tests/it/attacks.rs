@@ -923,6 +923,31 @@ async fn the_organisation_stream_shows_the_bound_organisation_only_whatever_is_s
         let rows = attempt(&attacker, &preamble, read).await;
         assert_eq!(rows, Ok(vec![expected]), "{preamble}");
     }
+    // Another organisation's event key is no position, as a made-up one.
+    let alpha_event: (String, String) = {
+        let admin = db.admin().await;
+        let row = admin
+            .query_one(
+                "SELECT timestamp::text, id::text FROM event_log WHERE organisation_id = $1",
+                &[&alpha.organisation],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let position = format!(
+        "SELECT coalesce(maturion.event_stream_position('{}', '{}')::text, 'none')",
+        alpha_event.0, alpha_event.1
+    );
+    assert_eq!(
+        attempt(&attacker, &bind(&beta), &position).await,
+        Ok(vec!["none".to_owned()])
+    );
+    assert_ne!(
+        attempt(&attacker, &bind(&alpha), &position).await,
+        Ok(vec!["none".to_owned()]),
+        "the key finds its own organisation's event"
+    );
     let unbound_head = attempt(&attacker, &forged_alpha, head).await;
     assert_eq!(unbound_head, Ok(vec!["0".to_owned()]));
     let readonly = db.connect(maturion_schema::READONLY_ROLE).await;

@@ -19,7 +19,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use maturion_api::{ApiError, EventToPublish, Level, ListQuery, PLATFORM_MODULE};
-use maturion_events::{EventError, NewEvent, StreamCursor};
+use maturion_events::{EventError, EventKey, NewEvent, StreamCursor};
 use maturion_tenancy::{Database, TenancyError};
 use serde_json::{json, Value};
 use tokio::sync::watch;
@@ -118,9 +118,20 @@ pub async fn stream(
     let opened = async {
         session.require(PLATFORM_MODULE, Level::Read)?;
         let request = StreamRequest::parse(&query_pairs(pairs)?, &headers)?;
+        let transaction = &session.transaction;
         let start = match request.after {
-            Some(after) => after,
-            None => maturion_events::stream_head(&session.transaction)
+            Some(Start::Beginning) => StreamCursor::START,
+            Some(Start::After(key)) => maturion_events::stream_position(transaction, key)
+                .await
+                .map_err(problem)?
+                .ok_or_else(|| {
+                    Problem::new(
+                        StatusCode::GONE,
+                        "no event of this organisation has this key (any more): follow from now, or after=0",
+                    )
+                    .with_field("after")
+                })?,
+            None => maturion_events::stream_head(transaction)
                 .await
                 .map_err(problem)?,
         };
@@ -150,8 +161,16 @@ pub async fn stream(
 
 /// The stream's query string and headers.
 struct StreamRequest {
-    after: Option<StreamCursor>,
+    after: Option<Start>,
     patterns: Option<Vec<String>>,
+}
+
+/// Where a client asked its stream to start.
+enum Start {
+    /// `after=0`: the oldest event kept.
+    Beginning,
+    /// After the event of this key (an SSE id the stream sent).
+    After(EventKey),
 }
 
 impl StreamRequest {
@@ -182,8 +201,12 @@ impl StreamRequest {
     }
 }
 
-fn cursor(name: &str, text: &str) -> Result<StreamCursor, Problem> {
+fn cursor(name: &str, text: &str) -> Result<Start, Problem> {
+    if text == "0" {
+        return Ok(Start::Beginning);
+    }
     text.parse()
+        .map(Start::After)
         .map_err(|error: EventError| ApiError::parameter(name, error.to_string()).into())
 }
 
@@ -247,14 +270,26 @@ impl Follower {
         .await;
         let read = session.finish(outcome).await?;
         self.read_again = read.items.len() >= READ as usize;
-        for (cursor, item) in read.items {
-            let event = match item {
-                Ok(event) => SseEvent::default().data(json!(event).to_string()),
-                Err(undecodable) => SseEvent::default()
-                    .event("undecodable")
-                    .data(json!(undecodable).to_string()),
-            };
-            self.pending.push_back(event.id(cursor.to_string()));
+        for (_, item) in read.items {
+            self.pending.push_back(match item {
+                Ok(event) => {
+                    let mut data = json!(event);
+                    if let Some(fields) = data.as_object_mut() {
+                        // The bus's commit position: a counter shared by every organisation.
+                        fields.remove("position");
+                    }
+                    SseEvent::default()
+                        .id(EventKey::of(&event).to_string())
+                        .data(data.to_string())
+                }
+                // No key to resume after: a client that reconnects sees it again.
+                Err(undecodable) => {
+                    let data = json!({ "id": undecodable.id, "event_type": undecodable.event_type, "error": undecodable.error });
+                    SseEvent::default()
+                        .event("undecodable")
+                        .data(data.to_string())
+                }
+            });
         }
         if let Some(next) = read.next {
             self.cursor = next;

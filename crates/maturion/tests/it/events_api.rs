@@ -122,6 +122,11 @@ fn events_of(text: &str) -> Vec<(String, Value)> {
     events
 }
 
+/// Now as an event key's timestamp.
+fn since_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 fn ids(events: &[(String, Value)]) -> Vec<String> {
     events
         .iter()
@@ -187,6 +192,32 @@ async fn events_are_published_listed_and_streamed_for_the_callers_organisation_o
         ids(&events_of(&text)),
         [&second["id"], &third["id"]].map(|id| id.as_str().unwrap().to_owned())
     );
+
+    // No position of the bus in what a client sees; A's key is nothing to B.
+    assert!(streamed
+        .iter()
+        .all(|(_, event)| event.get("position").is_none()));
+    let (status, refused) = bus
+        .call(
+            b,
+            "GET",
+            &format!(
+                "/v1/events/stream?after={}",
+                streamed[0].0.replace('+', "%2B")
+            ),
+            None,
+        )
+        .await;
+    let made_up = format!("{}/{}", since_now(), uuid::Uuid::now_v7());
+    let (_, nobodys) = bus
+        .call(
+            b,
+            "GET",
+            &format!("/v1/events/stream?after={made_up}"),
+            None,
+        )
+        .await;
+    assert_eq!((status, &refused), (410, &nobodys));
 
     // The listing: newest first, in pages, filtered; B's event nowhere.
     let mut listed = Vec::new();
