@@ -273,6 +273,12 @@ fn problems(route: &Route) -> Vec<(&'static str, &'static str)> {
     if route.operation == Operation::Update {
         problems.push(("412", "the row changed since the version named by If-Match"));
     }
+    if route.operation == Operation::Stream {
+        problems.push((
+            "410",
+            "no event of the organisation has the key given to start after",
+        ));
+    }
     if matches!(
         route.operation,
         Operation::Create | Operation::Update | Operation::Restore
