@@ -28,6 +28,8 @@ pub struct Catalog {
     pub resources: Vec<Resource>,
     /// `audit_log`, read-only: its key is (timestamp, id), written only by the platform.
     pub audit_log: Option<Resource>,
+    /// `event_log`, read-only at `/v1/events` (without its internal `transaction_id`).
+    pub event_log: Option<Resource>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -82,7 +84,15 @@ pub async fn load(client: &Client) -> Result<Catalog, CatalogError> {
             trigram_columns: row.get("trigram_columns"),
         };
         if table.name == AUDIT_LOG {
-            catalog.audit_log = table.into_audit_log().ok();
+            catalog.audit_log = table.into_platform_log().ok();
+            continue;
+        }
+        if table.name == crate::EVENT_LOG {
+            catalog.event_log = table.into_platform_log().ok().map(|mut log| {
+                // A global counter: how many transactions others ran between two events.
+                log.columns.retain(|column| column.name != "transaction_id");
+                log
+            });
             continue;
         }
         match table.into_resource() {
@@ -132,9 +142,9 @@ struct SearchColumn {
 }
 
 impl Table {
-    /// The audit trail, whose rows only the platform writes: every conflict check is beside
-    /// the point, and nothing is offered but reading.
-    fn into_audit_log(mut self) -> Result<Resource, Skipped> {
+    /// The audit trail or the event log, whose rows only the platform writes: every conflict
+    /// check is beside the point, and nothing is offered but reading.
+    fn into_platform_log(mut self) -> Result<Resource, Skipped> {
         self.unique_keys.clear();
         self.can_insert = false;
         self.can_update = false;

@@ -10,6 +10,7 @@
 
 mod catalog;
 mod error;
+mod events;
 mod listing;
 mod model;
 mod openapi;
@@ -21,6 +22,7 @@ mod values;
 
 pub use catalog::{load, Catalog, Skipped, AUDIT_LOG};
 pub use error::{ApiError, CatalogError};
+pub use events::{event_routes, EventToPublish, EVENTS, EVENT_LOG};
 pub use listing::{
     Comparison, Condition, Cursor, Filter, ListQuery, Order, DEFAULT_LIMIT, MAX_LIMIT,
 };
@@ -36,12 +38,17 @@ pub use statements::{Statement, HISTORY_LIMIT};
 pub use tokens::NewToken;
 
 impl Catalog {
-    /// Every route of every resource, then the audit log's and the token routes, in a fixed
-    /// order.
+    /// Every route of every resource, then the audit log's, the token and the event routes,
+    /// in a fixed order.
     pub fn routes(&self) -> Vec<Route> {
         let resources = self.resources.iter().flat_map(Resource::routes);
         let audit_log = self.audit_log.as_ref().map(|_| audit_log_route());
-        resources.chain(audit_log).chain(token_routes()).collect()
+        let events = self.event_log.iter().flat_map(|_| event_routes());
+        resources
+            .chain(audit_log)
+            .chain(token_routes())
+            .chain(events)
+            .collect()
     }
 
     /// A served resource, the audit log included.
@@ -49,6 +56,7 @@ impl Catalog {
         self.resources
             .iter()
             .chain(&self.audit_log)
+            .chain(&self.event_log)
             .find(|resource| resource.name == name)
     }
 }

@@ -191,6 +191,25 @@ impl ListQuery {
         pairs: &[(String, String)],
         modules: Option<Vec<String>>,
     ) -> Result<Self, ApiError> {
+        ListQuery::parse_newest_first(resource, pairs, "module", modules)
+    }
+
+    /// The event log's listing: newest first unless `order` says otherwise, and only the
+    /// events published by `modules` (`None`: every module).
+    pub fn parse_event_log(
+        resource: &Resource,
+        pairs: &[(String, String)],
+        modules: Option<Vec<String>>,
+    ) -> Result<Self, ApiError> {
+        ListQuery::parse_newest_first(resource, pairs, "source_module", modules)
+    }
+
+    fn parse_newest_first(
+        resource: &Resource,
+        pairs: &[(String, String)],
+        module_column: &str,
+        modules: Option<Vec<String>>,
+    ) -> Result<Self, ApiError> {
         let newest_first = Order {
             column: "timestamp".to_owned(),
             descending: true,
@@ -198,7 +217,7 @@ impl ListQuery {
         let mut query = ListQuery::parse_ordered(resource, pairs, newest_first)?;
         if let Some(modules) = modules {
             query.filters.push(Filter {
-                column: "module".to_owned(),
+                column: module_column.to_owned(),
                 condition: Condition::In(modules),
             });
         }

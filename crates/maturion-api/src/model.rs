@@ -308,6 +308,8 @@ pub enum Operation {
     Versions,
     /// `POST /v1/T/{id}/transitions {"to": …}`: a workflow's status move.
     Transition,
+    /// `GET /v1/events/stream`: the organisation's events as they commit (Server-Sent Events).
+    Stream,
 }
 
 /// One route of the API: what the server registers, the OpenAPI document lists and the

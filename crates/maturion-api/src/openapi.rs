@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::model::{
     audit_log_route, token_routes, Column, Method, Operation, Resource, Route, ValueKind,
 };
-use crate::{Catalog, MAX_LIMIT, MAX_SEARCH_CHARS, VERSIONS_LIMIT};
+use crate::{event_routes, Catalog, MAX_LIMIT, MAX_SEARCH_CHARS, VERSIONS_LIMIT};
 
 impl Catalog {
     /// Every route of [`Catalog::routes`] under `paths`, one schema per resource (as read, as
@@ -43,6 +43,14 @@ impl Catalog {
                 route.path.clone(),
                 json!({ "get": operation(audit_log, &route) }),
             );
+        }
+        if let Some(event_log) = &self.event_log {
+            schemas.insert(event_log.name.clone(), row_schema(event_log));
+            schemas.insert(format!("{}_new", event_log.name), publish_schema());
+            for route in event_routes() {
+                let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
+                path[route.method.as_str().to_lowercase()] = operation(event_log, &route);
+            }
         }
         schemas.extend(token_schemas());
         for route in token_routes() {
@@ -227,6 +235,18 @@ fn operation(resource: &Resource, route: &Route) -> Value {
             None,
         ),
         Operation::Restore => ("Undoes a soft delete".to_owned(), ("200", row()), None),
+        Operation::Stream => {
+            parameters.extend(stream_parameters());
+            let stream = json!({ "content": { "text/event-stream": { "schema": {
+                "type": "string",
+                "description": format!("Server-Sent Events in commit order: `id` is the event's key to resume after (Last-Event-ID), `data` one {name} row as JSON; `event: undecodable` for a row that cannot be read, `event: error` before the stream ends on a refusal."),
+            } } } });
+            (
+                "The organisation's events as they commit (Server-Sent Events)".to_owned(),
+                ("200", stream),
+                None,
+            )
+        }
         Operation::History => {
             let entries = json!({
                 "type": "object",
@@ -284,6 +304,12 @@ fn problems(route: &Route) -> Vec<(&'static str, &'static str)> {
     }
     if route.operation == Operation::Update {
         problems.push(("412", "the row changed since the version named by If-Match"));
+    }
+    if route.operation == Operation::Stream {
+        problems.push((
+            "410",
+            "no event of the organisation has the key given to start after",
+        ));
     }
     if matches!(
         route.operation,
@@ -390,6 +416,41 @@ fn transition_schema(resource: &Resource) -> Value {
         "type": "object",
         "properties": { "to": { "type": "string", "enum": resource.statuses() } },
         "required": ["to"],
+        "additionalProperties": false,
+    })
+}
+
+fn stream_parameters() -> Vec<Value> {
+    vec![
+        json!({ "name": "after", "in": "query", "required": false, "schema": { "type": "string" },
+                "description": "Start after this event (its SSE id, timestamp/id), or 0: from the oldest event kept. Default: from now. 410 for a key of no event of the organisation." }),
+        json!({ "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "string" },
+                "description": "As `after`; what a reconnecting EventSource sends." }),
+        json!({ "name": "type", "in": "query", "required": false, "schema": { "type": "string" },
+                "description": "An event type (risk.created), a prefix (risk.*) or *; repeat for several." }),
+    ]
+}
+
+/// The body of `POST /v1/events`.
+fn publish_schema() -> Value {
+    let maybe_name = json!({ "type": ["string", "null"], "minLength": 1, "maxLength": 200 });
+    let maybe_uuid = json!({ "type": ["string", "null"], "format": "uuid" });
+    json!({
+        "type": "object",
+        "description": "An event to publish; its id, organisation, publisher and time are set by the server.",
+        "properties": {
+            "event_type": { "type": "string", "pattern": "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$",
+                            "description": "Dotted lower-case words, e.g. risk.created; not permission.*." },
+            "source_module": { "type": "string", "minLength": 1, "maxLength": 200,
+                               "description": "The publishing module (not platform); publishing needs write on it." },
+            "source_entity_type": maybe_name.clone(),
+            "source_entity_id": maybe_uuid.clone(),
+            "target_module": maybe_name.clone(),
+            "target_entity_type": maybe_name,
+            "target_entity_id": maybe_uuid,
+            "payload": {},
+        },
+        "required": ["event_type", "source_module"],
         "additionalProperties": false,
     })
 }

@@ -9,6 +9,7 @@
 mod error;
 mod role;
 mod secret;
+mod server_tls;
 mod settings;
 mod sources;
 mod target;
@@ -19,6 +20,7 @@ pub use error::SettingsError;
 pub use maturion_cluster::StartOutcome;
 pub use role::PlatformRole;
 pub use secret::{Secret, MASK};
+pub use server_tls::ServerTlsError;
 pub use settings::*;
 pub use sources::{Sources, CONFIG_VARIABLE, DEFAULT_CONFIG_FILE};
 pub use target::{

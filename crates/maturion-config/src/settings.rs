@@ -87,6 +87,15 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     /// Requests served at once; more wait.
     pub concurrency_limit: NonZeroUsize,
+    /// HTTPS (TLS 1.3 only) with these PEM files; plain HTTP without.
+    pub tls: Option<ServerTls>,
+}
+
+/// The server's certificate chain and private key, PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTls {
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
 }
 
 /// The periodic jobs.

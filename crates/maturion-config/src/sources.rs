@@ -132,7 +132,7 @@ struct Setting {
     set: fn(&mut Layer, &str) -> Result<(), String>,
 }
 
-static SETTINGS: [Setting; 17] = [
+static SETTINGS: [Setting; 19] = [
     Setting {
         key: "database.home",
         variable: "MATURION_HOME",
@@ -218,6 +218,22 @@ static SETTINGS: [Setting; 17] = [
         variable: "MATURION_SERVER_CONCURRENCY_LIMIT",
         set: |layer, value| {
             layer.server.concurrency_limit = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.tls_certificate",
+        variable: "MATURION_SERVER_TLS_CERTIFICATE",
+        set: |layer, value| {
+            layer.server.tls_certificate = Some(value.into());
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.tls_private_key",
+        variable: "MATURION_SERVER_TLS_PRIVATE_KEY",
+        set: |layer, value| {
+            layer.server.tls_private_key = Some(value.into());
             Ok(())
         },
     },
@@ -316,6 +332,8 @@ struct ServerLayer {
     body_limit_bytes: Option<NonZeroUsize>,
     request_timeout_seconds: Option<NonZeroU64>,
     concurrency_limit: Option<NonZeroUsize>,
+    tls_certificate: Option<PathBuf>,
+    tls_private_key: Option<PathBuf>,
 }
 
 #[derive(Default, Deserialize)]
@@ -357,11 +375,13 @@ impl Layer {
             message: error.message().trim().to_owned(),
         })?;
         let folder = path.parent().unwrap_or(Path::new(""));
-        let database = &mut layer.database;
+        let (database, server) = (&mut layer.database, &mut layer.server);
         for relative in [
             &mut database.home,
             &mut database.tls_certificate,
             &mut database.tls_private_key,
+            &mut server.tls_certificate,
+            &mut server.tls_private_key,
         ]
         .into_iter()
         .flatten()
@@ -389,6 +409,7 @@ impl Layer {
                     .server
                     .concurrency_limit
                     .unwrap_or(DEFAULT_CONCURRENCY_LIMIT),
+                tls: self.server.tls()?,
             },
             jobs: JobSettings {
                 maintenance_interval: self
@@ -405,6 +426,22 @@ impl Layer {
                 json: self.log.json.unwrap_or(false),
             },
         })
+    }
+}
+
+impl ServerLayer {
+    fn tls(&self) -> Result<Option<ServerTls>, SettingsError> {
+        match (&self.tls_certificate, &self.tls_private_key) {
+            (None, None) => Ok(None),
+            (Some(certificate), Some(private_key)) => Ok(Some(ServerTls {
+                certificate: certificate.clone(),
+                private_key: private_key.clone(),
+            })),
+            _ => Err(SettingsError::Invalid {
+                key: "server.tls_certificate",
+                reason: "goes with server.tls_private_key: set both or neither".to_owned(),
+            }),
+        }
     }
 }
 

@@ -23,6 +23,9 @@ pub enum EventError {
     #[error("{0} needs an acting user in the tenant context")]
     MissingActor(&'static str),
 
+    #[error("invalid stream cursor: {0}")]
+    InvalidCursor(String),
+
     #[error("malformed event data: {0}")]
     Malformed(String),
 }

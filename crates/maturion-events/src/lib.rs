@@ -23,11 +23,13 @@
 //!
 //! [`TenantTransaction`]: maturion_tenancy::TenantTransaction
 
+mod backlog;
 mod dead_letters;
 mod error;
 mod event;
 mod listen;
 mod publish;
+mod stream;
 mod subscription;
 mod tail;
 mod worker;
@@ -38,10 +40,15 @@ use include_dir::{include_dir, Dir};
 use maturion_migrate::{AppliedMigration, MigrateError, MigrationSet, Migrator, Options};
 use tokio_postgres::Client;
 
+pub use backlog::{backlog, subscriptions, Backlog};
 pub use dead_letters::{dead_letters, replay, DeadLetter};
 pub use error::EventError;
 pub use event::{Event, UndecodableEvent};
 pub use publish::{publish, publish_all, NewEvent, PublishedEvent};
+pub use stream::{
+    stream_after, stream_head, stream_position, type_patterns, EventKey, StreamCursor, StreamRead,
+    MAX_READ,
+};
 pub use subscription::{subscribe, unsubscribe, StartFrom, Subscription};
 pub use tail::{Tail, TailFilter, Tailed};
 pub use worker::{Delivery, Handler, HandlerError, Round, Worker, WorkerOptions};

@@ -147,3 +147,64 @@ pub async fn rebuild(tx: &TenantTransaction) -> Result<Permissions, EventError> 
     }
     Ok(permissions)
 }
+
+/// The platform's own subscription, run by `maturion serve`: every permission event is
+/// checked against the table it describes.
+pub const LOG_CHECK_SUBSCRIPTION: &str = "platform.permission_log";
+
+/// [`LOG_CHECK_SUBSCRIPTION`] on `permission.*`, for events committed from its registration
+/// on (the check is of the table as it is now, see [`LogCheck`]).
+pub fn log_check_subscription() -> crate::Subscription {
+    crate::Subscription::new(LOG_CHECK_SUBSCRIPTION, &["permission.*"])
+        .starting_from(crate::StartFrom::Now)
+}
+
+/// The handler of [`LOG_CHECK_SUBSCRIPTION`]: for the permission an event names, the log
+/// replayed in commit order ([`rebuild`]) must say what `user_permissions` says now ([`active`]):
+/// active or not, and granted by whom. A difference is a change that bypassed the log (a
+/// disabled trigger, a restore of one without the other): the delivery fails, is retried (a
+/// change committing between the two reads settles on the next attempt) and ends as a dead
+/// letter that `maturion events dead-letters` shows. Only the event's own permission is
+/// compared: its latest event is always retained, whereas older permissions' events may have
+/// been dropped with their partitions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogCheck;
+
+impl crate::Handler for LogCheck {
+    async fn handle(
+        &self,
+        delivery: &mut crate::Delivery,
+        event: &crate::Event,
+    ) -> Result<(), crate::HandlerError> {
+        let payload: Payload = serde_json::from_value(event.payload.clone().unwrap_or_default())
+            .map_err(|error| format!("{} payload: {error}", event.event_type))?;
+        let key = PermissionKey {
+            user_id: payload.user_id,
+            module: payload.module,
+            permission: payload.permission,
+        };
+        let tx = delivery.transaction().await?;
+        let from_log = rebuild(tx).await?.remove(&key);
+        let in_table = active(tx).await?.remove(&key);
+        if from_log == in_table {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} of user {} differs: the event log says {}, user_permissions says {}",
+                key.permission,
+                key.user_id,
+                describe(from_log),
+                describe(in_table)
+            )
+            .into())
+        }
+    }
+}
+
+fn describe(grant: Option<Option<Uuid>>) -> String {
+    match grant {
+        None => "not active".to_owned(),
+        Some(None) => "active, granted by nobody".to_owned(),
+        Some(Some(grantor)) => format!("active, granted by {grantor}"),
+    }
+}

@@ -345,3 +345,35 @@ fn a_configured_certificate_needs_its_key_and_the_embedded_cluster() {
         "{external}"
     );
 }
+
+#[test]
+fn the_servers_certificate_and_key_come_together_relative_to_the_file() {
+    let (dir, path) =
+        file("[server]\ntls_certificate = \"tls/api.pem\"\ntls_private_key = \"tls/api.key\"\n");
+    let settings = load(Some(&path), &[]).unwrap();
+    assert_eq!(
+        settings.server.tls,
+        Some(ServerTls {
+            certificate: dir.path().join("tls/api.pem"),
+            private_key: dir.path().join("tls/api.key"),
+        })
+    );
+    assert_eq!(load(None, &[]).unwrap().server.tls, None);
+    let from_environment = load(
+        None,
+        &[
+            ("MATURION_SERVER_TLS_CERTIFICATE", "/etc/maturion/api.pem"),
+            ("MATURION_SERVER_TLS_PRIVATE_KEY", "/etc/maturion/api.key"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        from_environment.server.tls.map(|tls| tls.private_key),
+        Some(PathBuf::from("/etc/maturion/api.key"))
+    );
+    let alone = load(None, &[("MATURION_SERVER_TLS_PRIVATE_KEY", "/etc/k.pem")]).unwrap_err();
+    assert!(
+        alone.to_string().contains("server.tls_private_key"),
+        "{alone}"
+    );
+}

@@ -894,3 +894,65 @@ async fn forged_wakeups_neither_skip_nor_repeat_and_real_ones_name_nobody() {
     }
     assert!(genuine > 0, "publishers woke the sleeping worker");
 }
+
+#[tokio::test]
+async fn the_organisation_stream_shows_the_bound_organisation_only_whatever_is_set_or_asked() {
+    let db = support::database().await;
+    let (alpha, beta) = two_tenants(&db).await;
+    let app = support::app(&db, 1);
+    support::publish(&app, &alpha, "risk.created", 2).await;
+    support::publish(&app, &beta, "risk.created", 1).await;
+    let attacker = db.connect(maturion_schema::APP_ROLE).await;
+    // Every argument at its widest: from the start, no type or module filter, the most rows.
+    let read = "SELECT count(*) FILTER (WHERE id IS NOT NULL)::text || '/' || \
+                       coalesce(string_agg(DISTINCT organisation_id::text, ','), '') \
+                FROM maturion.event_stream_after(0, NULL, NULL, NULL, 1000000)";
+    let head = "SELECT maturion.event_stream_head()::text";
+    let forged_alpha = format!(
+        "SELECT set_config('maturion.binding', '{}/{}/' || repeat('0', 64), true), \
+                set_config('app.current_organisation_id', '{}', true)",
+        alpha.organisation, alpha.user, alpha.organisation
+    );
+    for (preamble, expected) in [
+        (bind(&beta), format!("1/{}", beta.organisation)),
+        // A binding overwritten by a forged one is no binding at all.
+        (format!("{}; {forged_alpha}", bind(&beta)), "0/".to_owned()),
+        (forged_alpha.clone(), "0/".to_owned()),
+        ("SELECT 1".to_owned(), "0/".to_owned()),
+    ] {
+        let rows = attempt(&attacker, &preamble, read).await;
+        assert_eq!(rows, Ok(vec![expected]), "{preamble}");
+    }
+    // Another organisation's event key is no position, as a made-up one.
+    let alpha_event: (String, String) = {
+        let admin = db.admin().await;
+        let row = admin
+            .query_one(
+                "SELECT timestamp::text, id::text FROM event_log WHERE organisation_id = $1",
+                &[&alpha.organisation],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let position = format!(
+        "SELECT coalesce(maturion.event_stream_position('{}', '{}')::text, 'none')",
+        alpha_event.0, alpha_event.1
+    );
+    assert_eq!(
+        attempt(&attacker, &bind(&beta), &position).await,
+        Ok(vec!["none".to_owned()])
+    );
+    assert_ne!(
+        attempt(&attacker, &bind(&alpha), &position).await,
+        Ok(vec!["none".to_owned()]),
+        "the key finds its own organisation's event"
+    );
+    let unbound_head = attempt(&attacker, &forged_alpha, head).await;
+    assert_eq!(unbound_head, Ok(vec!["0".to_owned()]));
+    let readonly = db.connect(maturion_schema::READONLY_ROLE).await;
+    assert_eq!(
+        attempt(&readonly, &bind(&alpha), head).await,
+        Err(DENIED.to_owned())
+    );
+}

@@ -192,3 +192,85 @@ async fn a_grant_needs_an_acting_user() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn the_platform_log_check_passes_real_changes_and_dead_letters_one_that_bypassed_the_log() {
+    let db = support::database().await;
+    let app = support::app(&db, 4);
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let users = add_users(&db, &app, &alpha, 1).await;
+    let (member, _) = users[1].clone();
+    let maintenance = support::maintenance(&db).await;
+    let subscription = permissions::log_check_subscription().retries(
+        1,
+        std::time::Duration::from_millis(10),
+        std::time::Duration::from_millis(10),
+    );
+    maturion_events::subscribe(&maintenance, &subscription)
+        .await
+        .unwrap();
+    let mut worker = maturion_events::Worker::new(
+        &support::admin_config(&db),
+        app.clone(),
+        permissions::LOG_CHECK_SUBSCRIPTION,
+        permissions::LogCheck,
+        maturion_events::WorkerOptions::default(),
+    )
+    .await
+    .unwrap();
+
+    let tx = app.transaction(&alpha.context).await.unwrap();
+    assert!(permissions::grant(&tx, member, "risks", "read")
+        .await
+        .unwrap());
+    assert!(permissions::grant(&tx, member, "risks", "write")
+        .await
+        .unwrap());
+    tx.commit().await.unwrap();
+    let tx = app.transaction(&alpha.context).await.unwrap();
+    assert!(permissions::revoke(&tx, member, "risks", "write")
+        .await
+        .unwrap());
+    tx.commit().await.unwrap();
+    let round = worker.run_once().await.unwrap();
+    assert_eq!((round.delivered, round.dead_lettered), (3, 0), "{round:?}");
+
+    // A grant, then, before its event is delivered, an operator removes it with the
+    // publishing trigger off: the table now says what no event says.
+    let tx = app.transaction(&alpha.context).await.unwrap();
+    assert!(permissions::grant(&tx, member, "risks", "admin")
+        .await
+        .unwrap());
+    tx.commit().await.unwrap();
+    let admin = db.admin().await;
+    admin
+        .batch_execute(
+            "ALTER TABLE user_permissions DISABLE TRIGGER publish_permission_change;
+             UPDATE user_permissions SET deleted_at = now() WHERE permission = 'admin';
+             ALTER TABLE user_permissions ENABLE TRIGGER publish_permission_change;",
+        )
+        .await
+        .unwrap();
+    let round = worker.run_once().await.unwrap();
+    assert_eq!((round.delivered, round.dead_lettered), (0, 1), "{round:?}");
+    let letters = maturion_events::dead_letters(
+        &maintenance,
+        Some(permissions::LOG_CHECK_SUBSCRIPTION),
+        false,
+    )
+    .await
+    .unwrap();
+    let expected = format!(
+        "admin of user {member} differs: the event log says active, granted by {}, user_permissions says not active",
+        alpha.user
+    );
+    assert_eq!(
+        letters
+            .iter()
+            .map(|l| l.last_error.as_str())
+            .collect::<Vec<_>>(),
+        [expected.as_str()]
+    );
+}

@@ -47,11 +47,12 @@ pub async fn run(
     }
     let listen = args.listen.unwrap_or(settings.server.listen);
     let server = Server::bind(settings, target, listen).await?;
-    let url = format!("http://{}", server.local_addr()?);
+    let url = server.url()?;
     println!("Maturion is serving on {url}");
     println!("  health:    {url}/healthz");
     println!("  readiness: {url}/readyz");
     println!("  metrics:   {url}/metrics");
+    println!("  API docs:  {url}/docs");
     println!("Try: curl -s {url}/readyz");
     if let Some(demo) = demo {
         print_demo(&demo, &url);

@@ -1,5 +1,5 @@
 //! `maturion serve`: the platform as a running service. An axum server (health, readiness,
-//! metrics) with the platform's periodic job in-process.
+//! metrics) with the platform's periodic job and event workers in-process.
 //!
 //! Requests run on the application role's own login (`maturion_app`), never an owner or a
 //! BYPASSRLS role; the periodic job runs on the administrator's connection, which its DDL
@@ -7,13 +7,17 @@
 
 mod auth;
 mod backups;
+mod docs;
+mod events;
 mod patterns;
 mod problem;
 mod resources;
 mod routes;
 mod scheduler;
 mod telemetry;
+mod tls;
 mod tokens;
+mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use axum::http::StatusCode;
+use axum::serve::ListenerExt;
 use axum::Router;
 use maturion_api::Catalog;
 use maturion_config::{
@@ -54,14 +59,19 @@ pub struct AppState {
     pub backups: Option<watch::Receiver<BackupStatus>>,
     pub metrics: Arc<metrics_exporter_prometheus::PrometheusHandle>,
     pub started: Instant,
+    /// Becomes true when the server starts shutting down: live streams end then, so that
+    /// in-flight requests can finish.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 /// A bound, not yet serving, server: its address is known (port 0 picks a free one).
 pub struct Server {
-    listener: TcpListener,
+    listener: Listening,
     router: Router,
     scheduler: scheduler::Scheduler,
     backups: Option<backups::BackupJob>,
+    workers: workers::EventWorkers,
+    shutting_down: watch::Sender<bool>,
 }
 
 impl Server {
@@ -87,6 +97,8 @@ impl Server {
             )),
             DatabaseTarget::External(_) => None,
         };
+        let workers = workers::EventWorkers::new(target, &app)?;
+        let (shutting_down, shutdown) = watch::channel(false);
         let state = AppState {
             app,
             database,
@@ -96,21 +108,45 @@ impl Server {
             backups: backups.as_ref().map(backups::BackupJob::status),
             metrics,
             started: Instant::now(),
+            shutdown,
         };
         let router = with_limits(routes::router(state), &settings.server);
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
+        let listener = match &settings.server.tls {
+            None => Listening::Plain(listener),
+            Some(tls) => {
+                let config = tls.server_config().context(
+                    "cannot serve HTTPS with server.tls_certificate and server.tls_private_key",
+                )?;
+                Listening::Tls(tls::TlsListener::new(listener, config)?)
+            }
+        };
         Ok(Server {
             listener,
             router,
             scheduler,
             backups,
+            workers,
+            shutting_down,
         })
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        Ok(self.listener.local_addr()?)
+        Ok(match &self.listener {
+            Listening::Plain(listener) => listener.local_addr()?,
+            Listening::Tls(listener) => axum::serve::Listener::local_addr(listener)?,
+        })
+    }
+
+    /// The URL it serves: `https://` with a certificate, else `http://`.
+    pub fn url(&self) -> Result<String> {
+        let scheme = match self.listener {
+            Listening::Plain(_) => "http",
+            Listening::Tls(_) => "https",
+        };
+        Ok(format!("{scheme}://{}", self.local_addr()?))
     }
 
     /// Serves until `shutdown` completes: then stops accepting, lets in-flight requests
@@ -121,22 +157,48 @@ impl Server {
     ) -> Result<()> {
         let (stop, stopped) = watch::channel(false);
         let jobs = tokio::spawn(self.scheduler.run(stopped.clone()));
+        let workers = tokio::spawn(self.workers.run(stopped.clone()));
         let backups = self.backups.map(|job| tokio::spawn(job.run(stopped)));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let serving = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+        let shutting_down = self.shutting_down;
+        let graceful = async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
-        });
+            shutting_down.send_replace(true);
+        };
+        let serving = async move {
+            match self.listener {
+                Listening::Plain(listener) => {
+                    axum::serve(listener, service)
+                        .with_graceful_shutdown(graceful)
+                        .await
+                }
+                Listening::Tls(listener) => {
+                    // tap_io: axum gives connection info (the client's address) to listeners
+                    // of its own types, and to any listener so wrapped.
+                    axum::serve(listener.tap_io(|_| ()), service)
+                        .with_graceful_shutdown(graceful)
+                        .await
+                }
+            }
+        };
         let served = serving.await;
         let _ = stop.send(true);
         jobs.await.context("the periodic job task failed")?;
+        workers.await.context("the event workers' task failed")?;
         if let Some(backups) = backups {
             backups.await.context("the backup task failed")?;
         }
         served.context("the server failed")
     }
+}
+
+/// Where connections come from: plain TCP, or TCP that has passed a TLS 1.3 handshake.
+enum Listening {
+    Plain(TcpListener),
+    Tls(tls::TlsListener),
 }
 
 /// Connections of the application role that requests share; more requests wait for one (and

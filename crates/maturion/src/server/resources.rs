@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodFilter};
 use axum::{Extension, Json, Router};
 use maturion_api::{
-    ApiError, Catalog, Level, ListQuery, Method, Operation, Resource, Route, Statement, TOKENS,
+    ApiError, Catalog, Level, ListQuery, Method, Operation, Resource, Route, Statement, EVENTS,
+    TOKENS,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -21,8 +22,8 @@ use uuid::Uuid;
 use super::auth::Session;
 use super::patterns;
 use super::problem::Problem;
-use super::tokens;
 use super::AppState;
+use super::{events, tokens};
 
 /// What a route's handler needs to know: the route and its resource.
 struct Endpoint {
@@ -42,6 +43,11 @@ pub fn router(catalog: &Catalog) -> Router<AppState> {
                 });
                 on(filter(route.method), serve).layer(Extension(endpoint))
             }
+            None if route.resource == EVENTS => match route.operation {
+                Operation::List => get(events::list),
+                Operation::Create => axum::routing::post(events::publish),
+                _ => get(events::stream),
+            },
             None if route.resource == TOKENS => match route.operation {
                 Operation::List => get(tokens::list),
                 Operation::Create => axum::routing::post(tokens::create),
@@ -275,6 +281,8 @@ async fn run(session: &Session, endpoint: &Endpoint, input: Input) -> Result<Res
         }
         Operation::Versions => patterns::versions(session, resource, &input).await,
         Operation::Transition => patterns::transition(session, resource, &input).await,
+        // Only the event routes stream, and they have handlers of their own.
+        Operation::Stream => Err(Problem::not_found(&resource.name)),
     }
 }
 

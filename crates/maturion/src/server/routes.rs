@@ -18,6 +18,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(super::resources::router(&state.catalog))
+        .merge(super::docs::router())
         .fallback(not_found)
         .layer(middleware::from_fn(super::telemetry::track))
         .with_state(state)
@@ -127,6 +128,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("maturion_db_pool_connections").set(pool.size as f64);
     metrics::gauge!("maturion_db_pool_connections_in_use").set(pool.in_use as f64);
     metrics::gauge!("maturion_db_pool_waiting").set(pool.waiting as f64);
+    let backlog = tokio::time::timeout(CHECK_TIMEOUT, super::workers::record_backlog(&state.admin));
+    match backlog.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(error = format!("{error:#}"), "no event backlog"),
+        Err(_) => tracing::warn!("no event backlog within the check timeout"),
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -163,11 +163,13 @@ impl Api {
             })
             .collect();
         tables.push(("audit_log".to_owned(), "organisation_id".to_owned()));
+        tables.push(("event_log".to_owned(), "organisation_id".to_owned()));
         for (table, tenant) in tables {
+            // processed_at is the event workers' bookkeeping, not the organisation's data.
             let rows: Value = admin
                 .query_one(
                     &format!(
-                        "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.id), '[]') FROM public.\"{table}\" t WHERE t.\"{tenant}\" = $1"
+                        "SELECT coalesce(jsonb_agg(to_jsonb(t) - 'processed_at' ORDER BY t.id), '[]') FROM public.\"{table}\" t WHERE t.\"{tenant}\" = $1"
                     ),
                     &[&organisation],
                 )
@@ -213,7 +215,48 @@ impl Api {
             )
             .await;
         assert_eq!(policy.status, 201, "{:?}", policy);
+        let event = self
+            .as_a(
+                "POST",
+                "/v1/events",
+                Some(&json!({"event_type": "risk.assessed", "source_module": MODULE_TABLE, "source_entity_type": "risk", "source_entity_id": risk.body["id"]})),
+            )
+            .await;
+        assert_eq!(event.status, 201, "{:?}", event);
         risk.body
+    }
+
+    /// The status of a live stream and what it sent within `duration` (it never ends by itself).
+    async fn stream(
+        &self,
+        token: &str,
+        path: &str,
+        last_event_id: Option<&str>,
+        duration: std::time::Duration,
+    ) -> (u16, String) {
+        let mut request = self
+            .server
+            .http
+            .get(format!("{}{path}", self.server.url))
+            .bearer_auth(token);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let mut response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let mut text = Vec::new();
+        let deadline = tokio::time::Instant::now() + duration;
+        if status == 200 {
+            assert_eq!(response.headers()["content-type"], "text/event-stream");
+            while let Ok(Ok(Some(chunk))) =
+                tokio::time::timeout_at(deadline, response.chunk()).await
+            {
+                text.extend_from_slice(&chunk);
+            }
+        } else {
+            text = response.bytes().await.unwrap().to_vec();
+        }
+        (status, String::from_utf8(text).unwrap())
     }
 }
 
@@ -467,6 +510,9 @@ async fn another_organisations_ids_answer_404_on_every_route_and_change_nothing(
             a_ids.insert(name.clone(), id.to_owned());
         }
     }
+    let events = api.as_a("GET", "/v1/events?limit=1", None).await;
+    let a_event = events.body["items"][0]["id"].as_str().unwrap().to_owned();
+    a_ids.insert("events".to_owned(), a_event.clone());
     let tokens = api.as_a("GET", "/v1/tokens", None).await;
     let a_token_id = tokens.body["items"][0]["id"].as_str().unwrap();
     a_ids.insert("tokens".to_owned(), a_token_id.to_owned());
@@ -488,9 +534,14 @@ async fn another_organisations_ids_answer_404_on_every_route_and_change_nothing(
         let name = route["resource"].as_str().unwrap();
         let method = route["method"].as_str().unwrap();
         let path = route["path"].as_str().unwrap();
-        // The token routes have no table: a body of theirs names a user.
+        // The token routes have no table: a body of theirs names a user; an event names
+        // entities.
         let fill = |id: &str| match resources.get(name) {
             Some(resource) => body_naming(resource, id),
+            None if name == "events" => json!({
+                "event_type": "probe.sent", "source_module": MODULE_TABLE,
+                "source_entity_id": id, "target_entity_id": id,
+            }),
             None => json!({ "user_id": id }),
         };
         if path.contains("{id}") {
@@ -539,6 +590,19 @@ async fn another_organisations_ids_answer_404_on_every_route_and_change_nothing(
                 (200, &json!([])),
                 "{path}"
             );
+        } else if route["operation"] == "stream" {
+            // From the oldest event kept: B's stream shows B's events only.
+            let (status, text) = api
+                .stream(
+                    b_token,
+                    &format!("{path}?after=0"),
+                    None,
+                    std::time::Duration::from_secs(2),
+                )
+                .await;
+            assert_eq!(status, 200, "{text}");
+            assert!(!text.contains(&a_event), "{text}");
+            assert!(!text.contains(&api.a.organisation.to_string()), "{text}");
         } else if method == "GET" && name == "tokens" {
             let listed = api.call(Some(b_token), "GET", path, None).await;
             let items = listed.body["items"].as_array().unwrap();
@@ -647,8 +711,10 @@ async fn every_route_needs_the_permission_it_declares_and_nothing_is_granted_by_
         );
         let restore = route["path"].as_str().unwrap().ends_with("/restore");
         let tokens = route["resource"] == "tokens";
+        let events = route["resource"] == "events";
         let expected = match (method, module) {
             _ if tokens => "admin",
+            ("POST", _) if events => "write",
             ("GET", _) => "read",
             _ if restore => "admin",
             (_, "platform") => "admin",
@@ -716,10 +782,20 @@ async fn every_route_needs_the_permission_it_declares_and_nothing_is_granted_by_
                 )),
                 _ => body,
             };
+            let allowed = rank(level) >= rank(route["requires"].as_str());
+            if route["operation"] == "stream" {
+                let short = std::time::Duration::from_millis(300);
+                let (status, text) = api.stream(token.expose(), &path, None, short).await;
+                assert_eq!(
+                    status,
+                    if allowed { 200 } else { 403 },
+                    "{level:?} {path}: {text}"
+                );
+                continue;
+            }
             let reply = api
                 .call(Some(token.expose()), method, &path, body.as_ref())
                 .await;
-            let allowed = rank(level) >= rank(route["requires"].as_str());
             assert_eq!(
                 reply.status == 403,
                 !allowed,

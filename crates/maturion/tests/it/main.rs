@@ -5,8 +5,11 @@ mod api_patterns;
 mod backup;
 mod commands;
 mod configuration;
+mod docs;
 mod embedded;
+mod events_api;
 mod hostile;
+mod https;
 mod server;
 
 use std::path::Path;
