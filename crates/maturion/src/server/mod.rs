@@ -7,6 +7,7 @@
 
 mod auth;
 mod backups;
+mod openapi;
 mod problem;
 mod resources;
 mod routes;

@@ -930,12 +930,13 @@ async fn every_route_is_in_the_openapi_document_with_its_columns_schema() {
         assert!(operation.is_object(), "{method} {path} is not documented");
         assert!(operation["responses"]["401"].is_object(), "{method} {path}");
     }
-    let documented: usize = document["paths"]
+    let documented = document["paths"]
         .as_object()
         .unwrap()
         .values()
-        .map(|path| path.as_object().unwrap().len())
-        .sum();
+        .flat_map(|path| path.as_object().unwrap().values())
+        .filter(|operation| operation["tags"] != json!(["service"]))
+        .count();
     assert_eq!(
         documented,
         routes.len(),

@@ -6,6 +6,7 @@ mod commands;
 mod configuration;
 mod embedded;
 mod hostile;
+mod openapi;
 mod server;
 
 use std::path::Path;
