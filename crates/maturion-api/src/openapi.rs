@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::model::{
-    audit_log_route, token_routes, Column, Method, Operation, Resource, Route, ValueKind,
+    audit_log_route, token_routes, Column, Method, Operation, Resource, Route, ValueKind, TOKENS,
 };
 use crate::{Catalog, MAX_LIMIT};
 
@@ -72,7 +72,8 @@ fn column_schema(column: &Column) -> Value {
         ValueKind::Timestamp => json!({ "type": "string", "format": "date-time" }),
         ValueKind::Date => json!({ "type": "string", "format": "date" }),
         ValueKind::Array => json!({ "type": "array" }),
-        ValueKind::Json => json!({}),
+        // Any JSON value; `null` only where the column may be NULL (below).
+        ValueKind::Json => json!({ "type": ["array", "boolean", "number", "object", "string"] }),
     };
     if let Some(allowed) = &column.allowed {
         let mut values: Vec<Value> = allowed.iter().map(|v| json!(v)).collect();
@@ -82,8 +83,10 @@ fn column_schema(column: &Column) -> Value {
         schema["enum"] = json!(values);
     }
     if column.nullable {
-        if let Some(kind) = schema.get("type").cloned() {
-            schema["type"] = json!([kind, "null"]);
+        match schema.get_mut("type") {
+            Some(Value::Array(kinds)) => kinds.push(json!("null")),
+            Some(kind) => *kind = json!([kind.clone(), "null"]),
+            None => {}
         }
     }
     if let Some(description) = &column.description {
@@ -172,11 +175,15 @@ fn operation(resource: &Resource, route: &Route) -> Value {
             parameters.push(include_deleted());
             (format!("One of {name}"), ("200", row()), None)
         }
-        Operation::Create => (
-            format!("A new row of {name}"),
-            ("201", row()),
-            Some(format!("{name}_new")),
-        ),
+        Operation::Create => {
+            let mut created = row();
+            created["links"] = links_from_created_row(resource);
+            (
+                format!("A new row of {name}"),
+                ("201", created),
+                Some(format!("{name}_new")),
+            )
+        }
         Operation::Update => {
             parameters.push(json!({
                 "name": "If-Match", "in": "header", "required": false,
@@ -218,7 +225,7 @@ fn operation(resource: &Resource, route: &Route) -> Value {
         responses.insert(code.to_owned(), problem);
     }
     let mut operation = json!({
-        "operationId": format!("{}_{}", route.method.as_str().to_lowercase(), route.path.trim_start_matches('/').replace(['/', '{', '}'], "_")),
+        "operationId": operation_id(route),
         "summary": summary,
         "description": format!("Module {}; needs the {} permission.", route.module, route.requires.name()),
         "tags": [name],
@@ -232,6 +239,30 @@ fn operation(resource: &Resource, route: &Route) -> Value {
         });
     }
     operation
+}
+
+fn operation_id(route: &Route) -> String {
+    let path = route
+        .path
+        .trim_start_matches('/')
+        .replace(['/', '{', '}'], "_");
+    format!("{}_{path}", route.method.as_str().to_lowercase())
+}
+
+/// OpenAPI links from a created row to every route of its id, so that clients (and stateful
+/// testers) know the `id` of the answer is the `{id}` of those routes.
+fn links_from_created_row(resource: &Resource) -> Value {
+    let links: Map<String, Value> = resource
+        .routes()
+        .iter()
+        .filter(|route| route.takes_id())
+        .map(|route| {
+            let id = operation_id(route);
+            let link = json!({ "operationId": id, "parameters": { "id": "$response.body#/id" } });
+            (id, link)
+        })
+        .collect();
+    Value::Object(links)
 }
 
 fn problems(route: &Route) -> Vec<(&'static str, &'static str)> {
@@ -257,9 +288,22 @@ fn problems(route: &Route) -> Vec<(&'static str, &'static str)> {
         route.operation,
         Operation::Create | Operation::Update | Operation::Restore
     ) {
-        problems.push(("409", "a row with the same unique key exists"));
+        problems.push((
+            "409",
+            "a row with the same unique key exists, or the row's state (workflow, version, retention) refuses the change",
+        ));
         problems.push(("413", "the body is too large"));
     }
+    if route.operation == Operation::Delete && route.resource != TOKENS {
+        problems.push((
+            "409",
+            "the row is legally protected or retained, or the state refuses the deletion",
+        ));
+    }
+    problems.push((
+        "503",
+        "the database is unreachable or took too long; try again",
+    ));
     problems
 }
 

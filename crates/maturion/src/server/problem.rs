@@ -124,9 +124,27 @@ impl From<TenancyError> for Problem {
                     "the database is not reachable",
                 )
             }
+            TenancyError::TransitionRefused { message, allowed } => {
+                Problem::new(StatusCode::CONFLICT, refused_transition(&message, &allowed))
+                    .with_field("status")
+            }
+            // The row's state forbids the change (an older version, legal protection,
+            // retention): the request is sound, the row is not in a state to take it.
+            TenancyError::NotCurrentVersion(message)
+            | TenancyError::Immutable(message)
+            | TenancyError::Retained(message) => Problem::new(StatusCode::CONFLICT, message),
             TenancyError::Database(error) => database_error(&error),
             other => internal(&other),
         }
+    }
+}
+
+/// The database's refusal and the statuses the row may move to from where it is.
+fn refused_transition(message: &str, allowed: &[String]) -> String {
+    if allowed.is_empty() {
+        message.to_owned()
+    } else {
+        format!("{message}; allowed: {}", allowed.join(", "))
     }
 }
 

@@ -1221,3 +1221,59 @@ async fn a_module_table_that_maturion_check_faults_is_not_served() {
         .unwrap();
     assert_eq!(refused.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn what_the_databases_own_rules_refuse_is_a_409_saying_why_and_changes_nothing() {
+    let api = Api::start().await;
+    let (_, resources) = api.index().await;
+    api.seed_a().await;
+    let before = api.snapshot(api.a.organisation.as_uuid(), &resources).await;
+
+    // The workflow's trigger: a new row starts in the initial status.
+    let reviewed = api
+        .as_a(
+            "POST",
+            "/v1/policies",
+            Some(&json!({"title": "Skipping review", "status": "pending_review"})),
+        )
+        .await;
+    assert_eq!(
+        (reviewed.status, reviewed.body["field"].as_str()),
+        (409, Some("status")),
+        "{reviewed:?}"
+    );
+    assert!(
+        reviewed.body["detail"].as_str().unwrap().contains("draft"),
+        "{reviewed:?}"
+    );
+    assert_eq!(
+        api.snapshot(api.a.organisation.as_uuid(), &resources).await,
+        before
+    );
+
+    // Legal protection: a protected row is not deleted, not even softly.
+    let protected = api
+        .as_a(
+            "POST",
+            "/v1/policies",
+            Some(&json!({"title": "Held", "content": "Kept.", "language": "en", "is_legally_protected": true})),
+        )
+        .await;
+    assert_eq!(protected.status, 201, "{protected:?}");
+    let item = format!("/v1/policies/{}", protected.body["id"].as_str().unwrap());
+    let deleted = api.as_a("DELETE", &item, None).await;
+    assert_eq!(deleted.status, 409, "{deleted:?}");
+    assert!(
+        deleted.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("legally protected"),
+        "{deleted:?}"
+    );
+    let still = api.as_a("GET", &item, None).await;
+    assert_eq!(
+        (still.status, &still.body["deleted_at"]),
+        (200, &Value::Null),
+        "{still:?}"
+    );
+}

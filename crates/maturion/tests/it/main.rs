@@ -7,6 +7,7 @@ mod configuration;
 mod embedded;
 mod hostile;
 mod openapi;
+mod schemathesis;
 mod server;
 
 use std::path::Path;
