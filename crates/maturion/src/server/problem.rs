@@ -133,6 +133,11 @@ impl From<TenancyError> for Problem {
             TenancyError::NotCurrentVersion(message)
             | TenancyError::Immutable(message)
             | TenancyError::Retained(message) => Problem::new(StatusCode::CONFLICT, message),
+            // A value the database's stamps refuse (a grantor other than the bound user): the
+            // request's own organisation and user, nothing of another's.
+            TenancyError::CrossTenant(message) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+            }
             TenancyError::Database(error) => database_error(&error),
             other => internal(&other),
         }

@@ -1223,7 +1223,7 @@ async fn a_module_table_that_maturion_check_faults_is_not_served() {
 }
 
 #[tokio::test]
-async fn what_the_databases_own_rules_refuse_is_a_409_saying_why_and_changes_nothing() {
+async fn what_the_databases_own_rules_refuse_is_a_4xx_saying_why_and_changes_nothing() {
     let api = Api::start().await;
     let (_, resources) = api.index().await;
     api.seed_a().await;
@@ -1246,6 +1246,17 @@ async fn what_the_databases_own_rules_refuse_is_a_409_saying_why_and_changes_not
         reviewed.body["detail"].as_str().unwrap().contains("draft"),
         "{reviewed:?}"
     );
+    // The grantor's stamp: a grant is made in the name of the bound user, never of nobody.
+    let grants = api.as_a("GET", "/v1/user_permissions", None).await;
+    let grant = grants.body["items"][0]["id"].as_str().unwrap();
+    let nobody = api
+        .as_a(
+            "PATCH",
+            &format!("/v1/user_permissions/{grant}"),
+            Some(&json!({"granted_by": null})),
+        )
+        .await;
+    assert_eq!(nobody.status, 422, "{nobody:?}");
     assert_eq!(
         api.snapshot(api.a.organisation.as_uuid(), &resources).await,
         before

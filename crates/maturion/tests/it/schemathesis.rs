@@ -7,6 +7,7 @@
 //! `cargo xtask test` installs schemathesis and names it in `MATURION_SCHEMATHESIS`; without
 //! it the test fails in CI (`CI` set) and is skipped, loudly, elsewhere.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ const PROGRAM_VARIABLE: &str = "MATURION_SCHEMATHESIS";
 const EXTRA_ARGUMENTS_VARIABLE: &str = "MATURION_SCHEMATHESIS_ARGS";
 /// Test cases per operation and phase: enough to reach the boundaries, within the time below
 /// on two cores.
-const MAX_EXAMPLES: &str = "15";
+const MAX_EXAMPLES: &str = "40";
 const TIME_LIMIT: Duration = Duration::from_secs(300);
 
 /// The program, or `None` outside CI when it is not installed (after saying so).
@@ -80,6 +81,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
     let (status, readiness) = server.ready().await;
     assert_eq!(status, 200, "{readiness}");
     let second = second_administrator(&server, &tenant).await;
+    seed(&server, &tenant, second).await;
     let second = maturion_testing::token_for(&admin, second).await.unwrap();
 
     let started = Instant::now();
@@ -98,7 +100,8 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
         ),
     ] {
         let filters = operations.iter().flat_map(|id| [filter, id]);
-        let (success, report) = schemathesis_run(&program, &server, token, filters).await;
+        let ids = known_ids(&server, token).await;
+        let (success, report) = schemathesis_run(&program, &server, token, &ids, filters).await;
         eprintln!("schemathesis {filter} {operations:?}:\n{report}");
         passed &= success;
     }
@@ -114,17 +117,99 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
 
 /// An administrator made through the API, beside the organisation's first one.
 async fn second_administrator(server: &RunningServer, tenant: &Tenant) -> UserId {
+    let user = create(
+        server,
+        tenant,
+        "/v1/users",
+        json!({"email": "second@fuzzed.example", "full_name": "Second", "role": "admin"}),
+    )
+    .await;
+    UserId::from_uuid(user["id"].as_str().unwrap().parse().unwrap())
+}
+
+/// A row in the tables that start empty, so that the routes of one row meet real ones.
+async fn seed(server: &RunningServer, tenant: &Tenant, user: UserId) {
+    let rows = [
+        (
+            "/v1/policies",
+            json!({"title": "Acceptable use", "content": "Lock your screen.", "language": "en"}),
+        ),
+        (
+            "/v1/organisation_settings",
+            json!({"setting_key": "reports.locale", "setting_value": "en"}),
+        ),
+        (
+            "/v1/user_permissions",
+            json!({"user_id": user.to_string(), "module": "policies", "permission": "read"}),
+        ),
+    ];
+    for (path, body) in rows {
+        create(server, tenant, path, body).await;
+    }
+}
+
+async fn create(server: &RunningServer, tenant: &Tenant, path: &str, body: Value) -> Value {
     let response = server
         .http
-        .post(format!("{}/v1/users", server.url))
+        .post(format!("{}{path}", server.url))
         .bearer_auth(tenant.token.expose())
-        .json(&json!({"email": "second@fuzzed.example", "full_name": "Second", "role": "admin"}))
+        .json(&body)
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 201);
-    let user: Value = response.json().await.unwrap();
-    UserId::from_uuid(user["id"].as_str().unwrap().parse().unwrap())
+    let status = response.status().as_u16();
+    let row: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{path}: {row}");
+    row
+}
+
+/// The ids of the first rows of every listing of the route table (`/v1/<name>` → ids), which
+/// schemathesis then tries for the `{id}` of `/v1/<name>/{id}…` beside the ones it makes up.
+async fn known_ids(server: &RunningServer, token: &str) -> BTreeMap<String, Vec<String>> {
+    let (_, index) = server.json("/v1").await;
+    let mut ids = BTreeMap::new();
+    for route in index["routes"].as_array().unwrap() {
+        if route["operation"] != "list" {
+            continue;
+        }
+        let collection = route["path"].as_str().unwrap();
+        let page: Value = server
+            .http
+            .get(format!("{}{collection}?limit=5", server.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let found: Vec<String> = page["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|row| row["id"].as_str().map(str::to_owned))
+            .collect();
+        if !found.is_empty() {
+            ids.insert(collection.to_owned(), found);
+        }
+    }
+    ids
+}
+
+/// A schemathesis configuration that draws the `{id}` of each collection's routes from its
+/// known ids most of the time.
+fn configuration(ids: &BTreeMap<String, Vec<String>>) -> String {
+    let mut toml = String::new();
+    for (number, (collection, values)) in ids.iter().enumerate() {
+        let values: Vec<String> = values.iter().map(|id| format!("\"{id}\"")).collect();
+        toml.push_str(&format!(
+            "[dictionaries.ids{number}]\nvalues = [{}]\n\n\
+             [[operations]]\ninclude-path-regex = \"^{collection}/\"\n\
+             parameters = {{ \"path.id\" = {{ dictionary = \"ids{number}\", probability = 0.8 }} }}\n\n",
+            values.join(", ")
+        ));
+    }
+    toml
 }
 
 /// One run over the operations `filters` select, with `token`: whether it passed, and its
@@ -133,12 +218,17 @@ async fn schemathesis_run<'a>(
     program: &Path,
     server: &RunningServer,
     token: &str,
+    ids: &BTreeMap<String, Vec<String>>,
     filters: impl Iterator<Item = &'a str>,
 ) -> (bool, String) {
     let scratch = tempfile::tempdir().unwrap();
+    let config = scratch.path().join("schemathesis.toml");
+    std::fs::write(&config, configuration(ids)).unwrap();
     let authorization = format!("Authorization: Bearer {token}");
     let mut command = tokio::process::Command::new(program);
     command
+        .arg("--config-file")
+        .arg(&config)
         .arg("run")
         .arg(format!("{}/openapi.json", server.url))
         .args(["--header", &authorization])
