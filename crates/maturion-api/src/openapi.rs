@@ -188,7 +188,7 @@ fn operation(resource: &Resource, route: &Route) -> Value {
             parameters.push(json!({
                 "name": "If-Match", "in": "header", "required": false,
                 "description": "The ETag of the version this change is based on; a stale one answers 412.",
-                "schema": { "type": "string" },
+                "schema": { "type": "string", "pattern": "^\".*\"$" },
             }));
             (
                 "Changes the fields sent".to_owned(),
@@ -315,6 +315,9 @@ fn include_deleted() -> Value {
     })
 }
 
+/// The spelling of a filter (`ListQuery::parse`); the value after the operator is the column's.
+const FILTER_PATTERN: &str = r"^((eq|neq|gt|gte|lt|lte)\..*|in\.\(.*\)|is\.null|not\.is\.null)$";
+
 fn list_parameters(resource: &Resource) -> Vec<Value> {
     let orderable: Vec<String> = resource
         .columns
@@ -334,7 +337,7 @@ fn list_parameters(resource: &Resource) -> Vec<Value> {
         parameters.push(json!({
             "name": column.name, "in": "query", "required": false,
             "description": "eq.v, neq.v, gt.v, gte.v, lt.v, lte.v, in.(a,b), is.null or not.is.null",
-            "schema": { "type": "string" },
+            "schema": { "type": "string", "pattern": FILTER_PATTERN },
         }));
     }
     parameters
