@@ -439,3 +439,42 @@ fn token_operation(route: &Route) -> Value {
     }
     operation
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(kind: ValueKind, nullable: bool) -> Column {
+        Column {
+            name: "c".into(),
+            sql_type: "jsonb".into(),
+            kind,
+            allowed: None,
+            nullable,
+            has_default: false,
+            writable: true,
+            description: None,
+            orderable: false,
+        }
+    }
+
+    #[test]
+    fn null_is_documented_exactly_where_the_column_takes_it() {
+        let any = json!(["array", "boolean", "number", "object", "string"]);
+        assert_eq!(column_schema(&column(ValueKind::Json, false))["type"], any);
+        let mut nullable = any.as_array().unwrap().clone();
+        nullable.push(json!("null"));
+        assert_eq!(
+            column_schema(&column(ValueKind::Json, true))["type"],
+            json!(nullable)
+        );
+        assert_eq!(
+            column_schema(&column(ValueKind::Text, true))["type"],
+            json!(["string", "null"])
+        );
+        assert_eq!(
+            column_schema(&column(ValueKind::Boolean, false))["type"],
+            "boolean"
+        );
+    }
+}
