@@ -5,6 +5,7 @@
 //! - `cargo xtask setup`: only the first step of both.
 
 mod prerequisites;
+mod schemathesis;
 
 use std::env;
 use std::fs;
@@ -53,6 +54,7 @@ fn run(forwarded: &[String]) -> Result<ExitCode> {
 
 fn test(forwarded: &[String]) -> Result<ExitCode> {
     prerequisites::ensure()?;
+    let schemathesis = schemathesis::ensure(&target_dir());
     survive_ctrl_c()?;
     let cluster = start_cluster()?;
     eprintln!("xtask: test cluster in {}", cluster.home().display());
@@ -65,6 +67,7 @@ fn test(forwarded: &[String]) -> Result<ExitCode> {
         .args((!names_packages).then_some("--workspace"))
         .args(forwarded)
         .env("MATURION_TEST_CLUSTER_HOME", cluster.home())
+        .envs(schemathesis.map(|program| (schemathesis::VARIABLE, program)))
         .status();
     clean_up(&cluster);
     Ok(exit_code(status.context("cannot run cargo test")?.code()))
@@ -95,10 +98,7 @@ fn survive_ctrl_c() -> Result<()> {
 /// the server runs as `postgres`) or the socket path would be too long.
 fn start_cluster() -> Result<Cluster> {
     let name = format!("maturion-test-cluster-{}", std::process::id());
-    let target_dir = env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let home = target_dir.join(&name);
+    let home = target_dir().join(&name);
     let cluster = match start(&home) {
         Err(
             error @ (ClusterError::NotTraversable { .. } | ClusterError::SocketPathTooLong { .. }),
@@ -109,6 +109,12 @@ fn start_cluster() -> Result<Cluster> {
         started => started,
     };
     cluster.context("cannot start the test cluster")
+}
+
+fn target_dir() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
 }
 
 fn start(home: &Path) -> Result<Cluster, ClusterError> {

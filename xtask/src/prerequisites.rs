@@ -37,6 +37,13 @@ const PREREQUISITES: &[Prerequisite] = &[
         present: pgbackrest_present,
         debian_packages: &[&["pgbackrest"]],
     },
+    Prerequisite {
+        what: "Python 3 with venv",
+        why:
+            "installing schemathesis (PyPI), which tests the HTTP API against its OpenAPI document",
+        present: python_venv_present,
+        debian_packages: &[&["python3-venv"]],
+    },
 ];
 
 /// Checks every prerequisite and installs the missing ones with apt-get when that is
@@ -86,6 +93,14 @@ fn postgres_server_present() -> bool {
 
 fn pgbackrest_present() -> bool {
     which("pgbackrest")
+}
+
+/// Debian's python3 has the venv module but not the ensurepip it needs (python3-venv).
+fn python_venv_present() -> bool {
+    Command::new("python3")
+        .args(["-c", "import ensurepip, venv"])
+        .output()
+        .is_ok_and(|output| output.status.success())
 }
 
 /// Where bindgen (clang-sys) looks: `LIBCLANG_PATH`, else the system's LLVM folders.

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::model::{
-    audit_log_route, token_routes, Column, Method, Operation, Resource, Route, ValueKind,
+    audit_log_route, token_routes, Column, Method, Operation, Resource, Route, ValueKind, TOKENS,
 };
 use crate::{event_routes, Catalog, MAX_LIMIT, MAX_SEARCH_CHARS, VERSIONS_LIMIT};
 
@@ -86,7 +86,8 @@ fn column_schema(column: &Column) -> Value {
         ValueKind::Timestamp => json!({ "type": "string", "format": "date-time" }),
         ValueKind::Date => json!({ "type": "string", "format": "date" }),
         ValueKind::Array => json!({ "type": "array" }),
-        ValueKind::Json => json!({}),
+        // Any JSON value; `null` only where the column may be NULL (below).
+        ValueKind::Json => json!({ "type": ["array", "boolean", "number", "object", "string"] }),
     };
     if let Some(allowed) = &column.allowed {
         let mut values: Vec<Value> = allowed.iter().map(|v| json!(v)).collect();
@@ -96,8 +97,10 @@ fn column_schema(column: &Column) -> Value {
         schema["enum"] = json!(values);
     }
     if column.nullable {
-        if let Some(kind) = schema.get("type").cloned() {
-            schema["type"] = json!([kind, "null"]);
+        match schema.get_mut("type") {
+            Some(Value::Array(kinds)) => kinds.push(json!("null")),
+            Some(kind) => *kind = json!([kind.clone(), "null"]),
+            None => {}
         }
     }
     if let Some(description) = &column.description {
@@ -187,16 +190,20 @@ fn operation(resource: &Resource, route: &Route) -> Value {
             parameters.push(include_deleted());
             (format!("One of {name}"), ("200", row()), None)
         }
-        Operation::Create => (
-            format!("A new row of {name}"),
-            ("201", row()),
-            Some(format!("{name}_new")),
-        ),
+        Operation::Create => {
+            let mut created = row();
+            created["links"] = links_from_created_row(resource);
+            (
+                format!("A new row of {name}"),
+                ("201", created),
+                Some(format!("{name}_new")),
+            )
+        }
         Operation::Update => {
             parameters.push(json!({
                 "name": "If-Match", "in": "header", "required": false,
                 "description": "The ETag of the version this change is based on; a stale one answers 412.",
-                "schema": { "type": "string" },
+                "schema": { "type": "string", "pattern": "^\".*\"$" },
             }));
             let summary = if resource.versioning.is_some() {
                 "Changes the fields sent: new content makes the next version (its id in \
@@ -270,7 +277,7 @@ fn operation(resource: &Resource, route: &Route) -> Value {
         responses.insert(code.to_owned(), problem);
     }
     let mut operation = json!({
-        "operationId": format!("{}_{}", route.method.as_str().to_lowercase(), route.path.trim_start_matches('/').replace(['/', '{', '}'], "_")),
+        "operationId": operation_id(route),
         "summary": summary,
         "description": format!("Module {}; needs the {} permission.", route.module, route.requires.name()),
         "tags": [name],
@@ -284,6 +291,30 @@ fn operation(resource: &Resource, route: &Route) -> Value {
         });
     }
     operation
+}
+
+fn operation_id(route: &Route) -> String {
+    let path = route
+        .path
+        .trim_start_matches('/')
+        .replace(['/', '{', '}'], "_");
+    format!("{}_{path}", route.method.as_str().to_lowercase())
+}
+
+/// OpenAPI links from a created row to every route of its id, so that clients (and stateful
+/// testers) know the `id` of the answer is the `{id}` of those routes.
+fn links_from_created_row(resource: &Resource) -> Value {
+    let links: Map<String, Value> = resource
+        .routes()
+        .iter()
+        .filter(|route| route.takes_id())
+        .map(|route| {
+            let id = operation_id(route);
+            let link = json!({ "operationId": id, "parameters": { "id": "$response.body#/id" } });
+            (id, link)
+        })
+        .collect();
+    Value::Object(links)
 }
 
 fn problems(route: &Route) -> Vec<(&'static str, &'static str)> {
@@ -317,7 +348,7 @@ fn problems(route: &Route) -> Vec<(&'static str, &'static str)> {
     ) {
         problems.push((
             "409",
-            "a row with the same unique key exists, or the row is kept as it is (not the current version, legally protected)",
+            "a row with the same unique key exists, or the row's state (workflow, version, retention) refuses the change",
         ));
         problems.push(("413", "the body is too large"));
     }
@@ -328,9 +359,16 @@ fn problems(route: &Route) -> Vec<(&'static str, &'static str)> {
         ));
         problems.push(("413", "the body is too large"));
     }
-    if route.operation == Operation::Delete {
-        problems.push(("409", "the row is legally protected"));
+    if route.operation == Operation::Delete && route.resource != TOKENS {
+        problems.push((
+            "409",
+            "the row is legally protected or retained, or the state refuses the deletion",
+        ));
     }
+    problems.push((
+        "503",
+        "the database is unreachable or took too long; try again",
+    ));
     problems
 }
 
@@ -341,6 +379,9 @@ fn include_deleted() -> Value {
         "schema": { "type": "boolean" },
     })
 }
+
+/// The spelling of a filter (`ListQuery::parse`); the value after the operator is the column's.
+const FILTER_PATTERN: &str = r"^((eq|neq|gt|gte|lt|lte)\..*|in\.\(.*\)|is\.null|not\.is\.null)$";
 
 fn list_parameters(resource: &Resource) -> Vec<Value> {
     let orderable: Vec<String> = resource
@@ -361,7 +402,7 @@ fn list_parameters(resource: &Resource) -> Vec<Value> {
         parameters.push(json!({
             "name": column.name, "in": "query", "required": false,
             "description": "eq.v, neq.v, gt.v, gte.v, lt.v, lte.v, in.(a,b), is.null or not.is.null",
-            "schema": { "type": "string" },
+            "schema": { "type": "string", "pattern": FILTER_PATTERN },
         }));
     }
     parameters
@@ -550,4 +591,43 @@ fn token_operation(route: &Route) -> Value {
         });
     }
     operation
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(kind: ValueKind, nullable: bool) -> Column {
+        Column {
+            name: "c".into(),
+            sql_type: "jsonb".into(),
+            kind,
+            allowed: None,
+            nullable,
+            has_default: false,
+            writable: true,
+            description: None,
+            orderable: false,
+        }
+    }
+
+    #[test]
+    fn null_is_documented_exactly_where_the_column_takes_it() {
+        let any = json!(["array", "boolean", "number", "object", "string"]);
+        assert_eq!(column_schema(&column(ValueKind::Json, false))["type"], any);
+        let mut nullable = any.as_array().unwrap().clone();
+        nullable.push(json!("null"));
+        assert_eq!(
+            column_schema(&column(ValueKind::Json, true))["type"],
+            json!(nullable)
+        );
+        assert_eq!(
+            column_schema(&column(ValueKind::Text, true))["type"],
+            json!(["string", "null"])
+        );
+        assert_eq!(
+            column_schema(&column(ValueKind::Boolean, false))["type"],
+            "boolean"
+        );
+    }
 }

@@ -9,6 +9,7 @@ mod auth;
 mod backups;
 mod docs;
 mod events;
+mod openapi;
 mod patterns;
 mod problem;
 mod resources;

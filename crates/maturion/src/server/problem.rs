@@ -132,18 +132,32 @@ impl From<TenancyError> for Problem {
                     "the database is not reachable",
                 )
             }
-            TenancyError::TransitionRefused { message, allowed } => Problem::new(
-                StatusCode::CONFLICT,
-                format!("{message}; allowed: {}", allowed.join(", ")),
-            ),
-            // What the database keeps as it is: a version that is not the current one, a
-            // version's content, a retained or legally protected row.
+            TenancyError::TransitionRefused { message, allowed } => {
+                Problem::new(StatusCode::CONFLICT, refused_transition(&message, &allowed))
+                    .with_field("status")
+            }
+            // The row's state forbids the change (an older version, legal protection,
+            // retention): the request is sound, the row is not in a state to take it.
             TenancyError::NotCurrentVersion(message)
             | TenancyError::Immutable(message)
             | TenancyError::Retained(message) => Problem::new(StatusCode::CONFLICT, message),
+            // A value the database's stamps refuse (a grantor other than the bound user): the
+            // request's own organisation and user, nothing of another's.
+            TenancyError::CrossTenant(message) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+            }
             TenancyError::Database(error) => database_error(&error),
             other => internal(&other),
         }
+    }
+}
+
+/// The database's refusal and the statuses the row may move to from where it is.
+fn refused_transition(message: &str, allowed: &[String]) -> String {
+    if allowed.is_empty() {
+        message.to_owned()
+    } else {
+        format!("{message}; allowed: {}", allowed.join(", "))
     }
 }
 

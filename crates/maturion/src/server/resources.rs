@@ -62,7 +62,7 @@ pub fn router(catalog: &Catalog) -> Router<AppState> {
         by_path.insert(route.path.clone(), merged);
     }
     let index = json!({ "resources": catalog.resources, "routes": catalog.routes() });
-    let openapi = catalog.openapi(env!("CARGO_PKG_VERSION"));
+    let openapi = super::openapi::document(catalog);
     let mut router = Router::new()
         .route("/v1", get(move || async move { Json(index) }))
         .route("/openapi.json", get(move || async move { Json(openapi) }));

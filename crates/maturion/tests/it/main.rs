@@ -10,6 +10,8 @@ mod embedded;
 mod events_api;
 mod hostile;
 mod https;
+mod openapi;
+mod schemathesis;
 mod server;
 
 use std::path::Path;

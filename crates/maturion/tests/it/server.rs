@@ -1,7 +1,8 @@
 //! `maturion serve` over HTTP, started as operators start it, against a test database.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -15,6 +16,9 @@ pub struct RunningServer {
     child: Option<Child>,
     /// The rest of its stdout, read as it comes so that the server never blocks on the pipe.
     stdout: Option<JoinHandle<Vec<String>>>,
+    /// Its stderr (the log) so far, read as it comes for the same reason.
+    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_reader: Option<JoinHandle<()>>,
     pub url: String,
     pub http: reqwest::Client,
 }
@@ -43,15 +47,31 @@ impl RunningServer {
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
             .to_owned();
         let stdout = std::thread::spawn(move || lines.map_while(Result::ok).collect());
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut pipe = child.stderr.take().unwrap();
+        let sink = Arc::clone(&stderr);
+        let stderr_reader = std::thread::spawn(move || {
+            let mut buffer = [0; 8192];
+            while let Ok(read @ 1..) = pipe.read(&mut buffer) {
+                sink.lock().unwrap().extend_from_slice(&buffer[..read]);
+            }
+        });
         RunningServer {
             child: Some(child),
             stdout: Some(stdout),
+            stderr,
+            stderr_reader: Some(stderr_reader),
             url,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap(),
         }
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -94,6 +114,8 @@ impl RunningServer {
         let mut output = child.wait_with_output().unwrap();
         let lines = self.stdout.take().unwrap().join().unwrap();
         output.stdout = lines.join("\n").into_bytes();
+        self.stderr_reader.take().unwrap().join().unwrap();
+        output.stderr = self.log().into_bytes();
         output
     }
 }
