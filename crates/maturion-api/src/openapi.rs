@@ -192,7 +192,7 @@ fn operation(resource: &Resource, route: &Route) -> Value {
         }
         Operation::Create => {
             let mut created = row();
-            created["links"] = links_from_created_row(resource);
+            created["links"] = links_from_created_row(resource, route);
             (
                 format!("A new row of {name}"),
                 ("201", created),
@@ -302,12 +302,14 @@ fn operation_id(route: &Route) -> String {
 }
 
 /// OpenAPI links from a created row to every route of its id, so that clients (and stateful
-/// testers) know the `id` of the answer is the `{id}` of those routes.
-fn links_from_created_row(resource: &Resource) -> Value {
+/// testers) know the `id` of the answer is the `{id}` of those routes. Only routes under the
+/// creating path: the event log is created through `/v1/events`, which serves no id routes.
+fn links_from_created_row(resource: &Resource, create: &Route) -> Value {
+    let id_routes = format!("{}/{{id}}", create.path);
     let links: Map<String, Value> = resource
         .routes()
         .iter()
-        .filter(|route| route.takes_id())
+        .filter(|route| route.takes_id() && route.path.starts_with(&id_routes))
         .map(|route| {
             let id = operation_id(route);
             let link = json!({ "operationId": id, "parameters": { "id": "$response.body#/id" } });
