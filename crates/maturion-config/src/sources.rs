@@ -445,7 +445,9 @@ fn webhook_url_in_file<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
     let text = String::deserialize(deserializer)?;
-    webhook_url(&text).map(Some).map_err(serde::de::Error::custom)
+    webhook_url(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 fn percent_in_file<'de, D: serde::Deserializer<'de>>(

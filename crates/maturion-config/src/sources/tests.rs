@@ -373,7 +373,10 @@ fn the_alert_thresholds_default_to_the_spec_and_are_configurable() {
     assert_eq!(settings.interval, Duration::from_secs(5));
     assert_eq!(settings.backup_max_age, Duration::from_secs(60));
     let url = settings.webhook_url.unwrap();
-    assert_eq!(url.expose(), "https://alerts.example/hook?token=file-secret");
+    assert_eq!(
+        url.expose(),
+        "https://alerts.example/hook?token=file-secret"
+    );
     assert!(!format!("{url:?}").contains("file-secret"));
 }
 
