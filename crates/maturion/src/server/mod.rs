@@ -7,6 +7,7 @@
 
 mod auth;
 mod backups;
+mod monitoring;
 mod problem;
 mod resources;
 mod routes;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub backups: Option<watch::Receiver<BackupStatus>>,
     pub metrics: Arc<metrics_exporter_prometheus::PrometheusHandle>,
     pub started: Instant,
+    /// The gauges of the monitoring's last evaluation (spec §13), appended to `/metrics`.
+    pub monitoring: watch::Receiver<String>,
 }
 
 /// A bound, not yet serving, server: its address is known (port 0 picks a free one).
@@ -61,6 +64,7 @@ pub struct Server {
     router: Router,
     scheduler: scheduler::Scheduler,
     backups: Option<backups::BackupJob>,
+    monitoring: monitoring::MonitorJob,
 }
 
 impl Server {
@@ -86,6 +90,16 @@ impl Server {
             )),
             DatabaseTarget::External(_) => None,
         };
+        let monitoring = monitoring::MonitorJob::new(
+            target.admin_url(),
+            match target {
+                DatabaseTarget::Embedded { cluster, .. } => Some(cluster.clone()),
+                DatabaseTarget::External(_) => None,
+            },
+            database.clone(),
+            backups.as_ref().map(backups::BackupJob::status),
+            &settings.monitoring,
+        )?;
         let state = AppState {
             app,
             database,
@@ -95,6 +109,7 @@ impl Server {
             backups: backups.as_ref().map(backups::BackupJob::status),
             metrics,
             started: Instant::now(),
+            monitoring: monitoring.exposition(),
         };
         let router = with_limits(routes::router(state), &settings.server);
         let listener = TcpListener::bind(listen)
@@ -105,6 +120,7 @@ impl Server {
             router,
             scheduler,
             backups,
+            monitoring,
         })
     }
 
@@ -120,6 +136,7 @@ impl Server {
     ) -> Result<()> {
         let (stop, stopped) = watch::channel(false);
         let jobs = tokio::spawn(self.scheduler.run(stopped.clone()));
+        let monitoring = tokio::spawn(self.monitoring.run(stopped.clone()));
         let backups = self.backups.map(|job| tokio::spawn(job.run(stopped)));
         let service = self
             .router
@@ -131,6 +148,7 @@ impl Server {
         let served = serving.await;
         let _ = stop.send(true);
         jobs.await.context("the periodic job task failed")?;
+        monitoring.await.context("the monitoring task failed")?;
         if let Some(backups) = backups {
             backups.await.context("the backup task failed")?;
         }

@@ -127,11 +127,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("maturion_db_pool_connections").set(pool.size as f64);
     metrics::gauge!("maturion_db_pool_connections_in_use").set(pool.in_use as f64);
     metrics::gauge!("maturion_db_pool_waiting").set(pool.waiting as f64);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+    let mut body = state.metrics.render();
+    body.push_str(&state.monitoring.borrow());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
 async fn not_found() -> Response {
