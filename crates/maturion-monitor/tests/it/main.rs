@@ -3,6 +3,7 @@
 
 mod archiving_and_backups;
 mod figures;
+mod replication;
 mod webhook;
 
 use maturion_config::{MonitoringSettings, Settings, Sources};
