@@ -16,9 +16,10 @@ use crate::indexes::{self, IndexUsage};
 use crate::keys::{self, Keys};
 use crate::replication::{self, Replica};
 use crate::statements::{self, Statement};
+use crate::DEFAULT_TOP;
 
 /// What the caller knows that the database does not.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Inputs<'a> {
     /// The embedded cluster, whose backups pgBackRest lists; `None` for an external server.
     pub cluster: Option<&'a Cluster>,
@@ -28,6 +29,18 @@ pub struct Inputs<'a> {
     pub backup_run_failure: Option<String>,
     /// How many statements, indexes and tables each list keeps.
     pub top: usize,
+}
+
+impl Default for Inputs<'_> {
+    /// No cluster, no pool, no failed run, [`DEFAULT_TOP`] of each list.
+    fn default() -> Self {
+        Self {
+            cluster: None,
+            pool: None,
+            backup_run_failure: None,
+            top: DEFAULT_TOP,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

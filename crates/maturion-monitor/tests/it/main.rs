@@ -20,10 +20,6 @@ pub async fn look(
     inputs: Inputs<'_>,
     settings: &MonitoringSettings,
 ) -> (Snapshot, Vec<Alert>) {
-    let inputs = Inputs {
-        top: maturion_monitor::DEFAULT_TOP,
-        ..inputs
-    };
     let snapshot = maturion_monitor::gather(client, inputs, settings)
         .await
         .unwrap();

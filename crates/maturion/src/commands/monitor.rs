@@ -19,7 +19,7 @@ pub struct MonitorArgs {
     #[arg(long)]
     pub alerts: bool,
     /// How many statements, indexes and tables each list shows.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    #[arg(long, default_value_t = maturion_monitor::DEFAULT_TOP as u16, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub top: u16,
 }
 

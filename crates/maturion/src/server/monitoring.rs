@@ -111,7 +111,7 @@ impl MonitorJob {
                     _ => None,
                 }
             }),
-            top: maturion_monitor::DEFAULT_TOP,
+            ..Inputs::default()
         };
         let snapshot = maturion_monitor::gather(&mut client, inputs, &self.settings).await?;
         let alerts = maturion_monitor::evaluate(&snapshot, &self.settings);

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use maturion_testing::WebhookReceiver;
+use maturion_testing::{closed_port_url, WebhookReceiver};
 use serde_json::Value;
 
 use crate::server::RunningServer;
@@ -145,4 +145,45 @@ fn rule_metrics() -> BTreeSet<String> {
         }
     }
     names
+}
+
+#[tokio::test]
+async fn a_webhook_that_is_down_never_stops_the_server() {
+    let db = maturion_testing::migrated_database().await;
+    db.admin()
+        .await
+        .batch_execute("SELECT pg_sleep(1.5)")
+        .await
+        .unwrap();
+    let mut command = maturion_command(&["serve", "--listen", "127.0.0.1:0"]);
+    command
+        .env("DATABASE_URL", db.url("postgres"))
+        .env("MATURION_DATABASE_APP_URL", db.url("maturion_app"))
+        .env("MATURION_MONITORING_INTERVAL_SECONDS", "1")
+        .env("MATURION_MONITORING_WEBHOOK_TIMEOUT_SECONDS", "1")
+        .env("MATURION_MONITORING_WEBHOOK_URL", closed_port_url());
+    let server = RunningServer::spawn(command);
+    let mut evaluations = BTreeSet::new();
+    for _ in 0..100 {
+        let metrics = server.get("/metrics").await.text().await.unwrap();
+        evaluations.extend(
+            metrics
+                .lines()
+                .filter(|line| {
+                    line.starts_with("maturion_monitor_last_evaluation_timestamp_seconds ")
+                })
+                .map(str::to_owned),
+        );
+        if evaluations.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        evaluations.len() >= 3,
+        "the server kept evaluating: {evaluations:?}"
+    );
+    assert_eq!(server.json("/healthz").await.0, 200);
+    let stopped = server.terminate();
+    assert!(stopped.status.success(), "{}", crate::stderr(&stopped));
 }
