@@ -63,6 +63,10 @@ async fn monitor_reports_the_figures_and_alerts_exits_non_zero_when_one_fires() 
         "{}",
         stdout(&reported)
     );
+
+    // The extensions the first look created are no finding of the conformance check.
+    let check = maturion(&["check"], None, Some(&url));
+    assert!(check.status.success(), "{}", describe(&check));
 }
 
 #[tokio::test]
