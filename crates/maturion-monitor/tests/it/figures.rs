@@ -200,3 +200,36 @@ async fn dead_tuples_sequential_scans_and_unused_indexes_are_reported() {
     );
     assert!(snapshot.connections.in_use >= 1 && snapshot.connections.max_connections > 0);
 }
+
+#[tokio::test]
+async fn a_role_that_may_not_create_the_extensions_gets_the_rest_and_why_not() {
+    let db = migrated_database().await;
+    // A monitoring login of an external server's operator: reads every statistic, no superuser.
+    let role = format!("reader_{}", db.name());
+    db.admin()
+        .await
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN IN ROLE pg_monitor"))
+        .await
+        .unwrap();
+    let mut reader = db.connect(&role).await;
+    let (snapshot, _) = look(&mut reader, Inputs::default(), &settings()).await;
+    let Figure::NotAvailable(reason) = &snapshot.slow_queries else {
+        panic!("{:?}", snapshot.slow_queries);
+    };
+    assert!(
+        reason.contains(
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA maturion_monitoring"
+        ),
+        "{reason}"
+    );
+    assert!(snapshot
+        .bloat
+        .iter()
+        .all(|t| matches!(t.bloat, Figure::NotAvailable(_))));
+    assert!(
+        snapshot.connections.in_use >= 1,
+        "{:?}",
+        snapshot.connections
+    );
+    assert!(!snapshot.bloat.is_empty(), "the tables are still listed");
+}

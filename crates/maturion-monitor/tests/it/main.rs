@@ -3,6 +3,7 @@
 
 mod archiving_and_backups;
 mod figures;
+mod not_preloaded;
 mod replication;
 mod webhook;
 
