@@ -10,6 +10,8 @@
 //!   the TCP listener, which takes only TLS 1.3 connections with a SCRAM password
 //!   (`pgdata/maturion_hba.conf`, rewritten at every start),
 //! - `log/postgres.log`: the server log,
+//! - `pg_stat_statements` preloaded (`shared_preload_libraries`), for the slow-query figures of
+//!   monitoring; its views are created by `maturion monitor` (`maturion_monitor::prepare`),
 //! - `cluster.json`: the port and bin folder, written once `initdb` has succeeded,
 //! - `cluster.lock`: serialises starts and stops across processes.
 //!
@@ -46,6 +48,9 @@ const CLUSTER_FILE: &str = "cluster.json";
 const SETTINGS_FILE: &str = "maturion.conf";
 /// Written by the backup set-up (WAL archiving); included by [`SETTINGS_FILE`] when present.
 const ARCHIVING_FILE: &str = "archiving.conf";
+/// Loaded at start: statistics of every statement's timing, for the monitoring's slow queries
+/// (contrib, which the prerequisites install with the server).
+const MONITORING_LIBRARIES: &str = "pg_stat_statements";
 /// Only used for connection settings of a cluster that was never initialised.
 const DEFAULT_PORT: u16 = 5432;
 /// `sizeof(sockaddr_un.sun_path)` on Linux, less the terminating NUL.
@@ -504,6 +509,7 @@ impl Cluster {
              ssl_key_file = '{}'\n\
              ssl_min_protocol_version = 'TLSv1.3'\n\
              password_encryption = 'scram-sha-256'\n\
+             shared_preload_libraries = '{MONITORING_LIBRARIES}'\n\
              include_if_exists = '{ARCHIVING_FILE}'\n",
             config_string(Path::new(&self.options.listen_addresses)),
             config_string(&self.socket_dir()),

@@ -8,6 +8,7 @@ use std::time::Duration;
 pub use maturion_cluster::TlsCertificate;
 
 use crate::role::PlatformRole;
+use crate::secret::Secret;
 use crate::url::ConnectionUrl;
 
 /// Folder of the embedded cluster, relative to the working directory.
@@ -25,6 +26,16 @@ pub const DEFAULT_BACKUP_FULL_AT: TimeOfDay = TimeOfDay { hour: 2, minute: 0 };
 pub const DEFAULT_BACKUP_INCREMENTAL_EVERY: Duration = Duration::from_secs(4 * 3600);
 /// How often the server looks whether a backup is due: a backup starts at most this late.
 pub const DEFAULT_BACKUP_CHECK_INTERVAL: Duration = Duration::from_secs(300);
+pub const DEFAULT_MONITORING_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Spec §13.2's alert thresholds.
+pub const DEFAULT_SLOW_QUERY: Duration = Duration::from_secs(1);
+pub const DEFAULT_REPLICATION_LAG: Duration = Duration::from_secs(5);
+pub const DEFAULT_POOL_USE_PERCENT: u8 = 100;
+pub const DEFAULT_CONNECTIONS_USE_PERCENT: u8 = 90;
+/// The incremental backup's 4 hours and one hour of slack.
+pub const DEFAULT_BACKUP_MAX_AGE: Duration = Duration::from_secs(5 * 3600);
+pub const DEFAULT_KEY_MAX_AGE_DAYS: u32 = 90;
 
 /// Everything the CLI and the server are configured with. Built by
 /// [`Settings::load`](crate::Settings::load) from defaults, a TOML file, the environment and
@@ -34,6 +45,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub server: ServerSettings,
     pub jobs: JobSettings,
+    pub monitoring: MonitoringSettings,
     pub log: LogSettings,
 }
 
@@ -149,6 +161,30 @@ impl std::fmt::Display for TimeOfDay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:02}:{:02}", self.hour, self.minute)
     }
+}
+
+/// Spec §13: how often the server looks, where it sends alerts, and the thresholds of the
+/// alert rules (§13.2), for `maturion monitor --alerts` and the server's webhook alike.
+#[derive(Debug, Clone)]
+pub struct MonitoringSettings {
+    /// Between two evaluations of the rules in the server.
+    pub interval: Duration,
+    /// Firing and resolved alerts are POSTed here as JSON (the URL may carry a token).
+    pub webhook_url: Option<Secret<String>>,
+    /// Longest a webhook delivery may take; an unreachable receiver never holds up the server.
+    pub webhook_timeout: Duration,
+    /// A statement whose mean execution time is longer is a slow query.
+    pub slow_query: Duration,
+    /// The service's pool is exhausted at this share of its connections in use.
+    pub pool_use_percent: u8,
+    /// The server's connections are exhausted at this share of `max_connections`.
+    pub connections_use_percent: u8,
+    /// A replica further behind than this is lagging.
+    pub replication_lag: Duration,
+    /// The newest backup may be at most this old (the schedule's interval and some slack).
+    pub backup_max_age: Duration,
+    /// Spec §10.1: data keys are rotated every 90 days.
+    pub key_max_age_days: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::fmt::Display;
 use std::fs;
 use std::net::SocketAddr;
-use std::num::{NonZeroU64, NonZeroUsize};
+use std::num::{NonZeroU32, NonZeroU64, NonZeroU8, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::error::SettingsError;
 use crate::role::PlatformRole;
+use crate::secret::Secret;
 use crate::settings::*;
 use crate::url::ConnectionUrl;
 
@@ -24,10 +25,11 @@ pub const DEFAULT_CONFIG_FILE: &str = "maturion.toml";
 pub const CONFIG_VARIABLE: &str = "MATURION_CONFIG";
 
 /// Variables whose names start so belong to the settings: an unknown one is a mistake.
-const NAMESPACES: [&str; 4] = [
+const NAMESPACES: [&str; 5] = [
     "MATURION_DATABASE_",
     "MATURION_SERVER_",
     "MATURION_JOBS_",
+    "MATURION_MONITORING_",
     "MATURION_LOG_",
 ];
 
@@ -132,7 +134,7 @@ struct Setting {
     set: fn(&mut Layer, &str) -> Result<(), String>,
 }
 
-static SETTINGS: [Setting; 19] = [
+static SETTINGS: [Setting; 28] = [
     Setting {
         key: "database.home",
         variable: "MATURION_HOME",
@@ -271,6 +273,78 @@ static SETTINGS: [Setting; 19] = [
         },
     },
     Setting {
+        key: "monitoring.interval_seconds",
+        variable: "MATURION_MONITORING_INTERVAL_SECONDS",
+        set: |layer, value| {
+            layer.monitoring.interval_seconds = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "monitoring.webhook_url",
+        variable: "MATURION_MONITORING_WEBHOOK_URL",
+        set: |layer, value| {
+            layer.monitoring.webhook_url = Some(webhook_url(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "monitoring.webhook_timeout_seconds",
+        variable: "MATURION_MONITORING_WEBHOOK_TIMEOUT_SECONDS",
+        set: |layer, value| {
+            layer.monitoring.webhook_timeout_seconds = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "monitoring.slow_query_milliseconds",
+        variable: "MATURION_MONITORING_SLOW_QUERY_MILLISECONDS",
+        set: |layer, value| {
+            layer.monitoring.slow_query_milliseconds = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "monitoring.pool_use_percent",
+        variable: "MATURION_MONITORING_POOL_USE_PERCENT",
+        set: |layer, value| {
+            layer.monitoring.pool_use_percent = Some(percent(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "monitoring.connections_use_percent",
+        variable: "MATURION_MONITORING_CONNECTIONS_USE_PERCENT",
+        set: |layer, value| {
+            layer.monitoring.connections_use_percent = Some(percent(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "monitoring.replication_lag_seconds",
+        variable: "MATURION_MONITORING_REPLICATION_LAG_SECONDS",
+        set: |layer, value| {
+            layer.monitoring.replication_lag_seconds = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "monitoring.backup_max_age_seconds",
+        variable: "MATURION_MONITORING_BACKUP_MAX_AGE_SECONDS",
+        set: |layer, value| {
+            layer.monitoring.backup_max_age_seconds = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "monitoring.key_max_age_days",
+        variable: "MATURION_MONITORING_KEY_MAX_AGE_DAYS",
+        set: |layer, value| {
+            layer.monitoring.key_max_age_days = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
         key: "log.filter",
         variable: "MATURION_LOG",
         set: |layer, value| {
@@ -287,6 +361,28 @@ static SETTINGS: [Setting; 19] = [
         },
     },
 ];
+
+/// An `http://` or `https://` address; the reason never repeats it (it may hold a token).
+fn webhook_url(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let rest = value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"))
+        .ok_or("not an http:// or https:// URL")?;
+    if rest.is_empty() || rest.starts_with('/') || value.chars().any(char::is_whitespace) {
+        return Err("a URL names a host, and has no spaces".to_owned());
+    }
+    Ok(value.to_owned())
+}
+
+/// A share from 1 to 100.
+fn percent(value: &str) -> Result<NonZeroU8, String> {
+    let percent: NonZeroU8 = parse(value)?;
+    if percent.get() > 100 {
+        return Err(format!("a percentage from 1 to 100, not {percent}"));
+    }
+    Ok(percent)
+}
 
 /// The reason never repeats the value: it may hold a password.
 fn url(value: &str) -> Result<ConnectionUrl, String> {
@@ -310,6 +406,7 @@ struct Layer {
     database: DatabaseLayer,
     server: ServerLayer,
     jobs: JobsLayer,
+    monitoring: MonitoringLayer,
     log: LogLayer,
 }
 
@@ -343,6 +440,74 @@ struct JobsLayer {
     backup_full_at: Option<String>,
     backup_incremental_hours: Option<NonZeroU64>,
     backup_check_interval_seconds: Option<NonZeroU64>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct MonitoringLayer {
+    interval_seconds: Option<NonZeroU64>,
+    #[serde(deserialize_with = "webhook_url_in_file")]
+    webhook_url: Option<String>,
+    webhook_timeout_seconds: Option<NonZeroU64>,
+    slow_query_milliseconds: Option<NonZeroU64>,
+    #[serde(deserialize_with = "percent_in_file")]
+    pool_use_percent: Option<NonZeroU8>,
+    #[serde(deserialize_with = "percent_in_file")]
+    connections_use_percent: Option<NonZeroU8>,
+    replication_lag_seconds: Option<NonZeroU64>,
+    backup_max_age_seconds: Option<NonZeroU64>,
+    key_max_age_days: Option<NonZeroU32>,
+}
+
+fn webhook_url_in_file<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    webhook_url(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn percent_in_file<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<NonZeroU8>, D::Error> {
+    let value = u64::deserialize(deserializer)?;
+    percent(&value.to_string())
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+impl MonitoringLayer {
+    fn into_settings(self) -> MonitoringSettings {
+        let seconds = |value: NonZeroU64| Duration::from_secs(value.get());
+        MonitoringSettings {
+            interval: self
+                .interval_seconds
+                .map_or(DEFAULT_MONITORING_INTERVAL, seconds),
+            webhook_url: self.webhook_url.map(Secret::new),
+            webhook_timeout: self
+                .webhook_timeout_seconds
+                .map_or(DEFAULT_WEBHOOK_TIMEOUT, seconds),
+            slow_query: self
+                .slow_query_milliseconds
+                .map_or(DEFAULT_SLOW_QUERY, |ms| Duration::from_millis(ms.get())),
+            pool_use_percent: self
+                .pool_use_percent
+                .map_or(DEFAULT_POOL_USE_PERCENT, NonZeroU8::get),
+            connections_use_percent: self
+                .connections_use_percent
+                .map_or(DEFAULT_CONNECTIONS_USE_PERCENT, NonZeroU8::get),
+            replication_lag: self
+                .replication_lag_seconds
+                .map_or(DEFAULT_REPLICATION_LAG, seconds),
+            backup_max_age: self
+                .backup_max_age_seconds
+                .map_or(DEFAULT_BACKUP_MAX_AGE, seconds),
+            key_max_age_days: self
+                .key_max_age_days
+                .map_or(DEFAULT_KEY_MAX_AGE_DAYS, NonZeroU32::get),
+        }
+    }
 }
 
 #[derive(Default, Deserialize)]
@@ -418,6 +583,7 @@ impl Layer {
                     .map_or(DEFAULT_MAINTENANCE_INTERVAL, seconds),
                 backup: self.jobs.backup_schedule()?,
             },
+            monitoring: self.monitoring.into_settings(),
             log: LogSettings {
                 filter: self
                     .log

@@ -24,11 +24,13 @@
 
 mod module;
 mod tenant;
+mod webhook;
 
 pub use module::module_table;
 pub use tenant::{
     begin_as, organisation_with_admin, organisation_with_admin_from, token_for, Tenant,
 };
+pub use webhook::{closed_port_url, ReceivedRequest, WebhookReceiver};
 
 use std::env;
 use std::path::{Path, PathBuf};

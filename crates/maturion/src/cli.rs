@@ -79,6 +79,9 @@ pub enum Command {
     /// Data keys of the encrypted fields: their ages, and rotation (master key, 90 days).
     #[command(subcommand)]
     Keys(crate::commands::keys::KeysCommand),
+    /// Slow queries, connections, index use, bloat, WAL archiving, backups, replication and key
+    /// ages (spec §13), with the alerts that fire.
+    Monitor(crate::commands::monitor::MonitorArgs),
 }
 
 #[derive(Debug, Subcommand)]

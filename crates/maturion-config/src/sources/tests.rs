@@ -377,3 +377,55 @@ fn the_servers_certificate_and_key_come_together_relative_to_the_file() {
         "{alone}"
     );
 }
+
+#[test]
+fn the_alert_thresholds_default_to_the_spec_and_are_configurable() {
+    let defaults = load(None, &[]).unwrap().monitoring;
+    assert_eq!(defaults.slow_query, Duration::from_secs(1));
+    assert_eq!(defaults.replication_lag, Duration::from_secs(5));
+    assert_eq!(defaults.key_max_age_days, 90);
+    assert_eq!(defaults.pool_use_percent, 100);
+    assert!(defaults.webhook_url.is_none());
+
+    let (_dir, path) = file(
+        "[monitoring]\nslow_query_milliseconds = 250\npool_use_percent = 80\n\
+         webhook_url = \"https://alerts.example/hook?token=file-secret\"\n",
+    );
+    let settings = load(
+        Some(&path),
+        &[
+            ("MATURION_MONITORING_INTERVAL_SECONDS", "5"),
+            ("MATURION_MONITORING_BACKUP_MAX_AGE_SECONDS", "60"),
+        ],
+    )
+    .unwrap()
+    .monitoring;
+    assert_eq!(settings.slow_query, Duration::from_millis(250));
+    assert_eq!(settings.pool_use_percent, 80);
+    assert_eq!(settings.interval, Duration::from_secs(5));
+    assert_eq!(settings.backup_max_age, Duration::from_secs(60));
+    let url = settings.webhook_url.unwrap();
+    assert_eq!(
+        url.expose(),
+        "https://alerts.example/hook?token=file-secret"
+    );
+    assert!(!format!("{url:?}").contains("file-secret"));
+}
+
+#[test]
+fn bad_monitoring_values_are_refused_without_repeating_them() {
+    for (variable, value) in [
+        ("MATURION_MONITORING_WEBHOOK_URL", "ftp://secret-host/x"),
+        ("MATURION_MONITORING_WEBHOOK_URL", "http:///secret-path"),
+        ("MATURION_MONITORING_POOL_USE_PERCENT", "101"),
+        ("MATURION_MONITORING_SLOW_QUERY_MILLISECONDS", "0"),
+        ("MATURION_MONITORING_NO_SUCH_THING", "1"),
+    ] {
+        let error = load(None, &[(variable, value)]).unwrap_err().to_string();
+        assert!(error.contains(variable), "{error}");
+        assert!(!error.contains("secret"), "{error}");
+    }
+    let (_dir, path) = file("[monitoring]\nconnections_use_percent = 0\n");
+    let error = load(Some(&path), &[]).unwrap_err().to_string();
+    assert!(error.contains("connections_use_percent"), "{error}");
+}

@@ -8,6 +8,7 @@ pub(crate) mod hold;
 pub(crate) mod keys;
 pub(crate) mod maintain;
 mod migrate;
+pub(crate) mod monitor;
 pub(crate) mod restore;
 pub(crate) mod serve;
 pub(crate) mod tenants;
@@ -46,6 +47,7 @@ pub async fn run(
         Command::Backup(command) => backup::run(&settings, &open(database).await?, command).await,
         Command::Restore(args) => restore::run(&open(database).await?, args).await,
         Command::Keys(command) => keys::run(&open(database).await?, command).await,
+        Command::Monitor(args) => monitor::run(&settings, &open(database).await?, args).await,
     }
 }
 

@@ -10,6 +10,7 @@ mod backups;
 mod docs;
 mod events;
 mod openapi;
+mod monitoring;
 mod patterns;
 mod problem;
 mod resources;
@@ -63,6 +64,8 @@ pub struct AppState {
     /// Becomes true when the server starts shutting down: live streams end then, so that
     /// in-flight requests can finish.
     pub shutdown: watch::Receiver<bool>,
+    /// The gauges of the monitoring's last evaluation (spec §13), appended to `/metrics`.
+    pub monitoring: watch::Receiver<String>,
 }
 
 /// A bound, not yet serving, server: its address is known (port 0 picks a free one).
@@ -73,6 +76,7 @@ pub struct Server {
     backups: Option<backups::BackupJob>,
     workers: workers::EventWorkers,
     shutting_down: watch::Sender<bool>,
+    monitoring: monitoring::MonitorJob,
 }
 
 impl Server {
@@ -100,6 +104,16 @@ impl Server {
         };
         let workers = workers::EventWorkers::new(target, &app)?;
         let (shutting_down, shutdown) = watch::channel(false);
+        let monitoring = monitoring::MonitorJob::new(
+            target.admin_url(),
+            match target {
+                DatabaseTarget::Embedded { cluster, .. } => Some(cluster.clone()),
+                DatabaseTarget::External(_) => None,
+            },
+            database.clone(),
+            backups.as_ref().map(backups::BackupJob::status),
+            &settings.monitoring,
+        )?;
         let state = AppState {
             app,
             database,
@@ -110,6 +124,7 @@ impl Server {
             metrics,
             started: Instant::now(),
             shutdown,
+            monitoring: monitoring.exposition(),
         };
         let router = with_limits(routes::router(state), &settings.server);
         let listener = TcpListener::bind(listen)
@@ -131,6 +146,7 @@ impl Server {
             backups,
             workers,
             shutting_down,
+            monitoring,
         })
     }
 
@@ -159,6 +175,7 @@ impl Server {
         let (stop, stopped) = watch::channel(false);
         let jobs = tokio::spawn(self.scheduler.run(stopped.clone()));
         let workers = tokio::spawn(self.workers.run(stopped.clone()));
+        let monitoring = tokio::spawn(self.monitoring.run(stopped.clone()));
         let backups = self.backups.map(|job| tokio::spawn(job.run(stopped)));
         let service = self
             .router
@@ -189,6 +206,7 @@ impl Server {
         let _ = stop.send(true);
         jobs.await.context("the periodic job task failed")?;
         workers.await.context("the event workers' task failed")?;
+        monitoring.await.context("the monitoring task failed")?;
         if let Some(backups) = backups {
             backups.await.context("the backup task failed")?;
         }

@@ -134,11 +134,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
         Ok(Err(error)) => tracing::warn!(error = format!("{error:#}"), "no event backlog"),
         Err(_) => tracing::warn!("no event backlog within the check timeout"),
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+    let mut body = state.metrics.render();
+    body.push_str(&state.monitoring.borrow());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
 async fn not_found() -> Response {

@@ -10,6 +10,7 @@ mod embedded;
 mod events_api;
 mod hostile;
 mod https;
+mod monitor;
 mod openapi;
 mod schemathesis;
 mod server;
@@ -18,12 +19,13 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// Variables of the settings that the test runner's own environment must not leak in.
-const SETTINGS_VARIABLES: [&str; 7] = [
+const SETTINGS_VARIABLES: [&str; 8] = [
     "MATURION_HOME",
     "MATURION_CONFIG",
     "MATURION_DATABASE_",
     "MATURION_SERVER_",
     "MATURION_JOBS_",
+    "MATURION_MONITORING_",
     "MATURION_LOG_",
     "DATABASE_URL",
 ];
