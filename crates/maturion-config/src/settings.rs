@@ -18,6 +18,9 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCA
 pub const DEFAULT_BODY_LIMIT_BYTES: NonZeroUsize = NonZeroUsize::new(2 * 1024 * 1024).unwrap();
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_CONCURRENCY_LIMIT: NonZeroUsize = NonZeroUsize::new(256).unwrap();
+/// Connections of the application role that requests share: enough for two cores to stay
+/// busy while some requests wait on I/O, few enough for PostgreSQL's default 100 connections.
+pub const DEFAULT_POOL_SIZE: NonZeroUsize = NonZeroUsize::new(16).unwrap();
 /// Rollups are hourly: an hour between maintenance runs keeps them at most an hour behind.
 pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(3600);
 pub const DEFAULT_LOG_FILTER: &str = "warn";
@@ -99,6 +102,8 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     /// Requests served at once; more wait.
     pub concurrency_limit: NonZeroUsize,
+    /// Connections of the application role that requests share; more requests wait for one.
+    pub pool_size: NonZeroUsize,
     /// HTTPS (TLS 1.3 only) with these PEM files; plain HTTP without.
     pub tls: Option<ServerTls>,
 }

@@ -134,7 +134,7 @@ struct Setting {
     set: fn(&mut Layer, &str) -> Result<(), String>,
 }
 
-static SETTINGS: [Setting; 28] = [
+static SETTINGS: [Setting; 29] = [
     Setting {
         key: "database.home",
         variable: "MATURION_HOME",
@@ -220,6 +220,14 @@ static SETTINGS: [Setting; 28] = [
         variable: "MATURION_SERVER_CONCURRENCY_LIMIT",
         set: |layer, value| {
             layer.server.concurrency_limit = Some(parse(value)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.pool_size",
+        variable: "MATURION_SERVER_POOL_SIZE",
+        set: |layer, value| {
+            layer.server.pool_size = Some(parse(value)?);
             Ok(())
         },
     },
@@ -429,6 +437,7 @@ struct ServerLayer {
     body_limit_bytes: Option<NonZeroUsize>,
     request_timeout_seconds: Option<NonZeroU64>,
     concurrency_limit: Option<NonZeroUsize>,
+    pool_size: Option<NonZeroUsize>,
     tls_certificate: Option<PathBuf>,
     tls_private_key: Option<PathBuf>,
 }
@@ -574,6 +583,7 @@ impl Layer {
                     .server
                     .concurrency_limit
                     .unwrap_or(DEFAULT_CONCURRENCY_LIMIT),
+                pool_size: self.server.pool_size.unwrap_or(DEFAULT_POOL_SIZE),
                 tls: self.server.tls()?,
             },
             jobs: JobSettings {

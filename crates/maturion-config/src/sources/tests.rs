@@ -47,6 +47,7 @@ fn without_sources_every_default_applies() {
     assert_eq!(settings.server.body_limit_bytes.get(), 2 * 1024 * 1024);
     assert_eq!(settings.server.request_timeout, Duration::from_secs(30));
     assert_eq!(settings.server.concurrency_limit.get(), 256);
+    assert_eq!(settings.server.pool_size.get(), 16);
     assert_eq!(
         settings.jobs.maintenance_interval,
         Duration::from_secs(3600)
@@ -73,10 +74,12 @@ fn the_environment_wins_over_the_file_and_the_command_line_over_both() {
         ("MATURION_SERVER_LISTEN", "127.0.0.1:9001"),
         ("MATURION_LOG", "debug"),
         ("MATURION_HOME", "/srv/from-environment"),
+        ("MATURION_SERVER_POOL_SIZE", "4"),
     ];
     let settings = load(Some(&path), &variables).unwrap();
     assert_eq!(settings.server.listen.to_string(), "127.0.0.1:9001");
     assert_eq!(settings.server.concurrency_limit.get(), 10, "from the file");
+    assert_eq!(settings.server.pool_size.get(), 4);
     assert_eq!(settings.log.filter, "debug");
     assert!(settings.log.json, "from the file");
     assert_eq!(home(&settings), Path::new("/srv/from-environment"));
@@ -160,6 +163,7 @@ fn bad_values_name_the_variable_or_the_line_and_key() {
     for (name, value) in [
         ("MATURION_SERVER_LISTEN", "nonsense"),
         ("MATURION_SERVER_CONCURRENCY_LIMIT", "0"),
+        ("MATURION_SERVER_POOL_SIZE", "0"),
         ("MATURION_SERVER_BODY_LIMIT_BYTES", "-1"),
         ("MATURION_JOBS_MAINTENANCE_INTERVAL_SECONDS", "soon"),
         ("MATURION_JOBS_BACKUP_FULL_AT", "24:00"),

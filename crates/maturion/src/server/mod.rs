@@ -9,8 +9,8 @@ mod auth;
 mod backups;
 mod docs;
 mod events;
-mod openapi;
 mod monitoring;
+mod openapi;
 mod patterns;
 mod problem;
 mod resources;
@@ -22,6 +22,7 @@ mod tokens;
 mod workers;
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,7 +91,7 @@ impl Server {
         let app = target
             .url_for(PlatformRole::App.name())
             .context("the server runs requests as maturion_app")?;
-        let database = app_pool(&app)?;
+        let database = app_pool(&app, settings.server.pool_size)?;
         let catalog = Arc::new(served_resources(&app, &target.admin_url()).await?);
         let metrics = Arc::new(telemetry::install_recorder()?);
         let scheduler =
@@ -220,25 +221,22 @@ enum Listening {
     Tls(tls::TlsListener),
 }
 
-/// Connections of the application role that requests share; more requests wait for one (and
-/// at most `server.concurrency_limit` are served at once).
-const API_POOL_SIZE: usize = 16;
-
-/// The resources of the live catalog, as the application role sees them, less the tables that
-/// `maturion check` finds fault with: a table that breaks the architecture is not served.
-/// The pool requests run on, with the TLS the application role's URL asks for.
-fn app_pool(app: &ConnectionUrl) -> Result<Database> {
+/// The pool requests run on (`server.pool_size` connections; more requests wait for one), with
+/// the TLS the application role's URL asks for.
+fn app_pool(app: &ConnectionUrl, size: NonZeroUsize) -> Result<Database> {
     let pool = match app.tls() {
-        ClientTls::Off => Database::new(app.config().clone(), API_POOL_SIZE),
+        ClientTls::Off => Database::new(app.config().clone(), size.get()),
         ClientTls::Verified { root_certificate } => Database::with_tls(
             app.config().clone(),
-            API_POOL_SIZE,
+            size.get(),
             ClientTls::connector(root_certificate)?,
         ),
     };
     pool.context("cannot make the application role's connection pool")
 }
 
+/// The resources of the live catalog, as the application role sees them, less the tables that
+/// `maturion check` finds fault with: a table that breaks the architecture is not served.
 async fn served_resources(app: &ConnectionUrl, admin: &ConnectionUrl) -> Result<Catalog> {
     let client = maturion_config::connect_url(app).await?;
     let mut catalog = maturion_api::load(&client).await?;
