@@ -95,36 +95,6 @@ impl Api {
         Reply { status, body }
     }
 
-    /// The status of a POST with a body over the limit. The server answers before reading it
-    /// and closes the connection, so the client may still be writing and see a broken pipe:
-    /// that attempt is made again (the answer, when it comes, is what is checked).
-    /// A client of its own keeps the closed connection out of the shared pool, where the next
-    /// request would find it dead.
-    async fn oversize(&self, token: &str, path: &str) -> u16 {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .unwrap();
-        for _ in 0..5 {
-            let sent = client
-                .post(format!("{}{path}", self.server.url))
-                .bearer_auth(token)
-                .header("content-type", "application/json")
-                .body(vec![b' '; 3 * 1024 * 1024])
-                .send()
-                .await;
-            if let Ok(response) = sent {
-                assert_eq!(
-                    response.headers()["content-type"],
-                    "application/problem+json"
-                );
-                return response.status().as_u16();
-            }
-        }
-        panic!("no answer to an oversize body in five attempts")
-    }
-
     pub(crate) async fn as_a(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
         self.call(Some(self.a.token.expose()), method, path, body)
             .await
@@ -999,7 +969,15 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
 
     let capped = api.call(token, "GET", "/v1/risks?limit=5000", None).await;
     assert_eq!(capped.status, 200);
-    assert_eq!(api.oversize(api.a.token.expose(), "/v1/risks").await, 413);
+    let oversize = api
+        .server
+        .post_oversize("/v1/risks", Some(api.a.token.expose()))
+        .await;
+    assert_eq!(oversize.status().as_u16(), 413);
+    assert_eq!(
+        oversize.headers()["content-type"],
+        "application/problem+json"
+    );
     let wrong_method = api.call(token, "PUT", &item, Some(&json!({}))).await;
     assert_eq!(wrong_method.status, 405, "{wrong_method:?}");
 
