@@ -11,7 +11,7 @@ mod load;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use maturion_config::DatabaseTarget;
+use maturion_config::{ConnectionUrl, DatabaseTarget};
 use maturion_tenancy::{Database, TenantContext};
 use tokio_postgres::{Client, Config};
 
@@ -75,7 +75,7 @@ impl Default for Options {
 struct Bench<'a> {
     options: &'a Options,
     /// The administrator of the bench database (also what graphile-worker connects with).
-    admin_url: String,
+    admin_url: ConnectionUrl,
     admin_config: Config,
     admin: Client,
     /// The application's pool (on an external server, the administrator's).
@@ -92,7 +92,7 @@ pub async fn run(server: &DatabaseTarget, options: &Options) -> Result<()> {
 }
 
 async fn measure(scratch: &Scratch, options: &Options) -> Result<()> {
-    let admin_url = scratch.target.admin_url().expose().to_owned();
+    let admin_url = scratch.target.admin_url();
     if !scratch.app_logs_in_as_itself() {
         eprintln!("note: without a URL for maturion_app the bus's application pool logs in as the administrator");
     }

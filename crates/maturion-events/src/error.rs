@@ -10,6 +10,10 @@ pub enum EventError {
     #[error("database error: {0}")]
     Database(#[from] tokio_postgres::Error),
 
+    /// The administrator's connection could not be made (refused, or its TLS).
+    #[error(transparent)]
+    Connect(#[from] maturion_config::TargetError),
+
     #[error("invalid event: {0}")]
     InvalidEvent(String),
 

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use futures_util::StreamExt;
+use maturion_config::{ClientTls, ConnectionUrl, TargetError};
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Statement};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Socket, Statement};
 use uuid::Uuid;
 
 use crate::{EventError, MAINTENANCE_ROLE, NOTIFY_CHANNEL};
@@ -19,29 +21,17 @@ pub(crate) struct Listener {
     statements: Mutex<HashMap<String, Statement>>,
 }
 
-/// Connects with `admin` (a role that may `SET ROLE maturion_maintenance`), becomes the
-/// maintenance role and LISTENs on [`NOTIFY_CHANNEL`].
-pub(crate) async fn connect(admin: &Config) -> Result<Listener, EventError> {
-    let (client, mut connection) = admin.connect(NoTls).await?;
+/// Connects with `admin` (a role that may `SET ROLE maturion_maintenance`) over the TLS its URL
+/// asks for, becomes the maintenance role and LISTENs on [`NOTIFY_CHANNEL`].
+pub(crate) async fn connect(admin: &ConnectionUrl) -> Result<Listener, EventError> {
     let (sender, notifications) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(message) = messages.next().await {
-            match message {
-                Ok(AsyncMessage::Notification(_)) => {
-                    // The receiver only needs to know that something happened.
-                    if sender.send(()).is_err() {
-                        break;
-                    }
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(%error, "event bus connection closed");
-                    break;
-                }
-            }
+    let client = match admin.tls() {
+        ClientTls::Off => listening(admin.config(), NoTls, sender).await?,
+        ClientTls::Verified { root_certificate } => {
+            let tls = ClientTls::connector(root_certificate).map_err(TargetError::from)?;
+            listening(admin.config(), tls, sender).await?
         }
-    });
+    };
     // What this connection commits (leases, waiter flags) need not survive a crash: a lost
     // lease expires and the work is claimed again. Not waiting for the WAL flush takes a disk
     // sync off every claim, i.e. off the delivery latency. (Visibility is unchanged, and the
@@ -58,14 +48,42 @@ pub(crate) async fn connect(admin: &Config) -> Result<Listener, EventError> {
     })
 }
 
-/// A plain session of the maintenance role (no LISTEN), e.g. for making service bindings.
-pub(crate) async fn connect_maintenance(admin: &Config) -> Result<Client, EventError> {
-    let (client, connection) = admin.connect(NoTls).await?;
+/// A connection whose notifications (only the fact of one) go to `sender`.
+async fn listening<T>(
+    config: &Config,
+    tls: T,
+    sender: mpsc::UnboundedSender<()>,
+) -> Result<Client, EventError>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, mut connection) = config.connect(tls).await?;
     tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::warn!(%error, "maintenance connection closed");
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(_)) => {
+                    if sender.send(()).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "event bus connection closed");
+                    break;
+                }
+            }
         }
     });
+    Ok(client)
+}
+
+/// A plain session of the maintenance role (no LISTEN), e.g. for making service bindings.
+pub(crate) async fn connect_maintenance(admin: &ConnectionUrl) -> Result<Client, EventError> {
+    let client = maturion_config::connect_url(admin).await?;
     client
         .batch_execute(&format!("SET ROLE {MAINTENANCE_ROLE}"))
         .await?;

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use maturion_config::ConnectionUrl;
 use maturion_tenancy::OrganisationId;
-use tokio_postgres::{Config, Row, Statement};
+use tokio_postgres::{Row, Statement};
 use uuid::Uuid;
 
 use crate::event::{like_pattern, Event, UndecodableEvent, EVENT_COLUMNS};
@@ -68,7 +69,7 @@ impl Tail {
     /// Connects with `admin` (a role that may `SET ROLE maturion_maintenance`). Shows events
     /// committed from now on, or every event still in the log with `from_beginning`.
     pub async fn start(
-        admin: &Config,
+        admin: &ConnectionUrl,
         filter: &TailFilter,
         from_beginning: bool,
     ) -> Result<Self, EventError> {

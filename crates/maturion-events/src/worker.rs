@@ -16,11 +16,12 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use maturion_config::ConnectionUrl;
 use maturion_tenancy::{
     Database, OrganisationId, ServiceBinder, TenancyError, TenantContext, TenantTransaction,
 };
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Config, Row, Statement};
+use tokio_postgres::{Row, Statement};
 use uuid::Uuid;
 
 use crate::event::{Event, StoredTimestamp, UndecodableEvent, EVENT_COLUMNS};
@@ -383,11 +384,11 @@ impl<'a> FailedEvent<'a> {
 }
 
 impl<H: Handler> Worker<H> {
-    /// Connects the worker's maintenance connection with `admin` (a role that may
-    /// `SET ROLE maturion_maintenance`); `app` is the application pool handlers run on. The
+    /// Connects the worker's maintenance connections with `admin` (a role that may
+    /// `SET ROLE maturion_maintenance`; over TLS when its URL asks for it); `app` is the application pool handlers run on. The
     /// subscription must be registered ([`crate::subscribe`]).
     pub async fn new(
-        admin: &Config,
+        admin: &ConnectionUrl,
         app: Database,
         subscription: &str,
         handler: H,

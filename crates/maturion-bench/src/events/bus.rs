@@ -83,7 +83,7 @@ async fn start_workers(
             transactional,
         };
         let worker = Worker::new(
-            &bench.admin_config,
+            &bench.admin_url,
             bench.app.clone(),
             subscription,
             handler,

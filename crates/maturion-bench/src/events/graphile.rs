@@ -142,7 +142,7 @@ impl Graphile {
         let mut child = tokio::process::Command::new("node")
             .arg("runner.mjs")
             .current_dir(&self.dir)
-            .env("BENCH_URL", &bench.admin_url)
+            .env("BENCH_URL", bench.admin_url.expose())
             .env("BENCH_CONCURRENCY", concurrency.to_string())
             .env("BENCH_EXPECTED", events.to_string())
             .stdout(Stdio::piped())

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use maturion_events::{dead_letters, replay, Subscription, WorkerOptions};
+use maturion_config::ConnectionUrl;
+use maturion_events::{dead_letters, replay, Subscription, Worker, WorkerOptions};
 
 use crate::support::{self, payload_n, Recorder};
 use maturion_testing::organisation_with_admin;
@@ -390,7 +391,7 @@ async fn a_lost_lease_rolls_the_handler_back() {
         ..WorkerOptions::default()
     };
     let mut slow = maturion_events::Worker::new(
-        &support::admin_config(&db),
+        &support::admin_url(&db),
         app.clone(),
         "slow",
         Slow(slow_recorder.clone()),
@@ -487,7 +488,7 @@ async fn a_lost_lease_is_not_acknowledged_in_bulk() {
         ..WorkerOptions::default()
     };
     let mut slow = maturion_events::Worker::new(
-        &support::admin_config(&db),
+        &support::admin_url(&db),
         app.clone(),
         "slow.bulk",
         Slow,
@@ -509,5 +510,67 @@ async fn a_lost_lease_is_not_acknowledged_in_bulk() {
     assert!(
         !fast.run_once().await.unwrap().claimed_anything(),
         "the cursor moved once, past the event"
+    );
+}
+
+/// The worker's connections follow the TLS its administrator's URL asks for: over TCP, TLS 1.3
+/// verified against the cluster's own authority, delivering as over the socket.
+#[tokio::test]
+async fn a_worker_whose_url_asks_for_tls_connects_with_tls_1_3_and_delivers() {
+    let db = support::database().await;
+    let app = support::app(&db, 2);
+    let alpha = organisation_with_admin(&db.admin().await, "Alpha")
+        .await
+        .unwrap();
+    let admin = db.admin().await;
+    // Roles are the cluster's: only this test makes this one.
+    admin
+        .batch_execute(&format!(
+            "DO $$ BEGIN \
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'events_over_tls') THEN \
+                 CREATE ROLE events_over_tls LOGIN PASSWORD 'tls-password'; \
+               END IF; \
+             END $$; \
+             GRANT maturion_maintenance TO events_over_tls; \
+             GRANT CONNECT ON DATABASE \"{}\" TO events_over_tls",
+            db.name()
+        ))
+        .await
+        .unwrap();
+    support::subscribe(&db, &Subscription::new("over_tls", &["*"])).await;
+    let port = db.cluster().status().unwrap().port.unwrap();
+    let url = ConnectionUrl::parse(&format!(
+        "postgresql://events_over_tls:tls-password@localhost:{port}/{}\
+         ?sslmode=verify-full&sslrootcert={}",
+        db.name(),
+        db.cluster().root_certificate().display()
+    ))
+    .unwrap();
+    let recorder = Recorder::default();
+    let options = WorkerOptions::default();
+    let mut worker = Worker::new(&url, app.clone(), "over_tls", recorder.clone(), options)
+        .await
+        .unwrap();
+
+    support::publish(&app, &alpha, "risk.created", 1).await;
+    support::drain(&mut worker).await;
+    let handled: Vec<i64> = recorder.handled().iter().map(payload_n).collect();
+    assert_eq!(handled, [1]);
+    let sessions: Vec<String> = admin
+        .query(
+            "SELECT s.version FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.usename = 'events_over_tls' AND a.datname = current_database() \
+               AND s.ssl ORDER BY a.pid",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        sessions,
+        ["TLSv1.3", "TLSv1.3"],
+        "the listener and the binder"
     );
 }

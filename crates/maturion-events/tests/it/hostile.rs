@@ -103,7 +103,7 @@ async fn tail_reports_an_undecodable_event_in_its_place_and_goes_on() {
     insert_as_superuser(&db, &alpha, TOO_DEEP, "now()").await;
     support::publish(&app, &alpha, "risk.created", 2).await;
 
-    let mut tail = Tail::start(&support::admin_config(&db), &TailFilter::default(), true)
+    let mut tail = Tail::start(&support::admin_url(&db), &TailFilter::default(), true)
         .await
         .unwrap();
     let items = tail.poll().await.unwrap();

@@ -212,7 +212,7 @@ async fn the_platform_log_check_passes_real_changes_and_dead_letters_one_that_by
         .await
         .unwrap();
     let mut worker = maturion_events::Worker::new(
-        &support::admin_config(&db),
+        &support::admin_url(&db),
         app.clone(),
         permissions::LOG_CHECK_SUBSCRIPTION,
         permissions::LogCheck,

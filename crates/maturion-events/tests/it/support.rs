@@ -1,12 +1,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use maturion_config::ConnectionUrl;
 use maturion_events::{
     Delivery, Event, Handler, HandlerError, Subscription, Worker, WorkerOptions,
 };
 use maturion_tenancy::Database;
 use maturion_testing::{Tenant, TestDatabase};
-use tokio_postgres::{Client, Config};
+use tokio_postgres::Client;
 use uuid::Uuid;
 
 /// A database with every platform migration set, the event bus among them.
@@ -14,8 +15,8 @@ pub async fn database() -> TestDatabase {
     maturion_testing::migrated_database().await
 }
 
-pub fn admin_config(db: &TestDatabase) -> Config {
-    db.config(db.cluster().superuser())
+pub fn admin_url(db: &TestDatabase) -> ConnectionUrl {
+    ConnectionUrl::parse(&db.url(db.cluster().superuser())).expect("the test database's URL parses")
 }
 
 pub fn app(db: &TestDatabase, connections: usize) -> Database {
@@ -136,7 +137,7 @@ pub async fn worker(
     options: WorkerOptions,
 ) -> Worker<Recorder> {
     Worker::new(
-        &admin_config(db),
+        &admin_url(db),
         app.clone(),
         subscription,
         recorder.clone(),

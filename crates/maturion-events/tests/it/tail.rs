@@ -21,7 +21,7 @@ async fn tail_follows_new_events_with_filters() {
         event_types: vec!["risk.*".into()],
         organisation_id: Some(alpha.organisation),
     };
-    let mut tail = Tail::start(&support::admin_config(&db), &filter, false)
+    let mut tail = Tail::start(&support::admin_url(&db), &filter, false)
         .await
         .unwrap();
     assert!(
@@ -46,7 +46,7 @@ async fn tail_follows_new_events_with_filters() {
     assert_eq!(seen, [1, 4]);
     tail.close().await.unwrap();
 
-    let mut everything = Tail::start(&support::admin_config(&db), &TailFilter::default(), true)
+    let mut everything = Tail::start(&support::admin_url(&db), &TailFilter::default(), true)
         .await
         .unwrap();
     let mut all: Vec<i64> = everything

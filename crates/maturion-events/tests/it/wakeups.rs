@@ -17,7 +17,8 @@ async fn notification_counter(
     tokio::sync::mpsc::UnboundedReceiver<()>,
 ) {
     use futures_util::StreamExt;
-    let (client, mut connection) = support::admin_config(db)
+    let (client, mut connection) = support::admin_url(db)
+        .config()
         .connect(tokio_postgres::NoTls)
         .await
         .unwrap();

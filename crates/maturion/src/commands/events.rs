@@ -89,7 +89,7 @@ async fn tail(target: &DatabaseTarget, args: TailArgs) -> Result<ExitCode> {
     };
     // The bus opens its own LISTEN connection with the administrator's settings.
     target.ensure_running().await?;
-    let mut tail = Tail::start(&target.admin_config(), &filter, args.from_beginning).await?;
+    let mut tail = Tail::start(&target.admin_url(), &filter, args.from_beginning).await?;
     let mut printed = 0;
     let mut last_event = Instant::now();
     let outcome = async {

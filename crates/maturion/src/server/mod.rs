@@ -223,7 +223,7 @@ enum Listening {
 
 /// The pool requests run on (`server.pool_size` connections; more requests wait for one), with
 /// the TLS the application role's URL asks for.
-fn app_pool(app: &ConnectionUrl, size: NonZeroUsize) -> Result<Database> {
+pub(super) fn app_pool(app: &ConnectionUrl, size: NonZeroUsize) -> Result<Database> {
     let pool = match app.tls() {
         ClientTls::Off => Database::new(app.config().clone(), size.get()),
         ClientTls::Verified { root_certificate } => Database::with_tls(

@@ -9,6 +9,7 @@
 //! handlers write through tenant transactions of `maturion_app` bound to the event's
 //! organisation as the platform service, on a pool of their own.
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -21,7 +22,7 @@ use tokio::sync::watch;
 /// How long a failed worker waits before it connects again.
 const RESTART_AFTER: Duration = Duration::from_secs(5);
 /// Connections of the handlers' pool: one per stream a claim may lease.
-const HANDLER_POOL_SIZE: usize = 4;
+const HANDLER_POOL_SIZE: NonZeroUsize = NonZeroUsize::new(4).unwrap();
 
 /// The platform's event workers.
 pub struct EventWorkers {
@@ -31,7 +32,7 @@ pub struct EventWorkers {
 
 impl EventWorkers {
     pub fn new(target: &DatabaseTarget, app: &ConnectionUrl) -> Result<Self> {
-        let handlers = Database::new(app.config().clone(), HANDLER_POOL_SIZE)
+        let handlers = super::app_pool(app, HANDLER_POOL_SIZE)
             .context("cannot make the event handlers' connection pool")?;
         Ok(EventWorkers {
             admin: target.admin_url(),
@@ -85,7 +86,7 @@ impl EventWorkers {
             }
         }
         let worker = Worker::new(
-            self.admin.config(),
+            &self.admin,
             self.handlers.clone(),
             permissions::LOG_CHECK_SUBSCRIPTION,
             LogCheck,
