@@ -200,11 +200,7 @@ fn operation(resource: &Resource, route: &Route) -> Value {
             )
         }
         Operation::Update => {
-            parameters.push(json!({
-                "name": "If-Match", "in": "header", "required": false,
-                "description": "The ETag of the version this change is based on; a stale one answers 412.",
-                "schema": { "type": "string", "pattern": "^\".*\"$" },
-            }));
+            parameters.push(if_match());
             let summary = if resource.versioning.is_some() {
                 "Changes the fields sent: new content makes the next version (its id in \
                  Content-Location); only the current version changes"
@@ -231,11 +227,14 @@ fn operation(resource: &Resource, route: &Route) -> Value {
                 None,
             )
         }
-        Operation::Transition => (
-            "Moves the status along the workflow's graph".to_owned(),
-            ("200", row()),
-            Some(format!("{name}_transition")),
-        ),
+        Operation::Transition => {
+            parameters.push(if_match());
+            (
+                "Moves the status along the workflow's graph".to_owned(),
+                ("200", row()),
+                Some(format!("{name}_transition")),
+            )
+        }
         Operation::Delete => (
             "Soft delete".to_owned(),
             ("204", json!({ "description": "deleted" })),
@@ -301,6 +300,15 @@ fn operation_id(route: &Route) -> String {
     format!("{}_{path}", route.method.as_str().to_lowercase())
 }
 
+/// The optimistic-concurrency header of changes.
+fn if_match() -> Value {
+    json!({
+        "name": "If-Match", "in": "header", "required": false,
+        "description": "The ETag of the version this change is based on; a stale one answers 412.",
+        "schema": { "type": "string", "pattern": "^\".*\"$" },
+    })
+}
+
 /// OpenAPI links from a created row to every route of its id, so that clients (and stateful
 /// testers) know the `id` of the answer is the `{id}` of those routes. Only routes under the
 /// creating path: the event log is created through `/v1/events`, which serves no id routes.
@@ -335,7 +343,7 @@ fn problems(route: &Route) -> Vec<(&'static str, &'static str)> {
     if matches!(route.method, Method::Post | Method::Patch) || listing {
         problems.push(("422", "a field or filter does not fit the resource"));
     }
-    if route.operation == Operation::Update {
+    if matches!(route.operation, Operation::Update | Operation::Transition) {
         problems.push(("412", "the row changed since the version named by If-Match"));
     }
     if route.operation == Operation::Stream {

@@ -242,16 +242,22 @@ impl Resource {
         checked.or(graph).unwrap_or_default()
     }
 
-    /// The status of a live row, locked until the transaction ends; no row: none such.
-    pub fn current_status(&self, id: Uuid) -> Statement {
+    /// The status of a live row, locked until the transaction ends; with `version` (an
+    /// `If-Match`), only while the row still has that version. No row: none such, or changed.
+    pub fn current_status(&self, id: Uuid, version: Option<&str>) -> Result<Statement, ApiError> {
         let mut statement = Statement::new(String::new());
         let id = statement.bind(id);
+        let version = match version {
+            Some(version) => self.version_condition(&mut statement, version)?,
+            None => String::new(),
+        };
         statement.sql = format!(
-            "SELECT to_jsonb(t.status) FROM {} AS t WHERE t.id = {id} AND t.deleted_at IS NULL FOR UPDATE",
+            "SELECT to_jsonb(t.status) FROM {} AS t \
+             WHERE t.id = {id} AND t.deleted_at IS NULL{version} FOR UPDATE",
             self.table()
         );
         statement.reusable = true;
-        statement
+        Ok(statement)
     }
 
     /// Moves a live row's status; the workflow trigger refuses a move outside its graph.

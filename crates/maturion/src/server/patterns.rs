@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::auth::Session;
 use super::problem::{internal, Problem};
-use super::resources::{one, versioned, Input};
+use super::resources::{one, still_there, versioned, Input};
 
 /// PATCH of a versioned table: new content is the next version (200 with it, its path in
 /// `Content-Location`); a change of only what is kept in place updates the current version.
@@ -125,7 +125,7 @@ pub(super) async fn versions(
 }
 
 /// `POST …/{id}/transitions {"to": …}`: the database's graph decides; a refused move is 409
-/// naming the statuses allowed from where the row is.
+/// naming the statuses allowed from where the row is. A stale `If-Match` is 412.
 pub(super) async fn transition(
     session: &Session,
     resource: &Resource,
@@ -133,10 +133,15 @@ pub(super) async fn transition(
 ) -> Result<Response, Problem> {
     let id = input.id()?;
     input.no_parameters()?;
+    let version = input.if_match()?;
     let to = resource.transition_target(&input.json()?)?;
-    let current = one(session, &resource.current_status(id))
-        .await?
-        .ok_or_else(|| Problem::not_found(&resource.name))?;
+    let current = match one(session, &resource.current_status(id, version.as_deref())?).await? {
+        Some(current) => current,
+        None if version.is_some() && still_there(session, resource, id).await? => {
+            return Err(stale());
+        }
+        None => return Err(Problem::not_found(&resource.name)),
+    };
     let current = current.as_str().unwrap_or_default().to_owned();
     if current == to {
         // Not a move: the trigger lets it pass, but the graph has no such edge.

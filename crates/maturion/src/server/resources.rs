@@ -299,7 +299,11 @@ pub(super) fn versioned(resource: &Resource, status: StatusCode, row: Value) -> 
 }
 
 /// Whether a live row of this id exists (in this organisation).
-async fn still_there(session: &Session, resource: &Resource, id: Uuid) -> Result<bool, Problem> {
+pub(super) async fn still_there(
+    session: &Session,
+    resource: &Resource,
+    id: Uuid,
+) -> Result<bool, Problem> {
     Ok(one(session, &resource.select_one(id, false))
         .await?
         .is_some())

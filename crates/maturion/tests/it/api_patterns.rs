@@ -50,6 +50,21 @@ impl Api {
         (status, etag, location, body)
     }
 
+    /// The status of a transition sent with an If-Match.
+    async fn move_with_if_match(&self, moves: &str, etag: &str, to: &str) -> u16 {
+        let response = self
+            .server
+            .http
+            .post(format!("{}{moves}", self.server.url))
+            .bearer_auth(self.a.token.expose())
+            .header("if-match", etag)
+            .json(&json!({ "to": to }))
+            .send()
+            .await
+            .unwrap();
+        response.status().as_u16()
+    }
+
     async fn etag_of(&self, id: &str) -> String {
         let response = self
             .server
@@ -378,14 +393,22 @@ async fn statuses_move_only_along_the_databases_graph() {
         422,
         "status",
     );
+    let stale = api
+        .move_with_if_match(&moves, "\"2000-01-01T00:00:00+00:00\"", "pending_review")
+        .await;
+    assert_eq!(stale, 412, "a stale If-Match");
     assert_eq!(
         api.snapshot(api.a.organisation.as_uuid(), &resources).await,
         before,
         "refused moves change nothing"
     );
 
+    let current = api.etag_of(id).await;
+    let moved = api
+        .move_with_if_match(&moves, &current, "pending_review")
+        .await;
+    assert_eq!(moved, 200, "the current version in If-Match");
     for to in [
-        "pending_review",
         "rejected",
         "draft",
         "pending_review",
