@@ -15,6 +15,8 @@ use crate::ApiError;
 /// The column whose value versions a row (ETag, If-Match): the stamp trigger moves it on every
 /// change.
 const VERSION_COLUMN: &str = "updated_at";
+/// The flag of a versioned table's current versions (spec §5.2).
+const CURRENT_VERSION_COLUMN: &str = "is_current_version";
 
 /// The most audit entries `/history` returns, newest first.
 pub const HISTORY_LIMIT: i64 = 1000;
@@ -152,6 +154,15 @@ impl Resource {
         query: &ListQuery,
     ) -> Vec<String> {
         let mut conditions = vec!["true".to_owned()];
+        // A versioned table lists its entities (their current versions) unless the caller
+        // asks about versions.
+        let about_versions = query
+            .filters
+            .iter()
+            .any(|filter| filter.column == CURRENT_VERSION_COLUMN);
+        if self.versioning.is_some() && !about_versions {
+            conditions.push(format!("t.{CURRENT_VERSION_COLUMN}"));
+        }
         for filter in &query.filters {
             let Some(column) = self.column(&filter.column) else {
                 continue;
@@ -222,7 +233,7 @@ impl Resource {
         // A version's content is changed by its next version, so only the current one
         // changes in place.
         if self.versioning.is_some() {
-            condition.push_str(" AND t.is_current_version");
+            condition.push_str(&format!(" AND t.{CURRENT_VERSION_COLUMN}"));
         }
         if let Some(version) = version {
             condition.push_str(&self.version_condition(&mut statement, version)?);

@@ -123,6 +123,26 @@ async fn a_change_of_the_current_version_is_its_next_version_and_versions_list_t
     assert_eq!(status, 200, "{second}");
     let second_id = second["id"].as_str().unwrap().to_owned();
     assert_ne!(second_id, first_id);
+    let listed_ids = |reply: Reply| -> Vec<String> {
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let items = reply.body["items"].as_array().unwrap().iter();
+        items
+            .map(|item| item["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let listed = listed_ids(api.as_a("GET", POLICIES, None).await);
+    assert_eq!(
+        listed,
+        std::slice::from_ref(&second_id),
+        "a list is of current versions"
+    );
+    let older = format!("{POLICIES}?is_current_version=eq.false");
+    let listed = listed_ids(api.as_a("GET", &older, None).await);
+    assert_eq!(
+        listed,
+        std::slice::from_ref(&first_id),
+        "unless it asks about versions"
+    );
     assert_eq!(
         (
             &second["version_number"],
