@@ -9,7 +9,8 @@ use maturion_backup::Schedule;
 use maturion_cluster::Cluster;
 use maturion_config::BackupSchedule;
 use tokio::sync::watch;
-use tokio::time::MissedTickBehavior;
+
+use super::ticker::Ticker;
 
 /// The last look at the schedule, for `/readyz` and `/metrics`.
 #[derive(Debug, Clone, Default)]
@@ -75,17 +76,9 @@ impl BackupJob {
 
     /// Looks at once, then every check interval, until `stop` turns true. A backup in
     /// progress is finished first.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut ticks = tokio::time::interval(self.check_interval);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = stop.changed() => {}
-            }
-            if *stop.borrow() {
-                return;
-            }
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        let mut ticker = Ticker::new(self.check_interval, stop);
+        while ticker.next().await {
             self.run_once().await;
         }
     }

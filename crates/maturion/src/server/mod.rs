@@ -17,6 +17,7 @@ mod resources;
 mod routes;
 mod scheduler;
 mod telemetry;
+mod ticker;
 mod tls;
 mod tokens;
 mod workers;

@@ -10,9 +10,9 @@ use maturion_config::{ConnectionUrl, MonitoringSettings};
 use maturion_monitor::{Alert, Inputs, PoolUse, Snapshot, Webhook};
 use maturion_tenancy::Database;
 use tokio::sync::watch;
-use tokio::time::MissedTickBehavior;
 
 use super::backups::{BackupOutcome, BackupStatus};
+use super::ticker::Ticker;
 
 /// The longest one evaluation may take, however short the interval.
 const MIN_EVALUATION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -56,17 +56,9 @@ impl MonitorJob {
     }
 
     /// Evaluates at once, then every interval, until `stop` turns true.
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
-        let mut ticks = tokio::time::interval(self.settings.interval);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = stop.changed() => {}
-            }
-            if *stop.borrow() {
-                return;
-            }
+    pub async fn run(mut self, stop: watch::Receiver<bool>) {
+        let mut ticker = Ticker::new(self.settings.interval, stop);
+        while ticker.next().await {
             self.run_once().await;
         }
     }

@@ -9,7 +9,8 @@ use maturion_config::ConnectionUrl;
 use maturion_maintenance::{MaintenanceError, Policy};
 use maturion_platform::{PlatformError, RuntimeGuard};
 use tokio::sync::watch;
-use tokio::time::MissedTickBehavior;
+
+use super::ticker::Ticker;
 
 /// The last run of the periodic job, for `/readyz` and `/metrics`.
 #[derive(Debug, Clone, Default)]
@@ -59,17 +60,9 @@ impl Scheduler {
     /// Runs the job at once, then every interval, until `stop` turns true. A run in progress
     /// is finished first: each of its steps is a transaction, but a run cut short would be
     /// reported as failed for no reason.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut ticks = tokio::time::interval(self.interval);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = stop.changed() => {}
-            }
-            if *stop.borrow() {
-                return;
-            }
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        let mut ticker = Ticker::new(self.interval, stop);
+        while ticker.next().await {
             self.run_once().await;
         }
     }
