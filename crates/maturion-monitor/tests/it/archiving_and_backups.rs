@@ -1,17 +1,15 @@
 //! A cluster of its own with pgBackRest (the shared test cluster must not archive): no backup,
 //! then a backup too old, a broken archive_command and the backup it makes fail.
 
-use std::fs::Permissions;
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use maturion_backup::{BackupKind, BackupSettings, Passphrase};
 use maturion_cluster::{Cluster, ClusterOptions, StopMode};
 use maturion_monitor::{Figure, Inputs, Rule};
 use tempfile::TempDir;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-use crate::{fired, look, settings};
+use crate::{cluster_home, fired, look, settings, superuser};
 
 struct Scene {
     _home: TempDir,
@@ -24,22 +22,8 @@ impl Drop for Scene {
     }
 }
 
-async fn connect(cluster: &Cluster) -> Client {
-    let (client, connection) = cluster
-        .config(cluster.superuser(), "postgres")
-        .connect(NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-}
-
 async fn backed_up_scene() -> Scene {
-    let home = tempfile::Builder::new()
-        .prefix("mmon")
-        .permissions(Permissions::from_mode(0o755))
-        .tempdir()
-        .unwrap();
+    let home = cluster_home("mmon");
     let cluster = Cluster::new(home.path().join("c"), ClusterOptions::default()).unwrap();
     cluster.start().unwrap();
     let mut settings = BackupSettings::for_home(cluster.home());
@@ -89,7 +73,7 @@ async fn wait_for_archive_failure(client: &Client) {
 #[tokio::test]
 async fn overdue_and_failed_backups_and_failing_wal_archiving_fire() {
     let scene = backed_up_scene().await;
-    let mut client = connect(&scene.cluster).await;
+    let mut client = superuser(&scene.cluster).await;
     let inputs = || Inputs {
         cluster: Some(&scene.cluster),
         ..Inputs::default()

@@ -7,9 +7,29 @@ mod not_preloaded;
 mod replication;
 mod webhook;
 
+use std::fs::Permissions;
+use std::os::unix::fs::PermissionsExt;
+
+use maturion_cluster::Cluster;
 use maturion_config::{MonitoringSettings, Settings, Sources};
 use maturion_monitor::{Alert, Inputs, Rule, Snapshot};
+use tempfile::TempDir;
 use tokio_postgres::Client;
+
+/// A folder for a test's own clusters, which the server's user may enter.
+pub fn cluster_home(prefix: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(Permissions::from_mode(0o755))
+        .tempdir()
+        .unwrap()
+}
+
+/// The superuser of a test's own cluster, on its socket.
+pub async fn superuser(cluster: &Cluster) -> Client {
+    let config = cluster.config(cluster.superuser(), "postgres");
+    maturion_config::connect(&config).await.unwrap()
+}
 
 /// The defaults: spec §13.2's thresholds.
 pub fn settings() -> MonitoringSettings {

@@ -1,43 +1,26 @@
 //! A server whose operator did not preload pg_stat_statements: the view exists but cannot be
 //! read, and monitoring says why instead of failing.
 
-use std::fs::Permissions;
-use std::os::unix::fs::PermissionsExt;
-
 use maturion_cluster::{Cluster, ClusterOptions, StopMode};
 use maturion_monitor::{Figure, Inputs};
-use tokio_postgres::NoTls;
 
-use crate::{look, settings};
+use crate::{cluster_home, look, settings, superuser};
 
 #[tokio::test]
 async fn without_the_preloaded_library_slow_queries_are_not_available_and_the_rest_is() {
-    let home = tempfile::Builder::new()
-        .prefix("mnpl")
-        .permissions(Permissions::from_mode(0o755))
-        .tempdir()
-        .unwrap();
+    let home = cluster_home("mnpl");
     let cluster = Cluster::new(home.path().join("c"), ClusterOptions::default()).unwrap();
     cluster.start().unwrap();
-    let connect = || async {
-        let (client, connection) = cluster
-            .config("postgres", "postgres")
-            .connect(NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        client
-    };
     // postgresql.auto.conf is read after the embedded cluster's own settings: another
     // library (contrib's auto_explain, idle unless configured) takes pg_stat_statements' place.
-    connect()
+    superuser(&cluster)
         .await
         .batch_execute("ALTER SYSTEM SET shared_preload_libraries = 'auto_explain'")
         .await
         .unwrap();
     cluster.stop(StopMode::Fast).unwrap();
     cluster.start().unwrap();
-    let mut client = connect().await;
+    let mut client = superuser(&cluster).await;
     client
         .batch_execute("CREATE SCHEMA maturion_monitoring")
         .await

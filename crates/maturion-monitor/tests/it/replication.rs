@@ -1,17 +1,15 @@
 //! A primary of its own with a streaming replica (`pg_basebackup -R`) that applies WAL 8 s late
 //! (`recovery_min_apply_delay`): the replica is found, and its lag fires replication_lag.
 
-use std::fs::{OpenOptions, Permissions};
+use std::fs::OpenOptions;
 use std::io::Write as _;
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use maturion_cluster::{Cluster, ClusterOptions, ServerBinaries, StopMode};
 use maturion_monitor::{Inputs, Rule};
 use tempfile::TempDir;
-use tokio_postgres::NoTls;
 
-use crate::{fired, look, settings};
+use crate::{cluster_home, fired, look, settings, superuser};
 
 struct Pair {
     _home: TempDir,
@@ -27,11 +25,7 @@ impl Drop for Pair {
 }
 
 fn primary_and_delayed_replica() -> Pair {
-    let home = tempfile::Builder::new()
-        .prefix("mrep")
-        .permissions(Permissions::from_mode(0o755))
-        .tempdir()
-        .unwrap();
+    let home = cluster_home("mrep");
     let primary = Cluster::new(home.path().join("p"), ClusterOptions::default()).unwrap();
     primary.start().unwrap();
     let replica = Cluster::new(home.path().join("r"), ClusterOptions::default()).unwrap();
@@ -72,12 +66,7 @@ fn primary_and_delayed_replica() -> Pair {
 async fn a_replica_further_behind_than_5_seconds_fires_replication_lag() {
     let pair = primary_and_delayed_replica();
     let primary = &pair.clusters[0];
-    let (mut client, connection) = primary
-        .config("postgres", "postgres")
-        .connect(NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let mut client = superuser(primary).await;
 
     client
         .batch_execute("CREATE TABLE written (x int); INSERT INTO written VALUES (1)")

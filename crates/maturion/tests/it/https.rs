@@ -104,19 +104,15 @@ async fn with_a_certificate_the_server_speaks_tls_1_3_only() {
     let folder = tempfile::tempdir().unwrap();
     certificates(folder.path());
     let db = maturion_testing::migrated_database().await;
-    let mut command = maturion_command(&["serve", "--listen", "127.0.0.1:0"]);
-    command
-        .env("DATABASE_URL", db.url("postgres"))
-        .env("MATURION_DATABASE_APP_URL", db.url("maturion_app"))
-        .env(
-            "MATURION_SERVER_TLS_CERTIFICATE",
-            folder.path().join("server.pem"),
-        )
-        .env(
-            "MATURION_SERVER_TLS_PRIVATE_KEY",
-            folder.path().join("server.key"),
-        );
-    let server = RunningServer::spawn(command);
+    let certificate = folder.path().join("server.pem").display().to_string();
+    let private_key = folder.path().join("server.key").display().to_string();
+    let server = RunningServer::start_with(
+        &db,
+        &[
+            ("MATURION_SERVER_TLS_CERTIFICATE", &certificate),
+            ("MATURION_SERVER_TLS_PRIVATE_KEY", &private_key),
+        ],
+    );
     let port: u16 = server
         .url
         .strip_prefix("https://127.0.0.1:")

@@ -8,7 +8,7 @@ use maturion_testing::{closed_port_url, WebhookReceiver};
 use serde_json::Value;
 
 use crate::server::RunningServer;
-use crate::{describe, maturion, maturion_command, stdout};
+use crate::{describe, maturion, stdout};
 
 const RULES_FILE: &str = "deploy/prometheus/maturion-alerts.yml";
 
@@ -78,13 +78,13 @@ async fn the_server_exports_every_metric_the_rules_name_and_posts_alerts_to_the_
         .await
         .unwrap();
     let mut receiver = WebhookReceiver::start(200).await;
-    let mut command = maturion_command(&["serve", "--listen", "127.0.0.1:0"]);
-    command
-        .env("DATABASE_URL", db.url("postgres"))
-        .env("MATURION_DATABASE_APP_URL", db.url("maturion_app"))
-        .env("MATURION_MONITORING_INTERVAL_SECONDS", "1")
-        .env("MATURION_MONITORING_WEBHOOK_URL", &receiver.url);
-    let server = RunningServer::spawn(command);
+    let server = RunningServer::start_with(
+        &db,
+        &[
+            ("MATURION_MONITORING_INTERVAL_SECONDS", "1"),
+            ("MATURION_MONITORING_WEBHOOK_URL", &receiver.url),
+        ],
+    );
 
     let posted = receiver
         .next(30)
@@ -159,14 +159,14 @@ async fn a_webhook_that_is_down_never_stops_the_server() {
         .batch_execute("SELECT pg_sleep(1.5)")
         .await
         .unwrap();
-    let mut command = maturion_command(&["serve", "--listen", "127.0.0.1:0"]);
-    command
-        .env("DATABASE_URL", db.url("postgres"))
-        .env("MATURION_DATABASE_APP_URL", db.url("maturion_app"))
-        .env("MATURION_MONITORING_INTERVAL_SECONDS", "1")
-        .env("MATURION_MONITORING_WEBHOOK_TIMEOUT_SECONDS", "1")
-        .env("MATURION_MONITORING_WEBHOOK_URL", closed_port_url());
-    let server = RunningServer::spawn(command);
+    let server = RunningServer::start_with(
+        &db,
+        &[
+            ("MATURION_MONITORING_INTERVAL_SECONDS", "1"),
+            ("MATURION_MONITORING_WEBHOOK_TIMEOUT_SECONDS", "1"),
+            ("MATURION_MONITORING_WEBHOOK_URL", &closed_port_url()),
+        ],
+    );
     let mut evaluations = BTreeSet::new();
     for _ in 0..100 {
         let metrics = server.get("/metrics").await.text().await.unwrap();

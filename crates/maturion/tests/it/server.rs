@@ -27,10 +27,16 @@ pub struct RunningServer {
 impl RunningServer {
     /// Serves `db` as an external server, the application role logging in with its own URL.
     pub fn start(db: &TestDatabase) -> Self {
+        Self::start_with(db, &[])
+    }
+
+    /// As [`RunningServer::start`], with these settings (`MATURION_*` variables) too.
+    pub fn start_with(db: &TestDatabase, settings: &[(&str, &str)]) -> Self {
         let mut command = maturion_command(&["serve", "--listen", "127.0.0.1:0"]);
         command
             .env("DATABASE_URL", db.url("postgres"))
-            .env("MATURION_DATABASE_APP_URL", db.url("maturion_app"));
+            .env("MATURION_DATABASE_APP_URL", db.url("maturion_app"))
+            .envs(settings.iter().copied());
         Self::spawn(command)
     }
 
