@@ -16,16 +16,6 @@ pub struct Connections {
     pub superuser_reserved: i64,
 }
 
-/// The connection pool of the service, as the server reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct PoolUse {
-    pub max_size: usize,
-    pub size: usize,
-    pub in_use: usize,
-    /// Callers waiting for a connection.
-    pub waiting: usize,
-}
-
 pub async fn connections(client: &Client) -> Result<Connections, MonitorError> {
     let row = client
         .query_one(

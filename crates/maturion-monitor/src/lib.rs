@@ -30,7 +30,7 @@ mod webhook;
 pub use archiving::Archiving;
 pub use backups::Backups;
 pub use bloat::{EstimatedBloat, TableBloat};
-pub use connections::{Connections, PoolUse};
+pub use connections::Connections;
 pub use error::MonitorError;
 pub use extensions::MONITORING_SCHEMA;
 pub use figure::Figure;

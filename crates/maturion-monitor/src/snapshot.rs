@@ -9,7 +9,9 @@ use tokio_postgres::Client;
 use crate::archiving::{self, Archiving};
 use crate::backups::{self, Backups};
 use crate::bloat::{self, TableBloat};
-use crate::connections::{self, Connections, PoolUse};
+use maturion_tenancy::PoolStatus;
+
+use crate::connections::{self, Connections};
 use crate::error::{db, MonitorError};
 use crate::figure::Figure;
 use crate::indexes::{self, IndexUsage};
@@ -24,7 +26,7 @@ pub struct Inputs<'a> {
     /// The embedded cluster, whose backups pgBackRest lists; `None` for an external server.
     pub cluster: Option<&'a Cluster>,
     /// The service's connection pool (the server's; the CLI has none).
-    pub pool: Option<PoolUse>,
+    pub pool: Option<PoolStatus>,
     /// The error of the server's last scheduled backup, when it failed.
     pub backup_run_failure: Option<String>,
     /// How many statements, indexes and tables each list keeps.
@@ -50,7 +52,7 @@ pub struct Snapshot {
     /// Slowest mean first.
     pub slow_queries: Figure<Vec<Statement>>,
     pub connections: Connections,
-    pub pool: Figure<PoolUse>,
+    pub pool: Figure<PoolStatus>,
     pub indexes: IndexUsage,
     /// Most dead tuples first.
     pub bloat: Vec<TableBloat>,

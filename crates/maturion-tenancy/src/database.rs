@@ -263,7 +263,7 @@ fn with_session_timeouts(mut config: tokio_postgres::Config) -> tokio_postgres::
 }
 
 /// The state of a [`Database`]'s pool, for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct PoolStatus {
     /// The most connections it may open.
     pub max_size: usize,

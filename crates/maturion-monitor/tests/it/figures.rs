@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use maturion_crypto::{KeyOwner, Keyring, MasterKey, MasterKeys};
-use maturion_monitor::{Figure, Inputs, PoolUse, Rule};
+use maturion_monitor::{Figure, Inputs, Rule};
 use maturion_tenancy::Database;
 use maturion_testing::{migrated_database, organisation_with_admin};
 use tokio_postgres::error::SqlState;
@@ -72,17 +72,8 @@ async fn a_pool_held_exhausted_fires_pool_exhausted_until_released() {
     while pool.status().waiting == 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let use_of = |pool: &Database| {
-        let status = pool.status();
-        Some(PoolUse {
-            max_size: status.max_size,
-            size: status.size,
-            in_use: status.in_use,
-            waiting: status.waiting,
-        })
-    };
     let inputs = Inputs {
-        pool: use_of(&pool),
+        pool: Some(pool.status()),
         ..Inputs::default()
     };
     let (_, alerts) = look(&mut admin, inputs, &settings()).await;
@@ -97,7 +88,7 @@ async fn a_pool_held_exhausted_fires_pool_exhausted_until_released() {
     drop(held);
     waiting.await.unwrap().unwrap();
     let inputs = Inputs {
-        pool: use_of(&pool),
+        pool: Some(pool.status()),
         ..Inputs::default()
     };
     let (_, alerts) = look(&mut admin, inputs, &settings()).await;

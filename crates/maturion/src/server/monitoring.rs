@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use maturion_cluster::Cluster;
 use maturion_config::{ConnectionUrl, MonitoringSettings};
-use maturion_monitor::{Alert, Inputs, PoolUse, Snapshot, Webhook};
+use maturion_monitor::{Alert, Inputs, Snapshot, Webhook};
 use maturion_tenancy::Database;
 use tokio::sync::watch;
 
@@ -88,15 +88,9 @@ impl MonitorJob {
 
     async fn evaluate(&self) -> anyhow::Result<(Snapshot, Vec<Alert>)> {
         let mut client = maturion_config::connect_url(&self.admin).await?;
-        let pool = self.pool.status();
         let inputs = Inputs {
             cluster: self.cluster.as_ref(),
-            pool: Some(PoolUse {
-                max_size: pool.max_size,
-                size: pool.size,
-                in_use: pool.in_use,
-                waiting: pool.waiting,
-            }),
+            pool: Some(self.pool.status()),
             backup_run_failure: self.backups.as_ref().and_then(|status| {
                 match &status.borrow().outcome {
                     Some(BackupOutcome::Failed(error)) => Some(error.clone()),
